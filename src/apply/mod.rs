@@ -1,0 +1,1 @@
+//! Runs a plan through the client; never re-diffs.

@@ -1,0 +1,269 @@
+//! What was typed: the clap structs, and nothing else. Commands receive these after
+//! `commands::Global` has resolved the endpoint, token and defaults.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Administration as code for multi-tenant SaaS platforms.
+///
+/// Declare plans, models, roles, tenants, workspaces, grants and users in YAML; validate it,
+/// see the plan against the live platform, and apply it.
+///
+/// With no --endpoint, commands run against an embedded local platform over the SQLite
+/// database `.tenantctl/local.db`.
+#[derive(Debug, Parser)]
+#[command(name = "tenantctl", version, max_term_width = 100)]
+pub struct Cli {
+    /// Base URL of the platform API (e.g. https://admin.example.com). Without it, an
+    /// embedded local platform over `.tenantctl/local.db` is used.
+    #[arg(long, env = "TENANTCTL_ENDPOINT", global = true, value_name = "URL")]
+    pub endpoint: Option<String>,
+
+    /// API token (bearer). Prefer the environment variable: a flag shows in `ps`.
+    #[arg(long, env = "TENANTCTL_TOKEN", global = true, hide_env_values = true, value_name = "TOKEN")]
+    pub token: Option<String>,
+
+    /// Directory of the embedded local platform's database.
+    #[arg(long, env = "TENANTCTL_LOCAL_DIR", global = true, value_name = "DIR", default_value = ".tenantctl")]
+    pub local_dir: PathBuf,
+
+    /// Client-side limit on API requests per second (0: unlimited).
+    #[arg(long, env = "TENANTCTL_MAX_RPS", global = true, value_name = "N", default_value_t = 0)]
+    pub max_rps: u32,
+
+    /// Timeout of one API request, in seconds.
+    #[arg(long, env = "TENANTCTL_TIMEOUT", global = true, value_name = "SECONDS", default_value_t = 60)]
+    pub timeout: u64,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Check YAML against the JSON Schema and the platform's rules (no network).
+    Validate(ValidateArgs),
+    /// Show what apply would change on the platform.
+    Plan(PlanArgs),
+    /// Apply the YAML (or a saved plan) to the platform.
+    Apply(ApplyArgs),
+    /// Write the platform's live state as YAML.
+    Export(ExportArgs),
+    /// Explain why a user can or cannot do something, step by step.
+    Explain(ExplainArgs),
+    /// User reports.
+    Users(UsersArgs),
+    /// Print the JSON Schema (draft 2020-12) of the YAML configuration.
+    Schema,
+    /// Run the platform API.
+    Serve(ServeArgs),
+    /// Manage API tokens.
+    Token(TokenArgs),
+}
+
+/// Output format of diagnostics.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DiagnosticFormat {
+    /// Annotated source excerpts, coloured on a terminal.
+    #[default]
+    Human,
+    /// A JSON array of {code, severity, message, file, line, column, help}.
+    Json,
+    /// GitHub Actions workflow annotations (`::error file=…,line=…::`).
+    Github,
+}
+
+#[derive(Debug, Args)]
+pub struct ValidateArgs {
+    /// YAML files or directories (read recursively, `*.yaml`/`*.yml`, sorted).
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: DiagnosticFormat,
+}
+
+/// Output format of a plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum PlanFormat {
+    /// Terraform-like blocks, coloured on a terminal.
+    #[default]
+    Human,
+    /// A pull-request comment: summary table, details per kind.
+    Markdown,
+    /// The stable JSON plan (`format_version` 1).
+    Json,
+}
+
+/// Options shared by `plan` and `apply` that shape the plan.
+#[derive(Debug, Clone, Args)]
+pub struct PlanOptions {
+    /// Also delete resources tenantctl never managed (made in a UI, by invitation, …).
+    #[arg(long)]
+    pub prune: bool,
+    /// Refuse a plan deleting more than this percentage of a kind's live resources.
+    #[arg(long, value_name = "PERCENT", default_value_t = 25, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub max_delete_percent: u8,
+    /// Limit the plan to KIND/KEY and what it depends on (repeatable), e.g. `tenant/acme`.
+    #[arg(long, value_name = "KIND/KEY")]
+    pub target: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PlanArgs {
+    /// YAML files or directories.
+    #[arg(required = true, value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Save the plan to FILE, for `apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Exit 0 when there are no changes, 2 when there are, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// YAML files or directories (or use --plan).
+    #[arg(value_name = "PATH", required_unless_present = "plan", conflicts_with = "plan")]
+    pub paths: Vec<PathBuf>,
+    /// Apply a plan saved by `plan --out`; refused if the platform changed since.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    #[command(flatten)]
+    pub options: PlanOptions,
+    /// Apply without asking for confirmation (required when there is no terminal).
+    #[arg(long)]
+    pub auto_approve: bool,
+    /// Apply resource by resource with N concurrent requests, instead of one atomic batch.
+    #[arg(long, value_name = "N")]
+    pub parallelism: Option<usize>,
+    /// Accept lowering a tenant's limits below its live usage.
+    #[arg(long)]
+    pub allow_limit_below_usage: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+}
+
+/// How `export` splits the state into files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExportLayout {
+    /// plans.yaml, models.yaml, roles.yaml, tenants.yaml, users.yaml.
+    #[default]
+    Kind,
+    /// platform.yaml (plans, models, roles), one tenants/SLUG.yaml per tenant, users.yaml.
+    Tenant,
+}
+
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    /// Directory to write; without it, one YAML document on stdout.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    #[arg(long, value_enum, default_value_t)]
+    pub layout: ExportLayout,
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainArgs {
+    #[command(subcommand)]
+    pub what: ExplainWhat,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ExplainWhat {
+    /// Why a user can or cannot use a model, or hold a permission.
+    User(ExplainUserArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ExplainUserArgs {
+    /// The user's e-mail.
+    pub email: String,
+    /// The model to explain access to.
+    #[arg(long, value_name = "MODEL")]
+    pub model: Option<String>,
+    /// Restrict to one tenant.
+    #[arg(long, value_name = "TENANT")]
+    pub tenant: Option<String>,
+    /// A catalog permission (`project.create`) or a grant action on a workspace
+    /// (`read`, `update`, `delete`, `create`, with --workspace).
+    #[arg(long, value_name = "PERMISSION")]
+    pub permission: Option<String>,
+    /// The workspace, for a grant action.
+    #[arg(long, value_name = "WORKSPACE")]
+    pub workspace: Option<String>,
+    /// Explain on the desired state of these YAML paths instead of the live state.
+    #[arg(long = "path", value_name = "PATH")]
+    pub paths: Vec<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct UsersArgs {
+    #[command(subcommand)]
+    pub command: UsersCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UsersCommand {
+    /// Export users, one row per membership.
+    Export(UsersExportArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct UsersExportArgs {
+    /// CSV (the only format): first name, last name, e-mail, created, status, language, tenant, role.
+    #[arg(long, required = true)]
+    pub csv: bool,
+    /// Write to FILE instead of stdout.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "TENANTCTL_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    pub listen: String,
+    /// `sqlite://PATH` or `postgres://…`.
+    #[arg(long, env = "TENANTCTL_DATABASE_URL", default_value = "sqlite://tenantctl.db", value_name = "URL")]
+    pub database: String,
+    /// Log as JSON lines instead of text.
+    #[arg(long)]
+    pub log_json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Mint an API token; it is printed once, alone on stdout.
+    Create(TokenCreateArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct TokenCreateArgs {
+    /// `system` or `tenant:SLUG`.
+    #[arg(long, value_name = "SCOPE")]
+    pub scope: String,
+    /// For a tenant scope: org_admin, user_admin, billing_admin or member.
+    #[arg(long, value_name = "ROLE", default_value = "org_admin")]
+    pub role: String,
+    /// The user the token acts as (rule 6: it cannot remove, block or demote itself).
+    #[arg(long, value_name = "EMAIL")]
+    pub user: Option<String>,
+    /// A note stored with the token.
+    #[arg(long, value_name = "TEXT")]
+    pub description: Option<String>,
+    /// Mint directly in this database instead of through the API.
+    #[arg(long, value_name = "URL")]
+    pub database: Option<String>,
+}

@@ -1,0 +1,16 @@
+//! The `tenantctl` binary: parse the command line, run it, map the outcome to an exit code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = tenantctl::cli::Cli::parse();
+    match tenantctl::commands::run(cli) {
+        Ok(exit) => exit.into(),
+        Err(report) => {
+            tenantctl::commands::print_error(&report);
+            ExitCode::from(1)
+        }
+    }
+}

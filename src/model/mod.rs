@@ -1,0 +1,215 @@
+//! The platform's resource model, shared by every stage: the ten kinds, their specs (the
+//! fields a user declares), composite keys, and [`State`], the flat keyed form that both the
+//! desired state (from YAML) and the live state (from the platform) take so they can be diffed.
+
+pub mod catalog;
+pub mod keys;
+mod specs;
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+pub use specs::*;
+
+/// Defines [`Kind`], [`AnySpec`] and [`State`] from one table, so the ten kinds can never
+/// drift apart between the enum, the state's maps and the dispatch code.
+macro_rules! kinds {
+    ($( $variant:ident, $field:ident, $spec:ty, $name:literal, $plural:literal; )*) => {
+        /// A kind of resource. The declaration order is the dependency order: creates run
+        /// in this order, deletes in reverse.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema)]
+        #[serde(rename_all = "snake_case")]
+        pub enum Kind { $( $variant, )* }
+
+        impl Kind {
+            /// Every kind, in dependency order.
+            pub const ALL: &'static [Kind] = &[ $( Kind::$variant, )* ];
+
+            /// The name used in plans, the API and `--target` (`tenant_model`).
+            pub fn as_str(self) -> &'static str {
+                match self { $( Kind::$variant => $name, )* }
+            }
+
+            /// The plural used in the state document and URLs (`tenant_models`).
+            pub fn plural(self) -> &'static str {
+                match self { $( Kind::$variant => $plural, )* }
+            }
+
+            /// Parses `as_str` or `plural` forms.
+            pub fn parse(s: &str) -> Option<Kind> {
+                match s { $( $name | $plural => Some(Kind::$variant), )* _ => None }
+            }
+        }
+
+        /// The spec of a resource of any kind.
+        #[derive(Debug, Clone, PartialEq, Serialize)]
+        #[serde(untagged)]
+        pub enum AnySpec { $( $variant($spec), )* }
+
+        impl AnySpec {
+            pub fn kind(&self) -> Kind {
+                match self { $( AnySpec::$variant(_) => Kind::$variant, )* }
+            }
+
+            /// Parses a JSON spec of the given kind (unknown fields are rejected).
+            pub fn from_value(kind: Kind, value: serde_json::Value) -> Result<AnySpec, serde_json::Error> {
+                Ok(match kind { $( Kind::$variant => AnySpec::$variant(serde_json::from_value(value)?), )* })
+            }
+
+            /// The spec as a JSON object, for field-level diffs and the wire.
+            pub fn to_value(&self) -> serde_json::Value {
+                match self { $( AnySpec::$variant(s) => serde_json::to_value(s).unwrap_or_default(), )* }
+            }
+
+            /// The JSON Schema of the spec of `kind`.
+            pub fn schema(kind: Kind, generator: &mut schemars::SchemaGenerator) -> schemars::Schema {
+                match kind { $( Kind::$variant => generator.subschema_for::<$spec>(), )* }
+            }
+        }
+
+        /// Resources of every kind, keyed by identity. The same type carries the desired
+        /// state (versions 0) and the live state (with versions, ownership and a revision).
+        #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+        #[serde(deny_unknown_fields)]
+        pub struct State {
+            /// Grows on every write to the platform; 0 for a desired state.
+            #[serde(default)]
+            pub revision: i64,
+            $(
+                #[doc = concat!("Resources of kind `", $name, "`, by key.")]
+                #[serde(default)]
+                pub $field: BTreeMap<String, Entry<$spec>>,
+            )*
+        }
+
+        impl State {
+            /// Number of resources of `kind`.
+            pub fn count(&self, kind: Kind) -> usize {
+                match kind { $( Kind::$variant => self.$field.len(), )* }
+            }
+
+            /// Total number of resources.
+            pub fn len(&self) -> usize {
+                0 $( + self.$field.len() )*
+            }
+
+            pub fn is_empty(&self) -> bool {
+                self.len() == 0
+            }
+
+            /// The resource `kind/key`, as meta and spec.
+            pub fn get(&self, kind: Kind, key: &str) -> Option<(Meta, AnySpec)> {
+                match kind { $( Kind::$variant => self.$field.get(key).map(|e| (e.meta(), AnySpec::$variant(e.spec.clone()))), )* }
+            }
+
+            /// The meta of `kind/key` without cloning its spec.
+            pub fn meta(&self, kind: Kind, key: &str) -> Option<Meta> {
+                match kind { $( Kind::$variant => self.$field.get(key).map(Entry::meta), )* }
+            }
+
+            pub fn contains(&self, kind: Kind, key: &str) -> bool {
+                match kind { $( Kind::$variant => self.$field.contains_key(key), )* }
+            }
+
+            /// Inserts or replaces a resource; returns the previous one.
+            pub fn insert(&mut self, key: String, meta: Meta, spec: AnySpec) -> Option<(Meta, AnySpec)> {
+                match spec {
+                    $( AnySpec::$variant(spec) => self.$field
+                        .insert(key, Entry { version: meta.version, managed: meta.managed, protected: meta.protected, spec })
+                        .map(|e| (e.meta(), AnySpec::$variant(e.spec))), )*
+                }
+            }
+
+            /// Removes a resource; returns it.
+            pub fn remove(&mut self, kind: Kind, key: &str) -> Option<(Meta, AnySpec)> {
+                match kind { $( Kind::$variant => self.$field.remove(key).map(|e| (e.meta(), AnySpec::$variant(e.spec))), )* }
+            }
+
+            /// Keys of `kind`, sorted.
+            pub fn keys(&self, kind: Kind) -> Box<dyn Iterator<Item = &str> + '_> {
+                match kind { $( Kind::$variant => Box::new(self.$field.keys().map(String::as_str)), )* }
+            }
+
+            /// Keys of `kind` in `[lo, hi)`, sorted: the children of a parent by key prefix.
+            pub fn keys_in<'a>(&'a self, kind: Kind, prefix: &'a str) -> Box<dyn Iterator<Item = &'a str> + 'a> {
+                match kind { $( Kind::$variant => Box::new(
+                    self.$field.range::<str, _>((std::ops::Bound::Included(prefix), std::ops::Bound::Unbounded))
+                        .map(|(k, _)| k.as_str())
+                        .take_while(move |k| k.starts_with(prefix))), )* }
+            }
+
+            /// Sets the ownership flag of every resource (used for desired states).
+            pub fn mark_all_managed(&mut self, managed: bool) {
+                $( for e in self.$field.values_mut() { e.managed = managed; } )*
+            }
+
+            /// Compares one resource of `self` with the same of `other`, by spec and protection.
+            pub fn same(&self, other: &State, kind: Kind, key: &str) -> bool {
+                match kind { $( Kind::$variant => match (self.$field.get(key), other.$field.get(key)) {
+                    (Some(a), Some(b)) => a.spec == b.spec && a.protected == b.protected,
+                    (None, None) => true,
+                    _ => false,
+                }, )* }
+            }
+        }
+    };
+}
+
+kinds! {
+    Plan, plans, PlanSpec, "plan", "plans";
+    Model, models, ModelSpec, "model", "models";
+    Role, roles, RoleSpec, "role", "roles";
+    Tenant, tenants, TenantSpec, "tenant", "tenants";
+    Workspace, workspaces, WorkspaceSpec, "workspace", "workspaces";
+    TenantModel, tenant_models, TenantModelSpec, "tenant_model", "tenant_models";
+    Grant, grants, GrantSpec, "grant", "grants";
+    User, users, UserSpec, "user", "users";
+    Membership, memberships, MembershipSpec, "membership", "memberships";
+    UserModel, user_models, UserModelSpec, "user_model", "user_models";
+}
+
+impl std::fmt::Display for Kind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The platform's bookkeeping of one resource.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Meta {
+    /// Grows on every write of this resource; the `If-Match` precondition.
+    pub version: i64,
+    /// tenantctl created it or a YAML file mentioned it at an apply.
+    pub managed: bool,
+    /// Never deleted by a plan.
+    pub protected: bool,
+}
+
+/// One resource in a [`State`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Entry<S> {
+    /// Grows on every write of this resource (0 in a desired state).
+    #[serde(default)]
+    pub version: i64,
+    /// tenantctl created this resource or a YAML file mentioned it at an apply.
+    #[serde(default)]
+    pub managed: bool,
+    /// A protected resource is never deleted by a plan.
+    #[serde(default)]
+    pub protected: bool,
+    /// The declared fields.
+    pub spec: S,
+}
+
+impl<S> Entry<S> {
+    pub fn new(spec: S) -> Self {
+        Entry { version: 0, managed: false, protected: false, spec }
+    }
+
+    pub fn meta(&self) -> Meta {
+        Meta { version: self.version, managed: self.managed, protected: self.protected }
+    }
+}

@@ -1,0 +1,1 @@
+//! The platform: HTTP routes, authorization, storage (SQLite, PostgreSQL), migrations.

@@ -1,0 +1,373 @@
+//! The YAML document types: what a user writes, nested as in PRODUCT.md §1. Leaves reuse the
+//! model's specs; tenants and users carry their children and the `previously`/`protected`
+//! hints. [`Document::to_desired`] flattens a document into the model's [`State`].
+
+use std::collections::BTreeMap;
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::model::keys::{self, Grantee};
+use crate::model::{
+    Access, AnySpec, Contact, DateFormat, GrantAction, GrantSpec, Kind, Language, Limits, Meta, MembershipSpec,
+    ModelSpec, PlanSpec, RoleSpec, State, SystemRole, TenantModelSpec, TenantSpec, TenantStatus, UserModelSpec,
+    UserSpec, UserStatus, WorkspaceSpec,
+};
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn is_default<T: Default + PartialEq>(t: &T) -> bool {
+    *t == T::default()
+}
+
+/// A tenantctl configuration file: any of the sections, each a map keyed by identity.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+#[schemars(title = "tenantctl configuration", description = "Desired state of a multi-tenant SaaS platform: plans, models, roles, tenants and users, keyed by identity.")]
+pub struct Document {
+    /// Subscription plans and their limits, keyed by plan key (`essential`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub plans: BTreeMap<String, PlanSpec>,
+    /// AI models (LoRA deployments), keyed by model key (`sneaker-v2`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, ModelSpec>,
+    /// Custom tenant roles, keyed by role key, on top of the built-in `org_admin`,
+    /// `billing_admin`, `user_admin` and `member`.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub roles: BTreeMap<String, RoleSpec>,
+    /// Tenants (organisations, companies, clients), keyed by slug (`acme`).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tenants: BTreeMap<String, TenantDecl>,
+    /// Users, keyed by e-mail address (lower-case).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub users: BTreeMap<String, UserDecl>,
+}
+
+/// A tenant with its workspaces, model grants and granular grants.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TenantDecl {
+    /// Name shown to users (`Acme SAS`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// What the tenant is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Who to reach at the tenant.
+    #[serde(default, skip_serializing_if = "Contact::is_empty")]
+    pub contact: Contact,
+    /// The plan the tenant subscribes to (a key of `plans:`).
+    pub plan: String,
+    /// Per-tenant overrides of the plan's limits.
+    #[serde(default, skip_serializing_if = "Limits::is_empty")]
+    pub limits: Limits,
+    /// `active` or `suspended`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub status: TenantStatus,
+    /// A protected tenant is never deleted by a plan, even when it leaves the YAML.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
+    /// The tenant's previous key: turns a rename into an update instead of delete + create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previously: Option<String>,
+    /// Workspaces (sites, projects, companies) of the tenant, keyed by workspace key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub workspaces: BTreeMap<String, WorkspaceDecl>,
+    /// Models granted to the tenant, keyed by model key.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, TenantModelSpec>,
+    /// Granular permissions on workspaces, inherited by their registries and records.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub grants: Vec<GrantDecl>,
+}
+
+/// A workspace of a tenant.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WorkspaceDecl {
+    /// Name shown to users (`Site de Paris`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub display_name: Option<String>,
+    /// What the workspace is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// A protected workspace is never deleted by a plan.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
+    /// The workspace's previous key in this tenant: turns a rename into an update.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previously: Option<String>,
+}
+
+/// Who a granular grant is given to: exactly one of `role`, `user` or `tenant: true`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case", deny_unknown_fields)]
+pub enum GrantTo {
+    /// Every member holding this role (built-in or custom).
+    Role(String),
+    /// One member, by e-mail.
+    User(String),
+    /// Every member of the tenant (`tenant: true`).
+    Tenant(bool),
+}
+
+/// A granular permission on one workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct GrantDecl {
+    /// The workspace (a key of this tenant's `workspaces:`).
+    pub workspace: String,
+    /// The grantee: `{ role: NAME }`, `{ user: EMAIL }` or `{ tenant: true }`.
+    pub to: GrantTo,
+    /// Granted actions: `read`, `update`, `delete`, `create`.
+    pub actions: Vec<GrantAction>,
+}
+
+impl GrantDecl {
+    pub fn grantee(&self) -> Grantee {
+        match &self.to {
+            GrantTo::Role(r) => Grantee::Role(r.clone()),
+            GrantTo::User(u) => Grantee::User(u.to_lowercase()),
+            GrantTo::Tenant(_) => Grantee::Tenant,
+        }
+    }
+}
+
+/// A user with their memberships and direct model grants.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserDecl {
+    /// Given name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    /// Family name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    /// Interface language: `en`, `fr` or `ja`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub language: Language,
+    /// `dd/MM/yyyy` or `MM/dd/yyyy`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub date_format: DateFormat,
+    /// `active` or `blocked`.
+    #[serde(default, skip_serializing_if = "is_default")]
+    pub status: UserStatus,
+    /// Platform-wide administrator role (`super_admin`), if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system_role: Option<SystemRole>,
+    /// A protected user is never deleted by a plan.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub protected: bool,
+    /// The user's previous e-mail. An e-mail is never renamed: the old user is replaced
+    /// by this one (delete + create), in one `replace`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previously: Option<String>,
+    /// Tenants the user belongs to, keyed by tenant, with a role and workspaces.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub memberships: BTreeMap<String, MembershipSpec>,
+    /// Direct model grants, keyed by model: `allow` or `deny`, overriding the tenant level.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub models: BTreeMap<String, Access>,
+}
+
+/// A rename hint from `previously:`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub kind: Kind,
+    /// The key the live state still has.
+    pub from: String,
+    /// The key the YAML declares.
+    pub to: String,
+}
+
+/// Where a flattened resource (or one of its fields) was declared: a JSON pointer into the
+/// merged document (`/tenants/acme/grants/0`), for placing diagnostics.
+pub type Origins = std::collections::HashMap<(Kind, String), String>;
+
+/// The desired state: the flat [`State`], rename hints, and where each resource came from.
+#[derive(Debug, Clone, Default)]
+pub struct Desired {
+    pub state: State,
+    pub renames: Vec<Rename>,
+    pub origins: Origins,
+    /// Grants declared twice for the same workspace and grantee: (first, second) pointers.
+    pub duplicate_grants: Vec<(String, String)>,
+}
+
+fn esc(s: &str) -> String {
+    s.replace('~', "~0").replace('/', "~1")
+}
+
+impl Document {
+    /// Flattens the nested document into the model's keyed state. Permission lists and
+    /// grant actions are sorted and deduplicated, so their order never shows as a change.
+    pub fn to_desired(&self) -> Desired {
+        let mut d = Desired::default();
+        let managed = Meta { version: 0, managed: true, protected: false };
+        let put = |d: &mut Desired, key: String, protected: bool, spec: AnySpec, pointer: String| {
+            d.origins.insert((spec.kind(), key.clone()), pointer);
+            d.state.insert(key, Meta { protected, ..managed }, spec);
+        };
+        for (k, p) in &self.plans {
+            put(&mut d, k.clone(), false, AnySpec::Plan(p.clone()), format!("/plans/{}", esc(k)));
+        }
+        for (k, m) in &self.models {
+            put(&mut d, k.clone(), false, AnySpec::Model(m.clone()), format!("/models/{}", esc(k)));
+        }
+        for (k, r) in &self.roles {
+            let mut r = r.clone();
+            r.permissions.sort();
+            r.permissions.dedup();
+            put(&mut d, k.clone(), false, AnySpec::Role(r), format!("/roles/{}", esc(k)));
+        }
+        for (tk, t) in &self.tenants {
+            let tp = format!("/tenants/{}", esc(tk));
+            let spec = TenantSpec {
+                display_name: t.display_name.clone(),
+                description: t.description.clone(),
+                contact: Contact { email: t.contact.email.as_ref().map(|e| e.to_lowercase()), ..t.contact.clone() },
+                plan: t.plan.clone(),
+                limits: t.limits.clone(),
+                status: t.status,
+            };
+            put(&mut d, tk.clone(), t.protected, AnySpec::Tenant(spec), tp.clone());
+            if let Some(old) = &t.previously {
+                d.renames.push(Rename { kind: Kind::Tenant, from: old.clone(), to: tk.clone() });
+            }
+            for (wk, w) in &t.workspaces {
+                let spec = WorkspaceSpec { display_name: w.display_name.clone(), description: w.description.clone() };
+                let key = keys::join(&[tk, wk]);
+                if let Some(old) = &w.previously {
+                    d.renames.push(Rename { kind: Kind::Workspace, from: keys::join(&[tk, old]), to: key.clone() });
+                }
+                put(&mut d, key, w.protected, AnySpec::Workspace(spec), format!("{tp}/workspaces/{}", esc(wk)));
+            }
+            for (mk, m) in &t.models {
+                put(&mut d, keys::join(&[tk, mk]), false, AnySpec::TenantModel(m.clone()), format!("{tp}/models/{}", esc(mk)));
+            }
+            for (i, g) in t.grants.iter().enumerate() {
+                let key = keys::grant(tk, &g.workspace, &g.grantee());
+                let pointer = format!("{tp}/grants/{i}");
+                let mut actions = g.actions.clone();
+                actions.sort();
+                actions.dedup();
+                if let Some(first) = d.origins.get(&(Kind::Grant, key.clone())) {
+                    d.duplicate_grants.push((first.clone(), pointer.clone()));
+                    continue;
+                }
+                put(&mut d, key, false, AnySpec::Grant(GrantSpec { actions }), pointer);
+            }
+        }
+        for (raw, u) in &self.users {
+            let email = raw.to_lowercase();
+            let up = format!("/users/{}", esc(raw));
+            let spec = UserSpec {
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                language: u.language,
+                date_format: u.date_format,
+                status: u.status,
+                system_role: u.system_role,
+            };
+            put(&mut d, email.clone(), u.protected, AnySpec::User(spec), up.clone());
+            if let Some(old) = &u.previously {
+                d.renames.push(Rename { kind: Kind::User, from: old.to_lowercase(), to: email.clone() });
+            }
+            for (tk, m) in &u.memberships {
+                put(&mut d, keys::join(&[&email, tk]), false, AnySpec::Membership(m.clone()), format!("{up}/memberships/{}", esc(tk)));
+            }
+            for (mk, a) in &u.models {
+                put(&mut d, keys::join(&[&email, mk]), false, AnySpec::UserModel(UserModelSpec { access: *a }), format!("{up}/models/{}", esc(mk)));
+            }
+        }
+        d
+    }
+}
+
+impl State {
+    /// The nested document of this state (for `export`): the inverse of
+    /// [`Document::to_desired`], without rename hints.
+    pub fn to_document(&self) -> Document {
+        let mut doc = Document {
+            plans: self.plans.iter().map(|(k, e)| (k.clone(), e.spec.clone())).collect(),
+            models: self.models.iter().map(|(k, e)| (k.clone(), e.spec.clone())).collect(),
+            roles: self.roles.iter().map(|(k, e)| (k.clone(), e.spec.clone())).collect(),
+            ..Document::default()
+        };
+        for (k, e) in &self.tenants {
+            let t = &e.spec;
+            doc.tenants.insert(k.clone(), TenantDecl {
+                display_name: t.display_name.clone(),
+                description: t.description.clone(),
+                contact: t.contact.clone(),
+                plan: t.plan.clone(),
+                limits: t.limits.clone(),
+                status: t.status,
+                protected: e.protected,
+                ..TenantDecl::default()
+            });
+        }
+        for (k, e) in &self.workspaces {
+            if let Some((t, w)) = keys::split2(k) {
+                if let Some(td) = doc.tenants.get_mut(t) {
+                    td.workspaces.insert(w.to_string(), WorkspaceDecl {
+                        display_name: e.spec.display_name.clone(),
+                        description: e.spec.description.clone(),
+                        protected: e.protected,
+                        previously: None,
+                    });
+                }
+            }
+        }
+        for (k, e) in &self.tenant_models {
+            if let Some((t, m)) = keys::split2(k) {
+                if let Some(td) = doc.tenants.get_mut(t) {
+                    td.models.insert(m.to_string(), e.spec.clone());
+                }
+            }
+        }
+        for (k, e) in &self.grants {
+            if let Some((t, w, g)) = keys::split_grant(k) {
+                if let Some(td) = doc.tenants.get_mut(t) {
+                    let to = match g {
+                        Grantee::Role(r) => GrantTo::Role(r),
+                        Grantee::User(u) => GrantTo::User(u),
+                        Grantee::Tenant => GrantTo::Tenant(true),
+                    };
+                    td.grants.push(GrantDecl { workspace: w.to_string(), to, actions: e.spec.actions.clone() });
+                }
+            }
+        }
+        for (k, e) in &self.users {
+            let u = &e.spec;
+            doc.users.insert(k.clone(), UserDecl {
+                first_name: u.first_name.clone(),
+                last_name: u.last_name.clone(),
+                language: u.language,
+                date_format: u.date_format,
+                status: u.status,
+                system_role: u.system_role,
+                protected: e.protected,
+                ..UserDecl::default()
+            });
+        }
+        for (k, e) in &self.memberships {
+            if let Some((u, t)) = keys::split2(k) {
+                if let Some(ud) = doc.users.get_mut(u) {
+                    ud.memberships.insert(t.to_string(), e.spec.clone());
+                }
+            }
+        }
+        for (k, e) in &self.user_models {
+            if let Some((u, m)) = keys::split2(k) {
+                if let Some(ud) = doc.users.get_mut(u) {
+                    ud.models.insert(m.to_string(), e.spec.access);
+                }
+            }
+        }
+        doc
+    }
+}
+
