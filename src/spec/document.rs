@@ -107,6 +107,7 @@ pub struct WorkspaceDecl {
 /// Who a granular grant is given to: exactly one of `role`, `user` or `tenant: true`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case", deny_unknown_fields)]
+#[schemars(transform = describe_variant_fields)]
 pub enum GrantTo {
     /// Every member holding this role (built-in or custom).
     Role(String),
@@ -114,6 +115,31 @@ pub enum GrantTo {
     User(String),
     /// Every member of the tenant (`tenant: true`).
     Tenant(bool),
+}
+
+/// Gives the single field of each `GrantTo` variant the variant's description, so every
+/// field of the schema is documented (editors show it on hover).
+fn describe_variant_fields(schema: &mut schemars::Schema) {
+    let Some(serde_json::Value::Array(alternatives)) = schema.get_mut("oneOf") else {
+        return;
+    };
+    for alt in alternatives
+        .iter_mut()
+        .filter_map(serde_json::Value::as_object_mut)
+    {
+        let Some(description) = alt.get("description").cloned() else {
+            continue;
+        };
+        if let Some(serde_json::Value::Object(props)) = alt.get_mut("properties") {
+            for prop in props
+                .values_mut()
+                .filter_map(serde_json::Value::as_object_mut)
+            {
+                prop.entry("description")
+                    .or_insert_with(|| description.clone());
+            }
+        }
+    }
 }
 
 /// A granular permission on one workspace.

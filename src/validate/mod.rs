@@ -147,15 +147,36 @@ fn violation(v: Violation, d: &Desired, doc: &Document, owners: &Owners) -> Prob
         }
         None => Place::Nowhere,
     };
+    let label = rule_label(v.code).map(str::to_string);
     Problem {
         code: v.code,
         severity: v.severity,
         message: v.message,
         help: v.help,
         place,
-        label: None,
+        label,
         related: None,
     }
+}
+
+/// The text under the underline of a rule violation.
+fn rule_label(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "unknown_plan" | "unknown_model" | "unknown_role" | "unknown_tenant"
+        | "unknown_workspace" => "not declared",
+        "unknown_user" => "not a member",
+        "unknown_permission" => "not in the catalog",
+        "no_org_admin" => "no `org_admin` member",
+        "single_org_admin" => "one `org_admin` member",
+        "limit_exceeded" => "limit exceeded",
+        "workspaces_ignored" => "ignored",
+        "invalid_email" => "not an e-mail address",
+        "invalid_key" => "invalid key",
+        "reserved_role" => "built-in role",
+        "invitation_workspaces" => "more than 10 workspaces",
+        "empty_grant" => "no action",
+        _ => return None,
+    })
 }
 
 /// The field path of a violation in the YAML as written. Role permissions are sorted and
@@ -365,10 +386,6 @@ fn place(files: &[Arc<SourceFile>], problems: Vec<Problem>) -> Vec<Diagnostic> {
                     rp,
                 );
                 if r.file.is_some() {
-                    if let (Some(f), Some(l), Some(c)) = (&r.file, r.line, r.column) {
-                        d.message
-                            .push_str(&format!(" (first at {}:{l}:{c})", f.display()));
-                    }
                     r.code = d.code.clone();
                     d.related = Some(Box::new(r));
                 }

@@ -55,8 +55,11 @@ pub fn render_styled(
                 .with_links(false)
                 .with_context_lines(1);
             let mut buf = String::new();
-            for d in diagnostics {
+            for (i, d) in diagnostics.iter().enumerate() {
                 buf.clear();
+                if i > 0 {
+                    buf.push('\n');
+                }
                 let report = Report::new(d);
                 if handler.render_report(&mut buf, &report).is_err() {
                     buf = format!(
@@ -69,7 +72,7 @@ pub fn render_styled(
                 out.write_all(buf.as_bytes())?;
             }
             if let Some(line) = summary(diagnostics) {
-                writeln!(out, "{line}")?;
+                writeln!(out, "\n{line}")?;
             }
             Ok(())
         }
@@ -118,7 +121,7 @@ pub fn summary(diagnostics: &[Diagnostic]) -> Option<String> {
 struct JsonDiagnostic<'a> {
     code: &'a str,
     severity: Severity,
-    message: &'a str,
+    message: String,
     file: Option<String>,
     line: Option<usize>,
     column: Option<usize>,
@@ -130,12 +133,25 @@ impl<'a> From<&'a Diagnostic> for JsonDiagnostic<'a> {
         JsonDiagnostic {
             code: &d.code,
             severity: d.severity,
-            message: &d.message,
+            message: message_with_related(d),
             file: d.file.as_ref().map(|f| f.display().to_string()),
             line: d.line,
             column: d.column,
             help: d.help.as_deref(),
         }
+    }
+}
+
+/// The message, with the related place appended for formats that show no excerpt.
+fn message_with_related(d: &Diagnostic) -> String {
+    match d.related.as_deref() {
+        Some(r) => match (&r.file, r.line, r.column) {
+            (Some(f), Some(l), Some(c)) => {
+                format!("{} ({} at {}:{l}:{c})", d.message, r.message, f.display())
+            }
+            _ => d.message.clone(),
+        },
+        None => d.message.clone(),
     }
 }
 
@@ -165,7 +181,7 @@ fn github(d: &Diagnostic) -> String {
         props.push(format!("col={c}"));
     }
     props.push(format!("title={}", escape_property(&d.code)));
-    let mut message = d.message.clone();
+    let mut message = message_with_related(d);
     if let Some(h) = &d.help {
         message.push_str("\nhelp: ");
         message.push_str(h);

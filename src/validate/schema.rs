@@ -40,135 +40,165 @@ pub fn check(id: FileId, value: &Value, out: &mut Vec<Problem>) -> bool {
         return true;
     }
     for e in validator.iter_errors(value) {
-        let ptr = e.instance_path().as_str().to_string();
-        let node = schema_at(&c.schema, &ptr);
-        match e.kind() {
-            ValidationErrorKind::AdditionalProperties { unexpected }
-            | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+        report(id, &e, c, out);
+    }
+    false
+}
+
+/// Turns one validation error into problems.
+fn report(id: FileId, e: &jsonschema::ValidationError<'_>, c: &Compiled, out: &mut Vec<Problem>) {
+    let ptr = e.instance_path().as_str().to_string();
+    let node = schema_at(&c.schema, &ptr);
+    match e.kind() {
+        ValidationErrorKind::AdditionalProperties { unexpected }
+        | ValidationErrorKind::UnevaluatedProperties { unexpected } => {
+            let allowed = node.map(|n| properties(&c.schema, n)).unwrap_or_default();
+            for key in unexpected {
+                let help = did_you_mean(key, allowed.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| allowed_list(&allowed));
+                out.push(
+                    Problem::error(
+                        "unknown_field",
+                        Place::Pointer(id, format!("{ptr}/{}", escape(key)), Target::Key),
+                        format!("unknown field `{key}`"),
+                    )
+                    .label("unknown field")
+                    .help(help),
+                );
+            }
+        }
+        ValidationErrorKind::Required { property } => {
+            let name = property.as_str().unwrap_or_default();
+            let what = node
+                .and_then(|n| n.get("properties"))
+                .and_then(|p| p.get(name))
+                .and_then(|p| p.get("description"))
+                .and_then(Value::as_str);
+            out.push(
+                Problem::error(
+                    "missing_field",
+                    Place::Pointer(id, ptr.clone(), Target::Key),
+                    format!("missing field `{name}`"),
+                )
+                .label(format!("`{name}` is required here"))
+                .maybe_help(what.map(|w| format!("`{name}`: {}", first_sentence(w)))),
+            );
+        }
+        ValidationErrorKind::Type { .. } => {
+            let expected = node
+                .map(|n| expected_type(&c.schema, n))
+                .unwrap_or_else(|| "another type".into());
+            let found = describe(e.instance());
+            let mut p = Problem::error(
+                "wrong_type",
+                Place::Pointer(id, ptr.clone(), Target::Value),
+                format!("expected {expected}, found {found}"),
+            )
+            .label(format!("expected {expected}"));
+            if expected.contains("true") && matches!(e.instance().as_ref(), Value::String(_)) {
+                p = p.help("write `true` or `false`: YAML 1.1 spellings such as `yes`, `no`, `on` and `off` are strings here");
+            } else if let Some(d) = node
+                .and_then(|n| n.get("description"))
+                .and_then(Value::as_str)
+            {
+                p = p.help(first_sentence(d));
+            }
+            out.push(p);
+        }
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context }
+            if best_branch(context, &ptr).is_some() =>
+        {
+            // The value has the shape of one alternative (`to: { role: 5 }`): report what is
+            // wrong inside it rather than "no alternative matches".
+            for inner in best_branch(context, &ptr).into_iter().flatten() {
+                report(id, inner, c, out);
+            }
+        }
+        ValidationErrorKind::OneOfNotValid { context } | ValidationErrorKind::AnyOf { context }
+            if all_wrong_type(context, &ptr) =>
+        {
+            let expected = node
+                .map(|n| expected_type(&c.schema, n))
+                .unwrap_or_else(|| "another type".into());
+            out.push(
+                Problem::error(
+                    "wrong_type",
+                    Place::Pointer(id, ptr.clone(), Target::Value),
+                    format!("expected {expected}, found {}", describe(e.instance())),
+                )
+                .label(format!("expected {expected}"))
+                .maybe_help(
+                    node.and_then(|n| n.get("description"))
+                        .and_then(Value::as_str)
+                        .map(first_sentence),
+                ),
+            );
+        }
+        ValidationErrorKind::Enum { .. }
+        | ValidationErrorKind::OneOfNotValid { .. }
+        | ValidationErrorKind::AnyOf { .. }
+        | ValidationErrorKind::Constant { .. } => {
+            let choices = node.map(|n| choices(&c.schema, n)).unwrap_or_default();
+            let found = e.instance();
+            if !choices.is_empty() {
+                let text = found
+                    .as_str()
+                    .map(str::to_string)
+                    .unwrap_or_else(|| found.to_string());
+                let help = did_you_mean(&text, choices.iter().map(String::as_str))
+                    .map(|s| format!("did you mean `{s}`?"))
+                    .unwrap_or_else(|| format!("one of: {}", quoted(&choices)));
+                out.push(
+                    Problem::error(
+                        "invalid_value",
+                        Place::Pointer(id, ptr.clone(), Target::Value),
+                        format!("`{text}` is not one of {}", quoted(&choices)),
+                    )
+                    .label("not allowed here")
+                    .help(help),
+                );
+            } else if let Some(unknown) = unknown_keys(&c.schema, node, found) {
+                // `to: { rol: x }`: no alternative fits because of a misspelt key.
                 let allowed = node.map(|n| properties(&c.schema, n)).unwrap_or_default();
-                for key in unexpected {
-                    let help = did_you_mean(key, allowed.iter().map(String::as_str))
+                for key in unknown {
+                    let help = did_you_mean(&key, allowed.iter().map(String::as_str))
                         .map(|s| format!("did you mean `{s}`?"))
                         .unwrap_or_else(|| allowed_list(&allowed));
                     out.push(
                         Problem::error(
                             "unknown_field",
-                            Place::Pointer(id, format!("{ptr}/{}", escape(key)), Target::Key),
-                            format!("unknown field `{key}`{}", context(&ptr)),
+                            Place::Pointer(id, format!("{ptr}/{}", escape(&key)), Target::Key),
+                            format!("unknown field `{key}`"),
                         )
                         .label("unknown field")
                         .help(help),
                     );
                 }
-            }
-            ValidationErrorKind::Required { property } => {
-                let name = property.as_str().unwrap_or_default();
-                let what = node
-                    .and_then(|n| n.get("properties"))
-                    .and_then(|p| p.get(name))
-                    .and_then(|p| p.get("description"))
-                    .and_then(Value::as_str);
-                out.push(
-                    Problem::error(
-                        "missing_field",
-                        Place::Pointer(id, ptr.clone(), Target::Key),
-                        format!("missing field `{name}`{}", context(&ptr)),
-                    )
-                    .label(format!("`{name}` is required here"))
-                    .maybe_help(what.map(|w| format!("`{name}`: {}", first_sentence(w)))),
-                );
-            }
-            ValidationErrorKind::Type { .. } => {
-                let expected = node
-                    .map(|n| expected_type(&c.schema, n))
-                    .unwrap_or_else(|| "another type".into());
-                let found = describe(e.instance());
-                let mut p = Problem::error(
-                    "wrong_type",
-                    Place::Pointer(id, ptr.clone(), Target::Value),
-                    format!("expected {expected}, found {found}{}", context(&ptr)),
-                )
-                .label(format!("expected {expected}"));
-                if expected.contains("true") && matches!(e.instance().as_ref(), Value::String(_)) {
-                    p = p.help("write `true` or `false`: YAML 1.1 spellings such as `yes`, `no`, `on` and `off` are strings here");
-                } else if let Some(d) = node
+            } else {
+                let d = node
                     .and_then(|n| n.get("description"))
                     .and_then(Value::as_str)
-                {
-                    p = p.help(first_sentence(d));
-                }
-                out.push(p);
-            }
-            ValidationErrorKind::Enum { .. }
-            | ValidationErrorKind::OneOfNotValid { .. }
-            | ValidationErrorKind::AnyOf { .. }
-            | ValidationErrorKind::Constant { .. } => {
-                let choices = node.map(|n| choices(&c.schema, n)).unwrap_or_default();
-                let found = e.instance();
-                if !choices.is_empty() {
-                    let text = found
-                        .as_str()
-                        .map(str::to_string)
-                        .unwrap_or_else(|| found.to_string());
-                    let help = did_you_mean(&text, choices.iter().map(String::as_str))
-                        .map(|s| format!("did you mean `{s}`?"))
-                        .unwrap_or_else(|| format!("one of: {}", quoted(&choices)));
-                    out.push(
-                        Problem::error(
-                            "invalid_value",
-                            Place::Pointer(id, ptr.clone(), Target::Value),
-                            format!(
-                                "`{text}` is not one of {}{}",
-                                quoted(&choices),
-                                context(&ptr)
-                            ),
-                        )
-                        .label("not allowed here")
-                        .help(help),
-                    );
-                } else {
-                    let d = node
-                        .and_then(|n| n.get("description"))
-                        .and_then(Value::as_str)
-                        .map(first_sentence);
-                    out.push(
-                        Problem::error(
-                            "invalid_value",
-                            Place::Pointer(id, ptr.clone(), Target::Value),
-                            format!(
-                                "{} does not have an allowed form{}",
-                                describe(found),
-                                context(&ptr)
-                            ),
-                        )
-                        .label("not allowed here")
-                        .maybe_help(d),
-                    );
-                }
-            }
-            _ => {
-                out.push(Problem::error(
-                    "invalid_value",
-                    Place::Pointer(id, ptr.clone(), Target::Value),
-                    format!("{e}{}", context(&ptr)),
-                ));
+                    .map(first_sentence);
+                out.push(
+                    Problem::error(
+                        "invalid_value",
+                        Place::Pointer(id, ptr.clone(), Target::Value),
+                        format!("{} does not have an allowed form", describe(found)),
+                    )
+                    .label("not allowed here")
+                    .maybe_help(d),
+                );
             }
         }
+        _ => {
+            out.push(Problem::error(
+                "invalid_value",
+                Place::Pointer(id, ptr.clone(), Target::Value),
+                format!("{e}"),
+            ));
+        }
     }
-    false
-}
-
-/// ` in tenants.acme.limits`, naming where an error is for formats without a source excerpt.
-fn context(ptr: &str) -> String {
-    if ptr.is_empty() {
-        return String::new();
-    }
-    let dotted: Vec<String> = ptr
-        .split('/')
-        .skip(1)
-        .map(|s| unescape(s).into_owned())
-        .collect();
-    format!(" in `{}`", dotted.join("."))
 }
 
 fn first_sentence(s: &str) -> String {
@@ -291,6 +321,54 @@ fn child<'a>(root: &'a Value, node: &'a Value, seg: &str, depth: usize) -> Optio
         }
     }
     None
+}
+
+/// The alternative of a `oneOf`/`anyOf` that failed only below the value itself (not for a
+/// missing or unknown key), when there is exactly one.
+fn best_branch<'e>(
+    context: &'e [Vec<jsonschema::ValidationError<'static>>],
+    at: &str,
+) -> Option<&'e [jsonschema::ValidationError<'static>]> {
+    let mut fits = context.iter().filter(|errors| {
+        !errors.is_empty()
+            && errors.iter().all(|e| {
+                !matches!(
+                    e.kind(),
+                    ValidationErrorKind::Required { .. }
+                        | ValidationErrorKind::AdditionalProperties { .. }
+                        | ValidationErrorKind::Constant { .. }
+                        | ValidationErrorKind::Enum { .. }
+                ) && !(matches!(e.kind(), ValidationErrorKind::Type { .. })
+                    && e.instance_path().as_str() == at)
+            })
+    });
+    let first = fits.next()?;
+    fits.next().is_none().then_some(first.as_slice())
+}
+
+/// Whether every alternative failed only because the value has another type.
+fn all_wrong_type(context: &[Vec<jsonschema::ValidationError<'static>>], at: &str) -> bool {
+    !context.is_empty()
+        && context.iter().all(|errors| {
+            errors.len() == 1
+                && matches!(errors[0].kind(), ValidationErrorKind::Type { .. })
+                && errors[0].instance_path().as_str() == at
+        })
+}
+
+/// Keys of an object instance that no alternative of `node` declares, if any.
+fn unknown_keys(root: &Value, node: Option<&Value>, instance: &Value) -> Option<Vec<String>> {
+    let allowed = properties(root, node?);
+    let obj = instance.as_object()?;
+    if allowed.is_empty() {
+        return None;
+    }
+    let unknown: Vec<String> = obj
+        .keys()
+        .filter(|k| !allowed.contains(k))
+        .cloned()
+        .collect();
+    (!unknown.is_empty()).then_some(unknown)
 }
 
 fn properties(root: &Value, node: &Value) -> Vec<String> {
