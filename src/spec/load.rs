@@ -325,7 +325,10 @@ fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) {
         return;
     }
     if text.trim().is_empty() {
-        loaded.problems.push(empty_file(id, &name.to_string()));
+        loaded.problems.push(Problem {
+            place: Place::Path(file.path.clone()),
+            ..empty_file(id, &name.to_string())
+        });
         loaded.values.push(None);
         return;
     }
@@ -390,6 +393,11 @@ fn yaml_error(id: FileId, file: &SourceFile, e: &serde_saphyr::Error, problems: 
                 .min(r.end - r.start)
     });
     let (code, help) = yaml_code(&message, file, offset);
+    let message = match code {
+        "multiple_documents" => "more than one YAML document in one file".to_string(),
+        "too_deep" => format!("nested deeper than {MAX_DEPTH} levels"),
+        _ => message,
+    };
     let end = file.text[offset..]
         .chars()
         .next()
@@ -407,24 +415,22 @@ fn yaml_code(message: &str, file: &SourceFile, offset: usize) -> (&'static str, 
             Some("YAML is indented with spaces; replace the tabs".into()),
         );
     }
-    if lower.contains("depth") || lower.contains("nest") {
+    if lower.contains("documents") || lower.contains("multiple document") {
+        return (
+            "multiple_documents",
+            Some("write one YAML document per file (no `---` separators); split the rest into other files".into()),
+        );
+    }
+    if lower.contains("depth") || lower.contains("nest") || lower.contains("recursion") {
         return (
             "too_deep",
             Some(format!("a configuration nests at most {MAX_DEPTH} levels")),
         );
     }
-    if lower.contains("budget") || lower.contains("limit") {
+    if lower.contains("budget") || lower.contains("limit") || lower.contains("alias") {
         return (
             "too_complex",
-            Some("split the configuration into several files".into()),
-        );
-    }
-    if lower.contains("multiple documents")
-        || lower.contains("document") && lower.contains("more than")
-    {
-        return (
-            "multiple_documents",
-            Some("write one YAML document per file (no `---` separators)".into()),
+            Some("aliases and anchors are limited; write the values out or split the file".into()),
         );
     }
     (

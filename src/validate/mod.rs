@@ -235,6 +235,7 @@ fn document_rules(d: &Desired, owners: &Owners, out: &mut Vec<Problem>) {
                     at(&ptr, Target::Value),
                     format!("`previously:` names the {} itself", r.kind),
                 )
+                .label(format!("the {} itself", r.kind))
                 .help("remove `previously:` once the rename is applied"),
             );
         } else if d.state.contains(r.kind, &r.from) {

@@ -191,12 +191,37 @@ fn report(id: FileId, e: &jsonschema::ValidationError<'_>, c: &Compiled, out: &m
                 );
             }
         }
-        _ => {
-            out.push(Problem::error(
-                "invalid_value",
-                Place::Pointer(id, ptr.clone(), Target::Value),
-                format!("{e}"),
-            ));
+        other => {
+            let message = match other {
+                ValidationErrorKind::Pattern { pattern } => {
+                    format!(
+                        "{} does not match the pattern `{pattern}`",
+                        describe(e.instance())
+                    )
+                }
+                ValidationErrorKind::Minimum { limit }
+                | ValidationErrorKind::ExclusiveMinimum { limit } => {
+                    format!("{} is below the minimum {limit}", describe(e.instance()))
+                }
+                ValidationErrorKind::Maximum { limit }
+                | ValidationErrorKind::ExclusiveMaximum { limit } => {
+                    format!("{} is above the maximum {limit}", describe(e.instance()))
+                }
+                _ => e.to_string(),
+            };
+            out.push(
+                Problem::error(
+                    "invalid_value",
+                    Place::Pointer(id, ptr.clone(), Target::Value),
+                    message,
+                )
+                .label("not allowed here")
+                .maybe_help(
+                    node.and_then(|n| n.get("description"))
+                        .and_then(Value::as_str)
+                        .map(first_sentence),
+                ),
+            );
         }
     }
 }
