@@ -357,14 +357,15 @@ fn best_branch<'e>(
     let mut fits = context.iter().filter(|errors| {
         !errors.is_empty()
             && errors.iter().all(|e| {
-                !matches!(
-                    e.kind(),
+                let at_the_value = e.instance_path().as_str() == at;
+                match e.kind() {
                     ValidationErrorKind::Required { .. }
-                        | ValidationErrorKind::AdditionalProperties { .. }
-                        | ValidationErrorKind::Constant { .. }
-                        | ValidationErrorKind::Enum { .. }
-                ) && !(matches!(e.kind(), ValidationErrorKind::Type { .. })
-                    && e.instance_path().as_str() == at)
+                    | ValidationErrorKind::AdditionalProperties { .. }
+                    | ValidationErrorKind::Constant { .. }
+                    | ValidationErrorKind::Enum { .. } => false,
+                    ValidationErrorKind::Type { .. } => !at_the_value,
+                    _ => true,
+                }
             })
     });
     let first = fits.next()?;
