@@ -10,14 +10,13 @@ use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
-use super::span::{self, escape, unescape, SourceFile};
+use super::compose::{ComposeError, MAX_DEPTH};
+use super::span::{escape, unescape, SourceFile};
 use super::Document;
 use crate::rules::Severity;
 
 /// Files larger than this are refused without being read.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
-/// Deepest nesting of mappings and sequences accepted (a configuration needs about 8).
-pub const MAX_DEPTH: usize = 64;
 
 /// Index of a file in [`Loaded::files`].
 pub type FileId = usize;
@@ -288,23 +287,6 @@ fn push_file(loaded: &mut Loaded, path: PathBuf, text: String) -> FileId {
     loaded.files.len() - 1
 }
 
-fn options() -> serde_saphyr::Options {
-    let budget = serde_saphyr::budget! {
-        max_depth: MAX_DEPTH,
-        // A file is at most MAX_FILE_BYTES; these bound the work per byte, not the size.
-        max_events: 16_000_000,
-        max_nodes: 12_000_000,
-        max_aliases: 10_000,
-        max_anchors: 10_000,
-        max_documents: 1,
-    };
-    serde_saphyr::options! {
-        budget: budget,
-        strict_booleans: true,
-        emit_comments: false,
-    }
-}
-
 fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) {
     // An explicitly named file may be of any size: enforce the limit on strings too.
     let too_large = text.len() as u64 > MAX_FILE_BYTES;
@@ -332,15 +314,17 @@ fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) {
         loaded.values.push(None);
         return;
     }
-    let mut value = match serde_saphyr::from_str_with_options::<Value>(text, options()) {
+    let mut value = match super::compose::compose(text) {
         Ok(Value::Null) => {
             loaded.problems.push(empty_file(id, &name.to_string()));
             loaded.values.push(None);
             return;
         }
         Ok(v) => v,
-        Err(e) => {
-            yaml_error(id, &file, &e, &mut loaded.problems);
+        Err(errors) => {
+            loaded
+                .problems
+                .extend(errors.into_iter().map(|e| yaml_problem(id, &file, e)));
             loaded.values.push(None);
             return;
         }
@@ -355,88 +339,57 @@ fn empty_file(id: FileId, name: &str) -> Problem {
         .help("a file holds one or more of the sections `plans`, `models`, `roles`, `tenants` and `users`")
 }
 
-fn yaml_error(id: FileId, file: &SourceFile, e: &serde_saphyr::Error, problems: &mut Vec<Problem>) {
-    use serde_saphyr::MessageFormatter;
-    let inner = e.without_snippet();
-    if let serde_saphyr::Error::DuplicateMappingKey { .. } = inner {
-        let dups = span::index(&file.text, &HashSet::new(), true).duplicates;
-        if !dups.is_empty() {
-            for d in dups {
-                problems.push(
-                    Problem::error(
-                        "duplicate_key",
-                        Place::Bytes(id, d.second),
-                        format!("`{}` is written twice in the same mapping", d.key),
-                    )
-                    .label("written again here")
-                    .related(Place::Bytes(id, d.first), "first written here")
-                    .help("a key may appear once per mapping; merge the two entries"),
-                );
-            }
-            return;
+/// A YAML error as a problem at its place.
+fn yaml_problem(id: FileId, file: &SourceFile, e: ComposeError) -> Problem {
+    // A point error underlines the character at it.
+    let at = |r: Range<usize>| {
+        let start = file.floor_char(r.start);
+        if r.end > start {
+            start..r.end
+        } else {
+            start
+                ..file.text[start..]
+                    .chars()
+                    .next()
+                    .map_or(start, |c| start + c.len_utf8())
         }
-    }
-    let message = serde_saphyr::UserMessageFormatter
-        .format_message(inner)
-        .escape_debug()
-        .to_string();
-    let offset = inner.location().map_or(0, |l| {
-        let line = usize::try_from(l.line()).unwrap_or(1).max(1) - 1;
-        let col = usize::try_from(l.column()).unwrap_or(1).max(1) - 1;
-        let r = file.line_range(line);
-        let rest = &file.text[r.start..];
-        r.start
-            + rest
-                .char_indices()
-                .nth(col)
-                .map_or(rest.len(), |(i, _)| i)
-                .min(r.end - r.start)
-    });
-    let (code, help) = yaml_code(&message, file, offset);
-    let message = match code {
-        "multiple_documents" => "more than one YAML document in one file".to_string(),
-        "too_deep" => format!("nested deeper than {MAX_DEPTH} levels"),
-        _ => message,
     };
-    let end = file.text[offset..]
-        .chars()
-        .next()
-        .map_or(offset, |c| offset + c.len_utf8());
-    problems.push(Problem::error(code, Place::Bytes(id, offset..end), message).maybe_help(help));
-}
-
-fn yaml_code(message: &str, file: &SourceFile, offset: usize) -> (&'static str, Option<String>) {
-    let lower = message.to_lowercase();
-    let line = file.line_range(file.line_index(offset));
-    let has_tab = file.text[line].contains('\t');
-    if lower.contains("tab") || has_tab {
-        return (
-            "tab_indentation",
-            Some("YAML is indented with spaces; replace the tabs".into()),
-        );
-    }
-    if lower.contains("documents") || lower.contains("multiple document") {
-        return (
-            "multiple_documents",
-            Some("write one YAML document per file (no `---` separators); split the rest into other files".into()),
-        );
-    }
-    if lower.contains("depth") || lower.contains("nest") || lower.contains("recursion") {
-        return (
-            "too_deep",
-            Some(format!("a configuration nests at most {MAX_DEPTH} levels")),
-        );
-    }
-    if lower.contains("budget") || lower.contains("limit") || lower.contains("alias") {
-        return (
+    match e {
+        ComposeError::Syntax { message, at: r } => Problem::error("invalid_yaml", Place::Bytes(id, at(r)), message)
+            .label("here")
+            .help("fix the YAML syntax at this place"),
+        ComposeError::Tab { message, at: r } => Problem::error("tab_indentation", Place::Bytes(id, at(r)), message)
+            .label("tab")
+            .help("YAML is indented with spaces; replace the tabs"),
+        ComposeError::DuplicateKey { key, first, second } => {
+            Problem::error("duplicate_key", Place::Bytes(id, second), format!("`{key}` is written twice in the same mapping"))
+                .label("written again here")
+                .related(Place::Bytes(id, first), "first written here")
+                .help("a key may appear once per mapping; merge the two entries")
+        }
+        ComposeError::TooDeep { at: r } => {
+            Problem::error("too_deep", Place::Bytes(id, at(r)), format!("nested deeper than {MAX_DEPTH} levels"))
+                .help("a configuration nests a few levels only; this is not a configuration file")
+        }
+        ComposeError::AliasBudget { at: r } => Problem::error(
             "too_complex",
-            Some("aliases and anchors are limited; write the values out or split the file".into()),
-        );
+            Place::Bytes(id, at(r)),
+            format!("aliases expand to more than {} values", super::compose::MAX_ALIAS_NODES),
+        )
+        .label("this alias")
+        .help("aliases are limited (a guard against \"billion laughs\"); write the values out"),
+        ComposeError::MultipleDocuments { at: r } => {
+            Problem::error("multiple_documents", Place::Bytes(id, at(r)), "more than one YAML document in one file")
+                .label("second document")
+                .help("write one YAML document per file (no `---` separators); split the rest into other files")
+        }
+        ComposeError::ComplexKey { at: r } => Problem::error("invalid_yaml", Place::Bytes(id, at(r)), "a mapping key must be a plain value")
+            .label("complex key")
+            .help("keys are names, e-mails or identities; not lists or mappings"),
+        ComposeError::BadScalar { message, at: r } => Problem::error("invalid_value", Place::Bytes(id, at(r)), message).label("here"),
+        ComposeError::BadMerge { at: r } => Problem::error("invalid_yaml", Place::Bytes(id, at(r)), "a `<<` merge key takes a mapping or a list of mappings")
+            .label("in this mapping"),
     }
-    (
-        "invalid_yaml",
-        Some("fix the YAML syntax at this place".into()),
-    )
 }
 
 /// Replaces `${env:NAME}` in every string value of `v`, reporting missing variables and

@@ -1,6 +1,7 @@
 //! The desired state as written: the YAML document types, loading of files and directories,
 //! `${env:NAME}` substitution, and the map from JSON pointers back to YAML lines.
 
+pub mod compose;
 mod document;
 pub mod load;
 pub mod span;

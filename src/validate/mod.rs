@@ -119,6 +119,8 @@ fn check_loaded(loaded: Loaded) -> Checked {
         desired = Some(d);
     }
     let diagnostics = place(&files, problems);
+    // Freeing the merged document of a large configuration is slow; do it off the caller's path.
+    drop_in_background((document, owners));
     let mut checked = Checked {
         desired: None,
         diagnostics,
@@ -128,6 +130,13 @@ fn check_loaded(loaded: Loaded) -> Checked {
         checked.desired = desired;
     }
     checked
+}
+
+fn drop_in_background<T: Send + 'static>(value: T) {
+    // Without a thread, the value is dropped with the failed closure, here.
+    let _ = std::thread::Builder::new()
+        .name("drop".into())
+        .spawn(move || drop(value));
 }
 
 /// Places a rule violation at its resource (the key) or field (the value).
