@@ -136,13 +136,20 @@ pub fn compose(text: &str) -> Result<Value, Vec<ComposeError>> {
                     return Err(vec![ComposeError::AliasBudget { at: r }]);
                 }
                 if let Some(Frame::Map {
-                    key: key @ None, ..
+                    key: key @ None,
+                    map,
+                    ..
                 }) = stack.last_mut()
                 {
-                    match v {
-                        Value::String(s) => *key = Some((s.clone(), r, false)),
+                    let k = match v {
+                        Value::String(s) => s.clone(),
+                        Value::Number(n) => n.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Null => "null".to_string(),
                         _ => return Err(vec![ComposeError::ComplexKey { at: r }]),
-                    }
+                    };
+                    duplicates |= map.contains_key(&k);
+                    *key = Some((k, r, false));
                     continue;
                 }
                 Some((v.clone(), *size, 0))

@@ -250,7 +250,30 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
         );
         return;
     }
-    let bytes = match std::fs::read(path) {
+    // Read at most one byte past the limit: a device or a growing file cannot exhaust memory.
+    let read = std::fs::File::open(path).and_then(|f| {
+        use std::io::Read;
+        let mut bytes = Vec::with_capacity(usize::try_from(size).unwrap_or(0));
+        f.take(MAX_FILE_BYTES + 1)
+            .read_to_end(&mut bytes)
+            .map(|_| bytes)
+    });
+    let bytes = match read {
+        Ok(b) if b.len() as u64 > MAX_FILE_BYTES => {
+            loaded.problems.push(
+                Problem::error(
+                    "file_too_large",
+                    Place::Path(path.into()),
+                    format!(
+                        "`{}` is larger than {} MiB",
+                        path.display(),
+                        MAX_FILE_BYTES / (1024 * 1024)
+                    ),
+                )
+                .help("split the configuration into several files, for example one per tenant"),
+            );
+            return;
+        }
         Ok(b) => b,
         Err(e) => {
             loaded.problems.push(Problem::error(
