@@ -424,6 +424,8 @@ mod tests {
         .unwrap();
         assert_eq!(v["x"], json!({"status": "suspended", "plan": "p"}));
         assert_eq!(v["list"][0]["plan"], "p");
+        let v = compose("k: &k name\n*k : 1\n").unwrap();
+        assert_eq!(v["name"], 1);
     }
 
     #[test]

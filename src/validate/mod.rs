@@ -450,6 +450,25 @@ mod tests {
     }
 
     #[test]
+    fn crlf_and_bom_keep_lines_and_columns() {
+        let text =
+            "\u{feff}plans:\r\n  essential: {}\r\ntenants:\r\n  acme:\r\n    plan: essentail\r\n";
+        let c = check_str("t.yaml", text);
+        let d: Vec<_> = c
+            .diagnostics
+            .iter()
+            .map(|d| (d.code.as_str(), d.line, d.column))
+            .collect();
+        assert_eq!(
+            d,
+            [
+                ("tenantctl::no_org_admin", Some(4), Some(3)),
+                ("tenantctl::unknown_plan", Some(5), Some(11))
+            ]
+        );
+    }
+
+    #[test]
     fn garbage_never_panics() {
         for text in [
             "",
