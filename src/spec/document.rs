@@ -240,7 +240,9 @@ impl Document {
                 let spec = WorkspaceSpec { display_name: w.display_name.clone(), description: w.description.clone() };
                 let key = keys::join(&[tk, wk]);
                 if let Some(old) = &w.previously {
-                    d.renames.push(Rename { kind: Kind::Workspace, from: keys::join(&[tk, old]), to: key.clone() });
+                    // `previously: other-tenant/old` names a workspace of another tenant.
+                    let from = if old.contains('/') { old.clone() } else { keys::join(&[tk, old]) };
+                    d.renames.push(Rename { kind: Kind::Workspace, from, to: key.clone() });
                 }
                 put(&mut d, key, w.protected, AnySpec::Workspace(spec), format!("{tp}/workspaces/{}", esc(wk)));
             }
