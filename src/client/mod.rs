@@ -25,7 +25,7 @@ pub enum ClientError {
     #[error("cannot reach the platform at `{url}` after {attempts} attempt(s): {source}")]
     Unreachable { url: String, attempts: u32, source: reqwest::Error },
     #[error("the platform answered {status} to {method} `{url}`: {} (`{}`)", body.message, body.code)]
-    Api { method: String, url: String, status: u16, body: ErrorBody },
+    Api { method: String, url: String, status: u16, body: Box<ErrorBody> },
     #[error("unexpected answer from {method} `{url}`: {message}")]
     Decode { method: String, url: String, message: String },
 }
@@ -278,7 +278,7 @@ impl Client {
             message: String::from_utf8_lossy(body).chars().take(300).collect::<String>().trim().to_string(),
             details: serde_json::Value::Null,
         });
-        ClientError::Api { method: method.to_string(), url: url.to_string(), status: status.as_u16(), body }
+        ClientError::Api { method: method.to_string(), url: url.to_string(), status: status.as_u16(), body: Box::new(body) }
     }
 
     async fn json<T: DeserializeOwned>(&self, method: Method, segments: &[String], body: Option<Vec<u8>>, if_match: Option<i64>, repeat: Repeat) -> Result<T, ClientError> {
