@@ -79,7 +79,8 @@ pub(crate) fn title(c: &Change) -> String {
 /// Whether a field's values are long text, shown as a word diff.
 pub(crate) fn long_text<'a>(before: Option<&'a Value>, after: Option<&'a Value>) -> Option<(&'a str, &'a str)> {
     match (before?, after?) {
-        (Value::String(b), Value::String(a)) if b.chars().count() > 40 || a.chars().count() > 40 => Some((b, a)),
+        // Prose: long, and made of words (not a key or an e-mail).
+        (Value::String(b), Value::String(a)) if (b.chars().count() > 40 || a.chars().count() > 40) && (b.contains(' ') || a.contains(' ')) => Some((b, a)),
         _ => None,
     }
 }
