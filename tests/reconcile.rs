@@ -542,3 +542,129 @@ async fn serve(database: &str, _port: Option<u16>) -> (std::process::Child, Stri
     std::thread::spawn(move || while rx.recv().is_ok() {});
     (child, url, token)
 }
+
+/// Rule 6 through the real platform: a token acting as a user cannot demote that user.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_applying_identity_cannot_demote_itself() {
+    let s = TestServer::sqlite().await;
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mut doc = load_example("workspaces");
+    let v1 = write_doc(&dir.join("v1"), &doc);
+    assert_eq!(tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1.to_str().expect("p")]).await.code, 0);
+    let me = "claire.dubois@voyages-azur.fr";
+    let as_claire = s.token("system", "org_admin", Some(me)).await;
+    doc.users.get_mut(me).expect("claire").memberships.get_mut("voyages-azur").expect("m").role = "member".into();
+    let v2 = write_doc(&dir.join("v2"), &doc);
+    let r = tenantctl(&url, &as_claire, dir, &["plan", v2.to_str().expect("p")]).await;
+    assert_eq!(r.code, 1, "{}", r.stdout);
+    assert!(r.stdout.contains("cannot demote itself from `org_admin` to `member` (rule 6)"), "{}", r.stdout);
+    assert!(r.stderr.contains("apply would refuse this plan"), "{}", r.stderr);
+    let before = live(&s).await;
+    let r = tenantctl(&url, &as_claire, dir, &["apply", "--auto-approve", v2.to_str().expect("p")]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("self_lockout"), "{}", r.stderr);
+    assert_eq!(live(&s).await, before);
+    // Another identity may do it.
+    let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2.to_str().expect("p")]).await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    s.shutdown().await;
+}
+
+/// `--target` limits the plan to a resource, what it depends on and its children.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn targets_limit_the_plan() {
+    let s = TestServer::sqlite().await;
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let ex = examples_dir().join("workspaces");
+    let ex = ex.to_str().expect("p");
+    let r = tenantctl(&url, &token, dir, &["plan", "--format", "json", "--target", "tenant/kobayashi-ramen", ex]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let mut got: Vec<String> = plan["changes"].as_array().expect("changes").iter().map(|c| format!("{} {}", c["kind"].as_str().unwrap_or(""), c["key"].as_str().unwrap_or(""))).collect();
+    got.sort();
+    assert!(got.contains(&"tenant kobayashi-ramen".to_string()) && got.contains(&"plan starter".to_string()), "{got:?}");
+    assert!(got.iter().all(|c| !c.contains("voyages-azur")), "{got:?}");
+    assert!(got.iter().any(|c| c.starts_with("workspace kobayashi-ramen/")), "{got:?}");
+    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--target", "tenant/kobayashi-ramen", ex]).await;
+    // The tenant alone has no org_admin: memberships are children of users too, and come
+    // with the tenant target.
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    let st = live(&s).await;
+    assert!(st.tenants.contains_key("kobayashi-ramen") && !st.tenants.contains_key("voyages-azur"));
+    let r = tenantctl(&url, &token, dir, &["plan", "--target", "nope/x", ex]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("`nope` is not a kind"), "{}", r.stderr);
+    let r = tenantctl(&url, &token, dir, &["plan", "--target", "tenant/ghost", ex]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("matches nothing"), "{}", r.stderr);
+    s.shutdown().await;
+}
+
+/// Without a terminal, apply needs --auto-approve; the plan is not applied.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn apply_without_a_terminal_needs_auto_approve() {
+    let s = TestServer::sqlite().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ex = examples_dir().join("workspaces");
+    let r = tenantctl(&s.url(), s.system_token(), tmp.path(), &["apply", ex.to_str().expect("p")]).await;
+    assert_eq!(r.code, 1);
+    assert!(r.stderr.contains("no terminal to ask for confirmation on") && r.stderr.contains("--auto-approve"), "{}", r.stderr);
+    assert!(live(&s).await.is_empty());
+    s.shutdown().await;
+}
+
+/// With no endpoint, commands run on the embedded local platform in `.tenantctl/`.
+#[test]
+fn the_embedded_local_platform_is_the_default() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ex = examples_dir().join("imagegen");
+    let run = |args: &[&str]| {
+        Command::cargo_bin("tenantctl")
+            .expect("bin")
+            .args(args)
+            .current_dir(tmp.path())
+            .env_remove("TENANTCTL_ENDPOINT")
+            .env_remove("TENANTCTL_TOKEN")
+            .env_remove("TENANTCTL_LOCAL_DIR")
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("runs")
+    };
+    let out = run(&["apply", "--auto-approve", ex.to_str().expect("p")]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("using the embedded local platform (.tenantctl/local.db)"), "{stderr}");
+    assert!(tmp.path().join(".tenantctl/local.db").exists());
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(tmp.path().join(".tenantctl/local.token")).expect("token file").permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let out = run(&["plan", "--detailed-exitcode", ex.to_str().expect("p")]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
+}
+
+/// Colour on request (a terminal, or CLICOLOR_FORCE), plain under NO_COLOR.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn colour_only_when_asked() {
+    let s = TestServer::sqlite().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let ex = examples_dir().join("workspaces");
+    let (url, token, dir, ex) = (s.url(), s.system_token().to_string(), tmp.path().to_path_buf(), ex.to_str().expect("p").to_string());
+    let out = tokio::task::spawn_blocking(move || {
+        let plain = Command::cargo_bin("tenantctl").expect("bin").args(["plan", &ex]).current_dir(&dir).env("TENANTCTL_ENDPOINT", &url).env("TENANTCTL_TOKEN", &token).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").output().expect("runs");
+        let forced = Command::cargo_bin("tenantctl").expect("bin").args(["plan", &ex]).current_dir(&dir).env("TENANTCTL_ENDPOINT", &url).env("TENANTCTL_TOKEN", &token).env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1").output().expect("runs");
+        (plain, forced)
+    })
+    .await
+    .expect("join");
+    assert!(!String::from_utf8_lossy(&out.0.stdout).contains('\u{1b}'), "piped output is plain");
+    assert!(String::from_utf8_lossy(&out.1.stdout).contains("\u{1b}[32m"), "forced colour");
+    s.shutdown().await;
+}

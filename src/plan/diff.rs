@@ -623,14 +623,8 @@ fn ancestors(kind: Kind, key: &str, state: &State) -> Vec<Res> {
     out
 }
 
-/// Keeps the changes of the targets, of what they depend on, and of their children.
+/// Keeps the changes of the targets, of their children, and of everything these depend on.
 fn filter_targets(changes: Vec<Change>, targets: &[Res], desired: &Desired, live: &State) -> Vec<Change> {
-    let mut up: HashSet<Res> = HashSet::new();
-    for (k, key) in targets {
-        up.insert((*k, key.clone()));
-        up.extend(ancestors(*k, key, &desired.state));
-        up.extend(ancestors(*k, key, live));
-    }
     let target_set: HashSet<&Res> = targets.iter().collect();
     let below = |kind: Kind, key: &str| {
         let mut stack = keys::parents(kind, key);
@@ -642,10 +636,24 @@ fn filter_targets(changes: Vec<Change>, targets: &[Res], desired: &Desired, live
         }
         false
     };
-    let relevant = |kind: Kind, key: &str| up.contains(&(kind, key.to_string())) || below(kind, key);
+    // The targets and their children (by key, under both the new and the previous key).
+    let mut selected: HashSet<Res> = targets.iter().cloned().collect();
+    for c in &changes {
+        for key in std::iter::once(&c.key).chain(c.previous_key.as_ref()) {
+            if below(c.kind, key) {
+                selected.insert((c.kind, c.key.clone()));
+            }
+        }
+    }
+    // Everything they depend on.
+    let mut needed: HashSet<Res> = selected.clone();
+    for (k, key) in &selected {
+        needed.extend(ancestors(*k, key, &desired.state));
+        needed.extend(ancestors(*k, key, live));
+    }
     changes
         .into_iter()
-        .filter(|c| relevant(c.kind, &c.key) || c.previous_key.as_deref().is_some_and(|p| relevant(c.kind, p)))
+        .filter(|c| needed.contains(&(c.kind, c.key.clone())) || c.previous_key.as_ref().is_some_and(|p| needed.contains(&(c.kind, p.clone()))))
         .collect()
 }
 
