@@ -44,17 +44,22 @@ fn symbol(action: Action) -> (&'static str, Style) {
 /// in colour, removed in red and struck through, added in green.
 fn word_diff(p: &Painter, before: &str, after: &str) -> String {
     let diff = TextDiff::from_words(before, after);
-    let mut out = String::new();
+    // Runs of one tag, so `{+ et web+}` reads as one insertion.
+    let mut runs: Vec<(ChangeTag, String)> = Vec::new();
     for ch in diff.iter_all_changes() {
-        let v = ch.value();
-        match ch.tag() {
-            ChangeTag::Equal => out.push_str(v),
-            ChangeTag::Delete if p.color => out += &p.paint(RED.effects(Effects::STRIKETHROUGH), v),
-            ChangeTag::Insert if p.color => out += &p.paint(GREEN.effects(Effects::UNDERLINE), v),
-            ChangeTag::Delete if v.trim().is_empty() => out.push_str(v),
-            ChangeTag::Insert if v.trim().is_empty() => {}
-            ChangeTag::Delete => out += &format!("[-{v}-]"),
-            ChangeTag::Insert => out += &format!("{{+{v}+}}"),
+        match runs.last_mut() {
+            Some((tag, text)) if *tag == ch.tag() => text.push_str(ch.value()),
+            _ => runs.push((ch.tag(), ch.value().to_string())),
+        }
+    }
+    let mut out = String::new();
+    for (tag, text) in runs {
+        match tag {
+            ChangeTag::Equal => out.push_str(&text),
+            ChangeTag::Delete if p.color => out += &p.paint(RED.effects(Effects::STRIKETHROUGH), &text),
+            ChangeTag::Insert if p.color => out += &p.paint(GREEN.effects(Effects::UNDERLINE), &text),
+            ChangeTag::Delete => out += &format!("[-{text}-]"),
+            ChangeTag::Insert => out += &format!("{{+{text}+}}"),
         }
     }
     out
