@@ -668,3 +668,31 @@ async fn colour_only_when_asked() {
     assert!(String::from_utf8_lossy(&out.1.stdout).contains("\u{1b}[32m"), "forced colour");
     s.shutdown().await;
 }
+
+/// A live resource made outside tenantctl that the YAML mentions, unchanged, is adopted:
+/// the plan shows `managed: false → true`, apply marks it managed, the re-plan is empty.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mentioned_unmanaged_resources_are_adopted() {
+    let s = TestServer::sqlite().await;
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let doc = load_example("workspaces");
+    let (email, user) = doc.users.iter().next().expect("a user");
+    let spec = json!({ "first_name": user.first_name, "last_name": user.last_name, "language": user.language, "date_format": user.date_format });
+    let a = s.call(reqwest::Method::PUT, &format!("/api/v1/users/{email}"), Some(&token), Some(&json!({ "spec": spec, "managed": false })), &[("if-match", "\"0\"")]).await;
+    assert!(a.status.is_success(), "{}", a.text);
+    assert!(!live(&s).await.users[email].managed);
+    let v1 = write_doc(&dir.join("v1"), &doc);
+    let v1 = v1.to_str().expect("p");
+    let r = tenantctl(&url, &token, dir, &["plan", "--format", "json", v1]).await;
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    let adopt = plan["changes"].as_array().expect("changes").iter().find(|c| c["key"] == email.as_str()).expect("the user is in the plan");
+    assert_eq!(adopt["action"], "update");
+    assert_eq!(adopt["fields"], json!([{ "path": "managed", "before": false, "after": true }]));
+    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1]).await;
+    assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+    assert!(live(&s).await.users[email].managed);
+    assert_no_changes(&tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await, "after adoption");
+    s.shutdown().await;
+}
