@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    field_changes, rank, Action, Change, FieldChange, Moved, Op, OpKind, Plan, PlanOptions, Reason, Risk, Warning,
+    cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Op, OpKind, Plan, PlanOptions, Reason, Risk, Warning,
     LIMIT_BELOW_USAGE, SELF_LOCKOUT, TOO_MANY_DELETES,
 };
 use crate::model::keys::{self, Grantee};
@@ -31,6 +31,7 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     if !opts.targets.is_empty() {
         changes = filter_targets(changes, &opts.targets, desired, live);
     }
+    drop_cascaded_deletes(&mut changes);
     sort_changes(&mut changes);
     let mut plan = Plan { revision: live.revision, changes, risks: Vec::new(), warnings: d.warnings, unmanaged: d.unmanaged };
     plan.risks.extend(delete_guard(&plan, live, opts.max_delete_percent));
@@ -578,11 +579,22 @@ impl<'a> Differ<'a> {
     }
 }
 
+/// Drops the delete ops the platform performs by itself: a resource whose parent is deleted
+/// in the same plan goes with it (the change stays, to show it). Deleting children one by
+/// one would, in resource-by-resource mode, pass through states the platform refuses (a
+/// tenant without its `org_admin`).
+fn drop_cascaded_deletes(changes: &mut [Change]) {
+    let deleted: HashSet<Res> = changes.iter().flat_map(|c| c.ops.iter()).filter(|o| o.op == OpKind::Delete).map(|o| (o.kind, o.key.clone())).collect();
+    for c in changes.iter_mut() {
+        c.ops.retain(|o| o.op != OpKind::Delete || !cascade_parents(o.kind, &o.key).iter().any(|p| deleted.contains(p)));
+    }
+}
+
 /// Creates, updates and replaces by increasing rank, then deletes by decreasing rank.
 fn sort_changes(changes: &mut [Change]) {
     changes.sort_by(|a, b| {
-        let ka = (a.action == Action::Delete, if a.action == Action::Delete { 9 - rank(a.kind) } else { rank(a.kind) });
-        let kb = (b.action == Action::Delete, if b.action == Action::Delete { 9 - rank(b.kind) } else { rank(b.kind) });
+        let ka = (a.action == Action::Delete, if a.action == Action::Delete { delete_rank(a.kind) } else { rank(a.kind) });
+        let kb = (b.action == Action::Delete, if b.action == Action::Delete { delete_rank(b.kind) } else { rank(b.kind) });
         ka.cmp(&kb).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.key.cmp(&b.key))
     });
 }

@@ -263,21 +263,22 @@ impl Plan {
         !self.changes.is_empty()
     }
 
-    /// Every op of the plan in apply order: puts and adopts by dependency rank, then
-    /// deletes in reverse rank. Each element is (rank, op); ops of one rank are independent.
+    /// Every op of the plan in apply order: puts and adopts by [`rank`], then deletes by
+    /// [`delete_rank`]. Each element is (rank, op); ops of one phase and rank are
+    /// independent of each other.
     pub fn ops(&self) -> Vec<(u8, &Op)> {
         let mut writes: Vec<(u8, &Op)> = Vec::new();
         let mut deletes: Vec<(u8, &Op)> = Vec::new();
         for c in &self.changes {
             for op in &c.ops {
                 match op.op {
-                    OpKind::Delete => deletes.push((rank(op.kind), op)),
+                    OpKind::Delete => deletes.push((delete_rank(op.kind), op)),
                     _ => writes.push((rank(op.kind), op)),
                 }
             }
         }
         writes.sort_by_key(|(r, _)| *r);
-        deletes.sort_by_key(|(r, _)| std::cmp::Reverse(*r));
+        deletes.sort_by_key(|(r, _)| *r);
         writes.extend(deletes);
         writes
     }
@@ -300,6 +301,60 @@ pub fn rank(kind: Kind) -> u8 {
         Kind::Membership | Kind::UserModel => 4,
         Kind::Grant => 5,
     }
+}
+
+/// The order of deletes: children before parents, and tenants before users, so that no
+/// single delete leaves a tenant without its `org_admin` (a user's delete takes their
+/// memberships with it; a tenant's delete takes its memberships first). Plans, models and
+/// roles go last: tenants, memberships and model grants refer to them.
+pub fn delete_rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Grant => 0,
+        Kind::Membership | Kind::UserModel => 1,
+        Kind::Workspace | Kind::TenantModel => 2,
+        Kind::Tenant => 3,
+        Kind::User => 4,
+        Kind::Plan | Kind::Model | Kind::Role => 5,
+    }
+}
+
+/// The resources whose delete takes `kind/key` with it on the platform: a tenant takes its
+/// workspaces, tenant models, grants and memberships; a user their memberships, model grants
+/// and the grants to them; a workspace its grants; a membership the grants to its user in
+/// its tenant.
+pub fn cascade_parents(kind: Kind, key: &str) -> Vec<(Kind, String)> {
+    use crate::model::keys::{self, Grantee};
+    let mut out = Vec::new();
+    match kind {
+        Kind::Workspace | Kind::TenantModel => {
+            if let Some((t, _)) = keys::split2(key) {
+                out.push((Kind::Tenant, t.to_string()));
+            }
+        }
+        Kind::Membership => {
+            if let Some((u, t)) = keys::split2(key) {
+                out.push((Kind::Tenant, t.to_string()));
+                out.push((Kind::User, u.to_string()));
+            }
+        }
+        Kind::UserModel => {
+            if let Some((u, _)) = keys::split2(key) {
+                out.push((Kind::User, u.to_string()));
+            }
+        }
+        Kind::Grant => {
+            if let Some((t, w, g)) = keys::split_grant(key) {
+                out.push((Kind::Tenant, t.to_string()));
+                out.push((Kind::Workspace, keys::join(&[t, w])));
+                if let Grantee::User(u) = g {
+                    out.push((Kind::Membership, keys::join(&[&u, t])));
+                    out.push((Kind::User, u));
+                }
+            }
+        }
+        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => {}
+    }
+    out
 }
 
 /// Parses a `--target` value `KIND/KEY` (`tenant/acme`, `workspace/acme/paris`).

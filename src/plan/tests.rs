@@ -197,7 +197,8 @@ fn tenant_rename_is_one_update_carrying_its_children() {
     let c = &p.changes[0];
     let puts = c.ops.iter().filter(|o| o.op == OpKind::Put).count();
     let deletes = c.ops.iter().filter(|o| o.op == OpKind::Delete).count();
-    assert_eq!((puts, deletes), (7, 7));
+    // The old children go with the old tenant: the platform cascades.
+    assert_eq!((puts, deletes), (7, 1));
     let order: Vec<(OpKind, Kind)> = p.ops().iter().map(|(_, o)| (o.op, o.kind)).collect();
     assert_eq!(order.first(), Some(&(OpKind::Put, Kind::Tenant)));
     assert_eq!(order.last(), Some(&(OpKind::Delete, Kind::Tenant)));
@@ -236,7 +237,6 @@ fn email_change_is_one_replace() {
         [
             (OpKind::Put, Kind::User, "robert@acme.example"),
             (OpKind::Put, Kind::Membership, "robert@acme.example/acme"),
-            (OpKind::Delete, Kind::Membership, "bob@acme.example/acme"),
             (OpKind::Delete, Kind::User, "bob@acme.example"),
         ]
     );
@@ -307,4 +307,25 @@ fn parse_targets() {
     assert_eq!(parse_target("workspaces/acme/paris"), Ok((Kind::Workspace, "acme/paris".into())));
     assert!(parse_target("tenant").is_err());
     assert!(parse_target("tenent/acme").unwrap_err().contains("not a kind"));
+}
+
+#[test]
+fn deletes_leave_cascades_to_the_platform_and_delete_tenants_before_users() {
+    let d = "plans:\n  essential: { limits: { users: 10, workspaces: 5 } }\n";
+    let p = plan(d, &live(BASE), &PlanOptions { max_delete_percent: 100, ..PlanOptions::default() });
+    assert_eq!(p.summary().delete, 10, "{:?}", lines(&p));
+    let ops: Vec<(OpKind, Kind, &str)> = p.ops().iter().map(|(_, o)| (o.op, o.kind, o.key.as_str())).collect();
+    assert_eq!(
+        ops,
+        [
+            (OpKind::Delete, Kind::Tenant, "acme"),
+            (OpKind::Delete, Kind::User, "alice@acme.example"),
+            (OpKind::Delete, Kind::User, "bob@acme.example"),
+            (OpKind::Delete, Kind::User, "carol@acme.example"),
+        ]
+    );
+    // Shown in the same order as applied: children first, tenants before users.
+    let kinds: Vec<Kind> = p.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds.first(), Some(&Kind::Grant));
+    assert_eq!(kinds.last(), Some(&Kind::User));
 }
