@@ -201,8 +201,9 @@ fn esc(s: &str) -> String {
 }
 
 impl Document {
-    /// Flattens the nested document into the model's keyed state. Permission lists and
-    /// grant actions are sorted and deduplicated, so their order never shows as a change.
+    /// Flattens the nested document into the model's keyed state. Lists keep their written
+    /// order, so diagnostics can point at an element; call [`State::normalize`] before
+    /// diffing.
     pub fn to_desired(&self) -> Desired {
         let mut d = Desired::default();
         let managed = Meta { version: 0, managed: true, protected: false };
@@ -217,10 +218,7 @@ impl Document {
             put(&mut d, k.clone(), false, AnySpec::Model(m.clone()), format!("/models/{}", esc(k)));
         }
         for (k, r) in &self.roles {
-            let mut r = r.clone();
-            r.permissions.sort();
-            r.permissions.dedup();
-            put(&mut d, k.clone(), false, AnySpec::Role(r), format!("/roles/{}", esc(k)));
+            put(&mut d, k.clone(), false, AnySpec::Role(r.clone()), format!("/roles/{}", esc(k)));
         }
         for (tk, t) in &self.tenants {
             let tp = format!("/tenants/{}", esc(tk));

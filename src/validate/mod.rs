@@ -105,6 +105,8 @@ pub fn check_paths(paths: &[PathBuf]) -> Checked {
         });
     }
     if checked.error_count() == 0 {
+        let mut desired = desired;
+        desired.state.normalize();
         checked.desired = Some(desired);
     }
     checked
