@@ -313,9 +313,15 @@ impl Document {
                 };
                 let key = keys::join(&[tk, wk]);
                 if let Some(old) = &w.previously {
+                    // `previously: other-tenant/old` names a workspace of another tenant.
+                    let from = if old.contains('/') {
+                        old.clone()
+                    } else {
+                        keys::join(&[tk, old])
+                    };
                     d.renames.push(Rename {
                         kind: Kind::Workspace,
-                        from: keys::join(&[tk, old]),
+                        from,
                         to: key.clone(),
                     });
                 }
