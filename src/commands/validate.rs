@@ -1,7 +1,52 @@
-//! `tenantctl validate`.
+//! `tenantctl validate PATH…`: the JSON Schema and every rule that needs no platform, all
+//! problems in one run. Warnings do not fail the run; errors exit 1.
+
+use std::io::Write;
 
 use super::{Exit, Global};
+use crate::cli::{DiagnosticFormat, ValidateArgs};
+use crate::validate;
 
-pub fn run(_args: crate::cli::ValidateArgs, _global: &Global) -> miette::Result<Exit> {
-    Err(miette::miette!("`validate` is not implemented yet"))
+pub fn run(args: ValidateArgs, _global: &Global) -> miette::Result<Exit> {
+    let checked = validate::check_paths(&args.paths);
+    let mut out = std::io::stdout().lock();
+    let written = validate::render(&checked.diagnostics, args.format, &mut out).and_then(|()| {
+        if args.format == DiagnosticFormat::Human && checked.error_count() == 0 {
+            if let Some(d) = &checked.desired {
+                writeln!(out, "{}", success_line(checked.files.len(), d))?;
+            }
+        }
+        out.flush()
+    });
+    match written {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+        Err(e) => return Err(miette::miette!("cannot write the diagnostics: {e}")),
+    }
+    Ok(if checked.error_count() > 0 {
+        Exit::Failure
+    } else {
+        Exit::Success
+    })
+}
+
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// `valid: 2 files, 1 plan, 2 tenants, 3 workspaces, 5 users, 6 memberships`.
+fn success_line(files: usize, d: &crate::spec::Desired) -> String {
+    use crate::model::Kind;
+    let mut parts = vec![count(files, "file", "files")];
+    for kind in Kind::ALL {
+        let n = d.state.count(*kind);
+        if n > 0 {
+            parts.push(count(
+                n,
+                &kind.as_str().replace('_', " "),
+                &kind.plural().replace('_', " "),
+            ));
+        }
+    }
+    format!("valid: {}", parts.join(", "))
 }

@@ -26,7 +26,7 @@ pub struct Limits {
     /// Maximum number of registries (registers) in the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registries: Option<u32>,
-    /// Maximum number of records per registry.
+    /// Maximum number of records (entries of registries) in the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<u32>,
     /// Maximum number of members of the tenant.
@@ -240,7 +240,9 @@ pub struct TenantModelSpec {
 }
 
 /// An action of a granular permission on a workspace (and its registries and records).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantAction {
     /// See the workspace and its content.

@@ -1,16 +1,27 @@
-//! Schema and rule checks of the desired state → diagnostics placed at their YAML line. No I/O
-//! beyond reading the files.
+//! Schema and rule checks of the desired state → diagnostics placed at their YAML line and
+//! column. No I/O beyond reading the files.
 //!
-//! INTERIM: a minimal loader without source positions; the full pipeline (spans, JSON Schema,
-//! miette rendering) replaces the internals, keeping these signatures.
+//! The pipeline: [`crate::spec::load`] reads and parses each file; each document is checked
+//! against the JSON Schema ([`schema`]); valid documents are merged; when every file is well
+//! formed, the platform's rules run on the merged state. Each problem carries a JSON pointer,
+//! resolved to a span by one walk per file that has diagnostics.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+mod render;
+mod schema;
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::PathBuf;
+use std::sync::Arc;
 
 use serde::Serialize;
 
-use crate::cli::DiagnosticFormat;
-use crate::rules::{self, Severity};
+pub use render::{render, render_styled, summary};
+
+use crate::model::Kind;
+use crate::rules::{self, Severity, Violation};
+use crate::spec::load::{self, FileId, Loaded, Merged, Owners, Place, Problem, Target};
+use crate::spec::span::{self, SourceFile};
 use crate::spec::{Desired, Document};
 
 /// One problem found in the desired state.
@@ -21,9 +32,23 @@ pub struct Diagnostic {
     pub severity: Severity,
     pub message: String,
     pub file: Option<PathBuf>,
+    /// 1-based.
     pub line: Option<usize>,
+    /// 1-based, in characters.
     pub column: Option<usize>,
     pub help: Option<String>,
+    /// Byte range underlined in the file.
+    #[serde(skip)]
+    pub span: Option<Range<usize>>,
+    /// Text under the underline.
+    #[serde(skip)]
+    pub label: Option<String>,
+    /// Another place that explains this one (the first declaration of a duplicate).
+    #[serde(skip)]
+    pub related: Option<Box<Diagnostic>>,
+    /// The file's text, for excerpts.
+    #[serde(skip)]
+    pub source: Option<Arc<SourceFile>>,
 }
 
 /// The outcome of loading and checking paths.
@@ -32,96 +57,408 @@ pub struct Checked {
     /// The desired state, when there is no error.
     pub desired: Option<Desired>,
     pub diagnostics: Vec<Diagnostic>,
+    /// The files read, in order.
+    pub files: Vec<PathBuf>,
 }
 
 impl Checked {
     pub fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
-}
-
-fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
-    if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
-        entries.sort();
-        for e in entries {
-            if e.is_dir() || matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
-                collect(&e, out)?;
-            }
-        }
-    } else {
-        out.push(path.to_path_buf());
-    }
-    Ok(())
-}
-
-fn diag(code: &str, message: String, file: Option<&Path>) -> Diagnostic {
-    Diagnostic { code: format!("tenantctl::{code}"), severity: Severity::Error, message, file: file.map(Path::to_path_buf), line: None, column: None, help: None }
 }
 
 /// Loads YAML files and directories, merges them and checks schema and rules. Never panics.
 pub fn check_paths(paths: &[PathBuf]) -> Checked {
-    let mut checked = Checked::default();
-    let mut files = Vec::new();
-    for p in paths {
-        if let Err(e) = collect(p, &mut files) {
-            checked.diagnostics.push(diag("io", format!("cannot read `{}`: {e}", p.display()), Some(p)));
+    check_loaded(load::load_paths(paths))
+}
+
+/// Checks one text as if it were the file `name` (tests, fuzzing).
+pub fn check_str(name: &str, text: &str) -> Checked {
+    check_loaded(load::load_str(name, text))
+}
+
+fn check_loaded(loaded: Loaded) -> Checked {
+    let Loaded {
+        files,
+        values,
+        mut problems,
+    } = loaded;
+    let mut docs = Vec::new();
+    for (id, value) in values.into_iter().enumerate() {
+        if let Some(value) = value {
+            if schema::check(id, &value, &mut problems) {
+                docs.push((id, value));
+            }
         }
     }
-    let mut merged = Document::default();
-    for f in &files {
-        let text = match std::fs::read_to_string(f) {
-            Ok(t) => t,
-            Err(e) => {
-                checked.diagnostics.push(diag("io", format!("cannot read `{}`: {e}", f.display()), Some(f)));
-                continue;
-            }
-        };
-        match serde_saphyr::from_str::<Document>(&text) {
-            Ok(doc) => {
-                merged.plans.extend(doc.plans);
-                merged.models.extend(doc.models);
-                merged.roles.extend(doc.roles);
-                merged.tenants.extend(doc.tenants);
-                merged.users.extend(doc.users);
-            }
-            Err(e) => checked.diagnostics.push(diag("yaml", e.to_string(), Some(f))),
+    let well_formed = !problems.iter().any(|p| p.severity == Severity::Error);
+    let Merged {
+        document,
+        owners,
+        problems: merge_problems,
+    } = load::merge(docs);
+    let typed = !merge_problems.iter().any(|p| p.code == "invalid_value");
+    problems.extend(merge_problems);
+    let mut desired = None;
+    if well_formed && typed {
+        let d = document.to_desired();
+        for v in rules::check(&d.state) {
+            problems.push(violation(v, &d, &document, &owners));
         }
+        document_rules(&d, &owners, &mut problems);
+        desired = Some(d);
     }
-    let desired = merged.to_desired();
-    for v in rules::check(&desired.state) {
-        checked.diagnostics.push(Diagnostic {
-            code: format!("tenantctl::{}", v.code),
-            severity: v.severity,
-            message: v.message,
-            file: None,
-            line: None,
-            column: None,
-            help: v.help,
-        });
-    }
+    let diagnostics = place(&files, problems);
+    let mut checked = Checked {
+        desired: None,
+        diagnostics,
+        files: files.iter().map(|f| f.path.clone()).collect(),
+    };
     if checked.error_count() == 0 {
-        checked.desired = Some(desired);
+        checked.desired = desired.map(|mut d: Desired| {
+            d.state.normalize();
+            d
+        });
     }
     checked
 }
 
-/// Writes diagnostics in the chosen format.
-pub fn render(diagnostics: &[Diagnostic], format: DiagnosticFormat, out: &mut dyn Write) -> std::io::Result<()> {
-    match format {
-        DiagnosticFormat::Json => {
-            serde_json::to_writer_pretty(&mut *out, diagnostics)?;
-            writeln!(out)
+/// Places a rule violation at its resource (the key) or field (the value).
+fn violation(v: Violation, d: &Desired, doc: &Document, owners: &Owners) -> Problem {
+    let place = match d.origins.get(&(v.kind, v.key.clone())) {
+        Some(origin) => {
+            let (ptr, target) = match &v.field {
+                Some(f) => (
+                    format!("{origin}/{}", field_in_yaml(&v, f, d, doc)),
+                    Target::Value,
+                ),
+                None => (origin.clone(), Target::Key),
+            };
+            owners
+                .file_of(&ptr)
+                .map_or(Place::Nowhere, |f| Place::Pointer(f, ptr, target))
         }
-        _ => {
-            for d in diagnostics {
-                writeln!(out, "{:?}: {} [{}]", d.severity, d.message, d.code)?;
+        None => Place::Nowhere,
+    };
+    let label = rule_label(v.code).map(str::to_string);
+    Problem {
+        code: v.code,
+        severity: v.severity,
+        message: v.message,
+        help: v.help,
+        place,
+        label,
+        related: None,
+    }
+}
+
+/// The text under the underline of a rule violation.
+fn rule_label(code: &str) -> Option<&'static str> {
+    Some(match code {
+        "unknown_plan" | "unknown_model" | "unknown_role" | "unknown_tenant"
+        | "unknown_workspace" => "not declared",
+        "unknown_user" => "not a member",
+        "unknown_permission" => "not in the catalog",
+        "no_org_admin" => "no `org_admin` member",
+        "single_org_admin" => "one `org_admin` member",
+        "limit_exceeded" => "limit exceeded",
+        "workspaces_ignored" => "ignored",
+        "invalid_email" => "not an e-mail address",
+        "invalid_key" => "invalid key",
+        "reserved_role" => "built-in role",
+        "invitation_workspaces" => "more than 10 workspaces",
+        "empty_grant" => "no action",
+        _ => return None,
+    })
+}
+
+/// The field path of a violation in the YAML as written. Role permissions are sorted and
+/// deduplicated in the state, so their index is looked up by value.
+fn field_in_yaml(v: &Violation, field: &str, d: &Desired, doc: &Document) -> String {
+    if v.kind == Kind::Role {
+        if let Some(i) = field
+            .strip_prefix("permissions/")
+            .and_then(|i| i.parse::<usize>().ok())
+        {
+            let name = d
+                .state
+                .roles
+                .get(&v.key)
+                .and_then(|r| r.spec.permissions.get(i));
+            let written = doc
+                .roles
+                .get(&v.key)
+                .and_then(|r| name.and_then(|n| r.permissions.iter().position(|p| p == n)));
+            if let Some(j) = written {
+                return format!("permissions/{j}");
             }
-            Ok(())
+        }
+    }
+    field.to_string()
+}
+
+/// Rules that need the document as written: repeated grants, `previously:` hints (rule 7).
+fn document_rules(d: &Desired, owners: &Owners, out: &mut Vec<Problem>) {
+    let at = |ptr: &str, target: Target| {
+        owners.file_of(ptr).map_or(Place::Nowhere, |f| {
+            Place::Pointer(f, ptr.to_string(), target)
+        })
+    };
+    for (first, second) in &d.duplicate_grants {
+        out.push(
+            Problem::error(
+                "duplicate_grant",
+                at(second, Target::Value),
+                "this grant repeats the workspace and grantee of an earlier grant",
+            )
+            .label("same workspace and grantee")
+            .related(at(first, Target::Value), "first granted here")
+            .help("merge the actions into one grant"),
+        );
+    }
+    for r in &d.renames {
+        let Some(origin) = d.origins.get(&(r.kind, r.to.clone())) else {
+            continue;
+        };
+        let ptr = format!("{origin}/previously");
+        if r.from == r.to {
+            out.push(
+                Problem::warning(
+                    "previously_self",
+                    at(&ptr, Target::Value),
+                    format!("`previously:` names the {} itself", r.kind),
+                )
+                .label(format!("the {} itself", r.kind))
+                .help("remove `previously:` once the rename is applied"),
+            );
+        } else if d.state.contains(r.kind, &r.from) {
+            let other = d
+                .origins
+                .get(&(r.kind, r.from.clone()))
+                .map_or(Place::Nowhere, |o| at(o, Target::Key));
+            out.push(
+                Problem::error(
+                    "rename_conflict",
+                    at(&ptr, Target::Value),
+                    format!(
+                        "`{}` is still declared, so it cannot be the previous key of `{}`",
+                        r.from, r.to
+                    ),
+                )
+                .label("still declared")
+                .related(other, "declared here")
+                .help("remove the old declaration, or drop `previously:`"),
+            );
+        } else if r.kind == Kind::User {
+            out.push(
+                Problem::warning("email_change", at(&ptr, Target::Value), format!("user `{}` replaces `{}`: an e-mail is never renamed", r.to, r.from))
+                    .label("replaced user")
+                    .help(format!("the plan deletes `{}` and creates `{}`; memberships and model grants are recreated for the new user", r.from, r.to)),
+            );
+        }
+    }
+}
+
+/// Resolves every problem's place to a file, span, line and column; sorts by file and line.
+fn place(files: &[Arc<SourceFile>], problems: Vec<Problem>) -> Vec<Diagnostic> {
+    let mut wanted: HashMap<FileId, HashSet<String>> = HashMap::new();
+    for p in &problems {
+        for place in std::iter::once(&p.place).chain(p.related.as_ref().map(|(pl, _)| pl)) {
+            if let Place::Pointer(f, ptr, _) = place {
+                let set = wanted.entry(*f).or_default();
+                let mut cur = ptr.as_str();
+                loop {
+                    if !set.insert(cur.to_string()) {
+                        break;
+                    }
+                    match cur.rfind('/') {
+                        Some(i) => cur = &cur[..i],
+                        None => break,
+                    }
+                }
+            }
+        }
+    }
+    let indexes: HashMap<FileId, span::Index> = wanted
+        .into_iter()
+        .filter_map(|(f, set)| {
+            files
+                .get(f)
+                .map(|file| (f, span::index(&file.text, &set, false)))
+        })
+        .collect();
+    let locate = |place: &Place| -> (
+        Option<Arc<SourceFile>>,
+        Option<PathBuf>,
+        Option<Range<usize>>,
+    ) {
+        match place {
+            Place::Nowhere => (None, None, None),
+            Place::Path(p) => (None, Some(p.clone()), None),
+            Place::Bytes(f, r) => match files.get(*f) {
+                Some(file) => (Some(file.clone()), Some(file.path.clone()), Some(r.clone())),
+                None => (None, None, None),
+            },
+            Place::Pointer(f, ptr, target) => {
+                let Some(file) = files.get(*f) else {
+                    return (None, None, None);
+                };
+                let spans = indexes.get(f).map(|i| &i.spans);
+                let mut cur = ptr.as_str();
+                let mut found = None;
+                let mut exact = true;
+                while let Some(spans) = spans {
+                    if let Some(s) = spans.get(cur) {
+                        found = Some(s);
+                        break;
+                    }
+                    exact = false;
+                    match cur.rfind('/') {
+                        Some(i) => cur = &cur[..i],
+                        None => break,
+                    }
+                }
+                let range = found.map(|s| {
+                    let r = match (target, &s.key) {
+                        (Target::Key, Some(k)) => k.clone(),
+                        // A missing node falls back to its parent's key: the mapping it belongs in.
+                        (Target::Value, Some(k)) if !exact => k.clone(),
+                        _ => s.value.clone(),
+                    };
+                    file.first_line_of(r)
+                });
+                (
+                    Some(file.clone()),
+                    Some(file.path.clone()),
+                    range.or(Some(0..0)),
+                )
+            }
+        }
+    };
+    let make = |p_code: &str,
+                severity: Severity,
+                message: String,
+                help: Option<String>,
+                label: Option<String>,
+                place: &Place| {
+        let (source, file, range) = locate(place);
+        let (line, column) = match (&source, &range) {
+            (Some(s), Some(r)) => {
+                let (l, c) = s.line_col(r.start);
+                (Some(l), Some(c))
+            }
+            _ => (None, None),
+        };
+        (
+            place_order(place),
+            Diagnostic {
+                code: format!("tenantctl::{p_code}"),
+                severity,
+                message,
+                file,
+                line,
+                column,
+                help,
+                span: range,
+                label,
+                related: None,
+                source,
+            },
+        )
+    };
+    let mut out: Vec<((usize, usize), Diagnostic)> = problems
+        .into_iter()
+        .map(|p| {
+            let (order, mut d) = make(p.code, p.severity, p.message, p.help, p.label, &p.place);
+            if let Some((rp, label)) = &p.related {
+                let (_, mut r) = make(
+                    p.code,
+                    Severity::Warning,
+                    label.clone(),
+                    None,
+                    Some(label.clone()),
+                    rp,
+                );
+                if r.file.is_some() {
+                    r.code = d.code.clone();
+                    d.related = Some(Box::new(r));
+                }
+            }
+            let offset = d.span.as_ref().map_or(0, |s| s.start);
+            ((order.0, offset), d)
+        })
+        .collect();
+    out.sort_by_key(|(order, _)| *order);
+    out.into_iter().map(|(_, d)| d).collect()
+}
+
+fn place_order(place: &Place) -> (usize, usize) {
+    match place {
+        Place::Nowhere | Place::Path(_) => (0, 0),
+        Place::Bytes(f, _) | Place::Pointer(f, _, _) => (f + 1, 0),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn codes(text: &str) -> Vec<(String, Option<usize>, Option<usize>)> {
+        check_str("t.yaml", text)
+            .diagnostics
+            .into_iter()
+            .map(|d| (d.code, d.line, d.column))
+            .collect()
+    }
+
+    #[test]
+    fn unknown_plan_is_placed_at_the_value() {
+        let text = "plans:\n  essential: {}\ntenants:\n  acme:\n    plan: essentail\nusers:\n  a@acme.io:\n    memberships:\n      acme: { role: org_admin }\n  b@acme.io:\n    memberships:\n      acme: { role: org_admin }\n";
+        assert_eq!(
+            codes(text),
+            [("tenantctl::unknown_plan".to_string(), Some(5), Some(11))]
+        );
+    }
+
+    #[test]
+    fn unknown_field_is_placed_at_the_key() {
+        let text = "plans:\n  essential:\n    dispaly_name: X\n";
+        let c = check_str("t.yaml", text);
+        assert_eq!(c.diagnostics.len(), 1, "{:?}", c.diagnostics);
+        let d = &c.diagnostics[0];
+        assert_eq!(
+            (d.code.as_str(), d.line, d.column),
+            ("tenantctl::unknown_field", Some(3), Some(5))
+        );
+        assert_eq!(d.help.as_deref(), Some("did you mean `display_name`?"));
+    }
+
+    #[test]
+    fn garbage_never_panics() {
+        for text in [
+            "",
+            "\t",
+            "a: [",
+            "- 1\n- 2",
+            "{{{{",
+            "a: &x [*x]",
+            "? [a]\n: b",
+            "users: 5",
+            "~",
+            "---\n---\n",
+            "\u{feff}plans: {}",
+        ] {
+            let _ = check_str("t.yaml", text);
         }
     }
 }

@@ -1,0 +1,757 @@
+//! Loading the desired state: walking files and directories, reading them safely (size,
+//! UTF-8), parsing YAML into JSON values, `${env:NAME}` substitution, and merging the files
+//! section by section into one [`Document`]. Every problem is returned as data with the
+//! place it belongs to; nothing here panics on bad input.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Map, Value};
+
+use super::span::{self, escape, unescape, SourceFile};
+use super::Document;
+use crate::rules::Severity;
+
+/// Files larger than this are refused without being read.
+pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
+/// Deepest nesting of mappings and sequences accepted (a configuration needs about 8).
+pub const MAX_DEPTH: usize = 64;
+
+/// Index of a file in [`Loaded::files`].
+pub type FileId = usize;
+
+/// Which part of a pointed node a problem underlines.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Target {
+    /// The mapping key (`acme:`), or the value when the node has no key.
+    Key,
+    /// The value.
+    Value,
+}
+
+/// Where a problem is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Place {
+    /// Not in any file (an empty set of paths).
+    Nowhere,
+    /// A path that could not be read.
+    Path(PathBuf),
+    /// A byte range of a file.
+    Bytes(FileId, Range<usize>),
+    /// A node of a file, by JSON pointer; resolved to a span when diagnostics are made.
+    Pointer(FileId, String, Target),
+}
+
+/// A problem found while loading or checking, before it is placed on a line.
+#[derive(Debug, Clone)]
+pub struct Problem {
+    /// Stable code without the `tenantctl::` prefix.
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    pub help: Option<String>,
+    pub place: Place,
+    /// Text under the primary span.
+    pub label: Option<String>,
+    /// A second place that explains the first (the other declaration of a duplicate).
+    pub related: Option<(Place, String)>,
+}
+
+impl Problem {
+    pub fn error(code: &'static str, place: Place, message: impl Into<String>) -> Problem {
+        Problem {
+            code,
+            severity: Severity::Error,
+            message: message.into(),
+            help: None,
+            place,
+            label: None,
+            related: None,
+        }
+    }
+
+    pub fn warning(code: &'static str, place: Place, message: impl Into<String>) -> Problem {
+        Problem {
+            severity: Severity::Warning,
+            ..Problem::error(code, place, message)
+        }
+    }
+
+    pub fn help(mut self, help: impl Into<String>) -> Problem {
+        self.help = Some(help.into());
+        self
+    }
+
+    pub fn maybe_help(mut self, help: Option<String>) -> Problem {
+        self.help = help;
+        self
+    }
+
+    pub fn label(mut self, label: impl Into<String>) -> Problem {
+        self.label = Some(label.into());
+        self
+    }
+
+    pub fn related(mut self, place: Place, label: impl Into<String>) -> Problem {
+        self.related = Some((place, label.into()));
+        self
+    }
+}
+
+/// The files read and their parsed documents.
+#[derive(Debug, Default)]
+pub struct Loaded {
+    pub files: Vec<Arc<SourceFile>>,
+    /// The parsed, substituted document of each file; `None` when it could not be parsed.
+    pub values: Vec<Option<Value>>,
+    pub problems: Vec<Problem>,
+}
+
+/// Reads every path (files, and directories recursively: `*.yaml` and `*.yml` in sorted
+/// order, hidden entries skipped) and parses each file.
+pub fn load_paths(paths: &[PathBuf]) -> Loaded {
+    let mut loaded = Loaded::default();
+    if paths.is_empty() {
+        loaded.problems.push(Problem::error(
+            "no_input",
+            Place::Nowhere,
+            "no file or directory given",
+        ));
+    }
+    let mut files = Vec::new();
+    for p in paths {
+        collect(p, &mut files, &mut loaded.problems);
+    }
+    let mut seen = HashSet::new();
+    for f in files {
+        // The same file named twice (`a.yaml dir/` with a.yaml inside dir) is read once.
+        let canonical = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
+        if seen.insert(canonical) {
+            read_file(&f, &mut loaded);
+        }
+    }
+    loaded
+}
+
+/// Parses one text as if it were a file named `name`: the entry point for tests and fuzzing.
+pub fn load_str(name: &str, text: &str) -> Loaded {
+    let mut loaded = Loaded::default();
+    parse_text(PathBuf::from(name), text.to_string(), &mut loaded);
+    loaded
+}
+
+fn is_yaml(p: &Path) -> bool {
+    matches!(p.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+}
+
+fn collect(path: &Path, out: &mut Vec<PathBuf>, problems: &mut Vec<Problem>) {
+    let meta = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            problems.push(
+                Problem::error(
+                    "missing_path",
+                    Place::Path(path.into()),
+                    format!("`{}` does not exist", path.display()),
+                )
+                .help("give a YAML file or a directory of YAML files"),
+            );
+            return;
+        }
+        Err(e) => {
+            problems.push(Problem::error(
+                "io",
+                Place::Path(path.into()),
+                format!("cannot read `{}`: {e}", path.display()),
+            ));
+            return;
+        }
+    };
+    if !meta.is_dir() {
+        out.push(path.to_path_buf());
+        return;
+    }
+    let before = out.len();
+    let mut visited = HashSet::new();
+    walk_dir(path, out, problems, &mut visited, 0);
+    if out.len() == before {
+        problems.push(
+            Problem::error(
+                "no_yaml",
+                Place::Path(path.into()),
+                format!("directory `{}` holds no YAML file", path.display()),
+            )
+            .help("configuration files end in `.yaml` or `.yml`"),
+        );
+    }
+}
+
+fn walk_dir(
+    dir: &Path,
+    out: &mut Vec<PathBuf>,
+    problems: &mut Vec<Problem>,
+    visited: &mut HashSet<PathBuf>,
+    depth: usize,
+) {
+    // Symbolic links can make a directory its own descendant.
+    let canonical = std::fs::canonicalize(dir).unwrap_or_else(|_| dir.to_path_buf());
+    if depth > 32 || !visited.insert(canonical) {
+        return;
+    }
+    let entries = match std::fs::read_dir(dir) {
+        Ok(rd) => rd,
+        Err(e) => {
+            problems.push(Problem::error(
+                "io",
+                Place::Path(dir.into()),
+                format!("cannot read directory `{}`: {e}", dir.display()),
+            ));
+            return;
+        }
+    };
+    let mut paths: Vec<PathBuf> = Vec::new();
+    for entry in entries {
+        match entry {
+            Ok(e) if !e.file_name().to_string_lossy().starts_with('.') => paths.push(e.path()),
+            Ok(_) => {}
+            Err(e) => problems.push(Problem::error(
+                "io",
+                Place::Path(dir.into()),
+                format!("cannot read directory `{}`: {e}", dir.display()),
+            )),
+        }
+    }
+    paths.sort();
+    for p in paths {
+        if p.is_dir() {
+            walk_dir(&p, out, problems, visited, depth + 1);
+        } else if is_yaml(&p) {
+            out.push(p);
+        }
+    }
+}
+
+fn read_file(path: &Path, loaded: &mut Loaded) {
+    let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
+    if size > MAX_FILE_BYTES {
+        loaded.problems.push(
+            Problem::error(
+                "file_too_large",
+                Place::Path(path.into()),
+                format!(
+                    "`{}` is {} MiB; files over {} MiB are refused",
+                    path.display(),
+                    size / (1024 * 1024),
+                    MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            )
+            .help("split the configuration into several files, for example one per tenant"),
+        );
+        return;
+    }
+    let bytes = match std::fs::read(path) {
+        Ok(b) => b,
+        Err(e) => {
+            loaded.problems.push(Problem::error(
+                "io",
+                Place::Path(path.into()),
+                format!("cannot read `{}`: {e}", path.display()),
+            ));
+            return;
+        }
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => parse_text(path.to_path_buf(), text, loaded),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            let text = String::from_utf8_lossy(e.as_bytes()).into_owned();
+            let id = push_file(loaded, path.to_path_buf(), text);
+            // The lossy text equals the original up to the first bad byte, which becomes U+FFFD.
+            loaded.problems.push(
+                Problem::error(
+                    "invalid_utf8",
+                    Place::Bytes(id, at..at + '\u{FFFD}'.len_utf8()),
+                    format!("`{}` is not valid UTF-8", path.display()),
+                )
+                .label("not UTF-8")
+                .help("save the file as UTF-8"),
+            );
+            loaded.values.push(None);
+        }
+    }
+}
+
+fn push_file(loaded: &mut Loaded, path: PathBuf, text: String) -> FileId {
+    loaded.files.push(Arc::new(SourceFile::new(path, text)));
+    loaded.files.len() - 1
+}
+
+fn options() -> serde_saphyr::Options {
+    let budget = serde_saphyr::budget! {
+        max_depth: MAX_DEPTH,
+        // A file is at most MAX_FILE_BYTES; these bound the work per byte, not the size.
+        max_events: 16_000_000,
+        max_nodes: 12_000_000,
+        max_aliases: 10_000,
+        max_anchors: 10_000,
+        max_documents: 1,
+    };
+    serde_saphyr::options! {
+        budget: budget,
+        strict_booleans: true,
+        emit_comments: false,
+    }
+}
+
+fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) {
+    // An explicitly named file may be of any size: enforce the limit on strings too.
+    let too_large = text.len() as u64 > MAX_FILE_BYTES;
+    let id = push_file(loaded, path, text);
+    let file = loaded.files[id].clone();
+    let text: &str = &file.text;
+    let name = file.path.display();
+    if too_large {
+        loaded.problems.push(Problem::error(
+            "file_too_large",
+            Place::Bytes(id, 0..0),
+            format!(
+                "`{name}` is larger than {} MiB",
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        ));
+        loaded.values.push(None);
+        return;
+    }
+    if text.trim().is_empty() {
+        loaded.problems.push(Problem {
+            place: Place::Path(file.path.clone()),
+            ..empty_file(id, &name.to_string())
+        });
+        loaded.values.push(None);
+        return;
+    }
+    let mut value = match serde_saphyr::from_str_with_options::<Value>(text, options()) {
+        Ok(Value::Null) => {
+            loaded.problems.push(empty_file(id, &name.to_string()));
+            loaded.values.push(None);
+            return;
+        }
+        Ok(v) => v,
+        Err(e) => {
+            yaml_error(id, &file, &e, &mut loaded.problems);
+            loaded.values.push(None);
+            return;
+        }
+    };
+    let mut pointer = String::new();
+    substitute_env(id, &mut value, &mut pointer, &mut loaded.problems);
+    loaded.values.push(Some(value));
+}
+
+fn empty_file(id: FileId, name: &str) -> Problem {
+    Problem::error("empty_file", Place::Bytes(id, 0..0), format!("`{name}` holds no configuration"))
+        .help("a file holds one or more of the sections `plans`, `models`, `roles`, `tenants` and `users`")
+}
+
+fn yaml_error(id: FileId, file: &SourceFile, e: &serde_saphyr::Error, problems: &mut Vec<Problem>) {
+    use serde_saphyr::MessageFormatter;
+    let inner = e.without_snippet();
+    if let serde_saphyr::Error::DuplicateMappingKey { .. } = inner {
+        let dups = span::index(&file.text, &HashSet::new(), true).duplicates;
+        if !dups.is_empty() {
+            for d in dups {
+                problems.push(
+                    Problem::error(
+                        "duplicate_key",
+                        Place::Bytes(id, d.second),
+                        format!("`{}` is written twice in the same mapping", d.key),
+                    )
+                    .label("written again here")
+                    .related(Place::Bytes(id, d.first), "first written here")
+                    .help("a key may appear once per mapping; merge the two entries"),
+                );
+            }
+            return;
+        }
+    }
+    let message = serde_saphyr::UserMessageFormatter
+        .format_message(inner)
+        .escape_debug()
+        .to_string();
+    let offset = inner.location().map_or(0, |l| {
+        let line = usize::try_from(l.line()).unwrap_or(1).max(1) - 1;
+        let col = usize::try_from(l.column()).unwrap_or(1).max(1) - 1;
+        let r = file.line_range(line);
+        let rest = &file.text[r.start..];
+        r.start
+            + rest
+                .char_indices()
+                .nth(col)
+                .map_or(rest.len(), |(i, _)| i)
+                .min(r.end - r.start)
+    });
+    let (code, help) = yaml_code(&message, file, offset);
+    let message = match code {
+        "multiple_documents" => "more than one YAML document in one file".to_string(),
+        "too_deep" => format!("nested deeper than {MAX_DEPTH} levels"),
+        _ => message,
+    };
+    let end = file.text[offset..]
+        .chars()
+        .next()
+        .map_or(offset, |c| offset + c.len_utf8());
+    problems.push(Problem::error(code, Place::Bytes(id, offset..end), message).maybe_help(help));
+}
+
+fn yaml_code(message: &str, file: &SourceFile, offset: usize) -> (&'static str, Option<String>) {
+    let lower = message.to_lowercase();
+    let line = file.line_range(file.line_index(offset));
+    let has_tab = file.text[line].contains('\t');
+    if lower.contains("tab") || has_tab {
+        return (
+            "tab_indentation",
+            Some("YAML is indented with spaces; replace the tabs".into()),
+        );
+    }
+    if lower.contains("documents") || lower.contains("multiple document") {
+        return (
+            "multiple_documents",
+            Some("write one YAML document per file (no `---` separators); split the rest into other files".into()),
+        );
+    }
+    if lower.contains("depth") || lower.contains("nest") || lower.contains("recursion") {
+        return (
+            "too_deep",
+            Some(format!("a configuration nests at most {MAX_DEPTH} levels")),
+        );
+    }
+    if lower.contains("budget") || lower.contains("limit") || lower.contains("alias") {
+        return (
+            "too_complex",
+            Some("aliases and anchors are limited; write the values out or split the file".into()),
+        );
+    }
+    (
+        "invalid_yaml",
+        Some("fix the YAML syntax at this place".into()),
+    )
+}
+
+/// Replaces `${env:NAME}` in every string value of `v`, reporting missing variables and
+/// malformed references at their node.
+fn substitute_env(id: FileId, v: &mut Value, pointer: &mut String, problems: &mut Vec<Problem>) {
+    match v {
+        Value::String(s) if s.contains("${env:") => match expand(s) {
+            Ok(new) => *s = new,
+            Err(errs) => {
+                for e in errs {
+                    let place = Place::Pointer(id, pointer.clone(), Target::Value);
+                    problems.push(match e {
+                        EnvError::Missing(name) => Problem::error("env_missing", place, format!("environment variable `{name}` is not set"))
+                            .label(format!("needs `{name}`"))
+                            .help(format!("set `{name}` in the environment that runs tenantctl (secrets never live in the YAML)")),
+                        EnvError::NotUnicode(name) => Problem::error("env_missing", place, format!("environment variable `{name}` is not valid UTF-8")),
+                        EnvError::Malformed => Problem::error("env_syntax", place, "malformed `${env:…}` reference")
+                            .help("write `${env:NAME}` with NAME made of letters, digits and `_`"),
+                    });
+                }
+            }
+        },
+        Value::Array(items) => {
+            for (i, item) in items.iter_mut().enumerate() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&i.to_string());
+                substitute_env(id, item, pointer, problems);
+                pointer.truncate(len);
+            }
+        }
+        Value::Object(map) => {
+            for (k, item) in map.iter_mut() {
+                let len = pointer.len();
+                pointer.push('/');
+                pointer.push_str(&escape(k));
+                substitute_env(id, item, pointer, problems);
+                pointer.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum EnvError {
+    Missing(String),
+    NotUnicode(String),
+    Malformed,
+}
+
+fn expand(s: &str) -> Result<String, Vec<EnvError>> {
+    expand_with(s, |name| std::env::var(name))
+}
+
+fn expand_with(
+    s: &str,
+    lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
+) -> Result<String, Vec<EnvError>> {
+    let mut out = String::with_capacity(s.len());
+    let mut errors = Vec::new();
+    let mut rest = s;
+    while let Some(at) = rest.find("${env:") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 6..];
+        let Some(close) = after.find('}') else {
+            errors.push(EnvError::Malformed);
+            rest = "";
+            break;
+        };
+        let name = &after[..close];
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            errors.push(EnvError::Malformed);
+        } else {
+            match lookup(name) {
+                Ok(v) => out.push_str(&v),
+                Err(std::env::VarError::NotPresent) => {
+                    errors.push(EnvError::Missing(name.to_string()))
+                }
+                Err(std::env::VarError::NotUnicode(_)) => {
+                    errors.push(EnvError::NotUnicode(name.to_string()))
+                }
+            }
+        }
+        rest = &after[close + 1..];
+    }
+    out.push_str(rest);
+    if errors.is_empty() {
+        Ok(out)
+    } else {
+        Err(errors)
+    }
+}
+
+/// A top-level section of a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    Plans,
+    Models,
+    Roles,
+    Tenants,
+    Users,
+}
+
+impl Section {
+    pub fn parse(s: &str) -> Option<Section> {
+        Some(match s {
+            "plans" => Section::Plans,
+            "models" => Section::Models,
+            "roles" => Section::Roles,
+            "tenants" => Section::Tenants,
+            "users" => Section::Users,
+            _ => return None,
+        })
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Section::Plans => "plan",
+            Section::Models => "model",
+            Section::Roles => "role",
+            Section::Tenants => "tenant",
+            Section::Users => "user",
+        }
+    }
+}
+
+/// Which file declared each resource: (section, normalised key) → (file, key as written).
+#[derive(Debug, Default)]
+pub struct Owners(HashMap<(Section, String), (FileId, String)>);
+
+/// The identity a key is compared by: e-mails in lower case, other keys as written (an
+/// upper-case key is reported as invalid by the rules).
+pub fn normalise(section: Section, key: &str) -> String {
+    match section {
+        Section::Users => key.to_lowercase(),
+        _ => key.to_string(),
+    }
+}
+
+impl Owners {
+    /// The file that declares the node at `pointer` of the merged document
+    /// (`/users/alice@acme.example/memberships/acme`).
+    pub fn file_of(&self, pointer: &str) -> Option<FileId> {
+        let mut parts = pointer.split('/').skip(1);
+        let section = Section::parse(parts.next()?)?;
+        let key = unescape(parts.next()?);
+        self.0
+            .get(&(section, normalise(section, &key)))
+            .map(|(f, _)| *f)
+    }
+}
+
+/// The merged document and where each part came from.
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub document: Document,
+    pub owners: Owners,
+    pub problems: Vec<Problem>,
+}
+
+/// Merges parsed files, section by section and key by key. A key declared twice (also after
+/// normalisation) is an error at the second place, pointing back at the first; the first
+/// declaration is kept.
+pub fn merge(values: Vec<(FileId, Value)>) -> Merged {
+    let mut m = Merged::default();
+    for (id, value) in values {
+        let Value::Object(sections) = value else {
+            continue;
+        };
+        for (name, body) in sections {
+            let Some(section) = Section::parse(&name) else {
+                continue;
+            };
+            let Value::Object(entries) = body else {
+                continue;
+            };
+            merge_section(&mut m, id, section, entries);
+        }
+    }
+    m
+}
+
+fn merge_section(m: &mut Merged, id: FileId, section: Section, entries: Map<String, Value>) {
+    let sname = match section {
+        Section::Plans => "plans",
+        Section::Models => "models",
+        Section::Roles => "roles",
+        Section::Tenants => "tenants",
+        Section::Users => "users",
+    };
+    for (raw, body) in entries {
+        let pointer = format!("/{sname}/{}", escape(&raw));
+        let norm = normalise(section, &raw);
+        if let Some((first_file, first_raw)) = m.owners.0.get(&(section, norm.clone())) {
+            let first = Place::Pointer(
+                *first_file,
+                format!("/{sname}/{}", escape(first_raw)),
+                Target::Key,
+            );
+            let noun = section.noun();
+            let message = if *first_raw == raw {
+                format!("{noun} `{raw}` is declared twice")
+            } else {
+                format!("{noun} `{raw}` is declared twice: `{first_raw}` is the same e-mail in another case")
+            };
+            m.problems.push(
+                Problem::error(
+                    "duplicate_identity",
+                    Place::Pointer(id, pointer, Target::Key),
+                    message,
+                )
+                .label("declared again here")
+                .related(first, "first declared here")
+                .help(format!(
+                    "a {noun} is declared once, in one file; merge the two declarations"
+                )),
+            );
+            continue;
+        }
+        if section == Section::Users && norm != raw {
+            m.problems.push(
+                Problem::warning(
+                    "not_normalised",
+                    Place::Pointer(id, pointer.clone(), Target::Key),
+                    format!("`{raw}` is read as `{norm}`"),
+                )
+                .label("upper-case letters")
+                .help("e-mail addresses are compared in lower case; write them so"),
+            );
+        }
+        let typed = match section {
+            Section::Plans => serde_json::from_value(body).map(|v| {
+                m.document.plans.insert(raw.clone(), v);
+            }),
+            Section::Models => serde_json::from_value(body).map(|v| {
+                m.document.models.insert(raw.clone(), v);
+            }),
+            Section::Roles => serde_json::from_value(body).map(|v| {
+                m.document.roles.insert(raw.clone(), v);
+            }),
+            Section::Tenants => serde_json::from_value(body).map(|v| {
+                m.document.tenants.insert(raw.clone(), v);
+            }),
+            Section::Users => serde_json::from_value(body).map(|v| {
+                m.document.users.insert(raw.clone(), v);
+            }),
+        };
+        if let Err(e) = typed {
+            m.problems.push(Problem::error(
+                "invalid_value",
+                Place::Pointer(id, pointer, Target::Key),
+                e.to_string(),
+            ));
+            continue;
+        }
+        m.owners.0.insert((section, norm), (id, raw));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(name: &str) -> Result<String, std::env::VarError> {
+        match name {
+            "TOKEN" => Ok("s3cret".into()),
+            _ => Err(std::env::VarError::NotPresent),
+        }
+    }
+
+    #[test]
+    fn expands_env_references() {
+        assert_eq!(
+            expand_with("a ${env:TOKEN} b", env),
+            Ok("a s3cret b".into())
+        );
+        assert_eq!(
+            expand_with("${env:TOKEN}${env:TOKEN}", env),
+            Ok("s3crets3cret".into())
+        );
+        assert_eq!(
+            expand_with("${env:NOPE}", env),
+            Err(vec![EnvError::Missing("NOPE".into())])
+        );
+        assert_eq!(
+            expand_with("${env:1X}", env),
+            Err(vec![EnvError::Malformed])
+        );
+        assert_eq!(
+            expand_with("${env:TOKEN", env),
+            Err(vec![EnvError::Malformed])
+        );
+        assert_eq!(
+            expand_with("$HOME ${other}", env),
+            Ok("$HOME ${other}".into())
+        );
+    }
+
+    #[test]
+    fn merge_reports_case_duplicates_of_users() {
+        let a: Value = serde_json::json!({ "users": { "Alice@X.io": {} } });
+        let b: Value = serde_json::json!({ "users": { "alice@x.io": {} } });
+        let m = merge(vec![(0, a), (1, b)]);
+        let codes: Vec<_> = m.problems.iter().map(|p| p.code).collect();
+        assert_eq!(codes, ["not_normalised", "duplicate_identity"]);
+        assert_eq!(
+            m.owners.file_of("/users/alice@x.io/memberships/acme"),
+            Some(0)
+        );
+        assert_eq!(m.document.users.len(), 1);
+    }
+}

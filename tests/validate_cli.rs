@@ -1,0 +1,260 @@
+//! Transcript tests of `tenantctl validate`: the real binary on every file of
+//! `examples/invalid/` (exit 1) and `examples/warnings/` (exit 0), on bad input generated at
+//! test time (missing path, empty directory, non-YAML directory, a 50 MB file), and on a
+//! generated configuration with 100,000 users. Exit code, stdout and stderr are snapshotted.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+
+use assert_cmd::cargo::cargo_bin_cmd;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Runs `tenantctl ARGS` in `dir` and returns the transcript and the exit code.
+fn run(dir: &Path, args: &[&str]) -> (String, i32) {
+    let out = cargo_bin_cmd!("tenantctl")
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("TENANTCTL_EXAMPLE_UNSET_PHONE")
+        .env_remove("TENANTCTL_EXAMPLE_UNSET_ACCOUNT")
+        .output()
+        .expect("run tenantctl");
+    let code = out.status.code().unwrap_or(-1);
+    let mut t = String::new();
+    let _ = write!(
+        t,
+        "exit: {code}\n--- stdout\n{}--- stderr\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (t, code)
+}
+
+/// Entries of an examples directory: files and sub-directories, sorted.
+fn entries(dir: &str) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join(dir))
+        .expect("examples directory")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+fn snapshot_name(entry: &str) -> String {
+    entry.trim_end_matches(".yaml").to_string()
+}
+
+#[test]
+fn every_invalid_example_fails_with_its_diagnostic() {
+    let all = entries("examples/invalid");
+    assert!(
+        all.len() >= 25,
+        "examples/invalid holds one file per rule and per kind of bad input"
+    );
+    for entry in all {
+        let path = format!("examples/invalid/{entry}");
+        let (transcript, code) = run(&root(), &["validate", &path]);
+        assert_eq!(code, 1, "{path} must fail:\n{transcript}");
+        assert!(
+            transcript.contains("tenantctl::"),
+            "{path} has a diagnostic code:\n{transcript}"
+        );
+        insta::assert_snapshot!(format!("invalid__{}", snapshot_name(&entry)), transcript);
+    }
+}
+
+#[test]
+fn every_warning_example_passes_with_its_warning() {
+    for entry in entries("examples/warnings") {
+        let path = format!("examples/warnings/{entry}");
+        let (transcript, code) = run(&root(), &["validate", &path]);
+        assert_eq!(code, 0, "{path} has warnings only:\n{transcript}");
+        assert!(
+            transcript.contains("warning: "),
+            "{path} warns:\n{transcript}"
+        );
+        insta::assert_snapshot!(format!("warnings__{}", snapshot_name(&entry)), transcript);
+    }
+}
+
+#[test]
+fn json_format() {
+    let (transcript, code) = run(
+        &root(),
+        &[
+            "validate",
+            "--format",
+            "json",
+            "examples/invalid/duplicate_identity",
+        ],
+    );
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn github_format() {
+    let (errors, code) = run(
+        &root(),
+        &[
+            "validate",
+            "--format",
+            "github",
+            "examples/invalid/duplicate_identity",
+        ],
+    );
+    assert_eq!(code, 1);
+    let (warnings, code) = run(
+        &root(),
+        &[
+            "validate",
+            "--format",
+            "github",
+            "examples/warnings/workspaces_ignored.yaml",
+        ],
+    );
+    assert_eq!(code, 0);
+    insta::assert_snapshot!(format!("{errors}{warnings}"));
+}
+
+#[test]
+fn all_problems_of_several_paths_in_one_run() {
+    let (transcript, code) = run(
+        &root(),
+        &[
+            "validate",
+            "examples/invalid/unknown_plan.yaml",
+            "examples/invalid/tabs.yaml",
+            "examples/warnings/single_org_admin.yaml",
+            "no/such/path.yaml",
+        ],
+    );
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn missing_path_empty_directory_and_directory_without_yaml() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(tmp.path().join("empty")).expect("mkdir");
+    std::fs::create_dir(tmp.path().join("docs")).expect("mkdir");
+    std::fs::write(tmp.path().join("docs/README.md"), "# not YAML\n").expect("write");
+    for (name, args) in [
+        ("missing_path", vec!["validate", "missing.yaml"]),
+        ("empty_dir", vec!["validate", "empty"]),
+        ("dir_without_yaml", vec!["validate", "docs"]),
+    ] {
+        let (transcript, code) = run(tmp.path(), &args);
+        assert_eq!(code, 1, "{name}:\n{transcript}");
+        insta::assert_snapshot!(name, transcript);
+    }
+}
+
+#[test]
+fn directories_are_read_recursively_in_sorted_order() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let dir = tmp.path().join("config");
+    std::fs::create_dir_all(dir.join("tenants")).expect("mkdir");
+    std::fs::write(dir.join("plans.yml"), "plans:\n  essential: {}\n").expect("write");
+    std::fs::write(
+        dir.join("tenants/acme.yaml"),
+        "tenants:\n  acme:\n    plan: essential\n",
+    )
+    .expect("write");
+    std::fs::write(dir.join("tenants/notes.txt"), "not read").expect("write");
+    std::fs::write(dir.join(".hidden.yaml"), "{{{ not read").expect("write");
+    std::fs::write(
+        dir.join("users.yaml"),
+        "users:\n  alice@acme.example:\n    memberships:\n      acme: { role: org_admin }\n  bob@acme.example:\n    memberships:\n      acme: { role: org_admin }\n",
+    )
+    .expect("write");
+    let (transcript, code) = run(tmp.path(), &["validate", "config"]);
+    assert_eq!(code, 0, "{transcript}");
+    insta::assert_snapshot!(transcript);
+}
+
+#[test]
+fn env_substitution_reads_the_environment() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("c.yaml"),
+        "plans:\n  essential: {}\ntenants:\n  acme:\n    plan: essential\n    contact: { email: \"${env:TENANTCTL_TEST_CONTACT}\" }\nusers:\n  a@acme.example: { memberships: { acme: { role: org_admin } } }\n  b@acme.example: { memberships: { acme: { role: org_admin } } }\n",
+    )
+    .expect("write");
+    let ok = cargo_bin_cmd!("tenantctl")
+        .args(["validate", "c.yaml"])
+        .current_dir(tmp.path())
+        .env("TENANTCTL_TEST_CONTACT", "ops@acme.example")
+        .output()
+        .expect("run");
+    assert_eq!(
+        ok.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&ok.stdout)
+    );
+    // The substituted value is checked like any other: an invalid address is reported.
+    let bad = cargo_bin_cmd!("tenantctl")
+        .args(["validate", "c.yaml"])
+        .current_dir(tmp.path())
+        .env("TENANTCTL_TEST_CONTACT", "not an address")
+        .output()
+        .expect("run");
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&bad.stdout).contains("tenantctl::invalid_email"));
+}
+
+#[test]
+fn a_50_mb_file_is_refused_without_being_read() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let path = tmp.path().join("huge.yaml");
+    let line =
+        "# padding padding padding padding padding padding padding padding padding padding\n";
+    let mut text = String::with_capacity(50 * 1024 * 1024 + line.len());
+    text.push_str("plans:\n  essential: {}\n");
+    while text.len() < 50 * 1024 * 1024 {
+        text.push_str(line);
+    }
+    std::fs::write(&path, text).expect("write");
+    let (transcript, code) = run(tmp.path(), &["validate", "huge.yaml"]);
+    assert_eq!(code, 1);
+    insta::assert_snapshot!(transcript);
+}
+
+/// 2,000 tenants of 50 users each (two org_admins per tenant), in one users file.
+pub fn generate_large(dir: &Path, users: usize) {
+    let tenants = users / 50;
+    let mut t = String::from(
+        "plans:\n  essential:\n    limits: { users: 100, workspaces: 10 }\ntenants:\n",
+    );
+    for i in 0..tenants {
+        let _ = write!(t, "  tenant-{i}:\n    plan: essential\n    workspaces:\n      paris: {{}}\n      lyon: {{}}\n");
+    }
+    std::fs::write(dir.join("tenants.yaml"), t).expect("write");
+    let mut u = String::from("users:\n");
+    for n in 0..users {
+        let tenant = n / 50;
+        let membership = if n % 50 < 2 {
+            "{ role: org_admin }"
+        } else {
+            "{ role: member, workspaces: [paris] }"
+        };
+        let _ = write!(
+            u,
+            "  user{n}@example.com:\n    first_name: User\n    last_name: N{n}\n    language: fr\n    memberships:\n      tenant-{tenant}: {membership}\n"
+        );
+    }
+    std::fs::write(dir.join("users.yaml"), u).expect("write");
+}
+
+#[test]
+fn one_hundred_thousand_users_validate() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    generate_large(tmp.path(), 100_000);
+    let (transcript, code) = run(tmp.path(), &["validate", "."]);
+    assert_eq!(code, 0, "{}", &transcript[..transcript.len().min(4000)]);
+    insta::assert_snapshot!(transcript.lines().find(|l| l.starts_with("valid:")).unwrap_or_default(), @"valid: 2 files, 1 plan, 2000 tenants, 4000 workspaces, 100000 users, 100000 memberships");
+}
