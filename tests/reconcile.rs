@@ -43,7 +43,11 @@ async fn tenantctl(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> 
             .timeout(std::time::Duration::from_secs(120))
             .output()
             .expect("tenantctl runs");
-        Run { code: out.status.code().unwrap_or(-1), stdout: String::from_utf8_lossy(&out.stdout).into(), stderr: String::from_utf8_lossy(&out.stderr).into() }
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into(),
+            stderr: String::from_utf8_lossy(&out.stderr).into(),
+        }
     })
     .await
     .expect("join")
@@ -55,11 +59,15 @@ fn examples_dir() -> PathBuf {
 
 /// An example's files merged into one document.
 fn load_example(name: &str) -> Document {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir().join(name)).expect("example dir").map(|e| e.expect("entry").path()).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(examples_dir().join(name))
+        .expect("example dir")
+        .map(|e| e.expect("entry").path())
+        .collect();
     files.sort();
     let mut doc = Document::default();
     for f in files {
-        let d: Document = serde_saphyr::from_str(&std::fs::read_to_string(&f).expect("read")).expect("example parses");
+        let d: Document = serde_saphyr::from_str(&std::fs::read_to_string(&f).expect("read"))
+            .expect("example parses");
         doc.plans.extend(d.plans);
         doc.models.extend(d.models);
         doc.roles.extend(d.roles);
@@ -91,7 +99,13 @@ struct Edits {
 /// The tenant to leave out: the example's protected tenant, or its last tenant, made
 /// protected in the initial configuration.
 fn protected_tenant(doc: &mut Document) -> String {
-    let key = doc.tenants.iter().find(|(_, t)| t.protected).map(|(k, _)| k.clone()).or_else(|| doc.tenants.keys().last().cloned()).expect("a tenant");
+    let key = doc
+        .tenants
+        .iter()
+        .find(|(_, t)| t.protected)
+        .map(|(k, _)| k.clone())
+        .or_else(|| doc.tenants.keys().last().cloned())
+        .expect("a tenant");
     if let Some(t) = doc.tenants.get_mut(&key) {
         t.protected = true;
     }
@@ -99,12 +113,20 @@ fn protected_tenant(doc: &mut Document) -> String {
 }
 
 fn members(doc: &Document, tenant: &str) -> Vec<(String, MembershipSpec)> {
-    doc.users.iter().filter_map(|(u, d)| d.memberships.get(tenant).map(|m| (u.clone(), m.clone()))).collect()
+    doc.users
+        .iter()
+        .filter_map(|(u, d)| d.memberships.get(tenant).map(|m| (u.clone(), m.clone())))
+        .collect()
 }
 
 /// The edits of the issue, made generically on any example.
 fn edit(mut doc: Document) -> (Document, Edits) {
-    let p = doc.tenants.iter().find(|(_, t)| t.protected).map(|(k, _)| k.clone()).expect("a protected tenant");
+    let p = doc
+        .tenants
+        .iter()
+        .find(|(_, t)| t.protected)
+        .map(|(k, _)| k.clone())
+        .expect("a protected tenant");
     let others: Vec<String> = doc.tenants.keys().filter(|k| **k != p).cloned().collect();
     let r = others[0].clone();
 
@@ -115,28 +137,38 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     }
 
     // Remove a workspace (with what refers to it), from the tenant with the most.
-    let removed_workspace = others.iter().max_by_key(|t| doc.tenants[*t].workspaces.len()).filter(|t| !doc.tenants[*t].workspaces.is_empty()).map(|t| {
-        let tenant = doc.tenants.get_mut(t).expect("tenant");
-        let w = tenant.workspaces.keys().last().cloned().expect("workspace");
-        tenant.workspaces.remove(&w);
-        tenant.grants.retain(|g| g.workspace != w);
-        for u in doc.users.values_mut() {
-            if let Some(m) = u.memberships.get_mut(t) {
-                m.workspaces.retain(|x| *x != w);
+    let removed_workspace = others
+        .iter()
+        .max_by_key(|t| doc.tenants[*t].workspaces.len())
+        .filter(|t| !doc.tenants[*t].workspaces.is_empty())
+        .map(|t| {
+            let tenant = doc.tenants.get_mut(t).expect("tenant");
+            let w = tenant.workspaces.keys().last().cloned().expect("workspace");
+            tenant.workspaces.remove(&w);
+            tenant.grants.retain(|g| g.workspace != w);
+            for u in doc.users.values_mut() {
+                if let Some(m) = u.memberships.get_mut(t) {
+                    m.workspaces.retain(|x| *x != w);
+                }
             }
-        }
-        format!("{t}/{w}")
-    });
+            format!("{t}/{w}")
+        });
 
     // Remove a user who is not an org_admin, and lower their tenant's user limit to the
     // members left: below the live usage.
     let (removed_user, lowered) = others
         .iter()
-        .find_map(|t| members(&doc, t).into_iter().find(|(_, m)| m.role != "org_admin").map(|(u, _)| (u, t.clone())))
+        .find_map(|t| {
+            members(&doc, t)
+                .into_iter()
+                .find(|(_, m)| m.role != "org_admin")
+                .map(|(u, _)| (u, t.clone()))
+        })
         .expect("a non-admin member");
     doc.users.remove(&removed_user);
     for t in doc.tenants.values_mut() {
-        t.grants.retain(|g| g.to != tenantctl::spec::GrantTo::User(removed_user.clone()));
+        t.grants
+            .retain(|g| g.to != tenantctl::spec::GrantTo::User(removed_user.clone()));
     }
     let left = members(&doc, &lowered).len() as u32;
     doc.tenants.get_mut(&lowered).expect("tenant").limits.users = Some(left);
@@ -144,15 +176,40 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     // Change a member's role.
     let role_changed = others
         .iter()
-        .find_map(|t| members(&doc, t).into_iter().find(|(_, m)| m.role == "member").map(|(u, _)| format!("{u}/{t}")))
-        .or_else(|| others.iter().find_map(|t| members(&doc, t).into_iter().find(|(_, m)| m.role != "org_admin").map(|(u, _)| format!("{u}/{t}"))))
+        .find_map(|t| {
+            members(&doc, t)
+                .into_iter()
+                .find(|(_, m)| m.role == "member")
+                .map(|(u, _)| format!("{u}/{t}"))
+        })
+        .or_else(|| {
+            others.iter().find_map(|t| {
+                members(&doc, t)
+                    .into_iter()
+                    .find(|(_, m)| m.role != "org_admin")
+                    .map(|(u, _)| format!("{u}/{t}"))
+            })
+        })
         .expect("a membership to change");
     let (ru, rt) = role_changed.split_once('/').expect("key");
-    let m = doc.users.get_mut(ru).and_then(|u| u.memberships.get_mut(rt)).expect("membership");
-    m.role = if m.role == "member" { "user_admin".into() } else { "member".into() };
+    let m = doc
+        .users
+        .get_mut(ru)
+        .and_then(|u| u.memberships.get_mut(rt))
+        .expect("membership");
+    m.role = if m.role == "member" {
+        "user_admin".into()
+    } else {
+        "member".into()
+    };
 
     // Change an e-mail: a user with a membership, other than the one whose role changed.
-    let old = doc.users.iter().find(|(u, d)| !d.memberships.is_empty() && u.as_str() != ru).map(|(u, _)| u.clone()).expect("a user");
+    let old = doc
+        .users
+        .iter()
+        .find(|(u, d)| !d.memberships.is_empty() && u.as_str() != ru)
+        .map(|(u, _)| u.clone())
+        .expect("a user");
     let (local, domain) = old.split_once('@').expect("email");
     let new = format!("{local}.new@{domain}");
     let mut u = doc.users.remove(&old).expect("user");
@@ -177,8 +234,23 @@ fn edit(mut doc: Document) -> (Document, Edits) {
         }
     }
     let role_changed = role_changed.replace(&format!("/{r}"), &format!("/{renamed}"));
-    let lowered = if lowered == r { renamed.clone() } else { lowered };
-    (doc, Edits { renamed: (r, renamed), protected_left_out: p, removed_workspace, removed_user, email: (old, new), role_changed, lowered })
+    let lowered = if lowered == r {
+        renamed.clone()
+    } else {
+        lowered
+    };
+    (
+        doc,
+        Edits {
+            renamed: (r, renamed),
+            protected_left_out: p,
+            removed_workspace,
+            removed_user,
+            email: (old, new),
+            role_changed,
+            lowered,
+        },
+    )
 }
 
 async fn live(server: &TestServer) -> State {
@@ -188,19 +260,22 @@ async fn live(server: &TestServer) -> State {
 }
 
 fn assert_no_changes(run: &Run, what: &str) {
-    assert_eq!(run.code, 0, "{what}: expected no changes (exit 0)\nstdout:\n{}\nstderr:\n{}", run.stdout, run.stderr);
+    assert_eq!(
+        run.code, 0,
+        "{what}: expected no changes (exit 0)\nstdout:\n{}\nstderr:\n{}",
+        run.stdout, run.stderr
+    );
     assert!(run.stdout.contains("No changes."), "{what}: {}", run.stdout);
 }
 
 async fn example_lifecycle(name: &str) {
-    lifecycle(name, None).await;
+    lifecycle(TestServer::sqlite().await, name, None).await;
 }
 
 /// The lifecycle of one example; with `parallelism`, the edits are applied resource by
 /// resource (without the lowered limit: single-resource writes cannot accept it) and the
 /// plans are not snapshotted again.
-async fn lifecycle(name: &str, parallelism: Option<&str>) {
-    let s = TestServer::sqlite().await;
+async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
     let (url, token) = (s.url(), s.system_token().to_string());
     let tmp = tempfile::tempdir().expect("tmp");
     let dir = tmp.path();
@@ -211,92 +286,259 @@ async fn lifecycle(name: &str, parallelism: Option<&str>) {
 
     // Apply from empty, then a re-plan shows no changes.
     let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1]).await;
-    assert_eq!(r.code, 0, "first apply\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    assert_eq!(
+        r.code, 0,
+        "first apply\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
     assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
     let first = live(&s).await;
     assert!(first.len() > 10, "{name}: {} resources", first.len());
-    let managed_all = Kind::ALL.iter().all(|k| first.keys(*k).all(|key| first.meta(*k, key).is_some_and(|m| m.managed)));
+    let managed_all = Kind::ALL.iter().all(|k| {
+        first
+            .keys(*k)
+            .all(|key| first.meta(*k, key).is_some_and(|m| m.managed))
+    });
     assert!(managed_all, "everything applied is managed");
-    assert_no_changes(&tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await, "re-plan after the first apply");
+    assert_no_changes(
+        &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await,
+        "re-plan after the first apply",
+    );
 
     // The edits, and the expected plan in three formats.
     let (mut edited, edits) = edit(initial);
     if parallelism.is_some() {
-        edited.tenants.get_mut(&edits.lowered).expect("tenant").limits.users = None;
+        edited
+            .tenants
+            .get_mut(&edits.lowered)
+            .expect("tenant")
+            .limits
+            .users = None;
     }
     let v2 = write_doc(&dir.join("v2"), &edited);
     let v2 = v2.to_str().expect("path");
     if let Some(n) = parallelism {
-        let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--max-delete-percent", "100", "--parallelism", n, v2]).await;
-        assert_eq!(r.code, 0, "resource-by-resource apply of the edits\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
-        assert_no_changes(&tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await, "re-plan after the edits");
+        let r = tenantctl(
+            &url,
+            &token,
+            dir,
+            &[
+                "apply",
+                "--auto-approve",
+                "--max-delete-percent",
+                "100",
+                "--parallelism",
+                n,
+                v2,
+            ],
+        )
+        .await;
+        assert_eq!(
+            r.code, 0,
+            "resource-by-resource apply of the edits\nstdout:\n{}\nstderr:\n{}",
+            r.stdout, r.stderr
+        );
+        assert_no_changes(
+            &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await,
+            "re-plan after the edits",
+        );
         let state = live(&s).await;
-        assert!(state.tenants.contains_key(&edits.renamed.1) && !state.tenants.contains_key(&edits.renamed.0));
-        assert!(state.users.contains_key(&edits.email.1) && !state.users.contains_key(&edits.email.0));
+        assert!(
+            state.tenants.contains_key(&edits.renamed.1)
+                && !state.tenants.contains_key(&edits.renamed.0)
+        );
+        assert!(
+            state.users.contains_key(&edits.email.1) && !state.users.contains_key(&edits.email.0)
+        );
         s.shutdown().await;
         return;
     }
     let human = tenantctl(&url, &token, dir, &["plan", v2]).await;
     let md = tenantctl(&url, &token, dir, &["plan", "--format", "markdown", v2]).await;
     let js = tenantctl(&url, &token, dir, &["plan", "--format", "json", v2]).await;
-    insta::assert_snapshot!(format!("{name}_edits_human"), format!("exit {}\n{}\n--- stderr\n{}", human.code, human.stdout, human.stderr));
+    insta::assert_snapshot!(
+        format!("{name}_edits_human"),
+        format!(
+            "exit {}\n{}\n--- stderr\n{}",
+            human.code, human.stdout, human.stderr
+        )
+    );
     insta::assert_snapshot!(format!("{name}_edits_markdown"), md.stdout);
     insta::assert_snapshot!(format!("{name}_edits_json"), js.stdout);
     let plan: serde_json::Value = serde_json::from_str(&js.stdout).expect("json plan");
     assert_eq!(plan["format_version"], 1);
     let changes = plan["changes"].as_array().expect("changes");
-    let find = |action: &str, kind: &str, key: &str| changes.iter().any(|c| c["action"] == action && c["kind"] == kind && c["key"] == key);
-    assert!(find("update", "tenant", &edits.renamed.1), "{name}: tenant rename is an update: {edits:?}");
-    assert!(find("replace", "user", &edits.email.1), "{name}: e-mail change is a replace");
-    assert!(changes.iter().any(|c| c["action"] == "replace" && c["reason"] == "email"));
-    assert!(find("delete", "user", &edits.removed_user), "{name}: removed user deleted");
-    assert!(!changes.iter().any(|c| c["kind"] == "tenant" && c["key"] == edits.protected_left_out.as_str()), "{name}: protected tenant untouched");
-    assert!(plan["warnings"].as_array().expect("warnings").iter().any(|w| w["code"] == "protected_kept" && w["key"] == edits.protected_left_out.as_str()));
-    assert!(plan["risks"].as_array().expect("risks").iter().any(|r| r["code"] == "limit_below_usage" && r["key"] == edits.lowered.as_str()), "{name}: {}", js.stdout);
+    let find = |action: &str, kind: &str, key: &str| {
+        changes
+            .iter()
+            .any(|c| c["action"] == action && c["kind"] == kind && c["key"] == key)
+    };
+    assert!(
+        find("update", "tenant", &edits.renamed.1),
+        "{name}: tenant rename is an update: {edits:?}"
+    );
+    assert!(
+        find("replace", "user", &edits.email.1),
+        "{name}: e-mail change is a replace"
+    );
+    assert!(changes
+        .iter()
+        .any(|c| c["action"] == "replace" && c["reason"] == "email"));
+    assert!(
+        find("delete", "user", &edits.removed_user),
+        "{name}: removed user deleted"
+    );
+    assert!(
+        !changes
+            .iter()
+            .any(|c| c["kind"] == "tenant" && c["key"] == edits.protected_left_out.as_str()),
+        "{name}: protected tenant untouched"
+    );
+    assert!(plan["warnings"]
+        .as_array()
+        .expect("warnings")
+        .iter()
+        .any(|w| w["code"] == "protected_kept" && w["key"] == edits.protected_left_out.as_str()));
+    assert!(
+        plan["risks"]
+            .as_array()
+            .expect("risks")
+            .iter()
+            .any(|r| r["code"] == "limit_below_usage" && r["key"] == edits.lowered.as_str()),
+        "{name}: {}",
+        js.stdout
+    );
     if let Some(w) = &edits.removed_workspace {
-        let w = w.replace(&format!("{}/", edits.renamed.0), &format!("{}/", edits.renamed.1));
-        assert!(find("delete", "workspace", &w) || changes.iter().any(|c| c["kind"] == "workspace" && c["action"] == "delete"), "{name}: workspace {w} deleted");
+        let w = w.replace(
+            &format!("{}/", edits.renamed.0),
+            &format!("{}/", edits.renamed.1),
+        );
+        assert!(
+            find("delete", "workspace", &w)
+                || changes
+                    .iter()
+                    .any(|c| c["kind"] == "workspace" && c["action"] == "delete"),
+            "{name}: workspace {w} deleted"
+        );
     }
-    assert!(changes.iter().any(|c| c["kind"] == "membership" && c["key"] == edits.role_changed.as_str()
-        && c["fields"].as_array().is_some_and(|f| f.iter().any(|f| f["path"] == "role"))), "{name}: role change of {}", edits.role_changed);
+    assert!(
+        changes.iter().any(|c| c["kind"] == "membership"
+            && c["key"] == edits.role_changed.as_str()
+            && c["fields"]
+                .as_array()
+                .is_some_and(|f| f.iter().any(|f| f["path"] == "role"))),
+        "{name}: role change of {}",
+        edits.role_changed
+    );
 
     // Apply refuses the lowered limit without the flag, and changes nothing.
     let before = live(&s).await.revision;
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--max-delete-percent", "100", v2]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", "--max-delete-percent", "100", v2],
+    )
+    .await;
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("limit_below_usage"), "{}", r.stderr);
     assert_eq!(live(&s).await.revision, before);
 
     // Apply, converged.
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--max-delete-percent", "100", "--allow-limit-below-usage", v2]).await;
-    assert_eq!(r.code, 0, "apply of the edits\nstdout:\n{}\nstderr:\n{}", r.stdout, r.stderr);
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &[
+            "apply",
+            "--auto-approve",
+            "--max-delete-percent",
+            "100",
+            "--allow-limit-below-usage",
+            v2,
+        ],
+    )
+    .await;
+    assert_eq!(
+        r.code, 0,
+        "apply of the edits\nstdout:\n{}\nstderr:\n{}",
+        r.stdout, r.stderr
+    );
     let after = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await;
     assert_no_changes(&after, "re-plan after the edits");
     let state = live(&s).await;
-    assert!(state.tenants.contains_key(&edits.renamed.1) && !state.tenants.contains_key(&edits.renamed.0));
-    assert!(state.tenants.contains_key(&edits.protected_left_out), "protected tenant kept");
+    assert!(
+        state.tenants.contains_key(&edits.renamed.1)
+            && !state.tenants.contains_key(&edits.renamed.0)
+    );
+    assert!(
+        state.tenants.contains_key(&edits.protected_left_out),
+        "protected tenant kept"
+    );
     assert!(state.users.contains_key(&edits.email.1) && !state.users.contains_key(&edits.email.0));
     assert!(!state.users.contains_key(&edits.removed_user));
 
     // An unmanaged user (made outside tenantctl) is left alone, then pruned.
-    let a = s.call(reqwest::Method::PUT, "/api/v1/users/zoe.outside@elsewhere.example", Some(&token), Some(&json!({ "spec": { "first_name": "Zoé" }, "managed": false })), &[("if-match", "\"0\"")]).await;
+    let a = s
+        .call(
+            reqwest::Method::PUT,
+            "/api/v1/users/zoe.outside@elsewhere.example",
+            Some(&token),
+            Some(&json!({ "spec": { "first_name": "Zoé" }, "managed": false })),
+            &[("if-match", "\"0\"")],
+        )
+        .await;
     assert!(a.status.is_success(), "unmanaged user: {}", a.text);
     let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await;
     assert_no_changes(&r, "an unmanaged user is left alone");
-    assert!(r.stdout.contains("Unmanaged, left alone: 1 user"), "{}", r.stdout);
-    let r = tenantctl(&url, &token, dir, &["plan", "--prune", "--detailed-exitcode", v2]).await;
+    assert!(
+        r.stdout.contains("Unmanaged, left alone: 1 user"),
+        "{}",
+        r.stdout
+    );
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["plan", "--prune", "--detailed-exitcode", v2],
+    )
+    .await;
     assert_eq!(r.code, 2, "{}", r.stdout);
     insta::assert_snapshot!(format!("{name}_prune_human"), r.stdout);
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--prune", v2]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", "--prune", v2],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(!live(&s).await.users.contains_key("zoe.outside@elsewhere.example"));
-    assert_no_changes(&tenantctl(&url, &token, dir, &["plan", "--prune", "--detailed-exitcode", v2]).await, "converged after prune");
+    assert!(!live(&s)
+        .await
+        .users
+        .contains_key("zoe.outside@elsewhere.example"));
+    assert_no_changes(
+        &tenantctl(
+            &url,
+            &token,
+            dir,
+            &["plan", "--prune", "--detailed-exitcode", v2],
+        )
+        .await,
+        "converged after prune",
+    );
 
     // Export round-trips: both layouts plan to no changes.
     for layout in ["kind", "tenant"] {
         let out = dir.join(format!("export-{layout}"));
         let out = out.to_str().expect("path");
-        let r = tenantctl(&url, &token, dir, &["export", "--layout", layout, "--out", out]).await;
+        let r = tenantctl(
+            &url,
+            &token,
+            dir,
+            &["export", "--layout", layout, "--out", out],
+        )
+        .await;
         assert_eq!(r.code, 0, "export: {}", r.stderr);
         let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", out]).await;
         assert_no_changes(&r, &format!("{name}: plan of the {layout} export"));
@@ -328,8 +570,23 @@ async fn lifecycle_workspaces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_resource_by_resource() {
     for name in ["imagegen", "workspaces", "registers"] {
-        lifecycle(name, Some("3")).await;
+        lifecycle(TestServer::sqlite().await, name, Some("3")).await;
     }
+}
+
+/// The same lifecycle on PostgreSQL: the same plans, byte for byte (same snapshots).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn lifecycle_on_postgres() {
+    for name in ["registers", "geodata"] {
+        let Some(s) = TestServer::postgres().await else {
+            return;
+        };
+        lifecycle(s, name, None).await;
+    }
+    let Some(s) = TestServer::postgres().await else {
+        return;
+    };
+    lifecycle(s, "imagegen", Some("3")).await;
 }
 
 #[test]
@@ -337,7 +594,11 @@ fn every_example_is_tested() {
     let mut found: Vec<String> = std::fs::read_dir(examples_dir())
         .expect("examples")
         .filter_map(|e| e.ok())
-        .filter(|e| e.path().is_dir() && !["github", "invalid", "warnings"].contains(&e.file_name().to_string_lossy().as_ref()))
+        .filter(|e| {
+            e.path().is_dir()
+                && !["github", "invalid", "warnings"]
+                    .contains(&e.file_name().to_string_lossy().as_ref())
+        })
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .collect();
     found.sort();
@@ -356,7 +617,13 @@ async fn a_stale_saved_plan_is_refused() {
     let dir = tmp.path();
     let base = load_example("workspaces");
     let v1 = write_doc(&dir.join("v1"), &base);
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", v1.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     let mut a = base.clone();
@@ -368,18 +635,55 @@ async fn a_stale_saved_plan_is_refused() {
     let vb = write_doc(&dir.join("b"), &b);
     let pa = dir.join("a.plan");
     let pb = dir.join("b.plan");
-    let r = tenantctl(&url, &token, dir, &["plan", "--out", pa.to_str().expect("p"), va.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &[
+            "plan",
+            "--out",
+            pa.to_str().expect("p"),
+            va.to_str().expect("p"),
+        ],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("Saved the plan"), "{}", r.stderr);
-    let r = tenantctl(&url, &token, dir, &["plan", "--out", pb.to_str().expect("p"), vb.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &[
+            "plan",
+            "--out",
+            pb.to_str().expect("p"),
+            vb.to_str().expect("p"),
+        ],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--plan", pa.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", "--plan", pa.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let after_a = live(&s).await;
-    assert_eq!(after_a.tenants[&t].spec.display_name.as_deref(), Some("Renamed by plan A"));
+    assert_eq!(
+        after_a.tenants[&t].spec.display_name.as_deref(),
+        Some("Renamed by plan A")
+    );
 
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--plan", pb.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", "--plan", pb.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 1, "{}", r.stdout);
     let stderr = r.stderr.replace(&url, "URL");
     insta::assert_snapshot!("stale_plan_refused", stderr);
@@ -399,19 +703,74 @@ async fn explain_cases() {
     let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", ex]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let cases: &[(&str, &[&str], bool)] = &[
-        ("allow_by_tenant_grant", &["marc.bouchard@chaussuresboreal.ca", "--model", "chaussure-boreal-v1"], true),
-        ("deny_by_admin_only", &["yuki.tanaka@maisonlumiere.ca", "--model", "parfum-lumiere-v1"], false),
-        ("direct_allow_overrides_missing_tenant_grant", &["camille.roy@maisonlumiere.ca", "--model", "portrait-studio-v1"], true),
-        ("direct_deny_overrides_tenant_grant", &["olivier.lavoie@chaussuresboreal.ca", "--model", "chaussure-boreal-v1"], false),
-        ("not_a_member", &["mathieu.fortin@imagineoai.com", "--model", "portrait-studio-v1"], false),
-        ("not_a_member_of_tenant", &["marc.bouchard@chaussuresboreal.ca", "--model", "portrait-studio-v1", "--tenant", "atelier-erable"], false),
+        (
+            "allow_by_tenant_grant",
+            &[
+                "marc.bouchard@chaussuresboreal.ca",
+                "--model",
+                "chaussure-boreal-v1",
+            ],
+            true,
+        ),
+        (
+            "deny_by_admin_only",
+            &[
+                "yuki.tanaka@maisonlumiere.ca",
+                "--model",
+                "parfum-lumiere-v1",
+            ],
+            false,
+        ),
+        (
+            "direct_allow_overrides_missing_tenant_grant",
+            &[
+                "camille.roy@maisonlumiere.ca",
+                "--model",
+                "portrait-studio-v1",
+            ],
+            true,
+        ),
+        (
+            "direct_deny_overrides_tenant_grant",
+            &[
+                "olivier.lavoie@chaussuresboreal.ca",
+                "--model",
+                "chaussure-boreal-v1",
+            ],
+            false,
+        ),
+        (
+            "not_a_member",
+            &[
+                "mathieu.fortin@imagineoai.com",
+                "--model",
+                "portrait-studio-v1",
+            ],
+            false,
+        ),
+        (
+            "not_a_member_of_tenant",
+            &[
+                "marc.bouchard@chaussuresboreal.ca",
+                "--model",
+                "portrait-studio-v1",
+                "--tenant",
+                "atelier-erable",
+            ],
+            false,
+        ),
     ];
     for (name, args, allowed) in cases {
         let mut live_args = vec!["explain", "user"];
         live_args.extend_from_slice(args);
         let r = tenantctl(&url, &token, dir, &live_args).await;
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
-        assert_eq!(r.stdout.contains("\nALLOWED:"), *allowed, "{name}: {}", r.stdout);
+        assert_eq!(
+            r.stdout.contains("\nALLOWED:"),
+            *allowed,
+            "{name}: {}",
+            r.stdout
+        );
         insta::assert_snapshot!(format!("explain_{name}"), r.stdout);
         // The same decision on the desired state.
         let mut desired_args = live_args.clone();
@@ -429,7 +788,13 @@ async fn users_export_csv() {
     let (url, token) = (s.url(), s.system_token().to_string());
     let tmp = tempfile::tempdir().expect("tmp");
     let ex = examples_dir().join("workspaces");
-    let r = tenantctl(&url, &token, tmp.path(), &["apply", "--auto-approve", ex.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        tmp.path(),
+        &["apply", "--auto-approve", ex.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let r = tenantctl(&url, &token, tmp.path(), &["users", "export", "--csv"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
@@ -437,8 +802,21 @@ async fn users_export_csv() {
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines.len() > 1, "{}", r.stdout);
     let memberships = state.memberships.len();
-    let users_without = state.users.keys().filter(|u| !state.memberships.keys().any(|m| m.starts_with(&format!("{u}/")))).count();
-    assert!(lines.len() > memberships, "{} rows for {memberships} memberships ({users_without} users without one)", lines.len() - 1);
+    let users_without = state
+        .users
+        .keys()
+        .filter(|u| {
+            !state
+                .memberships
+                .keys()
+                .any(|m| m.starts_with(&format!("{u}/")))
+        })
+        .count();
+    assert!(
+        lines.len() > memberships,
+        "{} rows for {memberships} memberships ({users_without} users without one)",
+        lines.len() - 1
+    );
     for m in state.memberships.keys() {
         let (u, _) = m.split_once('/').expect("key");
         assert!(r.stdout.contains(u), "{u} in the CSV");
@@ -466,14 +844,35 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
     // Apply slowly (2 requests in flight, 15 per second) in the background.
     let apply = {
         let (url, token, dir, ex) = (url.clone(), token.clone(), dir.to_path_buf(), ex.clone());
-        tokio::spawn(async move { tenantctl(&url, &token, &dir, &["--max-rps", "15", "apply", "--auto-approve", "--parallelism", "2", &ex]).await })
+        tokio::spawn(async move {
+            tenantctl(
+                &url,
+                &token,
+                &dir,
+                &[
+                    "--max-rps",
+                    "15",
+                    "apply",
+                    "--auto-approve",
+                    "--parallelism",
+                    "2",
+                    &ex,
+                ],
+            )
+            .await
+        })
     };
     // Kill the platform once some writes landed.
     let http = reqwest::Client::new();
     let mut seen = 0;
     for _ in 0..400 {
         tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-        if let Ok(r) = http.get(format!("{url}/api/v1/state")).bearer_auth(&token).send().await {
+        if let Ok(r) = http
+            .get(format!("{url}/api/v1/state"))
+            .bearer_auth(&token)
+            .send()
+            .await
+        {
             if let Ok(s) = r.json::<State>().await {
                 seen = s.revision;
                 if seen >= 8 {
@@ -482,23 +881,64 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
             }
         }
     }
-    assert!(seen >= 8, "the apply made progress before the kill (revision {seen})");
+    assert!(
+        seen >= 8,
+        "the apply made progress before the kill (revision {seen})"
+    );
     child.kill().expect("kill -9");
     let _ = child.wait();
     let first = apply.await.expect("join");
-    assert_eq!(first.code, 1, "the interrupted apply fails\n{}\n{}", first.stdout, first.stderr);
-    assert!(first.stderr.contains("run `tenantctl apply` again") || first.stderr.contains("cannot reach"), "{}", first.stderr);
+    assert_eq!(
+        first.code, 1,
+        "the interrupted apply fails\n{}\n{}",
+        first.stdout, first.stderr
+    );
+    assert!(
+        first.stderr.contains("run `tenantctl apply` again")
+            || first.stderr.contains("cannot reach"),
+        "{}",
+        first.stderr
+    );
 
     // Restart over the same database and apply again.
     let (mut child, url, again) = serve(&db, None).await;
-    assert!(again.is_none(), "an existing database mints no new bootstrap token");
-    let mid: State = http.get(format!("{url}/api/v1/state")).bearer_auth(&token).send().await.expect("state").json().await.expect("json");
-    assert!(!mid.is_empty() && mid.len() < 42, "partial state after the kill: {} resources", mid.len());
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--parallelism", "4", &ex]).await;
+    assert!(
+        again.is_none(),
+        "an existing database mints no new bootstrap token"
+    );
+    let mid: State = http
+        .get(format!("{url}/api/v1/state"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        !mid.is_empty() && mid.len() < 42,
+        "partial state after the kill: {} resources",
+        mid.len()
+    );
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", "--parallelism", "4", &ex],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", &ex]).await;
     assert_no_changes(&r, "converged after the restart");
-    let end: State = http.get(format!("{url}/api/v1/state")).bearer_auth(&token).send().await.expect("state").json().await.expect("json");
+    let end: State = http
+        .get(format!("{url}/api/v1/state"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .expect("state")
+        .json()
+        .await
+        .expect("json");
     // Nothing lost or duplicated: exactly the desired resources, all managed.
     let checked = tenantctl::validate::check_paths(&[PathBuf::from(&ex)]);
     let desired = checked.desired.expect("example valid").state;
@@ -514,7 +954,10 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
 
 /// Starts `tenantctl serve` on a free port; returns the child, its URL and the bootstrap
 /// token if it printed one.
-async fn serve(database: &str, _port: Option<u16>) -> (std::process::Child, String, Option<String>) {
+async fn serve(
+    database: &str,
+    _port: Option<u16>,
+) -> (std::process::Child, String, Option<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let bin = assert_cmd::cargo::cargo_bin("tenantctl");
@@ -542,7 +985,9 @@ async fn serve(database: &str, _port: Option<u16>) -> (std::process::Child, Stri
     let mut token = None;
     let url = tokio::task::spawn_blocking(move || {
         loop {
-            let (out, line) = rx.recv_timeout(std::time::Duration::from_secs(60)).expect("serve prints its address");
+            let (out, line) = rx
+                .recv_timeout(std::time::Duration::from_secs(60))
+                .expect("serve prints its address");
             if out {
                 if let Some(t) = line.strip_prefix("bootstrap token: ") {
                     token = Some(t.trim().to_string());
@@ -553,7 +998,11 @@ async fn serve(database: &str, _port: Option<u16>) -> (std::process::Child, Stri
                 // give the stdout line a moment to arrive.
                 while token.is_none() {
                     match rx.recv_timeout(std::time::Duration::from_millis(500)) {
-                        Ok((true, l)) => token = l.strip_prefix("bootstrap token: ").map(|t| t.trim().to_string()),
+                        Ok((true, l)) => {
+                            token = l
+                                .strip_prefix("bootstrap token: ")
+                                .map(|t| t.trim().to_string())
+                        }
                         Ok(_) => {}
                         Err(_) => break,
                     }
@@ -579,22 +1028,59 @@ async fn the_applying_identity_cannot_demote_itself() {
     let dir = tmp.path();
     let mut doc = load_example("workspaces");
     let v1 = write_doc(&dir.join("v1"), &doc);
-    assert_eq!(tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1.to_str().expect("p")]).await.code, 0);
+    assert_eq!(
+        tenantctl(
+            &url,
+            &token,
+            dir,
+            &["apply", "--auto-approve", v1.to_str().expect("p")]
+        )
+        .await
+        .code,
+        0
+    );
     let me = "claire.dubois@voyages-azur.fr";
     let as_claire = s.token("system", "org_admin", Some(me)).await;
-    doc.users.get_mut(me).expect("claire").memberships.get_mut("voyages-azur").expect("m").role = "member".into();
+    doc.users
+        .get_mut(me)
+        .expect("claire")
+        .memberships
+        .get_mut("voyages-azur")
+        .expect("m")
+        .role = "member".into();
     let v2 = write_doc(&dir.join("v2"), &doc);
     let r = tenantctl(&url, &as_claire, dir, &["plan", v2.to_str().expect("p")]).await;
     assert_eq!(r.code, 1, "{}", r.stdout);
-    assert!(r.stdout.contains("cannot demote itself from `org_admin` to `member` (rule 6)"), "{}", r.stdout);
-    assert!(r.stderr.contains("apply would refuse this plan"), "{}", r.stderr);
+    assert!(
+        r.stdout
+            .contains("cannot demote itself from `org_admin` to `member` (rule 6)"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stderr.contains("apply would refuse this plan"),
+        "{}",
+        r.stderr
+    );
     let before = live(&s).await;
-    let r = tenantctl(&url, &as_claire, dir, &["apply", "--auto-approve", v2.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &as_claire,
+        dir,
+        &["apply", "--auto-approve", v2.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("self_lockout"), "{}", r.stderr);
     assert_eq!(live(&s).await, before);
     // Another identity may do it.
-    let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["plan", "--detailed-exitcode", v2.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
     s.shutdown().await;
 }
@@ -608,15 +1094,59 @@ async fn targets_limit_the_plan() {
     let dir = tmp.path();
     let ex = examples_dir().join("workspaces");
     let ex = ex.to_str().expect("p");
-    let r = tenantctl(&url, &token, dir, &["plan", "--format", "json", "--target", "tenant/kobayashi-ramen", ex]).await;
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &[
+            "plan",
+            "--format",
+            "json",
+            "--target",
+            "tenant/kobayashi-ramen",
+            ex,
+        ],
+    )
+    .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    let mut got: Vec<String> = plan["changes"].as_array().expect("changes").iter().map(|c| format!("{} {}", c["kind"].as_str().unwrap_or(""), c["key"].as_str().unwrap_or(""))).collect();
+    let mut got: Vec<String> = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["kind"].as_str().unwrap_or(""),
+                c["key"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
     got.sort();
-    assert!(got.contains(&"tenant kobayashi-ramen".to_string()) && got.contains(&"plan starter".to_string()), "{got:?}");
+    assert!(
+        got.contains(&"tenant kobayashi-ramen".to_string())
+            && got.contains(&"plan starter".to_string()),
+        "{got:?}"
+    );
     assert!(got.iter().all(|c| !c.contains("voyages-azur")), "{got:?}");
-    assert!(got.iter().any(|c| c.starts_with("workspace kobayashi-ramen/")), "{got:?}");
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", "--target", "tenant/kobayashi-ramen", ex]).await;
+    assert!(
+        got.iter()
+            .any(|c| c.starts_with("workspace kobayashi-ramen/")),
+        "{got:?}"
+    );
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &[
+            "apply",
+            "--auto-approve",
+            "--target",
+            "tenant/kobayashi-ramen",
+            ex,
+        ],
+    )
+    .await;
     // The tenant alone has no org_admin: memberships are children of users too, and come
     // with the tenant target.
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
@@ -637,9 +1167,20 @@ async fn apply_without_a_terminal_needs_auto_approve() {
     let s = TestServer::sqlite().await;
     let tmp = tempfile::tempdir().expect("tmp");
     let ex = examples_dir().join("workspaces");
-    let r = tenantctl(&s.url(), s.system_token(), tmp.path(), &["apply", ex.to_str().expect("p")]).await;
+    let r = tenantctl(
+        &s.url(),
+        s.system_token(),
+        tmp.path(),
+        &["apply", ex.to_str().expect("p")],
+    )
+    .await;
     assert_eq!(r.code, 1);
-    assert!(r.stderr.contains("no terminal to ask for confirmation on") && r.stderr.contains("--auto-approve"), "{}", r.stderr);
+    assert!(
+        r.stderr.contains("no terminal to ask for confirmation on")
+            && r.stderr.contains("--auto-approve"),
+        "{}",
+        r.stderr
+    );
     assert!(live(&s).await.is_empty());
     s.shutdown().await;
 }
@@ -662,18 +1203,33 @@ fn the_embedded_local_platform_is_the_default() {
             .expect("runs")
     };
     let out = run(&["apply", "--auto-approve", ex.to_str().expect("p")]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(stderr.contains("using the embedded local platform (.tenantctl/local.db)"), "{stderr}");
+    assert!(
+        stderr.contains("using the embedded local platform (.tenantctl/local.db)"),
+        "{stderr}"
+    );
     assert!(tmp.path().join(".tenantctl/local.db").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tmp.path().join(".tenantctl/local.token")).expect("token file").permissions().mode();
+        let mode = std::fs::metadata(tmp.path().join(".tenantctl/local.token"))
+            .expect("token file")
+            .permissions()
+            .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
     let out = run(&["plan", "--detailed-exitcode", ex.to_str().expect("p")]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
 }
 
@@ -683,16 +1239,45 @@ async fn colour_only_when_asked() {
     let s = TestServer::sqlite().await;
     let tmp = tempfile::tempdir().expect("tmp");
     let ex = examples_dir().join("workspaces");
-    let (url, token, dir, ex) = (s.url(), s.system_token().to_string(), tmp.path().to_path_buf(), ex.to_str().expect("p").to_string());
+    let (url, token, dir, ex) = (
+        s.url(),
+        s.system_token().to_string(),
+        tmp.path().to_path_buf(),
+        ex.to_str().expect("p").to_string(),
+    );
     let out = tokio::task::spawn_blocking(move || {
-        let plain = Command::cargo_bin("tenantctl").expect("bin").args(["plan", &ex]).current_dir(&dir).env("TENANTCTL_ENDPOINT", &url).env("TENANTCTL_TOKEN", &token).env_remove("NO_COLOR").env_remove("CLICOLOR_FORCE").output().expect("runs");
-        let forced = Command::cargo_bin("tenantctl").expect("bin").args(["plan", &ex]).current_dir(&dir).env("TENANTCTL_ENDPOINT", &url).env("TENANTCTL_TOKEN", &token).env_remove("NO_COLOR").env("CLICOLOR_FORCE", "1").output().expect("runs");
+        let plain = Command::cargo_bin("tenantctl")
+            .expect("bin")
+            .args(["plan", &ex])
+            .current_dir(&dir)
+            .env("TENANTCTL_ENDPOINT", &url)
+            .env("TENANTCTL_TOKEN", &token)
+            .env_remove("NO_COLOR")
+            .env_remove("CLICOLOR_FORCE")
+            .output()
+            .expect("runs");
+        let forced = Command::cargo_bin("tenantctl")
+            .expect("bin")
+            .args(["plan", &ex])
+            .current_dir(&dir)
+            .env("TENANTCTL_ENDPOINT", &url)
+            .env("TENANTCTL_TOKEN", &token)
+            .env_remove("NO_COLOR")
+            .env("CLICOLOR_FORCE", "1")
+            .output()
+            .expect("runs");
         (plain, forced)
     })
     .await
     .expect("join");
-    assert!(!String::from_utf8_lossy(&out.0.stdout).contains('\u{1b}'), "piped output is plain");
-    assert!(String::from_utf8_lossy(&out.1.stdout).contains("\u{1b}[32m"), "forced colour");
+    assert!(
+        !String::from_utf8_lossy(&out.0.stdout).contains('\u{1b}'),
+        "piped output is plain"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.1.stdout).contains("\u{1b}[32m"),
+        "forced colour"
+    );
     s.shutdown().await;
 }
 
@@ -707,19 +1292,38 @@ async fn mentioned_unmanaged_resources_are_adopted() {
     let doc = load_example("workspaces");
     let (email, user) = doc.users.iter().next().expect("a user");
     let spec = json!({ "first_name": user.first_name, "last_name": user.last_name, "language": user.language, "date_format": user.date_format });
-    let a = s.call(reqwest::Method::PUT, &format!("/api/v1/users/{email}"), Some(&token), Some(&json!({ "spec": spec, "managed": false })), &[("if-match", "\"0\"")]).await;
+    let a = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/users/{email}"),
+            Some(&token),
+            Some(&json!({ "spec": spec, "managed": false })),
+            &[("if-match", "\"0\"")],
+        )
+        .await;
     assert!(a.status.is_success(), "{}", a.text);
     assert!(!live(&s).await.users[email].managed);
     let v1 = write_doc(&dir.join("v1"), &doc);
     let v1 = v1.to_str().expect("p");
     let r = tenantctl(&url, &token, dir, &["plan", "--format", "json", v1]).await;
     let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
-    let adopt = plan["changes"].as_array().expect("changes").iter().find(|c| c["key"] == email.as_str()).expect("the user is in the plan");
+    let adopt = plan["changes"]
+        .as_array()
+        .expect("changes")
+        .iter()
+        .find(|c| c["key"] == email.as_str())
+        .expect("the user is in the plan");
     assert_eq!(adopt["action"], "update");
-    assert_eq!(adopt["fields"], json!([{ "path": "managed", "before": false, "after": true }]));
+    assert_eq!(
+        adopt["fields"],
+        json!([{ "path": "managed", "before": false, "after": true }])
+    );
     let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     assert!(live(&s).await.users[email].managed);
-    assert_no_changes(&tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await, "after adoption");
+    assert_no_changes(
+        &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await,
+        "after adoption",
+    );
     s.shutdown().await;
 }

@@ -44,7 +44,12 @@ pub enum ApplyError {
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error("{done} of {total} operations were applied before {op} failed: {source}")]
-    Partial { done: usize, total: usize, op: String, source: ClientError },
+    Partial {
+        done: usize,
+        total: usize,
+        op: String,
+        source: ClientError,
+    },
 }
 
 impl ApplyError {
@@ -61,14 +66,35 @@ impl ApplyError {
 
 /// The violations in a 422 `rule_violation` body, as lines.
 fn violations(e: &ClientError) -> Vec<String> {
-    let ClientError::Api { body, .. } = e else { return Vec::new() };
-    let list = body.details.get("violations").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+    let ClientError::Api { body, .. } = e else {
+        return Vec::new();
+    };
+    let list = body
+        .details
+        .get("violations")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
     let mut out: Vec<String> = list
         .iter()
         .map(|v| {
             let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
-            let place = [s("kind"), s("key")].iter().filter(|x| !x.is_empty()).copied().collect::<Vec<_>>().join(" ");
-            format!("{} [{}]{}", s("message"), s("code"), if place.is_empty() { String::new() } else { format!(" ({place})") })
+            let place = [s("kind"), s("key")]
+                .iter()
+                .filter(|x| !x.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "{} [{}]{}",
+                s("message"),
+                s("code"),
+                if place.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({place})")
+                }
+            )
         })
         .collect();
     if out.is_empty() {
@@ -81,7 +107,12 @@ fn classify(e: ClientError, planned: i64) -> ApplyError {
     match e.code() {
         Some("stale_revision") => {
             let live = match &e {
-                ClientError::Api { body, .. } => body.details.get("actual").or_else(|| body.details.get("revision")).and_then(|v| v.as_i64()).unwrap_or(-1),
+                ClientError::Api { body, .. } => body
+                    .details
+                    .get("actual")
+                    .or_else(|| body.details.get("revision"))
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(-1),
                 _ => -1,
             };
             ApplyError::Stale { planned, live }
@@ -104,7 +135,11 @@ fn to_operation(op: &Op) -> Operation {
         },
         kind: op.kind,
         key: op.key.clone(),
-        spec: if op.op == OpKind::Put { op.spec.clone() } else { None },
+        spec: if op.op == OpKind::Put {
+            op.spec.clone()
+        } else {
+            None
+        },
         if_version: Some(op.if_version),
         protected: op.protected,
     }
@@ -115,19 +150,44 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
     BatchRequest {
         expected_revision: Some(plan.revision),
         allow_limit_below_usage,
-        operations: plan.ops().into_iter().map(|(_, op)| to_operation(op)).collect(),
+        operations: plan
+            .ops()
+            .into_iter()
+            .map(|(_, op)| to_operation(op))
+            .collect(),
     }
 }
 
 /// Applies `plan`. `progress` draws a bar on stderr (resource mode; only on a terminal).
-pub async fn apply(plan: &Plan, client: Arc<Client>, mode: Mode, allow_limit_below_usage: bool, progress: bool) -> Result<Applied, ApplyError> {
+pub async fn apply(
+    plan: &Plan,
+    client: Arc<Client>,
+    mode: Mode,
+    allow_limit_below_usage: bool,
+    progress: bool,
+) -> Result<Applied, ApplyError> {
     match mode {
         Mode::Batch => {
             let req = batch_request(plan, allow_limit_below_usage);
-            let resp = client.batch(&req).await.map_err(|e| classify(e, plan.revision))?;
-            Ok(Applied { operations: resp.applied, revision: Some(resp.revision) })
+            let resp = client
+                .batch(&req)
+                .await
+                .map_err(|e| classify(e, plan.revision))?;
+            Ok(Applied {
+                operations: resp.applied,
+                revision: Some(resp.revision),
+            })
         }
-        Mode::Resources { parallelism } => resources(plan, client, parallelism.max(1), allow_limit_below_usage, progress).await,
+        Mode::Resources { parallelism } => {
+            resources(
+                plan,
+                client,
+                parallelism.max(1),
+                allow_limit_below_usage,
+                progress,
+            )
+            .await
+        }
     }
 }
 
@@ -142,11 +202,21 @@ async fn run_op(client: &Client, op: &Op) -> Result<(), ClientError> {
         },
         OpKind::Put | OpKind::Adopt => {
             let spec = op.spec.clone().unwrap_or(serde_json::Value::Null);
-            let body = PutBody { spec: spec.clone(), protected: op.protected, managed: Some(true) };
+            let body = PutBody {
+                spec: spec.clone(),
+                protected: op.protected,
+                managed: Some(true),
+            };
             match client.put(op.kind, &op.key, &body, op.if_version).await {
                 Ok(_) => Ok(()),
                 Err(e) if e.status() == Some(412) => match client.get(op.kind, &op.key).await? {
-                    Some(r) if r.spec == spec && r.managed && op.protected.is_none_or(|p| p == r.protected) => Ok(()),
+                    Some(r)
+                        if r.spec == spec
+                            && r.managed
+                            && op.protected.is_none_or(|p| p == r.protected) =>
+                    {
+                        Ok(())
+                    }
                     _ => Err(e),
                 },
                 Err(e) => Err(e),
@@ -155,16 +225,31 @@ async fn run_op(client: &Client, op: &Op) -> Result<(), ClientError> {
     }
 }
 
-async fn resources(plan: &Plan, client: Arc<Client>, parallelism: usize, allow_limit_below_usage: bool, progress: bool) -> Result<Applied, ApplyError> {
+async fn resources(
+    plan: &Plan,
+    client: Arc<Client>,
+    parallelism: usize,
+    allow_limit_below_usage: bool,
+    progress: bool,
+) -> Result<Applied, ApplyError> {
     let _ = allow_limit_below_usage; // the single-resource endpoints check rule 9 on their own terms
     let live = client.state().await?;
     if live.revision != plan.revision {
-        return Err(ApplyError::Stale { planned: plan.revision, live: live.revision });
+        return Err(ApplyError::Stale {
+            planned: plan.revision,
+            live: live.revision,
+        });
     }
-    let ops: Vec<(u8, Op)> = plan.ops().into_iter().map(|(r, o)| (r, o.clone())).collect();
+    let ops: Vec<(u8, Op)> = plan
+        .ops()
+        .into_iter()
+        .map(|(r, o)| (r, o.clone()))
+        .collect();
     let total = ops.len();
     let bar = if progress {
-        let style = ProgressStyle::with_template("{spinner} applying [{bar:30}] {pos}/{len} {wide_msg}").map(|s| s.progress_chars("=> "));
+        let style =
+            ProgressStyle::with_template("{spinner} applying [{bar:30}] {pos}/{len} {wide_msg}")
+                .map(|s| s.progress_chars("=> "));
         let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
         Some(match style {
             Ok(s) => b.with_style(s),
@@ -223,7 +308,11 @@ async fn resources(plan: &Plan, client: Arc<Client>, parallelism: usize, allow_l
                         done,
                         total,
                         op: "a request".into(),
-                        source: ClientError::Decode { method: "-".into(), url: "-".into(), message: join.to_string() },
+                        source: ClientError::Decode {
+                            method: "-".into(),
+                            url: "-".into(),
+                            message: join.to_string(),
+                        },
                     });
                 }
             }
@@ -232,16 +321,33 @@ async fn resources(plan: &Plan, client: Arc<Client>, parallelism: usize, allow_l
             if let Some(b) = &bar {
                 b.finish_and_clear();
             }
-            let name = format!("{} {} {}", match op.op { OpKind::Put => "put", OpKind::Adopt => "adopt", OpKind::Delete => "delete" }, op.kind, op.key);
+            let name = format!(
+                "{} {} {}",
+                match op.op {
+                    OpKind::Put => "put",
+                    OpKind::Adopt => "adopt",
+                    OpKind::Delete => "delete",
+                },
+                op.kind,
+                op.key
+            );
             if done == 0 {
                 return Err(classify(source, plan.revision));
             }
-            return Err(ApplyError::Partial { done, total, op: name, source });
+            return Err(ApplyError::Partial {
+                done,
+                total,
+                op: name,
+                source,
+            });
         }
     }
     if let Some(b) = &bar {
         b.finish_and_clear();
     }
     let revision = client.state().await.ok().map(|s| s.revision);
-    Ok(Applied { operations: done, revision })
+    Ok(Applied {
+        operations: done,
+        revision,
+    })
 }

@@ -34,26 +34,50 @@ pub struct SavedPlan {
 #[derive(Debug, thiserror::Error)]
 pub enum SavedPlanError {
     #[error("cannot read the plan file `{path}`: {source}")]
-    Read { path: String, source: std::io::Error },
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("cannot write the plan file `{path}`: {source}")]
-    Write { path: String, source: std::io::Error },
+    Write {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("`{path}` is not a tenantctl plan file: {message}")]
     Invalid { path: String, message: String },
     #[error("`{path}` was written by tenantctl {found}; this is tenantctl {ours}")]
-    Version { path: String, found: String, ours: String },
+    Version {
+        path: String,
+        found: String,
+        ours: String,
+    },
     #[error("`{path}` was planned against `{planned}`, not `{current}`")]
-    Endpoint { path: String, planned: String, current: String },
+    Endpoint {
+        path: String,
+        planned: String,
+        current: String,
+    },
 }
 
 impl SavedPlan {
     pub fn new(endpoint: &str, options: SavedOptions, plan: Plan) -> SavedPlan {
-        SavedPlan { format_version: SAVED_FORMAT_VERSION, tenantctl_version: env!("CARGO_PKG_VERSION").into(), endpoint: endpoint.into(), options, plan }
+        SavedPlan {
+            format_version: SAVED_FORMAT_VERSION,
+            tenantctl_version: env!("CARGO_PKG_VERSION").into(),
+            endpoint: endpoint.into(),
+            options,
+            plan,
+        }
     }
 
     /// Writes the file (0600 on Unix: a plan names users and tenants).
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let err = |source| SavedPlanError::Write { path: path.display().to_string(), source };
-        let mut text = serde_json::to_string_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
+        let err = |source| SavedPlanError::Write {
+            path: path.display().to_string(),
+            source,
+        };
+        let mut text =
+            serde_json::to_string_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
         text.push('\n');
         let tmp = path.with_extension("tmp");
         std::fs::write(&tmp, text).map_err(err)?;
@@ -68,18 +92,48 @@ impl SavedPlan {
     /// Reads and checks a plan file.
     pub fn read(path: &Path) -> Result<SavedPlan, SavedPlanError> {
         let p = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read { path: p.clone(), source })?;
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| SavedPlanError::Invalid { path: p.clone(), message: e.to_string() })?;
+        let text = std::fs::read_to_string(path).map_err(|source| SavedPlanError::Read {
+            path: p.clone(),
+            source,
+        })?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| SavedPlanError::Invalid {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
         match value.get("format_version").and_then(|v| v.as_u64()) {
             Some(v) if v == u64::from(SAVED_FORMAT_VERSION) => {}
-            Some(v) => return Err(SavedPlanError::Invalid { path: p, message: format!("format_version {v} is not supported (expected {SAVED_FORMAT_VERSION})") }),
-            None => return Err(SavedPlanError::Invalid { path: p, message: "no `format_version`".into() }),
+            Some(v) => {
+                return Err(SavedPlanError::Invalid {
+                    path: p,
+                    message: format!(
+                        "format_version {v} is not supported (expected {SAVED_FORMAT_VERSION})"
+                    ),
+                })
+            }
+            None => {
+                return Err(SavedPlanError::Invalid {
+                    path: p,
+                    message: "no `format_version`".into(),
+                })
+            }
         }
-        let found = value.get("tenantctl_version").and_then(|v| v.as_str()).unwrap_or("?").to_string();
+        let found = value
+            .get("tenantctl_version")
+            .and_then(|v| v.as_str())
+            .unwrap_or("?")
+            .to_string();
         if found != env!("CARGO_PKG_VERSION") {
-            return Err(SavedPlanError::Version { path: p, found, ours: env!("CARGO_PKG_VERSION").into() });
+            return Err(SavedPlanError::Version {
+                path: p,
+                found,
+                ours: env!("CARGO_PKG_VERSION").into(),
+            });
         }
-        serde_json::from_value(value).map_err(|e| SavedPlanError::Invalid { path: p, message: e.to_string() })
+        serde_json::from_value(value).map_err(|e| SavedPlanError::Invalid {
+            path: p,
+            message: e.to_string(),
+        })
     }
 
     /// Refuses a plan made against another platform.
@@ -87,7 +141,11 @@ impl SavedPlan {
         if self.endpoint.trim_end_matches('/') == current.trim_end_matches('/') {
             Ok(())
         } else {
-            Err(SavedPlanError::Endpoint { path: path.display().to_string(), planned: self.endpoint.clone(), current: current.into() })
+            Err(SavedPlanError::Endpoint {
+                path: path.display().to_string(),
+                planned: self.endpoint.clone(),
+                current: current.into(),
+            })
         }
     }
 }

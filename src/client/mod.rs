@@ -23,11 +23,24 @@ pub enum ClientError {
     #[error("cannot build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
     #[error("cannot reach the platform at `{url}` after {attempts} attempt(s): {source}")]
-    Unreachable { url: String, attempts: u32, source: reqwest::Error },
+    Unreachable {
+        url: String,
+        attempts: u32,
+        source: reqwest::Error,
+    },
     #[error("the platform answered {status} to {method} `{url}`: {} (`{}`)", body.message, body.code)]
-    Api { method: String, url: String, status: u16, body: Box<ErrorBody> },
+    Api {
+        method: String,
+        url: String,
+        status: u16,
+        body: Box<ErrorBody>,
+    },
     #[error("unexpected answer from {method} `{url}`: {message}")]
-    Decode { method: String, url: String, message: String },
+    Decode {
+        method: String,
+        url: String,
+        message: String,
+    },
 }
 
 impl ClientError {
@@ -98,7 +111,9 @@ impl ClientConfig {
 
 /// The commit a CI job runs on: `GITHUB_SHA` (GitHub Actions) or `CI_COMMIT_SHA` (GitLab).
 pub fn ci_commit() -> Option<String> {
-    ["GITHUB_SHA", "CI_COMMIT_SHA"].iter().find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+    ["GITHUB_SHA", "CI_COMMIT_SHA"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
 }
 
 /// Whether a request may be sent again after a failure whose outcome is unknown.
@@ -121,7 +136,9 @@ pub struct Client {
 
 impl std::fmt::Debug for Client {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Client").field("base", &self.base.as_str()).finish_non_exhaustive()
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
     }
 }
 
@@ -129,7 +146,9 @@ impl std::fmt::Debug for Client {
 pub fn resource_segments(kind: Kind, key: &str) -> Option<Vec<String>> {
     let s = |x: &str| x.to_string();
     Some(match kind {
-        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => vec![s(kind.plural()), s(key)],
+        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => {
+            vec![s(kind.plural()), s(key)]
+        }
         Kind::Workspace => {
             let (t, w) = keys::split2(key)?;
             vec![s("tenants"), s(t), s("workspaces"), s(w)]
@@ -140,7 +159,14 @@ pub fn resource_segments(kind: Kind, key: &str) -> Option<Vec<String>> {
         }
         Kind::Grant => {
             let (t, w, g) = keys::split_grant(key)?;
-            vec![s("tenants"), s(t), s("workspaces"), s(w), s("grants"), g.to_string()]
+            vec![
+                s("tenants"),
+                s(t),
+                s("workspaces"),
+                s(w),
+                s("grants"),
+                g.to_string(),
+            ]
         }
         Kind::Membership => {
             let (u, t) = keys::split2(key)?;
@@ -163,12 +189,16 @@ fn jittered(base: Duration, attempt: u32) -> Duration {
 /// `Retry-After` in seconds (the HTTP-date form is treated as absent).
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
-    v.trim().parse::<u64>().ok().map(|s| Duration::from_secs(s.min(120)))
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(120)))
 }
 
 impl Client {
     pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
-        let mut base = Url::parse(config.endpoint.trim_end_matches('/')).map_err(|_| ClientError::InvalidEndpoint(config.endpoint.clone()))?;
+        let mut base = Url::parse(config.endpoint.trim_end_matches('/'))
+            .map_err(|_| ClientError::InvalidEndpoint(config.endpoint.clone()))?;
         if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
             return Err(ClientError::InvalidEndpoint(config.endpoint.clone()));
         }
@@ -182,7 +212,12 @@ impl Client {
             .user_agent(concat!("tenantctl/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(ClientError::Build)?;
-        Ok(Client { http, base, config, next_slot: Mutex::new(Instant::now()) })
+        Ok(Client {
+            http,
+            base,
+            config,
+            next_slot: Mutex::new(Instant::now()),
+        })
     }
 
     pub fn endpoint(&self) -> &str {
@@ -219,7 +254,14 @@ impl Client {
 
     /// Sends one request with retries; returns the status, headers and body of the final
     /// answer (any status) or the transport error.
-    async fn send(&self, method: Method, url: Url, body: Option<&[u8]>, if_match: Option<i64>, repeat: Repeat) -> Result<(StatusCode, bytes_body::Body), ClientError> {
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&[u8]>,
+        if_match: Option<i64>,
+        repeat: Repeat,
+    ) -> Result<(StatusCode, bytes_body::Body), ClientError> {
         let is_write = method != Method::GET;
         let mut attempt = 0u32;
         loop {
@@ -236,21 +278,33 @@ impl Client {
                 if let Ok(v) = HeaderValue::from_str(&self.config.change_set) {
                     req = req.header(api::CHANGE_SET_HEADER, v);
                 }
-                if let Some(c) = self.config.commit.as_deref().and_then(|c| HeaderValue::from_str(c).ok()) {
+                if let Some(c) = self
+                    .config
+                    .commit
+                    .as_deref()
+                    .and_then(|c| HeaderValue::from_str(c).ok())
+                {
                     req = req.header(api::COMMIT_HEADER, c);
                 }
             }
             if let Some(b) = body {
-                req = req.header(reqwest::header::CONTENT_TYPE, "application/json").body(b.to_vec());
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.to_vec());
             }
             let last = attempt >= self.config.max_attempts.max(1);
             match req.send().await {
                 Err(e) => {
                     // A refused connection was certainly not processed; anything else
                     // (timeout, reset) may have been.
-                    let retry = !last && (repeat == Repeat::Safe || (e.is_connect() && !e.is_timeout()));
+                    let retry =
+                        !last && (repeat == Repeat::Safe || (e.is_connect() && !e.is_timeout()));
                     if !retry {
-                        return Err(ClientError::Unreachable { url: url.to_string(), attempts: attempt, source: e });
+                        return Err(ClientError::Unreachable {
+                            url: url.to_string(),
+                            attempts: attempt,
+                            source: e,
+                        });
                     }
                     tokio::time::sleep(jittered(self.config.backoff, attempt - 1)).await;
                 }
@@ -261,12 +315,23 @@ impl Client {
                         || status == StatusCode::SERVICE_UNAVAILABLE
                         || (repeat == Repeat::Safe && status.is_server_error());
                     if retryable && !last {
-                        let wait = after.unwrap_or_else(|| jittered(self.config.backoff, attempt - 1));
+                        let wait =
+                            after.unwrap_or_else(|| jittered(self.config.backoff, attempt - 1));
                         tokio::time::sleep(wait).await;
                         continue;
                     }
-                    let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable { url: url.to_string(), attempts: attempt, source: e })?;
-                    return Ok((status, bytes_body::Body { bytes: bytes.to_vec(), retried: attempt > 1 }));
+                    let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+                        url: url.to_string(),
+                        attempts: attempt,
+                        source: e,
+                    })?;
+                    return Ok((
+                        status,
+                        bytes_body::Body {
+                            bytes: bytes.to_vec(),
+                            retried: attempt > 1,
+                        },
+                    ));
                 }
             }
         }
@@ -275,45 +340,116 @@ impl Client {
     fn error(method: &Method, url: &Url, status: StatusCode, body: &[u8]) -> ClientError {
         let body = serde_json::from_slice::<ErrorBody>(body).unwrap_or_else(|_| ErrorBody {
             code: format!("http_{}", status.as_u16()),
-            message: String::from_utf8_lossy(body).chars().take(300).collect::<String>().trim().to_string(),
+            message: String::from_utf8_lossy(body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+                .trim()
+                .to_string(),
             details: serde_json::Value::Null,
         });
-        ClientError::Api { method: method.to_string(), url: url.to_string(), status: status.as_u16(), body: Box::new(body) }
+        ClientError::Api {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: status.as_u16(),
+            body: Box::new(body),
+        }
     }
 
-    async fn json<T: DeserializeOwned>(&self, method: Method, segments: &[String], body: Option<Vec<u8>>, if_match: Option<i64>, repeat: Repeat) -> Result<T, ClientError> {
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[String],
+        body: Option<Vec<u8>>,
+        if_match: Option<i64>,
+        repeat: Repeat,
+    ) -> Result<T, ClientError> {
         let url = self.url(segments);
-        let (status, b) = self.send(method.clone(), url.clone(), body.as_deref(), if_match, repeat).await?;
+        let (status, b) = self
+            .send(
+                method.clone(),
+                url.clone(),
+                body.as_deref(),
+                if_match,
+                repeat,
+            )
+            .await?;
         if !status.is_success() {
             return Err(Self::error(&method, &url, status, &b.bytes));
         }
-        serde_json::from_slice(&b.bytes).map_err(|e| ClientError::Decode { method: method.to_string(), url: url.to_string(), message: e.to_string() })
+        serde_json::from_slice(&b.bytes).map_err(|e| ClientError::Decode {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: e.to_string(),
+        })
     }
 
     /// The whole live state visible to the token, in one read.
     pub async fn state(&self) -> Result<State, ClientError> {
-        self.json(Method::GET, &["state".to_string()], None, None, Repeat::Safe).await
+        self.json(
+            Method::GET,
+            &["state".to_string()],
+            None,
+            None,
+            Repeat::Safe,
+        )
+        .await
     }
 
     pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
-        self.json(Method::GET, &["whoami".to_string()], None, None, Repeat::Safe).await
+        self.json(
+            Method::GET,
+            &["whoami".to_string()],
+            None,
+            None,
+            Repeat::Safe,
+        )
+        .await
     }
 
     /// An atomic batch. With an expected revision a repeat cannot apply twice (it would fail
     /// with `stale_revision`), so it is retried like a safe request.
     pub async fn batch(&self, req: &BatchRequest) -> Result<BatchResponse, ClientError> {
-        let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode { method: "POST".into(), url: self.url(&["batch".into()]).to_string(), message: e.to_string() })?;
-        let repeat = if req.expected_revision.is_some() { Repeat::Safe } else { Repeat::Unsafe };
-        self.json(Method::POST, &["batch".to_string()], Some(body), None, repeat).await
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode {
+            method: "POST".into(),
+            url: self.url(&["batch".into()]).to_string(),
+            message: e.to_string(),
+        })?;
+        let repeat = if req.expected_revision.is_some() {
+            Repeat::Safe
+        } else {
+            Repeat::Unsafe
+        };
+        self.json(
+            Method::POST,
+            &["batch".to_string()],
+            Some(body),
+            None,
+            repeat,
+        )
+        .await
     }
 
     fn segments(kind: Kind, key: &str) -> Result<Vec<String>, ClientError> {
-        resource_segments(kind, key).ok_or_else(|| ClientError::Decode { method: "-".into(), url: "-".into(), message: format!("`{key}` is not a valid {kind} key") })
+        resource_segments(kind, key).ok_or_else(|| ClientError::Decode {
+            method: "-".into(),
+            url: "-".into(),
+            message: format!("`{key}` is not a valid {kind} key"),
+        })
     }
 
     /// One resource, or `None` when absent.
     pub async fn get(&self, kind: Kind, key: &str) -> Result<Option<ResourceBody>, ClientError> {
-        match self.json(Method::GET, &Self::segments(kind, key)?, None, None, Repeat::Safe).await {
+        match self
+            .json(
+                Method::GET,
+                &Self::segments(kind, key)?,
+                None,
+                None,
+                Repeat::Safe,
+            )
+            .await
+        {
             Ok(r) => Ok(Some(r)),
             Err(e) if e.status() == Some(404) => Ok(None),
             Err(e) => Err(e),
@@ -321,16 +457,41 @@ impl Client {
     }
 
     /// Creates or overwrites one resource, expecting version `if_version` (0: absent).
-    pub async fn put(&self, kind: Kind, key: &str, body: &PutBody, if_version: i64) -> Result<ResourceBody, ClientError> {
-        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode { method: "PUT".into(), url: key.into(), message: e.to_string() })?;
-        self.json(Method::PUT, &Self::segments(kind, key)?, Some(bytes), Some(if_version), Repeat::Safe).await
+    pub async fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        body: &PutBody,
+        if_version: i64,
+    ) -> Result<ResourceBody, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode {
+            method: "PUT".into(),
+            url: key.into(),
+            message: e.to_string(),
+        })?;
+        self.json(
+            Method::PUT,
+            &Self::segments(kind, key)?,
+            Some(bytes),
+            Some(if_version),
+            Repeat::Safe,
+        )
+        .await
     }
 
     /// Deletes one resource at version `if_version`.
     pub async fn delete(&self, kind: Kind, key: &str, if_version: i64) -> Result<(), ClientError> {
         let segments = Self::segments(kind, key)?;
         let url = self.url(&segments);
-        let (status, b) = self.send(Method::DELETE, url.clone(), None, Some(if_version), Repeat::Safe).await?;
+        let (status, b) = self
+            .send(
+                Method::DELETE,
+                url.clone(),
+                None,
+                Some(if_version),
+                Repeat::Safe,
+            )
+            .await?;
         if status.is_success() {
             Ok(())
         } else {
@@ -341,11 +502,17 @@ impl Client {
     /// The users CSV export (seed 002/004 columns).
     pub async fn users_csv(&self) -> Result<String, ClientError> {
         let url = self.url(&["exports".into(), "users.csv".into()]);
-        let (status, b) = self.send(Method::GET, url.clone(), None, None, Repeat::Safe).await?;
+        let (status, b) = self
+            .send(Method::GET, url.clone(), None, None, Repeat::Safe)
+            .await?;
         if !status.is_success() {
             return Err(Self::error(&Method::GET, &url, status, &b.bytes));
         }
-        String::from_utf8(b.bytes).map_err(|e| ClientError::Decode { method: "GET".into(), url: url.to_string(), message: e.to_string() })
+        String::from_utf8(b.bytes).map_err(|e| ClientError::Decode {
+            method: "GET".into(),
+            url: url.to_string(),
+            message: e.to_string(),
+        })
     }
 }
 
@@ -365,17 +532,30 @@ mod tests {
     #[test]
     fn resource_paths() {
         let c = Client::new(ClientConfig::new("http://127.0.0.1:9/base", None)).expect("client");
-        let u = c.url(&resource_segments(Kind::Grant, "acme/paris/user:bob@acme.example").expect("grant"));
+        let u = c.url(
+            &resource_segments(Kind::Grant, "acme/paris/user:bob@acme.example").expect("grant"),
+        );
         assert_eq!(u.as_str(), "http://127.0.0.1:9/base/api/v1/tenants/acme/workspaces/paris/grants/user:bob@acme.example");
-        let u = c.url(&resource_segments(Kind::Membership, "bob@acme.example/acme").expect("membership"));
-        assert_eq!(u.as_str(), "http://127.0.0.1:9/base/api/v1/users/bob@acme.example/memberships/acme");
+        let u = c.url(
+            &resource_segments(Kind::Membership, "bob@acme.example/acme").expect("membership"),
+        );
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/base/api/v1/users/bob@acme.example/memberships/acme"
+        );
         assert_eq!(resource_segments(Kind::Workspace, "nope"), None);
     }
 
     #[test]
     fn bad_endpoints_are_refused() {
-        assert!(matches!(Client::new(ClientConfig::new("ftp://x", None)), Err(ClientError::InvalidEndpoint(_))));
-        assert!(matches!(Client::new(ClientConfig::new("not a url", None)), Err(ClientError::InvalidEndpoint(_))));
+        assert!(matches!(
+            Client::new(ClientConfig::new("ftp://x", None)),
+            Err(ClientError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            Client::new(ClientConfig::new("not a url", None)),
+            Err(ClientError::InvalidEndpoint(_))
+        ));
     }
 
     #[test]
@@ -383,8 +563,13 @@ mod tests {
         let base = Duration::from_millis(200);
         for attempt in 0..20 {
             let d = jittered(base, attempt);
-            let exp = base.saturating_mul(1 << attempt.min(16)).min(Duration::from_secs(20));
-            assert!(d <= exp && d >= exp / 2, "attempt {attempt}: {d:?} vs {exp:?}");
+            let exp = base
+                .saturating_mul(1 << attempt.min(16))
+                .min(Duration::from_secs(20));
+            assert!(
+                d <= exp && d >= exp / 2,
+                "attempt {attempt}: {d:?} vs {exp:?}"
+            );
         }
     }
 
@@ -393,18 +578,32 @@ mod tests {
         let mut h = HeaderMap::new();
         h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
         assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
-        h.insert(RETRY_AFTER, HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
         assert_eq!(retry_after(&h), None);
     }
 
     #[tokio::test]
     async fn refused_connections_are_retried_then_reported() {
         // A port nothing listens on: bind, read the port, drop the listener.
-        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("bind").local_addr().expect("addr").port();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
         let mut cfg = ClientConfig::new(&format!("http://127.0.0.1:{port}"), None);
         cfg.backoff = Duration::from_millis(1);
         cfg.max_attempts = 3;
-        let err = Client::new(cfg).expect("client").state().await.expect_err("nothing listens");
-        assert!(matches!(err, ClientError::Unreachable { attempts: 3, .. }), "{err}");
+        let err = Client::new(cfg)
+            .expect("client")
+            .state()
+            .await
+            .expect_err("nothing listens");
+        assert!(
+            matches!(err, ClientError::Unreachable { attempts: 3, .. }),
+            "{err}"
+        );
     }
 }

@@ -15,13 +15,19 @@ fn confirm() -> miette::Result<bool> {
     eprint!("\nDo you want to apply these changes? Only `yes` is accepted: ");
     std::io::stderr().flush().into_diagnostic()?;
     let mut line = String::new();
-    std::io::stdin().lock().read_line(&mut line).into_diagnostic()?;
+    std::io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .into_diagnostic()?;
     Ok(line.trim() == "yes")
 }
 
 fn summary(plan: &Plan) -> String {
     let s = plan.summary();
-    format!("{} created, {} updated, {} replaced, {} deleted", s.create, s.update, s.replace, s.delete)
+    format!(
+        "{} created, {} updated, {} replaced, {} deleted",
+        s.create, s.update, s.replace, s.delete
+    )
 }
 
 pub fn run(args: ApplyArgs, global: &Global) -> miette::Result<Exit> {
@@ -70,7 +76,10 @@ async fn run_async(
             saved.check_endpoint(path, &p.label).into_diagnostic()?;
             let live = p.client.state().await.into_diagnostic()?;
             if live.revision != saved.plan.revision {
-                let e = apply::ApplyError::Stale { planned: saved.plan.revision, live: live.revision };
+                let e = apply::ApplyError::Stale {
+                    planned: saved.plan.revision,
+                    live: live.revision,
+                };
                 return Err(miette!(help = e.help(), "{e}"));
             }
             saved.plan
@@ -85,7 +94,10 @@ async fn run_async(
     }
     let blocking = plan.blocking_risks(args.allow_limit_below_usage);
     if !blocking.is_empty() {
-        let lines: Vec<String> = blocking.iter().map(|r| format!("  - {} [{}]", r.message, r.code)).collect();
+        let lines: Vec<String> = blocking
+            .iter()
+            .map(|r| format!("  - {} [{}]", r.message, r.code))
+            .collect();
         return Err(miette!(
             help = "review the risks; --allow-limit-below-usage accepts a lowered limit, --max-delete-percent allows more deletes",
             "apply refuses this plan; nothing was applied:\n{}",
@@ -101,9 +113,20 @@ async fn run_async(
         None => Mode::Batch,
     };
     let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-    match apply::apply(&plan, p.client.clone(), mode, args.allow_limit_below_usage, progress).await {
+    match apply::apply(
+        &plan,
+        p.client.clone(),
+        mode,
+        args.allow_limit_below_usage,
+        progress,
+    )
+    .await
+    {
         Ok(done) => {
-            let rev = done.revision.map(|r| format!(" (live revision {r})")).unwrap_or_default();
+            let rev = done
+                .revision
+                .map(|r| format!(" (live revision {r})"))
+                .unwrap_or_default();
             println!("\nApply complete! Resources: {}{rev}.", summary(&plan));
             Ok(Exit::Success)
         }

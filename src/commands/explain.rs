@@ -23,7 +23,11 @@ fn paint(color: bool, style: Style, s: &str) -> String {
 /// The explanation as text: the question, one line per step, the verdict.
 pub fn render(e: &Explanation, color: bool) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{}", paint(color, Style::new().effects(Effects::BOLD), &e.question));
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(color, Style::new().effects(Effects::BOLD), &e.question)
+    );
     for s in &e.steps {
         let mark = match s.outcome {
             Outcome::Pass => paint(color, AnsiColor::Green.on_default(), "✓"),
@@ -32,14 +36,37 @@ pub fn render(e: &Explanation, color: bool) -> String {
         };
         let _ = writeln!(out, "  {mark} {:<15} {}", s.check, s.detail);
     }
-    let verdict = if e.allowed { paint(color, AnsiColor::Green.on_default().effects(Effects::BOLD), "ALLOWED") } else { paint(color, AnsiColor::Red.on_default().effects(Effects::BOLD), "DENIED") };
-    let _ = writeln!(out, "{verdict}: {}", e.verdict.split_once(": ").map_or(e.verdict.as_str(), |(_, r)| r));
+    let verdict = if e.allowed {
+        paint(
+            color,
+            AnsiColor::Green.on_default().effects(Effects::BOLD),
+            "ALLOWED",
+        )
+    } else {
+        paint(
+            color,
+            AnsiColor::Red.on_default().effects(Effects::BOLD),
+            "DENIED",
+        )
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {}",
+        e.verdict
+            .split_once(": ")
+            .map_or(e.verdict.as_str(), |(_, r)| r)
+    );
     out
 }
 
 fn decide(state: &State, a: &ExplainUserArgs) -> miette::Result<Explanation> {
     match (&a.model, &a.permission) {
-        (Some(m), None) => Ok(explain::model_access(state, &a.email, m, a.tenant.as_deref())),
+        (Some(m), None) => Ok(explain::model_access(
+            state,
+            &a.email,
+            m,
+            a.tenant.as_deref(),
+        )),
         (None, Some(p)) => match &a.workspace {
             Some(w) => {
                 let action: GrantAction = serde_json::from_value(serde_json::Value::String(p.clone()))
@@ -48,19 +75,33 @@ fn decide(state: &State, a: &ExplainUserArgs) -> miette::Result<Explanation> {
                     Some(t) => t.clone(),
                     None => {
                         let prefix = format!("{}/", a.email.to_lowercase());
-                        let tenants: Vec<&str> = state.keys_in(crate::model::Kind::Membership, &prefix).map(|k| &k[prefix.len()..]).collect();
+                        let tenants: Vec<&str> = state
+                            .keys_in(crate::model::Kind::Membership, &prefix)
+                            .map(|k| &k[prefix.len()..])
+                            .collect();
                         match tenants.as_slice() {
                             [one] => one.to_string(),
-                            _ => return Err(miette!("--workspace needs --tenant (`{}` belongs to {} tenants)", a.email, tenants.len())),
+                            _ => {
+                                return Err(miette!(
+                                    "--workspace needs --tenant (`{}` belongs to {} tenants)",
+                                    a.email,
+                                    tenants.len()
+                                ))
+                            }
                         }
                     }
                 };
-                Ok(explain::workspace_action(state, &a.email, action, &tenant, w))
+                Ok(explain::workspace_action(
+                    state, &a.email, action, &tenant, w,
+                ))
             }
             None => Ok(explain::permission(state, &a.email, p, a.tenant.as_deref())),
         },
         (Some(_), Some(_)) => Err(miette!("give either --model or --permission, not both")),
-        (None, None) => Err(miette!(help = "e.g. `tenantctl explain user alice@acme.example --model portrait-v1`", "say what to explain: --model MODEL or --permission PERMISSION")),
+        (None, None) => Err(miette!(
+            help = "e.g. `tenantctl explain user alice@acme.example --model portrait-v1`",
+            "say what to explain: --model MODEL or --permission PERMISSION"
+        )),
     }
 }
 
@@ -70,7 +111,12 @@ pub fn run(args: ExplainArgs, global: &Global) -> miette::Result<Exit> {
         let rt = super::runtime()?;
         rt.block_on(async {
             let p = Platform::connect(global).await?;
-            let s = p.client.state().await.into_diagnostic().wrap_err("cannot read the live state");
+            let s = p
+                .client
+                .state()
+                .await
+                .into_diagnostic()
+                .wrap_err("cannot read the live state");
             p.close().await;
             s
         })?

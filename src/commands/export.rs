@@ -11,7 +11,8 @@ use super::{Exit, Global};
 use crate::cli::{ExportArgs, ExportLayout};
 use crate::spec::Document;
 
-const SCHEMA_LINE: &str = "# yaml-language-server: $schema=https://tenantctl.dev/schemas/tenantctl.schema.json";
+const SCHEMA_LINE: &str =
+    "# yaml-language-server: $schema=https://tenantctl.dev/schemas/tenantctl.schema.json";
 
 fn yaml(doc: &Document) -> miette::Result<String> {
     serde_saphyr::to_string(doc).map_err(|e| miette!("cannot write YAML: {e}"))
@@ -22,7 +23,12 @@ fn header(origin: &str, revision: i64) -> String {
 }
 
 /// The files of an export, by relative path.
-pub fn files(doc: &Document, layout: ExportLayout, origin: &str, revision: i64) -> miette::Result<BTreeMap<String, String>> {
+pub fn files(
+    doc: &Document,
+    layout: ExportLayout,
+    origin: &str,
+    revision: i64,
+) -> miette::Result<BTreeMap<String, String>> {
     let mut out = BTreeMap::new();
     let head = header(origin, revision);
     let mut put = |name: String, d: Document| -> miette::Result<()> {
@@ -33,20 +39,64 @@ pub fn files(doc: &Document, layout: ExportLayout, origin: &str, revision: i64) 
     };
     match layout {
         ExportLayout::Kind => {
-            put("plans.yaml".into(), Document { plans: doc.plans.clone(), ..Document::default() })?;
-            put("models.yaml".into(), Document { models: doc.models.clone(), ..Document::default() })?;
-            put("roles.yaml".into(), Document { roles: doc.roles.clone(), ..Document::default() })?;
-            put("tenants.yaml".into(), Document { tenants: doc.tenants.clone(), ..Document::default() })?;
-            put("users.yaml".into(), Document { users: doc.users.clone(), ..Document::default() })?;
+            put(
+                "plans.yaml".into(),
+                Document {
+                    plans: doc.plans.clone(),
+                    ..Document::default()
+                },
+            )?;
+            put(
+                "models.yaml".into(),
+                Document {
+                    models: doc.models.clone(),
+                    ..Document::default()
+                },
+            )?;
+            put(
+                "roles.yaml".into(),
+                Document {
+                    roles: doc.roles.clone(),
+                    ..Document::default()
+                },
+            )?;
+            put(
+                "tenants.yaml".into(),
+                Document {
+                    tenants: doc.tenants.clone(),
+                    ..Document::default()
+                },
+            )?;
+            put(
+                "users.yaml".into(),
+                Document {
+                    users: doc.users.clone(),
+                    ..Document::default()
+                },
+            )?;
         }
         ExportLayout::Tenant => {
-            put("platform.yaml".into(), Document { plans: doc.plans.clone(), models: doc.models.clone(), roles: doc.roles.clone(), ..Document::default() })?;
+            put(
+                "platform.yaml".into(),
+                Document {
+                    plans: doc.plans.clone(),
+                    models: doc.models.clone(),
+                    roles: doc.roles.clone(),
+                    ..Document::default()
+                },
+            )?;
             for (slug, t) in &doc.tenants {
                 let mut d = Document::default();
                 d.tenants.insert(slug.clone(), t.clone());
                 put(format!("tenants/{slug}.yaml"), d)?;
             }
-            put("users.yaml".into(), Document { users: doc.users.clone(), ..Document::default() })?;
+            put(
+                "users.yaml".into(),
+                Document {
+                    users: doc.users.clone(),
+                    ..Document::default()
+                },
+            )?;
         }
     }
     Ok(out)
@@ -56,9 +106,13 @@ fn write(dir: &Path, files: &BTreeMap<String, String>) -> miette::Result<()> {
     for (name, text) in files {
         let path = dir.join(name);
         if let Some(parent) = path.parent() {
-            std::fs::create_dir_all(parent).into_diagnostic().wrap_err_with(|| format!("cannot create `{}`", parent.display()))?;
+            std::fs::create_dir_all(parent)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot create `{}`", parent.display()))?;
         }
-        std::fs::write(&path, text).into_diagnostic().wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(&path, text)
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
     }
     Ok(())
 }
@@ -67,7 +121,12 @@ pub fn run(args: ExportArgs, global: &Global) -> miette::Result<Exit> {
     let rt = super::runtime()?;
     let (state, label) = rt.block_on(async {
         let p = Platform::connect(global).await?;
-        let s = p.client.state().await.into_diagnostic().wrap_err("cannot read the live state");
+        let s = p
+            .client
+            .state()
+            .await
+            .into_diagnostic()
+            .wrap_err("cannot read the live state");
         let label = p.label.clone();
         p.close().await;
         s.map(|s| (s, label))
@@ -80,7 +139,13 @@ pub fn run(args: ExportArgs, global: &Global) -> miette::Result<Exit> {
         Some(dir) => {
             let files = files(&doc, args.layout, &label, state.revision)?;
             write(dir, &files)?;
-            eprintln!("Exported {} resources at revision {} to {} file(s) in {}.", state.len(), state.revision, files.len(), dir.display());
+            eprintln!(
+                "Exported {} resources at revision {} to {} file(s) in {}.",
+                state.len(),
+                state.revision,
+                files.len(),
+                dir.display()
+            );
         }
     }
     Ok(Exit::Success)

@@ -11,7 +11,9 @@ use crate::apply::saved::{SavedOptions, SavedPlan};
 use crate::cli::PlanArgs;
 
 pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
-    let Some(desired) = platform::load(&args.paths)? else { return Ok(Exit::Failure) };
+    let Some(desired) = platform::load(&args.paths)? else {
+        return Ok(Exit::Failure);
+    };
     let options = platform::plan_options(&args.options)?;
     let rt = super::runtime()?;
     let (plan, label) = rt.block_on(async {
@@ -22,12 +24,25 @@ pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
         plan.map(|plan| (plan, label))
     })?;
     let mut out = std::io::stdout().lock();
-    out.write_all(platform::render(&plan, args.format).as_bytes()).into_diagnostic()?;
+    out.write_all(platform::render(&plan, args.format).as_bytes())
+        .into_diagnostic()?;
     out.flush().into_diagnostic()?;
     if let Some(path) = &args.out {
-        let saved = SavedPlan::new(&label, SavedOptions { prune: args.options.prune, max_delete_percent: args.options.max_delete_percent, targets: args.options.target.clone() }, plan.clone());
+        let saved = SavedPlan::new(
+            &label,
+            SavedOptions {
+                prune: args.options.prune,
+                max_delete_percent: args.options.max_delete_percent,
+                targets: args.options.target.clone(),
+            },
+            plan.clone(),
+        );
         saved.write(path).into_diagnostic()?;
-        eprintln!("Saved the plan to {}; apply it with `tenantctl apply --plan {}`.", path.display(), path.display());
+        eprintln!(
+            "Saved the plan to {}; apply it with `tenantctl apply --plan {}`.",
+            path.display(),
+            path.display()
+        );
     }
     let refused: Vec<_> = plan.risks.iter().filter(|r| r.always_refused()).collect();
     if !refused.is_empty() {
@@ -37,5 +52,9 @@ pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
         }
         return Ok(Exit::Failure);
     }
-    Ok(if args.detailed_exitcode && plan.has_changes() { Exit::Changes } else { Exit::Success })
+    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Exit::Changes
+    } else {
+        Exit::Success
+    })
 }

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use miette::{miette, IntoDiagnostic};
 
 use super::Global;
-use crate::client::{Client, ClientConfig};
 use crate::cli::{DiagnosticFormat, PlanFormat, PlanOptions as PlanFlags};
+use crate::client::{Client, ClientConfig};
 use crate::plan::{self, Identity, Plan, PlanOptions};
 use crate::spec::Desired;
 use crate::validate;
@@ -28,15 +28,28 @@ impl Platform {
     pub async fn connect(global: &Global) -> miette::Result<Platform> {
         match &global.endpoint {
             Some(endpoint) => {
-                let client = Client::new(client_config(global, endpoint, global.token.clone())).into_diagnostic()?;
-                Ok(Platform { client: Arc::new(client), label: endpoint.trim_end_matches('/').to_string(), embedded: None })
+                let client = Client::new(client_config(global, endpoint, global.token.clone()))
+                    .into_diagnostic()?;
+                Ok(Platform {
+                    client: Arc::new(client),
+                    label: endpoint.trim_end_matches('/').to_string(),
+                    embedded: None,
+                })
             }
             None => {
                 let e = embedded::Embedded::start(&global.local_dir).await?;
-                eprintln!("using the embedded local platform ({})", e.db_path.display());
-                let client = Client::new(client_config(global, &e.url, Some(e.token.clone()))).into_diagnostic()?;
+                eprintln!(
+                    "using the embedded local platform ({})",
+                    e.db_path.display()
+                );
+                let client = Client::new(client_config(global, &e.url, Some(e.token.clone())))
+                    .into_diagnostic()?;
                 let label = format!("embedded:{}", e.db_path.display());
-                Ok(Platform { client: Arc::new(client), label, embedded: Some(e) })
+                Ok(Platform {
+                    client: Arc::new(client),
+                    label,
+                    embedded: Some(e),
+                })
             }
         }
     }
@@ -74,39 +87,68 @@ mod embedded {
     }
 
     fn write_token(path: &Path, token: &str) -> miette::Result<()> {
-        std::fs::write(path, format!("{token}\n")).into_diagnostic().wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
+        std::fs::write(path, format!("{token}\n"))
+            .into_diagnostic()
+            .wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).into_diagnostic()?;
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))
+                .into_diagnostic()?;
         }
         Ok(())
     }
 
     impl Embedded {
         pub async fn start(dir: &Path) -> miette::Result<Embedded> {
-            std::fs::create_dir_all(dir).into_diagnostic().wrap_err_with(|| format!("cannot create `{}`", dir.display()))?;
+            std::fs::create_dir_all(dir)
+                .into_diagnostic()
+                .wrap_err_with(|| format!("cannot create `{}`", dir.display()))?;
             let db_path = dir.join("local.db");
             let token_path = dir.join("local.token");
             let database_url = format!("sqlite://{}", db_path.display());
-            let server = server::start(ServerConfig { database_url: database_url.clone(), listen: "127.0.0.1:0".into() })
-                .await
-                .map_err(|e| miette!("cannot start the embedded local platform over `{}`: {e}", db_path.display()))?;
-            let token = match (&server.bootstrap_token, std::fs::read_to_string(&token_path)) {
+            let server = server::start(ServerConfig {
+                database_url: database_url.clone(),
+                listen: "127.0.0.1:0".into(),
+            })
+            .await
+            .map_err(|e| {
+                miette!(
+                    "cannot start the embedded local platform over `{}`: {e}",
+                    db_path.display()
+                )
+            })?;
+            let token = match (
+                &server.bootstrap_token,
+                std::fs::read_to_string(&token_path),
+            ) {
                 (Some(t), _) => {
                     write_token(&token_path, t)?;
                     t.clone()
                 }
                 (None, Ok(t)) if !t.trim().is_empty() => t.trim().to_string(),
                 (None, _) => {
-                    let t = server::mint_token(&database_url, "system", "org_admin", None, Some("embedded local platform"))
-                        .await
-                        .map_err(|e| miette!("cannot mint a token for the embedded local platform: {e}"))?;
+                    let t = server::mint_token(
+                        &database_url,
+                        "system",
+                        "org_admin",
+                        None,
+                        Some("embedded local platform"),
+                    )
+                    .await
+                    .map_err(|e| {
+                        miette!("cannot mint a token for the embedded local platform: {e}")
+                    })?;
                     write_token(&token_path, &t)?;
                     t
                 }
             };
-            Ok(Embedded { url: server.url(), token, db_path, server })
+            Ok(Embedded {
+                url: server.url(),
+                token,
+                db_path,
+                server,
+            })
         }
 
         pub async fn stop(self) {
@@ -120,28 +162,66 @@ pub fn load(paths: &[PathBuf]) -> miette::Result<Option<Desired>> {
     let checked = validate::check_paths(paths);
     if checked.error_count() > 0 {
         let mut err = std::io::stderr();
-        let errors: Vec<_> = checked.diagnostics.iter().filter(|d| d.severity == crate::rules::Severity::Error).cloned().collect();
+        let errors: Vec<_> = checked
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == crate::rules::Severity::Error)
+            .cloned()
+            .collect();
         validate::render(&errors, DiagnosticFormat::Human, &mut err).into_diagnostic()?;
-        eprintln!("error: the configuration has {} error(s); nothing was planned", checked.error_count());
+        eprintln!(
+            "error: the configuration has {} error(s); nothing was planned",
+            checked.error_count()
+        );
         return Ok(None);
     }
-    checked.desired.map(Some).ok_or_else(|| miette!("the configuration could not be loaded"))
+    checked
+        .desired
+        .map(Some)
+        .ok_or_else(|| miette!("the configuration could not be loaded"))
 }
 
 /// Resolves the plan-shaping flags.
 pub fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
-    let targets = flags.target.iter().map(|t| plan::parse_target(t).map_err(|e| miette!("invalid --target: {e}"))).collect::<Result<Vec<_>, _>>()?;
-    Ok(PlanOptions { prune: flags.prune, max_delete_percent: flags.max_delete_percent, targets, identity: Identity::default() })
+    let targets = flags
+        .target
+        .iter()
+        .map(|t| plan::parse_target(t).map_err(|e| miette!("invalid --target: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PlanOptions {
+        prune: flags.prune,
+        max_delete_percent: flags.max_delete_percent,
+        targets,
+        identity: Identity::default(),
+    })
 }
 
 /// Fetches the live state and who we are, checks the targets exist, and diffs.
-pub async fn make_plan(platform: &Platform, desired: &Desired, mut options: PlanOptions) -> miette::Result<Plan> {
-    let who = platform.client.whoami().await.into_diagnostic().wrap_err("cannot ask the platform who this token is")?;
-    options.identity = Identity { user: who.user.map(|u| u.to_lowercase()) };
-    let live = platform.client.state().await.into_diagnostic().wrap_err("cannot read the live state")?;
+pub async fn make_plan(
+    platform: &Platform,
+    desired: &Desired,
+    mut options: PlanOptions,
+) -> miette::Result<Plan> {
+    let who = platform
+        .client
+        .whoami()
+        .await
+        .into_diagnostic()
+        .wrap_err("cannot ask the platform who this token is")?;
+    options.identity = Identity {
+        user: who.user.map(|u| u.to_lowercase()),
+    };
+    let live = platform
+        .client
+        .state()
+        .await
+        .into_diagnostic()
+        .wrap_err("cannot read the live state")?;
     for (kind, key) in &options.targets {
         if !desired.state.contains(*kind, key) && !live.contains(*kind, key) {
-            return Err(miette!("--target {kind}/{key} matches nothing in the configuration or on the platform"));
+            return Err(miette!(
+                "--target {kind}/{key} matches nothing in the configuration or on the platform"
+            ));
         }
     }
     Ok(plan::diff(desired, &live, &options))

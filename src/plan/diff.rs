@@ -10,8 +10,9 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Op, OpKind, Plan, PlanOptions, Reason, Risk, Warning,
-    LIMIT_BELOW_USAGE, SELF_LOCKOUT, TOO_MANY_DELETES,
+    cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Op,
+    OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, SELF_LOCKOUT,
+    TOO_MANY_DELETES,
 };
 use crate::model::keys::{self, Grantee};
 use crate::model::{AnySpec, Kind, Limits, Meta, State, UserStatus};
@@ -33,14 +34,27 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     }
     drop_cascaded_deletes(&mut changes);
     sort_changes(&mut changes);
-    let mut plan = Plan { revision: live.revision, changes, risks: Vec::new(), warnings: d.warnings, unmanaged: d.unmanaged };
-    plan.risks.extend(delete_guard(&plan, live, opts.max_delete_percent));
+    let mut plan = Plan {
+        revision: live.revision,
+        changes,
+        risks: Vec::new(),
+        warnings: d.warnings,
+        unmanaged: d.unmanaged,
+    };
+    plan.risks
+        .extend(delete_guard(&plan, live, opts.max_delete_percent));
     plan.risks.extend(self_lockout(&plan, live, opts));
-    plan.risks.extend(limits_below_usage(&plan, &desired.state, live));
+    plan.risks
+        .extend(limits_below_usage(&plan, &desired.state, live));
     let mut warnings: Vec<Warning> = rules::check(&desired.state)
         .into_iter()
         .filter(|v| v.severity == Severity::Warning)
-        .map(|v| Warning { code: v.code.to_string(), kind: v.kind, key: v.key, message: v.message })
+        .map(|v| Warning {
+            code: v.code.to_string(),
+            kind: v.kind,
+            key: v.key,
+            message: v.message,
+        })
         .collect();
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
@@ -80,22 +94,43 @@ fn spec_value(spec: &AnySpec) -> Value {
 }
 
 fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Op {
-    Op { op: OpKind::Put, kind, key: key.to_string(), spec: Some(spec_value(spec)), if_version, protected: Some(protected) }
+    Op {
+        op: OpKind::Put,
+        kind,
+        key: key.to_string(),
+        spec: Some(spec_value(spec)),
+        if_version,
+        protected: Some(protected),
+    }
 }
 
 fn delete(kind: Kind, key: &str, if_version: i64) -> Op {
-    Op { op: OpKind::Delete, kind, key: key.to_string(), spec: None, if_version, protected: None }
+    Op {
+        op: OpKind::Delete,
+        kind,
+        key: key.to_string(),
+        spec: None,
+        if_version,
+        protected: None,
+    }
 }
 
 fn field(path: &str, before: impl Into<Value>, after: impl Into<Value>) -> FieldChange {
-    FieldChange { path: path.to_string(), before: Some(before.into()), after: Some(after.into()) }
+    FieldChange {
+        path: path.to_string(),
+        before: Some(before.into()),
+        after: Some(after.into()),
+    }
 }
 
 /// Every resource of a state as (kind, key), by dependency rank then key.
 fn all_keys(state: &State) -> Vec<(Kind, &str)> {
     let mut kinds: Vec<Kind> = Kind::ALL.to_vec();
     kinds.sort_by_key(|k| rank(*k));
-    kinds.into_iter().flat_map(|k| state.keys(k).map(move |key| (k, key))).collect()
+    kinds
+        .into_iter()
+        .flat_map(|k| state.keys(k).map(move |key| (k, key)))
+        .collect()
 }
 
 impl<'a> Differ<'a> {
@@ -166,32 +201,48 @@ impl<'a> Differ<'a> {
         if let Some(ws) = ws.filter(|w| self.ws_map.contains_key(w)) {
             return Some((Kind::Workspace, ws));
         }
-        self.tenant_map.contains_key(tenant).then(|| (Kind::Tenant, tenant.to_string()))
+        self.tenant_map
+            .contains_key(tenant)
+            .then(|| (Kind::Tenant, tenant.to_string()))
     }
 
     fn resolve_renames(&mut self) {
         for r in self.renames.iter().filter(|r| r.kind == Kind::Tenant) {
-            if !self.desired.contains(Kind::Tenant, &r.to) || self.desired.contains(Kind::Tenant, &r.from) {
+            if !self.desired.contains(Kind::Tenant, &r.to)
+                || self.desired.contains(Kind::Tenant, &r.from)
+            {
                 continue;
             }
-            match (self.live.contains(Kind::Tenant, &r.from), self.live.contains(Kind::Tenant, &r.to)) {
+            match (
+                self.live.contains(Kind::Tenant, &r.from),
+                self.live.contains(Kind::Tenant, &r.to),
+            ) {
                 (true, false) => {
                     self.tenant_map.insert(r.to.clone(), r.from.clone());
                 }
                 (true, true) => {
-                    self.stale_sources.insert((Kind::Tenant, r.from.clone()), r.to.clone());
+                    self.stale_sources
+                        .insert((Kind::Tenant, r.from.clone()), r.to.clone());
                 }
                 _ => {}
             }
         }
         for r in self.renames.iter().filter(|r| r.kind == Kind::Workspace) {
-            let (Some((tt, tw)), Some((ft, fw))) = (keys::split2(&r.to), keys::split2(&r.from)) else { continue };
-            if !self.desired.contains(Kind::Workspace, &r.to) || self.desired.contains(Kind::Workspace, &r.from) {
+            let (Some((tt, tw)), Some((ft, fw))) = (keys::split2(&r.to), keys::split2(&r.from))
+            else {
+                continue;
+            };
+            if !self.desired.contains(Kind::Workspace, &r.to)
+                || self.desired.contains(Kind::Workspace, &r.from)
+            {
                 continue;
             }
             let live_from = keys::join(&[self.live_tenant(ft), fw]);
             let live_to = keys::join(&[self.live_tenant(tt), tw]);
-            match (self.live.contains(Kind::Workspace, &live_from), self.live.contains(Kind::Workspace, &live_to)) {
+            match (
+                self.live.contains(Kind::Workspace, &live_from),
+                self.live.contains(Kind::Workspace, &live_to),
+            ) {
                 (true, false) if ft == tt => {
                     self.ws_map.insert(r.to.clone(), live_from);
                 }
@@ -199,21 +250,28 @@ impl<'a> Differ<'a> {
                     self.ws_moves.insert(r.to.clone(), live_from);
                 }
                 (true, true) => {
-                    self.stale_sources.insert((Kind::Workspace, live_from), r.to.clone());
+                    self.stale_sources
+                        .insert((Kind::Workspace, live_from), r.to.clone());
                 }
                 _ => {}
             }
         }
         for r in self.renames.iter().filter(|r| r.kind == Kind::User) {
-            if !self.desired.contains(Kind::User, &r.to) || self.desired.contains(Kind::User, &r.from) {
+            if !self.desired.contains(Kind::User, &r.to)
+                || self.desired.contains(Kind::User, &r.from)
+            {
                 continue;
             }
-            match (self.live.contains(Kind::User, &r.from), self.live.contains(Kind::User, &r.to)) {
+            match (
+                self.live.contains(Kind::User, &r.from),
+                self.live.contains(Kind::User, &r.to),
+            ) {
                 (true, false) => {
                     self.user_map.insert(r.to.clone(), r.from.clone());
                 }
                 (true, true) => {
-                    self.stale_sources.insert((Kind::User, r.from.clone()), r.to.clone());
+                    self.stale_sources
+                        .insert((Kind::User, r.from.clone()), r.to.clone());
                 }
                 _ => {}
             }
@@ -269,7 +327,11 @@ impl<'a> Differ<'a> {
     /// One `replace` per e-mail change: the old user and what hangs from it are deleted, the
     /// new user and its memberships, model grants and workspace grants created.
     fn user_replaces(&mut self) {
-        let mut pairs: Vec<(String, String)> = self.user_map.iter().map(|(n, o)| (n.clone(), o.clone())).collect();
+        let mut pairs: Vec<(String, String)> = self
+            .user_map
+            .iter()
+            .map(|(n, o)| (n.clone(), o.clone()))
+            .collect();
         pairs.sort();
         for (new, old) in pairs {
             let (after, new_children) = Self::user_aggregate(self.desired, &new);
@@ -286,7 +348,10 @@ impl<'a> Differ<'a> {
                     ops.push(put(*kind, key, &spec, v, meta.protected));
                 }
             }
-            for (kind, key) in old_children.iter().chain(std::iter::once(&(Kind::User, old.clone()))) {
+            for (kind, key) in old_children
+                .iter()
+                .chain(std::iter::once(&(Kind::User, old.clone())))
+            {
                 if let Some(m) = self.live.meta(*kind, key) {
                     ops.push(delete(*kind, key, m.version));
                     self.matched.insert((*kind, key.clone()));
@@ -315,8 +380,12 @@ impl<'a> Differ<'a> {
     fn folded_into_replace(&self, kind: Kind, key: &str) -> bool {
         match kind {
             Kind::User => self.user_map.contains_key(key),
-            Kind::Membership | Kind::UserModel => keys::split2(key).is_some_and(|(u, _)| self.user_map.contains_key(u)),
-            Kind::Grant => matches!(keys::split_grant(key), Some((_, _, Grantee::User(u))) if self.user_map.contains_key(&u)),
+            Kind::Membership | Kind::UserModel => {
+                keys::split2(key).is_some_and(|(u, _)| self.user_map.contains_key(u))
+            }
+            Kind::Grant => {
+                matches!(keys::split_grant(key), Some((_, _, Grantee::User(u))) if self.user_map.contains_key(&u))
+            }
             _ => false,
         }
     }
@@ -326,7 +395,9 @@ impl<'a> Differ<'a> {
             if self.folded_into_replace(kind, key) {
                 continue;
             }
-            let Some((dmeta, dspec)) = self.desired.get(kind, key) else { continue };
+            let Some((dmeta, dspec)) = self.desired.get(kind, key) else {
+                continue;
+            };
             if kind == Kind::Workspace {
                 if let Some(from) = self.ws_moves.get(key).cloned() {
                     self.workspace_move(key, &from, dmeta, &dspec);
@@ -369,7 +440,10 @@ impl<'a> Differ<'a> {
             if lk != key {
                 self.doomed.insert((kind, lk.clone()));
                 self.moved_live.insert((kind, lk.clone()));
-                let ops = vec![put(kind, key, &dspec, 0, dmeta.protected), delete(kind, &lk, lmeta.version)];
+                let ops = vec![
+                    put(kind, key, &dspec, 0, dmeta.protected),
+                    delete(kind, &lk, lmeta.version),
+                ];
                 let is_root = match kind {
                     Kind::Tenant => self.tenant_map.contains_key(key),
                     Kind::Workspace => self.ws_map.contains_key(key),
@@ -377,15 +451,23 @@ impl<'a> Differ<'a> {
                 };
                 // An unchanged child travels with its renamed parent, shown under it.
                 if !is_root && fields.len() == 1 {
-                    if let Some(i) = self.rename_root(kind, key).and_then(|r| self.roots.get(&r).copied()) {
+                    if let Some(i) = self
+                        .rename_root(kind, key)
+                        .and_then(|r| self.roots.get(&r).copied())
+                    {
                         let root = &mut self.changes[i];
-                        root.moved.push(Moved { kind, from: lk, to: key.to_string() });
+                        root.moved.push(Moved {
+                            kind,
+                            from: lk,
+                            to: key.to_string(),
+                        });
                         root.ops.extend(ops);
                         continue;
                     }
                 }
                 if is_root {
-                    self.roots.insert((kind, key.to_string()), self.changes.len());
+                    self.roots
+                        .insert((kind, key.to_string()), self.changes.len());
                 }
                 self.changes.push(Change {
                     kind,
@@ -405,7 +487,14 @@ impl<'a> Differ<'a> {
                 continue;
             }
             let op = if same_spec && lmeta.protected == dmeta.protected {
-                Op { op: OpKind::Adopt, kind, key: key.to_string(), spec: Some(spec_value(&dspec)), if_version: lmeta.version, protected: None }
+                Op {
+                    op: OpKind::Adopt,
+                    kind,
+                    key: key.to_string(),
+                    spec: Some(spec_value(&dspec)),
+                    if_version: lmeta.version,
+                    protected: None,
+                }
             } else {
                 put(kind, key, &dspec, lmeta.version, dmeta.protected)
             };
@@ -425,7 +514,9 @@ impl<'a> Differ<'a> {
     }
 
     fn workspace_move(&mut self, key: &str, from: &str, dmeta: Meta, dspec: &AnySpec) {
-        let Some((lmeta, lspec)) = self.live.get(Kind::Workspace, from) else { return };
+        let Some((lmeta, lspec)) = self.live.get(Kind::Workspace, from) else {
+            return;
+        };
         self.matched.insert((Kind::Workspace, from.to_string()));
         self.doomed.insert((Kind::Workspace, from.to_string()));
         let mut fields = vec![field("key", from, key)];
@@ -446,15 +537,28 @@ impl<'a> Differ<'a> {
             fields,
             reason: Some(Reason::Tenant),
             moved: Vec::new(),
-            ops: vec![put(Kind::Workspace, key, dspec, 0, dmeta.protected), delete(Kind::Workspace, from, lmeta.version)],
+            ops: vec![
+                put(Kind::Workspace, key, dspec, 0, dmeta.protected),
+                delete(Kind::Workspace, from, lmeta.version),
+            ],
         });
     }
 
     /// The desired key a live resource under a renamed parent moves to, and its root.
     fn carried_to(&self, kind: Kind, lkey: &str) -> Option<(String, Res)> {
         // Inverse maps: live → desired.
-        let inv_t = |t: &str| self.tenant_map.iter().find(|(_, l)| l.as_str() == t).map(|(d, _)| d.clone());
-        let inv_w = |w: &str| self.ws_map.iter().find(|(_, l)| l.as_str() == w).map(|(d, _)| d.clone());
+        let inv_t = |t: &str| {
+            self.tenant_map
+                .iter()
+                .find(|(_, l)| l.as_str() == t)
+                .map(|(d, _)| d.clone())
+        };
+        let inv_w = |w: &str| {
+            self.ws_map
+                .iter()
+                .find(|(_, l)| l.as_str() == w)
+                .map(|(d, _)| d.clone())
+        };
         match kind {
             Kind::Workspace | Kind::TenantModel => {
                 let (t, rest) = keys::split2(lkey)?;
@@ -515,10 +619,18 @@ impl<'a> Differ<'a> {
             if self.matched.contains(&res) {
                 continue;
             }
-            let Some((meta, spec)) = self.live.get(kind, key) else { continue };
+            let Some((meta, spec)) = self.live.get(kind, key) else {
+                continue;
+            };
             let parents = keys::parents(kind, key);
-            let doomed_parents: Vec<&Res> = parents.iter().filter(|p| self.doomed.contains(*p)).collect();
-            let doomed_parent = doomed_parents.iter().find(|p| !self.moved_live.contains(**p)).map(|p| (*p).clone());
+            let doomed_parents: Vec<&Res> = parents
+                .iter()
+                .filter(|p| self.doomed.contains(*p))
+                .collect();
+            let doomed_parent = doomed_parents
+                .iter()
+                .find(|p| !self.moved_live.contains(**p))
+                .map(|p| (*p).clone());
             // Every doomed parent moves (a rename): carry this resource along, or delete it
             // explicitly when it is managed and the configuration dropped it.
             if doomed_parent.is_none() && !doomed_parents.is_empty() {
@@ -527,7 +639,11 @@ impl<'a> Differ<'a> {
                         self.delete_change(kind, key, meta, &spec, Reason::Removed);
                     } else if let Some(i) = self.roots.get(&root).copied() {
                         let root = &mut self.changes[i];
-                        root.moved.push(Moved { kind, from: key.to_string(), to: to.clone() });
+                        root.moved.push(Moved {
+                            kind,
+                            from: key.to_string(),
+                            to: to.clone(),
+                        });
                         root.ops.push(put(kind, &to, &spec, 0, meta.protected));
                         root.ops.push(delete(kind, key, meta.version));
                         self.doomed.insert(res.clone());
@@ -541,7 +657,10 @@ impl<'a> Differ<'a> {
             } else if doomed_parent.is_some() && meta.managed {
                 Some(Reason::Removed)
             } else if let Some(p) = doomed_parent {
-                Some(Reason::Cascade { kind: p.0, key: p.1 })
+                Some(Reason::Cascade {
+                    kind: p.0,
+                    key: p.1,
+                })
             } else if parents.iter().any(|p| kept.contains(p)) {
                 kept.insert(res);
                 continue;
@@ -560,7 +679,10 @@ impl<'a> Differ<'a> {
                     code: "protected_kept".into(),
                     kind,
                     key: key.to_string(),
-                    message: format!("{kind} `{key}` is protected: kept although {}", reason.describe()),
+                    message: format!(
+                        "{kind} `{key}` is protected: kept although {}",
+                        reason.describe()
+                    ),
                 });
                 continue;
             }
@@ -584,18 +706,44 @@ impl<'a> Differ<'a> {
 /// one would, in resource-by-resource mode, pass through states the platform refuses (a
 /// tenant without its `org_admin`).
 fn drop_cascaded_deletes(changes: &mut [Change]) {
-    let deleted: HashSet<Res> = changes.iter().flat_map(|c| c.ops.iter()).filter(|o| o.op == OpKind::Delete).map(|o| (o.kind, o.key.clone())).collect();
+    let deleted: HashSet<Res> = changes
+        .iter()
+        .flat_map(|c| c.ops.iter())
+        .filter(|o| o.op == OpKind::Delete)
+        .map(|o| (o.kind, o.key.clone()))
+        .collect();
     for c in changes.iter_mut() {
-        c.ops.retain(|o| o.op != OpKind::Delete || !cascade_parents(o.kind, &o.key).iter().any(|p| deleted.contains(p)));
+        c.ops.retain(|o| {
+            o.op != OpKind::Delete
+                || !cascade_parents(o.kind, &o.key)
+                    .iter()
+                    .any(|p| deleted.contains(p))
+        });
     }
 }
 
 /// Creates, updates and replaces by increasing rank, then deletes by decreasing rank.
 fn sort_changes(changes: &mut [Change]) {
     changes.sort_by(|a, b| {
-        let ka = (a.action == Action::Delete, if a.action == Action::Delete { delete_rank(a.kind) } else { rank(a.kind) });
-        let kb = (b.action == Action::Delete, if b.action == Action::Delete { delete_rank(b.kind) } else { rank(b.kind) });
-        ka.cmp(&kb).then_with(|| a.kind.cmp(&b.kind)).then_with(|| a.key.cmp(&b.key))
+        let ka = (
+            a.action == Action::Delete,
+            if a.action == Action::Delete {
+                delete_rank(a.kind)
+            } else {
+                rank(a.kind)
+            },
+        );
+        let kb = (
+            b.action == Action::Delete,
+            if b.action == Action::Delete {
+                delete_rank(b.kind)
+            } else {
+                rank(b.kind)
+            },
+        );
+        ka.cmp(&kb)
+            .then_with(|| a.kind.cmp(&b.kind))
+            .then_with(|| a.key.cmp(&b.key))
     });
 }
 
@@ -614,7 +762,12 @@ fn dependencies(kind: Kind, key: &str, state: &State) -> Vec<Res> {
                 if state.roles.contains_key(&m.spec.role) {
                     out.push((Kind::Role, m.spec.role.clone()));
                 }
-                out.extend(m.spec.workspaces.iter().map(|w| (Kind::Workspace, keys::join(&[t, w]))));
+                out.extend(
+                    m.spec
+                        .workspaces
+                        .iter()
+                        .map(|w| (Kind::Workspace, keys::join(&[t, w]))),
+                );
             }
         }
         _ => {}
@@ -636,7 +789,12 @@ fn ancestors(kind: Kind, key: &str, state: &State) -> Vec<Res> {
 }
 
 /// Keeps the changes of the targets, of their children, and of everything these depend on.
-fn filter_targets(changes: Vec<Change>, targets: &[Res], desired: &Desired, live: &State) -> Vec<Change> {
+fn filter_targets(
+    changes: Vec<Change>,
+    targets: &[Res],
+    desired: &Desired,
+    live: &State,
+) -> Vec<Change> {
     let target_set: HashSet<&Res> = targets.iter().collect();
     let below = |kind: Kind, key: &str| {
         let mut stack = keys::parents(kind, key);
@@ -665,7 +823,12 @@ fn filter_targets(changes: Vec<Change>, targets: &[Res], desired: &Desired, live
     }
     changes
         .into_iter()
-        .filter(|c| needed.contains(&(c.kind, c.key.clone())) || c.previous_key.as_ref().is_some_and(|p| needed.contains(&(c.kind, p.clone()))))
+        .filter(|c| {
+            needed.contains(&(c.kind, c.key.clone()))
+                || c.previous_key
+                    .as_ref()
+                    .is_some_and(|p| needed.contains(&(c.kind, p.clone())))
+        })
         .collect()
 }
 
@@ -696,7 +859,9 @@ fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Risk> {
 
 /// Rule 6: the identity running the apply cannot remove, block or demote itself.
 fn self_lockout(plan: &Plan, live: &State, opts: &PlanOptions) -> Vec<Risk> {
-    let Some(me) = opts.identity.user.as_deref() else { return Vec::new() };
+    let Some(me) = opts.identity.user.as_deref() else {
+        return Vec::new();
+    };
     let me = me.to_lowercase();
     let mut out = Vec::new();
     let mut risk = |kind: Kind, key: &str, what: String| {
@@ -710,10 +875,15 @@ fn self_lockout(plan: &Plan, live: &State, opts: &PlanOptions) -> Vec<Risk> {
     for c in &plan.changes {
         let live_key = c.previous_key.as_deref().unwrap_or(&c.key);
         match (c.kind, c.action) {
-            (Kind::User, Action::Delete | Action::Replace) if live_key == me => risk(c.kind, live_key, "delete itself".into()),
+            (Kind::User, Action::Delete | Action::Replace) if live_key == me => {
+                risk(c.kind, live_key, "delete itself".into())
+            }
             (Kind::User, Action::Update) if c.key == me => {
                 for f in &c.fields {
-                    if f.path == "status" && f.after == Some(serde_json::to_value(UserStatus::Blocked).unwrap_or_default()) {
+                    if f.path == "status"
+                        && f.after
+                            == Some(serde_json::to_value(UserStatus::Blocked).unwrap_or_default())
+                    {
                         risk(c.kind, &c.key, "block itself".into());
                     }
                     if f.path == "system_role" && f.before.is_some() && f.after.is_none() {
@@ -721,15 +891,27 @@ fn self_lockout(plan: &Plan, live: &State, opts: &PlanOptions) -> Vec<Risk> {
                     }
                 }
             }
-            (Kind::Membership, Action::Delete) if keys::split2(live_key).is_some_and(|(u, _)| u == me) => {
+            (Kind::Membership, Action::Delete)
+                if keys::split2(live_key).is_some_and(|(u, _)| u == me) =>
+            {
                 risk(c.kind, live_key, "remove its own membership".into())
             }
-            (Kind::Membership, Action::Update) if keys::split2(&c.key).is_some_and(|(u, _)| u == me) => {
+            (Kind::Membership, Action::Update)
+                if keys::split2(&c.key).is_some_and(|(u, _)| u == me) =>
+            {
                 let before = live.memberships.get(live_key).map(|e| e.spec.role.as_str());
                 for f in c.fields.iter().filter(|f| f.path == "role") {
                     let after = f.after.as_ref().and_then(Value::as_str);
                     if demotes(before, after) {
-                        risk(c.kind, &c.key, format!("demote itself from `{}` to `{}`", before.unwrap_or("?"), after.unwrap_or("?")));
+                        risk(
+                            c.kind,
+                            &c.key,
+                            format!(
+                                "demote itself from `{}` to `{}`",
+                                before.unwrap_or("?"),
+                                after.unwrap_or("?")
+                            ),
+                        );
                     }
                 }
             }
@@ -751,8 +933,15 @@ fn demotes(before: Option<&str>, after: Option<&str>) -> bool {
 
 fn effective_limits(state: &State, tenant: &str, fallback: &State) -> Option<Limits> {
     let t = state.tenants.get(tenant)?;
-    let plan = state.plans.get(&t.spec.plan).or_else(|| fallback.plans.get(&t.spec.plan));
-    Some(t.spec.limits.over(&plan.map(|p| p.spec.limits.clone()).unwrap_or_default()))
+    let plan = state
+        .plans
+        .get(&t.spec.plan)
+        .or_else(|| fallback.plans.get(&t.spec.plan));
+    Some(
+        t.spec
+            .limits
+            .over(&plan.map(|p| p.spec.limits.clone()).unwrap_or_default()),
+    )
 }
 
 /// Rule 9: a tenant limit lowered below the tenant's live usage.
@@ -768,12 +957,23 @@ fn limits_below_usage(plan: &Plan, desired: &State, live: &State) -> Vec<Risk> {
     }
     for tenant in desired.tenants.keys() {
         let lt = live_key.get(tenant.as_str()).copied().unwrap_or(tenant);
-        let (Some(after), Some(before)) = (effective_limits(desired, tenant, live), effective_limits(live, lt, live)) else { continue };
+        let (Some(after), Some(before)) = (
+            effective_limits(desired, tenant, live),
+            effective_limits(live, lt, live),
+        ) else {
+            continue;
+        };
         let users = members.get(lt).map_or(0, Vec::len);
         let workspaces = live.keys_in(Kind::Workspace, &format!("{lt}/")).count();
         for (name, limit, was, usage, unit) in [
             ("users", after.users, before.users, users, "members"),
-            ("workspaces", after.workspaces, before.workspaces, workspaces, "workspaces"),
+            (
+                "workspaces",
+                after.workspaces,
+                before.workspaces,
+                workspaces,
+                "workspaces",
+            ),
         ] {
             let Some(limit) = limit else { continue };
             if (limit as usize) < usage && was.is_none_or(|w| w > limit) {

@@ -45,17 +45,31 @@ pub struct Explanation {
 }
 
 fn step(check: &str, tenant: Option<&str>, outcome: Outcome, detail: String) -> Step {
-    Step { check: check.to_string(), tenant: tenant.map(str::to_string), outcome, detail }
+    Step {
+        check: check.to_string(),
+        tenant: tenant.map(str::to_string),
+        outcome,
+        detail,
+    }
 }
 
 /// The user's memberships as (tenant, role, workspaces), restricted to `tenant` when given.
-fn memberships<'a>(state: &'a State, email: &str, tenant: Option<&str>) -> Vec<(&'a str, &'a str, &'a [String])> {
+fn memberships<'a>(
+    state: &'a State,
+    email: &str,
+    tenant: Option<&str>,
+) -> Vec<(&'a str, &'a str, &'a [String])> {
     let prefix = format!("{email}/");
     state
         .memberships
-        .range::<str, _>((std::ops::Bound::Included(prefix.as_str()), std::ops::Bound::Unbounded))
+        .range::<str, _>((
+            std::ops::Bound::Included(prefix.as_str()),
+            std::ops::Bound::Unbounded,
+        ))
         .take_while(|(k, _)| k.starts_with(&prefix))
-        .filter_map(|(k, e)| keys::split2(k).map(|(_, t)| (t, e.spec.role.as_str(), e.spec.workspaces.as_slice())))
+        .filter_map(|(k, e)| {
+            keys::split2(k).map(|(_, t)| (t, e.spec.role.as_str(), e.spec.workspaces.as_slice()))
+        })
         .filter(|(t, _, _)| tenant.is_none_or(|want| want == *t))
         .collect()
 }
@@ -90,35 +104,98 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
         let help = rules::did_you_mean(model, state.models.keys().map(String::as_str))
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
-        steps.push(step("model", None, Outcome::Fail, format!("model `{model}` does not exist{help}")));
-        return Explanation { question, steps, allowed: false, verdict: format!("denied: model `{model}` does not exist") };
+        steps.push(step(
+            "model",
+            None,
+            Outcome::Fail,
+            format!("model `{model}` does not exist{help}"),
+        ));
+        return Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: model `{model}` does not exist"),
+        };
     }
     for (t, role, _) in &ms {
-        steps.push(step("membership", Some(t), Outcome::Pass, format!("member of `{t}` with role `{role}`")));
+        steps.push(step(
+            "membership",
+            Some(t),
+            Outcome::Pass,
+            format!("member of `{t}` with role `{role}`"),
+        ));
     }
-    match state.user_models.get(&keys::join(&[&email, model])).map(|e| e.spec.access) {
+    match state
+        .user_models
+        .get(&keys::join(&[&email, model]))
+        .map(|e| e.spec.access)
+    {
         Some(Access::Deny) => {
-            steps.push(step("direct grant", None, Outcome::Fail, format!("`{email}` has a direct `deny` on `{model}`; it overrides every tenant grant")));
-            return Explanation { question, steps, allowed: false, verdict: "denied by a direct user-model grant (`deny`)".into() };
+            steps.push(step(
+                "direct grant",
+                None,
+                Outcome::Fail,
+                format!(
+                    "`{email}` has a direct `deny` on `{model}`; it overrides every tenant grant"
+                ),
+            ));
+            return Explanation {
+                question,
+                steps,
+                allowed: false,
+                verdict: "denied by a direct user-model grant (`deny`)".into(),
+            };
         }
         Some(Access::Allow) => {
-            steps.push(step("direct grant", None, Outcome::Pass, format!("`{email}` has a direct `allow` on `{model}`; it overrides the tenant level")));
-            return Explanation { question, steps, allowed: true, verdict: "allowed by a direct user-model grant (`allow`)".into() };
+            steps.push(step(
+                "direct grant",
+                None,
+                Outcome::Pass,
+                format!(
+                    "`{email}` has a direct `allow` on `{model}`; it overrides the tenant level"
+                ),
+            ));
+            return Explanation {
+                question,
+                steps,
+                allowed: true,
+                verdict: "allowed by a direct user-model grant (`allow`)".into(),
+            };
         }
-        None => steps.push(step("direct grant", None, Outcome::Info, format!("no direct grant of `{model}` to `{email}`; the tenant level decides"))),
+        None => steps.push(step(
+            "direct grant",
+            None,
+            Outcome::Info,
+            format!("no direct grant of `{model}` to `{email}`; the tenant level decides"),
+        )),
     }
     let mut allowed_by: Option<String> = None;
     let mut last_refusal = String::new();
     for (t, role, _) in &ms {
         let Some(grant) = state.tenant_models.get(&keys::join(&[t, model])) else {
-            steps.push(step("tenant grant", Some(t), Outcome::Fail, format!("tenant `{t}` is not granted `{model}`")));
+            steps.push(step(
+                "tenant grant",
+                Some(t),
+                Outcome::Fail,
+                format!("tenant `{t}` is not granted `{model}`"),
+            ));
             last_refusal = format!("no tenant of `{email}` is granted `{model}`");
             continue;
         };
-        steps.push(step("tenant grant", Some(t), Outcome::Pass, format!("tenant `{t}` is granted `{model}`")));
+        steps.push(step(
+            "tenant grant",
+            Some(t),
+            Outcome::Pass,
+            format!("tenant `{t}` is granted `{model}`"),
+        ));
         if grant.spec.admin_only {
             if *role == ORG_ADMIN {
-                steps.push(step("admin-only", Some(t), Outcome::Pass, format!("`{model}` is admin-only in `{t}`, and `{email}` is its `org_admin`")));
+                steps.push(step(
+                    "admin-only",
+                    Some(t),
+                    Outcome::Pass,
+                    format!("`{model}` is admin-only in `{t}`, and `{email}` is its `org_admin`"),
+                ));
             } else {
                 steps.push(step("admin-only", Some(t), Outcome::Fail, format!("`{model}` is admin-only in `{t}`, and `{email}` is `{role}`, not `org_admin`")));
                 last_refusal = format!("`{model}` is reserved to the administrators of `{t}`");
@@ -128,8 +205,18 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
         allowed_by.get_or_insert_with(|| t.to_string());
     }
     match allowed_by {
-        Some(t) => Explanation { question, steps, allowed: true, verdict: format!("allowed through tenant `{t}`") },
-        None => Explanation { question, steps, allowed: false, verdict: format!("denied: {last_refusal}") },
+        Some(t) => Explanation {
+            question,
+            steps,
+            allowed: true,
+            verdict: format!("allowed through tenant `{t}`"),
+        },
+        None => Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: {last_refusal}"),
+        },
     }
 }
 
@@ -137,7 +224,12 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
 /// `org_admin` holds every permission.
 fn role_permissions(state: &State, role: &str) -> Option<Vec<String>> {
     if role == ORG_ADMIN {
-        return Some(catalog::PERMISSIONS.iter().map(|p| p.name.to_string()).collect());
+        return Some(
+            catalog::PERMISSIONS
+                .iter()
+                .map(|p| p.name.to_string())
+                .collect(),
+        );
     }
     if let Some(b) = catalog::builtin_role(role) {
         return Some(b.permissions.iter().map(|p| p.to_string()).collect());
@@ -146,7 +238,12 @@ fn role_permissions(state: &State, role: &str) -> Option<Vec<String>> {
 }
 
 /// Whether `email` holds a catalog permission (`project.create`) in a tenant.
-pub fn permission(state: &State, email: &str, permission: &str, tenant: Option<&str>) -> Explanation {
+pub fn permission(
+    state: &State,
+    email: &str,
+    permission: &str,
+    tenant: Option<&str>,
+) -> Explanation {
     let email = email.to_lowercase();
     let question = match tenant {
         Some(t) => format!("does `{email}` hold `{permission}` in tenant `{t}`?"),
@@ -159,28 +256,75 @@ pub fn permission(state: &State, email: &str, permission: &str, tenant: Option<&
     let mut steps = Vec::new();
     let mut allowed_in: Vec<&str> = Vec::new();
     for (t, role, _) in &ms {
-        steps.push(step("membership", Some(t), Outcome::Pass, format!("member of `{t}` with role `{role}`")));
+        steps.push(step(
+            "membership",
+            Some(t),
+            Outcome::Pass,
+            format!("member of `{t}` with role `{role}`"),
+        ));
         match role_permissions(state, role) {
             Some(perms) if *role == ORG_ADMIN || perms.iter().any(|p| p == permission) => {
-                let why = if *role == ORG_ADMIN { "holds every permission".to_string() } else { format!("includes `{permission}`") };
-                steps.push(step("role", Some(t), Outcome::Pass, format!("role `{role}` {why}")));
+                let why = if *role == ORG_ADMIN {
+                    "holds every permission".to_string()
+                } else {
+                    format!("includes `{permission}`")
+                };
+                steps.push(step(
+                    "role",
+                    Some(t),
+                    Outcome::Pass,
+                    format!("role `{role}` {why}"),
+                ));
                 allowed_in.push(t);
             }
-            Some(_) => steps.push(step("role", Some(t), Outcome::Fail, format!("role `{role}` does not include `{permission}`"))),
-            None => steps.push(step("role", Some(t), Outcome::Fail, format!("role `{role}` does not exist"))),
+            Some(_) => steps.push(step(
+                "role",
+                Some(t),
+                Outcome::Fail,
+                format!("role `{role}` does not include `{permission}`"),
+            )),
+            None => steps.push(step(
+                "role",
+                Some(t),
+                Outcome::Fail,
+                format!("role `{role}` does not exist"),
+            )),
         }
     }
     if allowed_in.is_empty() {
-        Explanation { question, steps, allowed: false, verdict: format!("denied: no role of `{email}` includes `{permission}`") }
+        Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: no role of `{email}` includes `{permission}`"),
+        }
     } else {
-        Explanation { question, steps, allowed: true, verdict: format!("allowed in {}", allowed_in.iter().map(|t| format!("`{t}`")).collect::<Vec<_>>().join(", ")) }
+        Explanation {
+            question,
+            steps,
+            allowed: true,
+            verdict: format!(
+                "allowed in {}",
+                allowed_in
+                    .iter()
+                    .map(|t| format!("`{t}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        }
     }
 }
 
 /// Whether `email` may perform a grant action (`read`, `update`, `delete`, `create`) on a
 /// workspace of `tenant`: the role must see the workspace, then a grant to the user, to the
 /// user's role or to the whole tenant must give the action. `org_admin` may do everything.
-pub fn workspace_action(state: &State, email: &str, action: GrantAction, tenant: &str, workspace: &str) -> Explanation {
+pub fn workspace_action(
+    state: &State,
+    email: &str,
+    action: GrantAction,
+    tenant: &str,
+    workspace: &str,
+) -> Explanation {
     let email = email.to_lowercase();
     let a = action.as_str();
     let question = format!("can `{email}` {a} in workspace `{workspace}` of tenant `{tenant}`?");
@@ -189,44 +333,121 @@ pub fn workspace_action(state: &State, email: &str, action: GrantAction, tenant:
         return not_member(state, &email, Some(tenant), question);
     };
     let t = Some(tenant);
-    let mut steps = vec![step("membership", t, Outcome::Pass, format!("member of `{tenant}` with role `{role}`"))];
+    let mut steps = vec![step(
+        "membership",
+        t,
+        Outcome::Pass,
+        format!("member of `{tenant}` with role `{role}`"),
+    )];
     let ws_key = keys::join(&[tenant, workspace]);
     if !state.workspaces.contains_key(&ws_key) {
-        steps.push(step("workspace", t, Outcome::Fail, format!("workspace `{workspace}` does not exist in `{tenant}`")));
-        return Explanation { question, steps, allowed: false, verdict: format!("denied: workspace `{workspace}` does not exist") };
+        steps.push(step(
+            "workspace",
+            t,
+            Outcome::Fail,
+            format!("workspace `{workspace}` does not exist in `{tenant}`"),
+        ));
+        return Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: workspace `{workspace}` does not exist"),
+        };
     }
     if role == ORG_ADMIN {
-        steps.push(step("role", t, Outcome::Pass, format!("`{ORG_ADMIN}` administers every workspace of `{tenant}`")));
-        return Explanation { question, steps, allowed: true, verdict: format!("allowed: `{email}` is `{ORG_ADMIN}` of `{tenant}`") };
+        steps.push(step(
+            "role",
+            t,
+            Outcome::Pass,
+            format!("`{ORG_ADMIN}` administers every workspace of `{tenant}`"),
+        ));
+        return Explanation {
+            question,
+            steps,
+            allowed: true,
+            verdict: format!("allowed: `{email}` is `{ORG_ADMIN}` of `{tenant}`"),
+        };
     }
     if rules::role_sees_all_workspaces(state, role) {
-        steps.push(step("role", t, Outcome::Pass, format!("role `{role}` sees every workspace of `{tenant}`")));
+        steps.push(step(
+            "role",
+            t,
+            Outcome::Pass,
+            format!("role `{role}` sees every workspace of `{tenant}`"),
+        ));
     } else if workspaces.iter().any(|w| w == workspace) {
-        steps.push(step("role", t, Outcome::Pass, format!("the membership lists workspace `{workspace}`")));
+        steps.push(step(
+            "role",
+            t,
+            Outcome::Pass,
+            format!("the membership lists workspace `{workspace}`"),
+        ));
     } else {
         steps.push(step("role", t, Outcome::Fail, format!("role `{role}` sees selected workspaces only, and the membership does not list `{workspace}`")));
-        return Explanation { question, steps, allowed: false, verdict: format!("denied: `{email}` does not see workspace `{workspace}`") };
+        return Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: `{email}` does not see workspace `{workspace}`"),
+        };
     }
     let mut by = None;
     for (grantee, label) in [
-        (Grantee::User(email.clone()), format!("grant to user `{email}`")),
-        (Grantee::Role(role.to_string()), format!("grant to role `{role}`")),
-        (Grantee::Tenant, format!("grant to the whole tenant `{tenant}`")),
+        (
+            Grantee::User(email.clone()),
+            format!("grant to user `{email}`"),
+        ),
+        (
+            Grantee::Role(role.to_string()),
+            format!("grant to role `{role}`"),
+        ),
+        (
+            Grantee::Tenant,
+            format!("grant to the whole tenant `{tenant}`"),
+        ),
     ] {
         match state.grants.get(&keys::grant(tenant, workspace, &grantee)) {
             Some(g) if g.spec.actions.contains(&action) => {
-                steps.push(step("workspace grant", t, Outcome::Pass, format!("{label} on `{workspace}` gives `{a}`")));
+                steps.push(step(
+                    "workspace grant",
+                    t,
+                    Outcome::Pass,
+                    format!("{label} on `{workspace}` gives `{a}`"),
+                ));
                 by.get_or_insert(label);
             }
             Some(g) => {
                 let given: Vec<&str> = g.spec.actions.iter().map(|x| x.as_str()).collect();
-                steps.push(step("workspace grant", t, Outcome::Fail, format!("{label} on `{workspace}` gives {} but not `{a}`", given.join(", "))));
+                steps.push(step(
+                    "workspace grant",
+                    t,
+                    Outcome::Fail,
+                    format!(
+                        "{label} on `{workspace}` gives {} but not `{a}`",
+                        given.join(", ")
+                    ),
+                ));
             }
-            None => steps.push(step("workspace grant", t, Outcome::Info, format!("no {label} on `{workspace}`"))),
+            None => steps.push(step(
+                "workspace grant",
+                t,
+                Outcome::Info,
+                format!("no {label} on `{workspace}`"),
+            )),
         }
     }
     match by {
-        Some(label) => Explanation { question, steps, allowed: true, verdict: format!("allowed by the {label}") },
-        None => Explanation { question, steps, allowed: false, verdict: format!("denied: no grant on `{workspace}` gives `{a}` to `{email}`") },
+        Some(label) => Explanation {
+            question,
+            steps,
+            allowed: true,
+            verdict: format!("allowed by the {label}"),
+        },
+        None => Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: no grant on `{workspace}` gives `{a}` to `{email}`"),
+        },
     }
 }

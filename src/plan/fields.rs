@@ -45,7 +45,11 @@ fn walk(path: &str, before: Option<&Value>, after: Option<&Value>, out: &mut Vec
         }
         (b, a) => {
             if b != a {
-                out.push(FieldChange { path: path.to_string(), before: b.cloned(), after: a.cloned() });
+                out.push(FieldChange {
+                    path: path.to_string(),
+                    before: b.cloned(),
+                    after: a.cloned(),
+                });
             }
         }
     }

@@ -93,7 +93,9 @@ impl Reason {
             Reason::Tenant => "the workspace moves to another tenant".into(),
             Reason::Removed => "no longer in the configuration".into(),
             Reason::Pruned => "not managed by tenantctl; deleted because of --prune".into(),
-            Reason::Cascade { kind, key } => format!("goes with its {kind} `{key}`, which is deleted"),
+            Reason::Cascade { kind, key } => {
+                format!("goes with its {kind} `{key}`, which is deleted")
+            }
             Reason::Renamed { to } => format!("renamed to `{to}`, which already exists"),
         }
     }
@@ -228,7 +230,12 @@ pub struct PlanOptions {
 
 impl Default for PlanOptions {
     fn default() -> Self {
-        PlanOptions { prune: false, max_delete_percent: 25, targets: Vec::new(), identity: Identity::default() }
+        PlanOptions {
+            prune: false,
+            max_delete_percent: 25,
+            targets: Vec::new(),
+            identity: Identity::default(),
+        }
     }
 }
 
@@ -285,7 +292,10 @@ impl Plan {
 
     /// Risks that apply refuses given `allow_limit_below_usage`.
     pub fn blocking_risks(&self, allow_limit_below_usage: bool) -> Vec<&Risk> {
-        self.risks.iter().filter(|r| r.always_refused() || !allow_limit_below_usage).collect()
+        self.risks
+            .iter()
+            .filter(|r| r.always_refused() || !allow_limit_below_usage)
+            .collect()
     }
 }
 
@@ -359,14 +369,23 @@ pub fn cascade_parents(kind: Kind, key: &str) -> Vec<(Kind, String)> {
 
 /// Parses a `--target` value `KIND/KEY` (`tenant/acme`, `workspace/acme/paris`).
 pub fn parse_target(s: &str) -> Result<(Kind, String), String> {
-    let (kind, key) = s.split_once('/').ok_or_else(|| format!("`{s}` is not KIND/KEY (e.g. `tenant/acme`)"))?;
+    let (kind, key) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not KIND/KEY (e.g. `tenant/acme`)"))?;
     let kind = Kind::parse(kind).ok_or_else(|| {
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        format!("`{kind}` is not a kind; expected one of {}", names.join(", "))
+        format!(
+            "`{kind}` is not a kind; expected one of {}",
+            names.join(", ")
+        )
     })?;
     if key.is_empty() {
         return Err(format!("`{s}` has no key after the kind"));
     }
-    let key = if kind == Kind::User || kind == Kind::Membership || kind == Kind::UserModel { key.to_lowercase() } else { key.to_string() };
+    let key = if kind == Kind::User || kind == Kind::Membership || kind == Kind::UserModel {
+        key.to_lowercase()
+    } else {
+        key.to_string()
+    };
     Ok((kind, key))
 }

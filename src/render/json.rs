@@ -74,10 +74,37 @@ impl From<&Plan> for JsonPlan {
                     reason: c.reason.as_ref().map(|r| r.code()),
                 })
                 .collect(),
-            risks: plan.risks.iter().map(|r| JsonFinding { code: r.code.clone(), kind: r.kind.as_str(), key: r.key.clone(), message: r.message.clone() }).collect(),
-            warnings: plan.warnings.iter().map(|w| JsonFinding { code: w.code.clone(), kind: w.kind.as_str(), key: w.key.clone(), message: w.message.clone() }).collect(),
-            unmanaged: plan.unmanaged.iter().map(|(k, n)| (k.as_str().to_string(), *n)).collect(),
-            summary: JsonSummary { create: s.create, update: s.update, replace: s.replace, delete: s.delete },
+            risks: plan
+                .risks
+                .iter()
+                .map(|r| JsonFinding {
+                    code: r.code.clone(),
+                    kind: r.kind.as_str(),
+                    key: r.key.clone(),
+                    message: r.message.clone(),
+                })
+                .collect(),
+            warnings: plan
+                .warnings
+                .iter()
+                .map(|w| JsonFinding {
+                    code: w.code.clone(),
+                    kind: w.kind.as_str(),
+                    key: w.key.clone(),
+                    message: w.message.clone(),
+                })
+                .collect(),
+            unmanaged: plan
+                .unmanaged
+                .iter()
+                .map(|(k, n)| (k.as_str().to_string(), *n))
+                .collect(),
+            summary: JsonSummary {
+                create: s.create,
+                update: s.update,
+                replace: s.replace,
+                delete: s.delete,
+            },
         }
     }
 }
@@ -87,12 +114,30 @@ impl From<&Plan> for JsonPlan {
 fn fields(c: &Change) -> Vec<JsonField> {
     let leaves = |v: &Option<Value>| v.as_ref().map(super::leaves).unwrap_or_default();
     match c.action {
-        Action::Create => leaves(&c.after).into_iter().map(|(path, v)| JsonField { path, before: Value::Null, after: v }).collect(),
-        Action::Delete => leaves(&c.before).into_iter().map(|(path, v)| JsonField { path, before: v, after: Value::Null }).collect(),
+        Action::Create => leaves(&c.after)
+            .into_iter()
+            .map(|(path, v)| JsonField {
+                path,
+                before: Value::Null,
+                after: v,
+            })
+            .collect(),
+        Action::Delete => leaves(&c.before)
+            .into_iter()
+            .map(|(path, v)| JsonField {
+                path,
+                before: v,
+                after: Value::Null,
+            })
+            .collect(),
         Action::Update | Action::Replace => c
             .fields
             .iter()
-            .map(|f| JsonField { path: f.path.clone(), before: f.before.clone().unwrap_or(Value::Null), after: f.after.clone().unwrap_or(Value::Null) })
+            .map(|f| JsonField {
+                path: f.path.clone(),
+                before: f.before.clone().unwrap_or(Value::Null),
+                after: f.after.clone().unwrap_or(Value::Null),
+            })
             .collect(),
     }
 }

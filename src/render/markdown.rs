@@ -41,12 +41,22 @@ fn change_text(c: &Change) -> String {
                         let _ = writeln!(out, "-     {}: {}", f.path, show(b.as_ref()));
                     }
                     (b, a) => {
-                        let _ = writeln!(out, "!     {}: {} → {}", f.path, show(b.as_ref()), show(a.as_ref()));
+                        let _ = writeln!(
+                            out,
+                            "!     {}: {} → {}",
+                            f.path,
+                            show(b.as_ref()),
+                            show(a.as_ref())
+                        );
                     }
                 }
             }
             if !c.moved.is_empty() {
-                let _ = writeln!(out, "#     moves with it, unchanged: {}", moved_summary(&c.moved));
+                let _ = writeln!(
+                    out,
+                    "#     moves with it, unchanged: {}",
+                    moved_summary(&c.moved)
+                );
             }
         }
         Action::Delete => {}
@@ -56,7 +66,9 @@ fn change_text(c: &Change) -> String {
 
 /// Escapes text for a markdown table cell or paragraph.
 fn esc(s: &str) -> String {
-    s.replace('|', "\\|").replace('<', "&lt;").replace('>', "&gt;")
+    s.replace('|', "\\|")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
 }
 
 /// The markdown plan, at most [`MARKDOWN_LIMIT`] characters.
@@ -67,36 +79,73 @@ pub fn markdown(plan: &Plan) -> String {
 pub(crate) fn render(plan: &Plan, limit: usize) -> String {
     let mut head = String::new();
     let _ = writeln!(head, "### tenantctl plan\n");
-    let _ = writeln!(head, "**{}** (live revision {})\n", summary_line(plan), plan.revision);
+    let _ = writeln!(
+        head,
+        "**{}** (live revision {})\n",
+        summary_line(plan),
+        plan.revision
+    );
     let mut by_kind: BTreeMap<Kind, Vec<&Change>> = BTreeMap::new();
     for c in &plan.changes {
         by_kind.entry(c.kind).or_default().push(c);
     }
     if !by_kind.is_empty() {
-        let _ = writeln!(head, "| kind | create | update | replace | delete |\n|---|---:|---:|---:|---:|");
+        let _ = writeln!(
+            head,
+            "| kind | create | update | replace | delete |\n|---|---:|---:|---:|---:|"
+        );
         for (kind, cs) in &by_kind {
             let n = |a: Action| cs.iter().filter(|c| c.action == a).count();
-            let _ = writeln!(head, "| {kind} | {} | {} | {} | {} |", n(Action::Create), n(Action::Update), n(Action::Replace), n(Action::Delete));
+            let _ = writeln!(
+                head,
+                "| {kind} | {} | {} | {} | {} |",
+                n(Action::Create),
+                n(Action::Update),
+                n(Action::Replace),
+                n(Action::Delete)
+            );
         }
         head.push('\n');
     }
     if !plan.risks.is_empty() {
         let _ = writeln!(head, "> [!CAUTION]\n> **Risks**");
         for r in &plan.risks {
-            let _ = writeln!(head, "> - `{}` {} {}: {}", r.code, r.kind, esc(&r.key), esc(&r.message));
+            let _ = writeln!(
+                head,
+                "> - `{}` {} {}: {}",
+                r.code,
+                r.kind,
+                esc(&r.key),
+                esc(&r.message)
+            );
         }
         head.push('\n');
     }
     if !plan.warnings.is_empty() {
         let _ = writeln!(head, "> [!WARNING]\n> **Warnings**");
         for w in &plan.warnings {
-            let _ = writeln!(head, "> - `{}` {} {}: {}", w.code, w.kind, esc(&w.key), esc(&w.message));
+            let _ = writeln!(
+                head,
+                "> - `{}` {} {}: {}",
+                w.code,
+                w.kind,
+                esc(&w.key),
+                esc(&w.message)
+            );
         }
         head.push('\n');
     }
     if !plan.unmanaged.is_empty() {
-        let parts: Vec<String> = plan.unmanaged.iter().map(|(k, n)| format!("{n} {}", if *n == 1 { k.as_str() } else { k.plural() })).collect();
-        let _ = writeln!(head, "Unmanaged, left alone: {} (never managed by tenantctl; `--prune` deletes them).\n", parts.join(", "));
+        let parts: Vec<String> = plan
+            .unmanaged
+            .iter()
+            .map(|(k, n)| format!("{n} {}", if *n == 1 { k.as_str() } else { k.plural() }))
+            .collect();
+        let _ = writeln!(
+            head,
+            "Unmanaged, left alone: {} (never managed by tenantctl; `--prune` deletes them).\n",
+            parts.join(", ")
+        );
     }
 
     // Room for the note of what was cut.
@@ -106,7 +155,11 @@ pub(crate) fn render(plan: &Plan, limit: usize) -> String {
     let mut cut: BTreeMap<Kind, usize> = BTreeMap::new();
     let mut len = head.chars().count();
     for (kind, cs) in &by_kind {
-        let open = format!("<details><summary>{kind}: {} change{}</summary>\n\n````diff\n", cs.len(), if cs.len() == 1 { "" } else { "s" });
+        let open = format!(
+            "<details><summary>{kind}: {} change{}</summary>\n\n````diff\n",
+            cs.len(),
+            if cs.len() == 1 { "" } else { "s" }
+        );
         let close = "````\n\n</details>\n\n";
         let frame = open.chars().count() + close.chars().count();
         if len + frame + reserve > limit {
@@ -138,7 +191,10 @@ pub(crate) fn render(plan: &Plan, limit: usize) -> String {
     out.push_str(&body);
     if !cut.is_empty() {
         let total: usize = cut.values().sum();
-        let parts: Vec<String> = cut.iter().map(|(k, n)| format!("{n} {}", if *n == 1 { k.as_str() } else { k.plural() })).collect();
+        let parts: Vec<String> = cut
+            .iter()
+            .map(|(k, n)| format!("{n} {}", if *n == 1 { k.as_str() } else { k.plural() }))
+            .collect();
         let _ = writeln!(
             out,
             "> [!NOTE]\n> {total} of {} changes are not shown ({}) to keep this comment under {limit} characters; the full plan is in the job log (`tenantctl plan`).",

@@ -23,7 +23,10 @@ pub fn summary_line(plan: &Plan) -> String {
         return "No changes.".into();
     }
     let s = plan.summary();
-    format!("Plan: {} to create, {} to update, {} to replace, {} to delete.", s.create, s.update, s.replace, s.delete)
+    format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        s.create, s.update, s.replace, s.delete
+    )
 }
 
 /// A JSON value as shown in a plan: strings quoted, everything else compact JSON.
@@ -41,7 +44,11 @@ pub(crate) fn leaves(v: &Value) -> Vec<(String, Value)> {
         match v {
             Value::Object(m) if !m.is_empty() => {
                 for (k, v) in m {
-                    let p = if prefix.is_empty() { k.clone() } else { format!("{prefix}.{k}") };
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
                     walk(&p, v, out);
                 }
             }
@@ -60,7 +67,9 @@ pub(crate) fn moved_summary(moved: &[Moved]) -> String {
         *by.entry(m.kind).or_default() += 1;
     }
     by.into_iter()
-        .map(|(k, n)| format!("{n} {}", if n == 1 { k.as_str() } else { k.plural() }).replace('_', " "))
+        .map(|(k, n)| {
+            format!("{n} {}", if n == 1 { k.as_str() } else { k.plural() }).replace('_', " ")
+        })
         .collect::<Vec<_>>()
         .join(", ")
 }
@@ -77,10 +86,18 @@ pub(crate) fn title(c: &Change) -> String {
 }
 
 /// Whether a field's values are long text, shown as a word diff.
-pub(crate) fn long_text<'a>(before: Option<&'a Value>, after: Option<&'a Value>) -> Option<(&'a str, &'a str)> {
+pub(crate) fn long_text<'a>(
+    before: Option<&'a Value>,
+    after: Option<&'a Value>,
+) -> Option<(&'a str, &'a str)> {
     match (before?, after?) {
         // Prose: long, and made of words (not a key or an e-mail).
-        (Value::String(b), Value::String(a)) if (b.chars().count() > 40 || a.chars().count() > 40) && (b.contains(' ') || a.contains(' ')) => Some((b, a)),
+        (Value::String(b), Value::String(a))
+            if (b.chars().count() > 40 || a.chars().count() > 40)
+                && (b.contains(' ') || a.contains(' ')) =>
+        {
+            Some((b, a))
+        }
         _ => None,
     }
 }
@@ -101,30 +118,58 @@ mod tests {
             before: Some(json!({ "plan": "essential" })),
             after: Some(json!({ "plan": "essential", "display_name": "Acme" })),
             fields,
-            reason: if action == Action::Delete { Some(Reason::Removed) } else { None },
+            reason: if action == Action::Delete {
+                Some(Reason::Removed)
+            } else {
+                None
+            },
             moved: Vec::new(),
             ops: Vec::new(),
         }
     }
 
     fn plan(changes: Vec<Change>) -> Plan {
-        Plan { revision: 4, changes, risks: Vec::new(), warnings: Vec::new(), unmanaged: BTreeMap::new() }
+        Plan {
+            revision: 4,
+            changes,
+            risks: Vec::new(),
+            warnings: Vec::new(),
+            unmanaged: BTreeMap::new(),
+        }
     }
 
     #[test]
     fn summary_lines() {
         assert_eq!(summary_line(&plan(vec![])), "No changes.");
-        let p = plan(vec![change(Action::Create, "a", vec![]), change(Action::Delete, "b", vec![])]);
-        assert_eq!(summary_line(&p), "Plan: 1 to create, 0 to update, 0 to replace, 1 to delete.");
-        assert_eq!(p.summary(), Summary { create: 1, update: 0, replace: 0, delete: 1 });
+        let p = plan(vec![
+            change(Action::Create, "a", vec![]),
+            change(Action::Delete, "b", vec![]),
+        ]);
+        assert_eq!(
+            summary_line(&p),
+            "Plan: 1 to create, 0 to update, 0 to replace, 1 to delete."
+        );
+        assert_eq!(
+            p.summary(),
+            Summary {
+                create: 1,
+                update: 0,
+                replace: 0,
+                delete: 1
+            }
+        );
     }
 
     #[test]
     fn long_text_is_a_word_diff_plain_and_coloured() {
         let f = FieldChange {
             path: "description".into(),
-            before: Some(json!("Agence de voyages niçoise; messagerie client sur WhatsApp")),
-            after: Some(json!("Agence de voyages azuréenne; messagerie client sur WhatsApp et web")),
+            before: Some(json!(
+                "Agence de voyages niçoise; messagerie client sur WhatsApp"
+            )),
+            after: Some(json!(
+                "Agence de voyages azuréenne; messagerie client sur WhatsApp et web"
+            )),
         };
         let p = plan(vec![change(Action::Update, "acme", vec![f])]);
         let plain = human(&p, false);
@@ -132,29 +177,54 @@ mod tests {
         assert!(!plain.contains('\u{1b}'));
         let colour = human(&p, true);
         assert!(colour.contains("\u{1b}["), "{colour}");
-        assert!(!colour.contains("[-"), "coloured output marks words with colour, not brackets");
+        assert!(
+            !colour.contains("[-"),
+            "coloured output marks words with colour, not brackets"
+        );
     }
 
     #[test]
     fn short_values_are_before_and_after() {
-        let f = FieldChange { path: "limits.users".into(), before: Some(json!(10)), after: Some(json!(3)) };
+        let f = FieldChange {
+            path: "limits.users".into(),
+            before: Some(json!(10)),
+            after: Some(json!(3)),
+        };
         let out = human(&plan(vec![change(Action::Update, "acme", vec![f])]), false);
         assert!(out.contains("~ limits.users: 10 → 3"), "{out}");
     }
 
     #[test]
     fn markdown_stays_under_the_limit_and_says_what_was_cut() {
-        let many: Vec<Change> = (0..5000).map(|i| change(Action::Create, &format!("tenant-{i:05}"), vec![])).collect();
+        let many: Vec<Change> = (0..5000)
+            .map(|i| change(Action::Create, &format!("tenant-{i:05}"), vec![]))
+            .collect();
         let mut p = plan(many);
-        p.risks.push(Risk { code: "limit_below_usage".into(), kind: Kind::Tenant, key: "tenant-00001".into(), message: "lowered".into() });
+        p.risks.push(Risk {
+            code: "limit_below_usage".into(),
+            kind: Kind::Tenant,
+            key: "tenant-00001".into(),
+            message: "lowered".into(),
+        });
         let md = markdown(&p);
-        assert!(md.chars().count() <= MARKDOWN_LIMIT, "{} chars", md.chars().count());
+        assert!(
+            md.chars().count() <= MARKDOWN_LIMIT,
+            "{} chars",
+            md.chars().count()
+        );
         assert!(md.starts_with("### tenantctl plan\n\n**Plan: 5000 to create"));
         assert!(md.contains("| tenant | 5000 | 0 | 0 | 0 |"));
         assert!(md.contains("`limit_below_usage`"));
-        let note = md.lines().rev().find(|l| l.contains("are not shown")).expect("a note of what was cut");
+        let note = md
+            .lines()
+            .rev()
+            .find(|l| l.contains("are not shown"))
+            .expect("a note of what was cut");
         let shown = md.matches("\n+ tenant tenant-").count();
-        assert!(note.contains(&format!("{} of 5000 changes are not shown (", 5000 - shown)), "{note}");
+        assert!(
+            note.contains(&format!("{} of 5000 changes are not shown (", 5000 - shown)),
+            "{note}"
+        );
         assert!(md.contains("</details>"), "the open block is closed");
         // A small plan is not cut.
         let small = markdown(&plan(vec![change(Action::Create, "acme", vec![])]));
@@ -164,7 +234,11 @@ mod tests {
 
     #[test]
     fn json_has_the_documented_shape() {
-        let f = FieldChange { path: "role".into(), before: Some(json!("member")), after: Some(json!("org_admin")) };
+        let f = FieldChange {
+            path: "role".into(),
+            before: Some(json!("member")),
+            after: Some(json!("org_admin")),
+        };
         let mut c = change(Action::Update, "alice@acme.example/acme", vec![f]);
         c.kind = Kind::Membership;
         let v: serde_json::Value = serde_json::from_str(&json::json(&plan(vec![c]))).expect("json");
