@@ -66,10 +66,11 @@ async fn run_async(
     args: &ApplyArgs,
     p: &Platform,
     saved: Option<SavedPlan>,
-    desired: Option<crate::spec::Desired>,
+    desired: Option<platform::Loaded>,
     options: crate::plan::PlanOptions,
     ask: bool,
 ) -> miette::Result<Exit> {
+    let mut print_warnings = None;
     let plan = match (saved, desired) {
         (Some(saved), _) => {
             let path = args.plan.as_deref().unwrap_or(std::path::Path::new("-"));
@@ -84,11 +85,18 @@ async fn run_async(
             }
             saved.plan
         }
-        (None, Some(desired)) => platform::make_plan(p, &desired, options).await?,
+        (None, Some(loaded)) => {
+            let plan = platform::make_plan(p, &loaded.desired, options).await?;
+            print_warnings = Some(loaded.warnings);
+            plan
+        }
         (None, None) => return Err(miette!("nothing to apply: give YAML paths or --plan FILE")),
     };
     print!("{}", platform::render(&plan, args.format));
     std::io::stdout().flush().into_diagnostic()?;
+    if let Some(w) = &print_warnings {
+        platform::print_other_warnings(&plan, w)?;
+    }
     if !plan.has_changes() {
         return Ok(Exit::Success);
     }

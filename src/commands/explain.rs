@@ -122,7 +122,7 @@ pub fn run(args: ExplainArgs, global: &Global) -> miette::Result<Exit> {
         })?
     } else {
         match platform::load(&a.paths)? {
-            Some(d) => d.state,
+            Some(d) => d.desired.state,
             None => return Ok(Exit::Failure),
         }
     };

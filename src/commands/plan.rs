@@ -11,14 +11,14 @@ use crate::apply::saved::{SavedOptions, SavedPlan};
 use crate::cli::PlanArgs;
 
 pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
-    let Some(desired) = platform::load(&args.paths)? else {
+    let Some(loaded) = platform::load(&args.paths)? else {
         return Ok(Exit::Failure);
     };
     let options = platform::plan_options(&args.options)?;
     let rt = super::runtime()?;
     let (plan, label) = rt.block_on(async {
         let p = Platform::connect(global).await?;
-        let plan = platform::make_plan(&p, &desired, options).await;
+        let plan = platform::make_plan(&p, &loaded.desired, options).await;
         let label = p.label.clone();
         p.close().await;
         plan.map(|plan| (plan, label))
@@ -27,6 +27,7 @@ pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
     out.write_all(platform::render(&plan, args.format).as_bytes())
         .into_diagnostic()?;
     out.flush().into_diagnostic()?;
+    platform::print_other_warnings(&plan, &loaded.warnings)?;
     if let Some(path) = &args.out {
         let saved = SavedPlan::new(
             &label,

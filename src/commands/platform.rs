@@ -157,28 +157,54 @@ mod embedded {
     }
 }
 
+/// The desired state and the warnings of `validate`.
+pub struct Loaded {
+    pub desired: Desired,
+    pub warnings: Vec<validate::Diagnostic>,
+}
+
 /// Loads and checks the YAML; on errors, renders the diagnostics on stderr and returns `None`.
-pub fn load(paths: &[PathBuf]) -> miette::Result<Option<Desired>> {
+pub fn load(paths: &[PathBuf]) -> miette::Result<Option<Loaded>> {
     let checked = validate::check_paths(paths);
     if checked.error_count() > 0 {
         let mut err = std::io::stderr();
-        let errors: Vec<_> = checked
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == crate::rules::Severity::Error)
-            .cloned()
-            .collect();
-        validate::render(&errors, DiagnosticFormat::Human, &mut err).into_diagnostic()?;
+        validate::render(&checked.diagnostics, DiagnosticFormat::Human, &mut err)
+            .into_diagnostic()?;
         eprintln!(
             "error: the configuration has {} error(s); nothing was planned",
             checked.error_count()
         );
         return Ok(None);
     }
-    checked
-        .desired
-        .map(Some)
-        .ok_or_else(|| miette!("the configuration could not be loaded"))
+    let warnings = checked
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == crate::rules::Severity::Warning)
+        .collect();
+    match checked.desired {
+        Some(desired) => Ok(Some(Loaded { desired, warnings })),
+        None => Err(miette!("the configuration could not be loaded")),
+    }
+}
+
+/// Prints on stderr the warnings of `validate` the plan does not already show: the plan
+/// carries the rule warnings, and a replace shows an e-mail change.
+pub fn print_other_warnings(plan: &Plan, warnings: &[validate::Diagnostic]) -> miette::Result<()> {
+    let shown: std::collections::HashSet<String> = plan
+        .warnings
+        .iter()
+        .map(|w| format!("tenantctl::{}", w.code))
+        .collect();
+    let rest: Vec<validate::Diagnostic> = warnings
+        .iter()
+        .filter(|d| !shown.contains(&d.code) && d.code != "tenantctl::email_change")
+        .cloned()
+        .collect();
+    if !rest.is_empty() {
+        validate::render(&rest, DiagnosticFormat::Human, &mut std::io::stderr())
+            .into_diagnostic()?;
+    }
+    Ok(())
 }
 
 /// Resolves the plan-shaping flags.
