@@ -27,8 +27,23 @@ struct Run {
 
 /// Runs `tenantctl ARGS` against `server` with its system token, in `dir`, without colour.
 async fn tenantctl(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> Run {
+    tenantctl_env(server_url, token, dir, args, &[]).await
+}
+
+/// [`tenantctl`] with extra environment variables.
+async fn tenantctl_env(
+    server_url: &str,
+    token: &str,
+    dir: &Path,
+    args: &[&str],
+    envs: &[(&str, &str)],
+) -> Run {
     let (url, token, dir) = (server_url.to_string(), token.to_string(), dir.to_path_buf());
     let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+    let envs: Vec<(String, String)> = envs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
     tokio::task::spawn_blocking(move || {
         let out = Command::cargo_bin("tenantctl")
             .expect("binary built")
@@ -40,6 +55,7 @@ async fn tenantctl(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> 
             .env_remove("GITHUB_SHA")
             .env_remove("CI_COMMIT_SHA")
             .env_remove("TENANTCTL_MAX_RPS")
+            .envs(envs)
             .timeout(std::time::Duration::from_secs(120))
             .output()
             .expect("tenantctl runs");
@@ -1325,5 +1341,76 @@ async fn mentioned_unmanaged_resources_are_adopted() {
         &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await,
         "after adoption",
     );
+    s.shutdown().await;
+}
+
+/// Every write of an apply carries the apply's change-set id and the CI commit, recorded in
+/// the platform's audit log; in batch and in resource-by-resource mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn writes_carry_the_change_set_and_the_commit() {
+    let s = TestServer::sqlite().await;
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mut doc = load_example("workspaces");
+    let v1 = write_doc(&dir.join("v1"), &doc);
+    let r = tenantctl_env(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", v1.to_str().expect("p")],
+        &[("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let t = doc.tenants.keys().next().cloned().expect("tenant");
+    doc.tenants.get_mut(&t).expect("t").display_name = Some("Changed in resource mode".into());
+    let v2 = write_doc(&dir.join("v2"), &doc);
+    let r = tenantctl_env(
+        &url,
+        &token,
+        dir,
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+            v2.to_str().expect("p"),
+        ],
+        &[("CI_COMMIT_SHA", "feedface")],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let audit = s.get("/api/v1/audit?limit=1000").await;
+    assert!(audit.status.is_success(), "{}", audit.text);
+    let items = audit.body["items"].as_array().expect("items");
+    let first: Vec<&serde_json::Value> = items.iter().filter(|e| e["revision"] == 1).collect();
+    let second: Vec<&serde_json::Value> = items
+        .iter()
+        .filter(|e| e["revision"].as_i64().is_some_and(|r| r > 1))
+        .collect();
+    assert!(
+        first.len() > 10 && !second.is_empty(),
+        "{} then {} entries",
+        first.len(),
+        second.len()
+    );
+    let sets: std::collections::BTreeSet<&str> = first
+        .iter()
+        .map(|e| e["change_set"].as_str().expect("a change set"))
+        .collect();
+    assert_eq!(
+        sets.len(),
+        1,
+        "one change set for the whole apply: {sets:?}"
+    );
+    let set = sets.into_iter().next().expect("set");
+    assert!(uuid::Uuid::parse_str(set).is_ok(), "{set}");
+    assert!(first
+        .iter()
+        .all(|e| e["commit"] == "0123456789abcdef0123456789abcdef01234567"));
+    assert!(second
+        .iter()
+        .all(|e| e["commit"] == "feedface" && e["change_set"].as_str().is_some_and(|c| c != set)));
     s.shutdown().await;
 }

@@ -261,7 +261,7 @@ impl Client {
         body: Option<&[u8]>,
         if_match: Option<i64>,
         repeat: Repeat,
-    ) -> Result<(StatusCode, bytes_body::Body), ClientError> {
+    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
         let is_write = method != Method::GET;
         let mut attempt = 0u32;
         loop {
@@ -325,13 +325,7 @@ impl Client {
                         attempts: attempt,
                         source: e,
                     })?;
-                    return Ok((
-                        status,
-                        bytes_body::Body {
-                            bytes: bytes.to_vec(),
-                            retried: attempt > 1,
-                        },
-                    ));
+                    return Ok((status, bytes.to_vec()));
                 }
             }
         }
@@ -375,9 +369,9 @@ impl Client {
             )
             .await?;
         if !status.is_success() {
-            return Err(Self::error(&method, &url, status, &b.bytes));
+            return Err(Self::error(&method, &url, status, &b));
         }
-        serde_json::from_slice(&b.bytes).map_err(|e| ClientError::Decode {
+        serde_json::from_slice(&b).map_err(|e| ClientError::Decode {
             method: method.to_string(),
             url: url.to_string(),
             message: e.to_string(),
@@ -495,7 +489,7 @@ impl Client {
         if status.is_success() {
             Ok(())
         } else {
-            Err(Self::error(&Method::DELETE, &url, status, &b.bytes))
+            Err(Self::error(&Method::DELETE, &url, status, &b))
         }
     }
 
@@ -506,22 +500,13 @@ impl Client {
             .send(Method::GET, url.clone(), None, None, Repeat::Safe)
             .await?;
         if !status.is_success() {
-            return Err(Self::error(&Method::GET, &url, status, &b.bytes));
+            return Err(Self::error(&Method::GET, &url, status, &b));
         }
-        String::from_utf8(b.bytes).map_err(|e| ClientError::Decode {
+        String::from_utf8(b).map_err(|e| ClientError::Decode {
             method: "GET".into(),
             url: url.to_string(),
             message: e.to_string(),
         })
-    }
-}
-
-mod bytes_body {
-    /// A response body, and whether it took more than one attempt.
-    pub struct Body {
-        pub bytes: Vec<u8>,
-        #[allow(dead_code)]
-        pub retried: bool,
     }
 }
 
@@ -604,6 +589,135 @@ mod tests {
         assert!(
             matches!(err, ClientError::Unreachable { attempts: 3, .. }),
             "{err}"
+        );
+    }
+
+    /// A loopback HTTP responder that answers each connection with the next canned
+    /// response and records the request heads: the transport behaviour under test (retries,
+    /// `Retry-After`), not the platform's API.
+    fn responder(
+        responses: Vec<String>,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for resp in responses {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                let mut buf = vec![0u8; 65536];
+                let mut head = String::new();
+                while !head.contains("\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.push_str(&String::from_utf8_lossy(&buf[..n])),
+                    }
+                }
+                if let Ok(mut l) = log.lock() {
+                    l.push(head);
+                }
+                let _ = conn.write_all(resp.as_bytes());
+            }
+        });
+        (url, seen)
+    }
+
+    fn reply(status: &str, extra: &str, body: &str) -> String {
+        format!("HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    }
+
+    #[tokio::test]
+    async fn reads_are_retried_through_429_and_5xx_honouring_retry_after() {
+        let (url, seen) = responder(vec![
+            reply("429 Too Many Requests", "Retry-After: 1\r\n", ""),
+            reply("503 Service Unavailable", "", ""),
+            reply("200 OK", "", r#"{"revision": 5}"#),
+        ]);
+        let mut cfg = ClientConfig::new(&url, Some("t0k3n".into()));
+        cfg.backoff = Duration::from_millis(1);
+        let start = std::time::Instant::now();
+        let state = Client::new(cfg)
+            .expect("client")
+            .state()
+            .await
+            .expect("state after retries");
+        assert_eq!(state.revision, 5);
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "Retry-After honoured: {:?}",
+            start.elapsed()
+        );
+        let heads = seen.lock().expect("lock").clone();
+        assert_eq!(heads.len(), 3);
+        assert!(heads[0]
+            .to_lowercase()
+            .contains("authorization: bearer t0k3n"));
+        assert!(
+            !heads[0].to_lowercase().contains(api::CHANGE_SET_HEADER),
+            "reads carry no change set"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_without_precondition_is_not_repeated_after_a_5xx() {
+        let (url, seen) = responder(vec![
+            reply(
+                "500 Internal Server Error",
+                "",
+                r#"{"code": "internal", "message": "boom", "details": null}"#,
+            ),
+            reply("200 OK", "", r#"{"revision": 2, "applied": 1}"#),
+        ]);
+        let mut cfg = ClientConfig::new(&url, None);
+        cfg.backoff = Duration::from_millis(1);
+        cfg.commit = Some("abc123".into());
+        let client = Client::new(cfg).expect("client");
+        let req = BatchRequest {
+            expected_revision: None,
+            allow_limit_below_usage: false,
+            operations: Vec::new(),
+        };
+        let err = client
+            .batch(&req)
+            .await
+            .expect_err("a 500 is final for an unguarded batch");
+        assert_eq!(err.code(), Some("internal"));
+        let heads = seen.lock().expect("lock").clone();
+        assert_eq!(heads.len(), 1, "not repeated");
+        let h = heads[0].to_lowercase();
+        assert!(
+            h.contains(&format!(
+                "{}: {}",
+                api::CHANGE_SET_HEADER,
+                client.change_set()
+            )),
+            "{h}"
+        );
+        assert!(
+            h.contains(&format!("{}: abc123", api::COMMIT_HEADER)),
+            "{h}"
+        );
+    }
+
+    #[tokio::test]
+    async fn max_rps_spaces_requests() {
+        let ok = || reply("200 OK", "", r#"{"revision": 1}"#);
+        let (url, _) = responder(vec![ok(), ok(), ok(), ok(), ok()]);
+        let mut cfg = ClientConfig::new(&url, None);
+        cfg.max_rps = 10;
+        let client = Client::new(cfg).expect("client");
+        let start = std::time::Instant::now();
+        for _ in 0..5 {
+            client.state().await.expect("state");
+        }
+        // 5 requests at 10 per second: the last starts 400 ms after the first.
+        assert!(
+            start.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            start.elapsed()
         );
     }
 }
