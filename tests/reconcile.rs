@@ -1414,3 +1414,31 @@ async fn writes_carry_the_change_set_and_the_commit() {
         .all(|e| e["commit"] == "feedface" && e["change_set"].as_str().is_some_and(|c| c != set)));
     s.shutdown().await;
 }
+
+/// `explain` of workspace grants and catalog permissions, on the desired state of examples.
+#[test]
+fn explain_workspace_grants_and_permissions() {
+    let registers = examples_dir().join("registers");
+    let geodata = examples_dir().join("geodata");
+    let imagegen = examples_dir().join("imagegen");
+    let cases: &[(&str, &Path, &[&str], bool)] = &[
+        ("grant_to_user", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "update", "--workspace", "boulangerie-martin"], true),
+        ("grant_to_whole_tenant", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "read", "--workspace", "pharmacie-des-halles"], true),
+        ("grant_to_role", &registers, &["antoine.rousseau@cabinet-morel.fr", "--permission", "read", "--workspace", "garage-dupuis", "--tenant", "cabinet-morel"], true),
+        ("workspace_not_seen", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "read", "--workspace", "garage-dupuis"], false),
+        ("action_not_granted", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "delete", "--workspace", "pharmacie-des-halles"], false),
+        ("custom_role_permission", &geodata, &["ines.garnier@carrieres-du-rhone.fr", "--permission", "analytics.request"], true),
+        ("custom_role_lacks_permission", &geodata, &["ines.garnier@carrieres-du-rhone.fr", "--permission", "users.remove"], false),
+        ("blocked_user", &imagegen, &["kevin.ouellet@chaussuresboreal.ca", "--model", "chaussure-boreal-v1"], false),
+    ];
+    for (name, path, args, allowed) in cases {
+        let mut all = vec!["explain", "user"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--path", path.to_str().expect("p")]);
+        let out = Command::cargo_bin("tenantctl").expect("bin").args(&all).env("NO_COLOR", "1").env("TENANTCTL_ENDPOINT", "http://127.0.0.1:9").output().expect("runs");
+        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(stdout.contains("\nALLOWED:"), *allowed, "{name}: {stdout}");
+        insta::assert_snapshot!(format!("explain_{name}"), stdout);
+    }
+}

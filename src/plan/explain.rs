@@ -88,6 +88,22 @@ fn not_member(state: &State, email: &str, tenant: Option<&str>, question: String
     }
 }
 
+/// A blocked user cannot sign in, so can do nothing: the step that says so, if it applies.
+fn blocked(state: &State, email: &str) -> Option<Step> {
+    state
+        .users
+        .get(email)
+        .filter(|u| u.spec.status == crate::model::UserStatus::Blocked)
+        .map(|_| {
+            step(
+                "user status",
+                None,
+                Outcome::Fail,
+                format!("`{email}` is blocked and cannot sign in"),
+            )
+        })
+}
+
 /// Whether `email` may use `model`.
 pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str>) -> Explanation {
     let email = email.to_lowercase();
@@ -124,6 +140,15 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
             Outcome::Pass,
             format!("member of `{t}` with role `{role}`"),
         ));
+    }
+    if let Some(b) = blocked(state, &email) {
+        steps.push(b);
+        return Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: `{email}` is blocked"),
+        };
     }
     match state
         .user_models
@@ -254,6 +279,15 @@ pub fn permission(
         return not_member(state, &email, tenant, question);
     }
     let mut steps = Vec::new();
+    if let Some(b) = blocked(state, &email) {
+        steps.push(b);
+        return Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: `{email}` is blocked"),
+        };
+    }
     let mut allowed_in: Vec<&str> = Vec::new();
     for (t, role, _) in &ms {
         steps.push(step(
@@ -339,6 +373,15 @@ pub fn workspace_action(
         Outcome::Pass,
         format!("member of `{tenant}` with role `{role}`"),
     )];
+    if let Some(b) = blocked(state, &email) {
+        steps.push(b);
+        return Explanation {
+            question,
+            steps,
+            allowed: false,
+            verdict: format!("denied: `{email}` is blocked"),
+        };
+    }
     let ws_key = keys::join(&[tenant, workspace]);
     if !state.workspaces.contains_key(&ws_key) {
         steps.push(step(
