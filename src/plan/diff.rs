@@ -11,8 +11,8 @@ use serde_json::{json, Map, Value};
 
 use super::{
     cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Op,
-    OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, SELF_LOCKOUT,
-    TOO_MANY_DELETES,
+    OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, PROTECTED_REPLACE,
+    SELF_LOCKOUT, TOO_MANY_DELETES,
 };
 use crate::model::keys::{self, Grantee};
 use crate::model::{AnySpec, Kind, Limits, Meta, State, UserStatus};
@@ -37,7 +37,7 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     let mut plan = Plan {
         revision: live.revision,
         changes,
-        risks: Vec::new(),
+        risks: d.risks,
         warnings: d.warnings,
         unmanaged: d.unmanaged,
     };
@@ -86,6 +86,8 @@ struct Differ<'a> {
     roots: HashMap<Res, usize>,
     changes: Vec<Change>,
     warnings: Vec<Warning>,
+    /// Replaces of protected resources (a replace deletes the old one).
+    risks: Vec<Risk>,
     unmanaged: BTreeMap<Kind, usize>,
 }
 
@@ -151,6 +153,7 @@ impl<'a> Differ<'a> {
             roots: HashMap::new(),
             changes: Vec::new(),
             warnings: Vec::new(),
+            risks: Vec::new(),
             unmanaged: BTreeMap::new(),
         }
     }
@@ -278,6 +281,20 @@ impl<'a> Differ<'a> {
         }
     }
 
+    /// A replace deletes the old resource: refused when it is protected.
+    fn protected_replace(&mut self, kind: Kind, old: &str, new: &str) {
+        if self.live.meta(kind, old).is_some_and(|m| m.protected) {
+            self.risks.push(Risk {
+                code: PROTECTED_REPLACE.into(),
+                kind,
+                key: old.to_string(),
+                message: format!(
+                    "{kind} `{old}` is protected, and replacing it by `{new}` deletes it; apply `protected: false` on it first, or drop `previously:`"
+                ),
+            });
+        }
+    }
+
     /// A user with everything hanging from it, as one JSON object for a replace's fields.
     fn user_aggregate(state: &State, email: &str) -> (Value, Vec<(Kind, String)>) {
         let mut obj = Map::new();
@@ -334,6 +351,7 @@ impl<'a> Differ<'a> {
             .collect();
         pairs.sort();
         for (new, old) in pairs {
+            self.protected_replace(Kind::User, &old, &new);
             let (after, new_children) = Self::user_aggregate(self.desired, &new);
             let (before, old_children) = Self::user_aggregate(self.live, &old);
             let mut ops = Vec::new();
@@ -519,6 +537,9 @@ impl<'a> Differ<'a> {
         };
         self.matched.insert((Kind::Workspace, from.to_string()));
         self.doomed.insert((Kind::Workspace, from.to_string()));
+        if lmeta.protected {
+            self.protected_replace(Kind::Workspace, from, key);
+        }
         let mut fields = vec![field("key", from, key)];
         if let (Some((ft, _)), Some((tt, _))) = (keys::split2(from), keys::split2(key)) {
             fields.push(field("tenant", ft, tt));

@@ -166,7 +166,8 @@ pub struct Change {
 pub struct Risk {
     /// `limit_below_usage` (refused by apply unless `--allow-limit-below-usage`),
     /// `self_lockout` (rule 6, always refused), `too_many_deletes` (refused unless
-    /// `--max-delete-percent` allows it).
+    /// `--max-delete-percent` allows it), `protected_replace` (a replace would delete a
+    /// protected resource; always refused).
     pub code: String,
     pub kind: Kind,
     pub key: String,
@@ -177,6 +178,7 @@ pub struct Risk {
 pub const LIMIT_BELOW_USAGE: &str = "limit_below_usage";
 pub const SELF_LOCKOUT: &str = "self_lockout";
 pub const TOO_MANY_DELETES: &str = "too_many_deletes";
+pub const PROTECTED_REPLACE: &str = "protected_replace";
 
 impl Risk {
     /// Whether apply refuses this risk even with `--allow-limit-below-usage`.

@@ -587,3 +587,19 @@ fn deletes_leave_cascades_to_the_platform_and_delete_tenants_before_users() {
     assert_eq!(kinds.first(), Some(&Kind::Grant));
     assert_eq!(kinds.last(), Some(&Kind::User));
 }
+
+#[test]
+fn replacing_a_protected_user_is_refused() {
+    let mut l = live(BASE);
+    l.users.get_mut("bob@acme.example").expect("bob").protected = true;
+    let d = BASE.replace(
+        "  bob@acme.example:\n",
+        "  robert@acme.example:\n    previously: bob@acme.example\n",
+    );
+    let p = plan(&d, &l, &PlanOptions::default());
+    assert_eq!(
+        p.risks.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
+        [PROTECTED_REPLACE]
+    );
+    assert_eq!(p.blocking_risks(true).len(), 1);
+}
