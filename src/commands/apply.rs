@@ -41,6 +41,12 @@ pub fn run(args: ApplyArgs, global: &Global) -> miette::Result<Exit> {
     if args.parallelism == Some(0) {
         return Err(miette!("--parallelism must be at least 1"));
     }
+    if args.plan.is_some() && (args.options.prune || !args.options.target.is_empty()) {
+        return Err(miette!(
+            help = "run `tenantctl plan --out FILE` again with these options",
+            "--prune and --target shape a plan; a saved plan keeps the options it was made with"
+        ));
+    }
     let saved = match &args.plan {
         Some(path) => Some(SavedPlan::read(path).into_diagnostic()?),
         None => None,
@@ -83,7 +89,9 @@ async fn run_async(
                 };
                 return Err(miette!(help = e.help(), "{e}"));
             }
-            saved.plan
+            let mut plan = saved.plan;
+            plan.recheck_delete_guard(&live, args.options.max_delete_percent);
+            plan
         }
         (None, Some(loaded)) => {
             let plan = platform::make_plan(p, &loaded.desired, options).await?;

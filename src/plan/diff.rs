@@ -854,7 +854,7 @@ fn filter_targets(
 }
 
 /// The delete guard: no plan deletes more than `max_percent` of a kind's live resources.
-fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Risk> {
+pub(crate) fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Risk> {
     let mut by_kind: BTreeMap<Kind, usize> = BTreeMap::new();
     for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
         *by_kind.entry(c.kind).or_default() += 1;

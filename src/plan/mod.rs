@@ -292,6 +292,14 @@ impl Plan {
         writes
     }
 
+    /// Recomputes the delete guard with another percentage (`apply --plan FILE
+    /// --max-delete-percent N`): the other risks stay as planned.
+    pub fn recheck_delete_guard(&mut self, live: &crate::model::State, max_percent: u8) {
+        self.risks.retain(|r| r.code != TOO_MANY_DELETES);
+        let guard = diff::delete_guard(self, live, max_percent);
+        self.risks.extend(guard);
+    }
+
     /// Risks that apply refuses given `allow_limit_below_usage`.
     pub fn blocking_risks(&self, allow_limit_below_usage: bool) -> Vec<&Risk> {
         self.risks
