@@ -1422,23 +1422,247 @@ fn explain_workspace_grants_and_permissions() {
     let geodata = examples_dir().join("geodata");
     let imagegen = examples_dir().join("imagegen");
     let cases: &[(&str, &Path, &[&str], bool)] = &[
-        ("grant_to_user", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "update", "--workspace", "boulangerie-martin"], true),
-        ("grant_to_whole_tenant", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "read", "--workspace", "pharmacie-des-halles"], true),
-        ("grant_to_role", &registers, &["antoine.rousseau@cabinet-morel.fr", "--permission", "read", "--workspace", "garage-dupuis", "--tenant", "cabinet-morel"], true),
-        ("workspace_not_seen", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "read", "--workspace", "garage-dupuis"], false),
-        ("action_not_granted", &registers, &["lucie.bernard@cabinet-morel.fr", "--permission", "delete", "--workspace", "pharmacie-des-halles"], false),
-        ("custom_role_permission", &geodata, &["ines.garnier@carrieres-du-rhone.fr", "--permission", "analytics.request"], true),
-        ("custom_role_lacks_permission", &geodata, &["ines.garnier@carrieres-du-rhone.fr", "--permission", "users.remove"], false),
-        ("blocked_user", &imagegen, &["kevin.ouellet@chaussuresboreal.ca", "--model", "chaussure-boreal-v1"], false),
+        (
+            "grant_to_user",
+            &registers,
+            &[
+                "lucie.bernard@cabinet-morel.fr",
+                "--permission",
+                "update",
+                "--workspace",
+                "boulangerie-martin",
+            ],
+            true,
+        ),
+        (
+            "grant_to_whole_tenant",
+            &registers,
+            &[
+                "lucie.bernard@cabinet-morel.fr",
+                "--permission",
+                "read",
+                "--workspace",
+                "pharmacie-des-halles",
+            ],
+            true,
+        ),
+        (
+            "grant_to_role",
+            &registers,
+            &[
+                "antoine.rousseau@cabinet-morel.fr",
+                "--permission",
+                "read",
+                "--workspace",
+                "garage-dupuis",
+                "--tenant",
+                "cabinet-morel",
+            ],
+            true,
+        ),
+        (
+            "workspace_not_seen",
+            &registers,
+            &[
+                "lucie.bernard@cabinet-morel.fr",
+                "--permission",
+                "read",
+                "--workspace",
+                "garage-dupuis",
+            ],
+            false,
+        ),
+        (
+            "action_not_granted",
+            &registers,
+            &[
+                "lucie.bernard@cabinet-morel.fr",
+                "--permission",
+                "delete",
+                "--workspace",
+                "pharmacie-des-halles",
+            ],
+            false,
+        ),
+        (
+            "custom_role_permission",
+            &geodata,
+            &[
+                "ines.garnier@carrieres-du-rhone.fr",
+                "--permission",
+                "analytics.request",
+            ],
+            true,
+        ),
+        (
+            "custom_role_lacks_permission",
+            &geodata,
+            &[
+                "ines.garnier@carrieres-du-rhone.fr",
+                "--permission",
+                "users.remove",
+            ],
+            false,
+        ),
+        (
+            "blocked_user",
+            &imagegen,
+            &[
+                "kevin.ouellet@chaussuresboreal.ca",
+                "--model",
+                "chaussure-boreal-v1",
+            ],
+            false,
+        ),
     ];
     for (name, path, args, allowed) in cases {
         let mut all = vec!["explain", "user"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--path", path.to_str().expect("p")]);
-        let out = Command::cargo_bin("tenantctl").expect("bin").args(&all).env("NO_COLOR", "1").env("TENANTCTL_ENDPOINT", "http://127.0.0.1:9").output().expect("runs");
+        let out = Command::cargo_bin("tenantctl")
+            .expect("bin")
+            .args(&all)
+            .env("NO_COLOR", "1")
+            .env("TENANTCTL_ENDPOINT", "http://127.0.0.1:9")
+            .output()
+            .expect("runs");
         let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         assert_eq!(stdout.contains("\nALLOWED:"), *allowed, "{name}: {stdout}");
         insta::assert_snapshot!(format!("explain_{name}"), stdout);
+    }
+}
+
+/// A workspace renamed in its tenant (an update that carries its grants), and one moved to
+/// another tenant (a replace, reason `tenant`), in batch and resource-by-resource mode.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn workspace_rename_and_move_between_tenants() {
+    for parallelism in [None, Some("2")] {
+        let s = TestServer::sqlite().await;
+        let (url, token) = (s.url(), s.system_token().to_string());
+        let tmp = tempfile::tempdir().expect("tmp");
+        let dir = tmp.path();
+        let doc = load_example("registers");
+        let v1 = write_doc(&dir.join("v1"), &doc);
+        assert_eq!(
+            tenantctl(
+                &url,
+                &token,
+                dir,
+                &["apply", "--auto-approve", v1.to_str().expect("p")]
+            )
+            .await
+            .code,
+            0
+        );
+
+        let mut d = doc.clone();
+        // Rename cabinet-morel/garage-dupuis to garage-dupuis-auto.
+        let morel = d.tenants.get_mut("cabinet-morel").expect("morel");
+        let mut w = morel.workspaces.remove("garage-dupuis").expect("garage");
+        w.previously = Some("garage-dupuis".into());
+        morel.workspaces.insert("garage-dupuis-auto".into(), w);
+        for g in &mut morel.grants {
+            if g.workspace == "garage-dupuis" {
+                g.workspace = "garage-dupuis-auto".into();
+            }
+        }
+        for u in d.users.values_mut() {
+            if let Some(m) = u.memberships.get_mut("cabinet-morel") {
+                for x in &mut m.workspaces {
+                    if x == "garage-dupuis" {
+                        *x = "garage-dupuis-auto".into();
+                    }
+                }
+            }
+        }
+        // Move groupe-vernier/vernier-services to cabinet-morel.
+        let vernier = d.tenants.get_mut("groupe-vernier").expect("vernier");
+        let mut moved = vernier
+            .workspaces
+            .remove("vernier-services")
+            .expect("services");
+        vernier.grants.retain(|g| g.workspace != "vernier-services");
+        for u in d.users.values_mut() {
+            if let Some(m) = u.memberships.get_mut("groupe-vernier") {
+                m.workspaces.retain(|x| x != "vernier-services");
+            }
+        }
+        moved.previously = Some("groupe-vernier/vernier-services".into());
+        d.tenants
+            .get_mut("cabinet-morel")
+            .expect("morel")
+            .workspaces
+            .insert("vernier-services".into(), moved);
+        let v2 = write_doc(&dir.join("v2"), &d);
+        let v2 = v2.to_str().expect("p");
+
+        let r = tenantctl(
+            &url,
+            &token,
+            dir,
+            &[
+                "plan",
+                "--format",
+                "json",
+                "--max-delete-percent",
+                "100",
+                v2,
+            ],
+        )
+        .await;
+        assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
+        let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+        let changes = plan["changes"].as_array().expect("changes");
+        let rename = changes
+            .iter()
+            .find(|c| c["key"] == "cabinet-morel/garage-dupuis-auto")
+            .expect("rename");
+        assert_eq!(
+            (rename["action"].as_str(), rename["kind"].as_str()),
+            (Some("update"), Some("workspace"))
+        );
+        let mv = changes
+            .iter()
+            .find(|c| c["key"] == "cabinet-morel/vernier-services")
+            .expect("move");
+        assert_eq!(
+            (mv["action"].as_str(), mv["reason"].as_str()),
+            (Some("replace"), Some("tenant"))
+        );
+
+        let mut args = vec!["apply", "--auto-approve", "--max-delete-percent", "100"];
+        if let Some(n) = parallelism {
+            args.extend_from_slice(&["--parallelism", n]);
+        }
+        args.push(v2);
+        let r = tenantctl(&url, &token, dir, &args).await;
+        assert_eq!(r.code, 0, "{parallelism:?}\n{}\n{}", r.stdout, r.stderr);
+        assert_no_changes(
+            &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await,
+            "after the workspace rename and move",
+        );
+        let st = live(&s).await;
+        assert!(
+            st.workspaces
+                .contains_key("cabinet-morel/garage-dupuis-auto")
+                && !st.workspaces.contains_key("cabinet-morel/garage-dupuis")
+        );
+        assert!(
+            st.grants
+                .contains_key("cabinet-morel/garage-dupuis-auto/role:member"),
+            "the grants moved with the workspace"
+        );
+        assert!(
+            st.workspaces.contains_key("cabinet-morel/vernier-services")
+                && !st
+                    .workspaces
+                    .contains_key("groupe-vernier/vernier-services")
+        );
+        s.shutdown().await;
     }
 }
