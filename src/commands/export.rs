@@ -150,3 +150,73 @@ pub fn run(args: ExportArgs, global: &Global) -> miette::Result<Exit> {
     }
     Ok(Exit::Success)
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::spec::Document;
+
+    #[test]
+    fn export_yaml_round_trips_tricky_strings() {
+        let mut doc = Document::default();
+        for (i, name) in [
+            "yes",
+            "no",
+            "on",
+            "off",
+            "true",
+            "null",
+            "~",
+            "123",
+            "0x1F",
+            "1e3",
+            "-",
+            "a: b",
+            "# not a comment",
+            "'quoted'",
+            "\"dq\"",
+            "multi\nline",
+            " lead",
+            "trail ",
+            "",
+            "Норвегия",
+            "@at",
+            "*star",
+            "&amp",
+            "!bang",
+            "%pct",
+            "{x}",
+            "[y]",
+            "2026-11-23",
+        ]
+        .iter()
+        .enumerate()
+        {
+            doc.plans.insert(
+                format!("p{i}"),
+                crate::model::PlanSpec {
+                    display_name: Some(name.to_string()),
+                    ..Default::default()
+                },
+            );
+        }
+        let text = serde_saphyr::to_string(&doc).expect("yaml");
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("export.yaml");
+        std::fs::write(&path, &text).expect("write");
+        let checked = crate::validate::check_paths(&[path]);
+        assert_eq!(
+            checked.error_count(),
+            0,
+            "{text}\n{:?}",
+            checked.diagnostics
+        );
+        let back = checked.desired.expect("desired").state;
+        assert_eq!(back.plans.len(), doc.plans.len());
+        for (k, p) in &doc.plans {
+            assert_eq!(
+                back.plans[k].spec.display_name, p.display_name,
+                "{k}\n{text}"
+            );
+        }
+    }
+}

@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use miette::{miette, IntoDiagnostic};
+use miette::{miette, IntoDiagnostic, WrapErr};
 
 use super::Global;
 use crate::cli::{DiagnosticFormat, PlanFormat, PlanOptions as PlanFlags};
@@ -252,8 +252,6 @@ pub async fn make_plan(
     }
     Ok(plan::diff(desired, &live, &options))
 }
-
-use miette::WrapErr;
 
 /// Whether stdout is a terminal that takes colour (`NO_COLOR` and `CLICOLOR_FORCE` honoured).
 pub fn stdout_color() -> bool {
