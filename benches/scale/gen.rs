@@ -106,7 +106,11 @@ pub fn write(dir: &Path, size: &Size, edit: bool) -> std::io::Result<()> {
     let mut s = String::from(modeline);
     s.push_str("plans:\n");
     for p in 0..size.plans {
-        let price = if edited(edit, p + 7) { 5900 + p * 1000 } else { 4900 + p * 1000 };
+        let price = if edited(edit, p + 7) {
+            5900 + p * 1000
+        } else {
+            4900 + p * 1000
+        };
         writeln!(s, "  plan-{p}:\n    display_name: Plan {p}\n    limits: {{ workspaces: 100, registries: 500, records: 20000, users: 1000 }}\n    price: {{ amount: {price}, currency: EUR, interval: month }}").ok();
     }
     s.push_str("models:\n");
@@ -116,7 +120,11 @@ pub fn write(dir: &Path, size: &Size, edit: bool) -> std::io::Result<()> {
     }
     s.push_str("roles:\n");
     for r in 0..size.roles {
-        let extra = if edited(edit, r + 7) { ", files.upload" } else { "" };
+        let extra = if edited(edit, r + 7) {
+            ", files.upload"
+        } else {
+            ""
+        };
         writeln!(s, "  role-{r}:\n    display_name: Role {r}\n    workspaces: selected\n    permissions: [models.use{extra}]").ok();
     }
     std::fs::write(dir.join("platform.yaml"), s)?;
@@ -131,40 +139,68 @@ pub fn write(dir: &Path, size: &Size, edit: bool) -> std::io::Result<()> {
         }
     }
     let ws_per_tenant = size.workspaces.div_ceil(size.tenants).max(1);
-    let tm_per_tenant = (size.tenant_models / size.tenants).max(1);
+    let tm_per_tenant = (size.tenant_models / size.tenants).clamp(1, size.models);
     let grants_per_tenant = (size.grants / size.tenants).max(1);
     std::fs::create_dir_all(dir.join("tenants"))?;
     let mut ws_count = 0;
     for chunk in (0..size.tenants).collect::<Vec<_>>().chunks(100) {
-        let mut s = String::from("# yaml-language-server: $schema=../../schemas/tenantctl.schema.json\ntenants:\n");
+        let mut s = String::from(
+            "# yaml-language-server: $schema=../../schemas/tenantctl.schema.json\ntenants:\n",
+        );
         for &t in chunk {
-            let name = if edited(edit, t) { format!("Tenant {t} (renamed)") } else { format!("Tenant {t}") };
+            let name = if edited(edit, t) {
+                format!("Tenant {t} (renamed)")
+            } else {
+                format!("Tenant {t}")
+            };
             writeln!(s, "  tenant-{t:04}:\n    display_name: {name}\n    contact: {{ email: ops@tenant{t:04}.example }}\n    plan: plan-{}\n    workspaces:", t % size.plans).ok();
-            let n_ws = ws_per_tenant.min(size.workspaces.saturating_sub(ws_count)).max(1);
+            let n_ws = ws_per_tenant
+                .min(size.workspaces.saturating_sub(ws_count))
+                .max(1);
             for w in 0..n_ws {
-                let desc = if edited(edit, ws_count) { "Main site, renovated" } else { "Main site" };
-                writeln!(s, "      ws-{w}: {{ display_name: Site {w}, description: {desc} }}").ok();
+                let desc = if edited(edit, ws_count) {
+                    "\"Main site, renovated\""
+                } else {
+                    "Main site"
+                };
+                writeln!(
+                    s,
+                    "      ws-{w}: {{ display_name: Site {w}, description: {desc} }}"
+                )
+                .ok();
                 ws_count += 1;
             }
             s.push_str("    models:\n");
             for k in 0..tm_per_tenant {
                 let i = t * tm_per_tenant + k;
                 let admin_only = edited(edit, i) != (k == 0);
-                writeln!(s, "      model-{:03}: {{ admin_only: {admin_only} }}", (t + k * 7) % size.models).ok();
+                writeln!(
+                    s,
+                    "      model-{:03}: {{ admin_only: {admin_only} }}",
+                    (t + k) % size.models
+                )
+                .ok();
             }
             s.push_str("    grants:\n");
             for g in 0..grants_per_tenant {
                 let i = t * grants_per_tenant + g;
-                let actions = if edited(edit, i) { "[read, update, create]" } else { "[read, update]" };
-                let to = match g % 3 {
-                    0 => "{ tenant: true }".to_string(),
-                    1 => format!("{{ role: role-{} }}", g % size.roles),
-                    _ => match members[t].get(2 + g) {
-                        Some(u) => format!("{{ user: {} }}", email(*u)),
-                        None => format!("{{ role: role-{} }}", (g + 1) % size.roles),
-                    },
+                let actions = if edited(edit, i) {
+                    "[read, update, create]"
+                } else {
+                    "[read, update]"
                 };
-                writeln!(s, "      - {{ workspace: ws-{}, to: {to}, actions: {actions} }}", g % n_ws).ok();
+                // One grantee per grant of a tenant, so grant keys never collide.
+                let to = match (g, members[t].get(2)) {
+                    (0, _) => "{ tenant: true }".to_string(),
+                    (2, Some(u)) => format!("{{ user: {} }}", email(*u)),
+                    _ => format!("{{ role: role-{} }}", g % size.roles),
+                };
+                writeln!(
+                    s,
+                    "      - {{ workspace: ws-{}, to: {to}, actions: {actions} }}",
+                    g % n_ws
+                )
+                .ok();
             }
         }
         std::fs::write(dir.join(format!("tenants/{:04}.yaml", chunk[0] / 100)), s)?;
@@ -174,14 +210,19 @@ pub fn write(dir: &Path, size: &Size, edit: bool) -> std::io::Result<()> {
     let langs = ["en", "fr", "ja"];
     let mut membership_i = 0;
     for chunk in (0..size.users).collect::<Vec<_>>().chunks(5_000) {
-        let mut s = String::from("# yaml-language-server: $schema=../../schemas/tenantctl.schema.json\nusers:\n");
+        let mut s = String::from(
+            "# yaml-language-server: $schema=../../schemas/tenantctl.schema.json\nusers:\n",
+        );
         for &u in chunk {
             let lang = langs[(u + usize::from(edited(edit, u))) % 3];
             writeln!(s, "  {}:\n    first_name: First{u}\n    last_name: Last{u}\n    language: {lang}\n    memberships:", email(u)).ok();
             let (a, b) = tenants_of(size, u);
             for t in [Some(a), b].into_iter().flatten() {
                 // The first two members of each tenant are its org admins.
-                let rank = members[t].iter().position(|m| *m == u).unwrap_or(usize::MAX);
+                let rank = members[t]
+                    .iter()
+                    .position(|m| *m == u)
+                    .unwrap_or(usize::MAX);
                 let role = if rank < 2 {
                     "org_admin".to_string()
                 } else if edited(edit, membership_i) {
@@ -190,15 +231,28 @@ pub fn write(dir: &Path, size: &Size, edit: bool) -> std::io::Result<()> {
                     format!("role-{}", u % size.roles)
                 };
                 if role.starts_with("role-") {
-                    writeln!(s, "      tenant-{t:04}: {{ role: {role}, workspaces: [ws-0] }}").ok();
+                    writeln!(
+                        s,
+                        "      tenant-{t:04}: {{ role: {role}, workspaces: [ws-0] }}"
+                    )
+                    .ok();
                 } else {
                     writeln!(s, "      tenant-{t:04}: {{ role: {role} }}").ok();
                 }
                 membership_i += 1;
             }
             if u < size.user_models {
-                let access = if (u % 2 == 0) != edited(edit, u) { "allow" } else { "deny" };
-                writeln!(s, "    models: {{ model-{:03}: {access} }}", u % size.models).ok();
+                let access = if (u % 2 == 0) != edited(edit, u) {
+                    "allow"
+                } else {
+                    "deny"
+                };
+                writeln!(
+                    s,
+                    "    models: {{ model-{:03}: {access} }}",
+                    u % size.models
+                )
+                .ok();
             }
         }
         std::fs::write(dir.join(format!("users/{:04}.yaml", chunk[0] / 5_000)), s)?;
