@@ -1666,3 +1666,68 @@ async fn workspace_rename_and_move_between_tenants() {
         s.shutdown().await;
     }
 }
+
+/// A plan too big for one pull-request comment: the markdown stays under 60,000 characters,
+/// keeps the summary table, and says what was cut.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_big_markdown_plan_is_cut_with_a_note() {
+    let s = TestServer::sqlite().await;
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut doc = Document::default();
+    doc.plans.insert("standard".into(), Default::default());
+    for t in 0..150 {
+        let tk = format!("tenant-{t:03}");
+        doc.tenants.insert(
+            tk.clone(),
+            tenantctl::spec::TenantDecl {
+                plan: "standard".into(),
+                display_name: Some(format!("Tenant {t}")),
+                ..Default::default()
+            },
+        );
+        for u in 0..4 {
+            let mut user = tenantctl::spec::UserDecl {
+                first_name: Some(format!("User {u}")),
+                ..Default::default()
+            };
+            user.memberships.insert(
+                tk.clone(),
+                MembershipSpec {
+                    role: "org_admin".into(),
+                    workspaces: vec![],
+                },
+            );
+            doc.users.insert(format!("u{u}@{tk}.example"), user);
+        }
+    }
+    let path = write_doc(tmp.path(), &doc);
+    let r = tenantctl(
+        &s.url(),
+        s.system_token(),
+        tmp.path(),
+        &["plan", "--format", "markdown", path.to_str().expect("p")],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let md = r.stdout;
+    assert!(
+        md.chars().count() <= 60_000,
+        "{} characters",
+        md.chars().count()
+    );
+    assert!(
+        md.contains("**Plan: 1351 to create, 0 to update, 0 to replace, 0 to delete.**"),
+        "{}",
+        &md[..300]
+    );
+    assert!(md.contains("| membership | 600 | 0 | 0 | 0 |"));
+    let note = md
+        .lines()
+        .find(|l| l.contains("changes are not shown"))
+        .expect("a note of what was cut");
+    assert!(
+        note.contains("of 1351 changes are not shown") && note.contains("under 60,000 characters"),
+        "{note}"
+    );
+    s.shutdown().await;
+}

@@ -64,6 +64,19 @@ fn change_text(c: &Change) -> String {
     out
 }
 
+/// `60000` as `60,000`.
+fn thousands(n: usize) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
 /// Escapes text for a markdown table cell or paragraph.
 fn esc(s: &str) -> String {
     s.replace('|', "\\|")
@@ -197,9 +210,10 @@ pub(crate) fn render(plan: &Plan, limit: usize) -> String {
             .collect();
         let _ = writeln!(
             out,
-            "> [!NOTE]\n> {total} of {} changes are not shown ({}) to keep this comment under {limit} characters; the full plan is in the job log (`tenantctl plan`).",
+            "> [!NOTE]\n> {total} of {} changes are not shown ({}) to keep this comment under {} characters; the full plan is in the job log (`tenantctl plan`).",
             shown + total,
-            parts.join(", ")
+            parts.join(", "),
+            thousands(limit)
         );
     }
     out
