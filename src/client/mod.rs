@@ -22,7 +22,7 @@ pub enum ClientError {
     InvalidEndpoint(String),
     #[error("cannot build the HTTP client: {0}")]
     Build(#[source] reqwest::Error),
-    #[error("cannot reach the platform at `{url}` after {attempts} attempt(s): {source}")]
+    #[error("cannot reach the platform at `{url}` after {attempts} attempt(s)")]
     Unreachable {
         url: String,
         attempts: u32,
