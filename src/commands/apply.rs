@@ -108,7 +108,12 @@ async fn run_async(
     if !plan.has_changes() {
         return Ok(Exit::Success);
     }
-    if args.parallelism.is_some() && plan.risks.iter().any(|r| r.code == crate::plan::LIMIT_BELOW_USAGE) {
+    if args.parallelism.is_some()
+        && plan
+            .risks
+            .iter()
+            .any(|r| r.code == crate::plan::LIMIT_BELOW_USAGE)
+    {
         return Err(miette!(
             help = "apply this plan as one atomic batch (without --parallelism): its final state is checked as a whole",
             "a limit lowered below live usage cannot be applied resource by resource: the platform checks each write, and the lowered limit is written before the members leave; nothing was applied"
