@@ -1,1 +1,406 @@
-fn main() {}
+//! `cargo bench --bench scale [-- SIZE…]`: a synthetic platform of a named size (`small`,
+//! `medium`, `large`) as YAML on disk, the real server started in this process over SQLite
+//! (and PostgreSQL when `TENANTCTL_TEST_POSTGRES` is set), and each step of the reconciler
+//! timed with its peak resident memory. Prints a table and writes `target/bench/scale.json`.
+//!
+//! Run by `cargo test` (no `--bench` argument) it does the `small` size once, as a smoke
+//! test that keeps the harness from rotting; it asserts nothing about time.
+
+#[path = "scale/gen.rs"]
+mod gen;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use gen::Size;
+use tenantctl::apply::{self, Mode};
+use tenantctl::client::{Client, ClientConfig};
+use tenantctl::model::State;
+use tenantctl::plan::{self, Plan, PlanOptions};
+use tenantctl::server::{self, ServerConfig};
+use tenantctl::spec::Desired;
+use tenantctl::validate;
+
+type Error = Box<dyn std::error::Error + Send + Sync>;
+
+/// Peak resident set size since the last reset, in bytes (Linux; 0 elsewhere).
+fn peak_rss() -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// Resets the peak to the current resident size (Linux ≥ 4.0: `5 > clear_refs`).
+fn reset_peak() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+struct Step {
+    size: &'static str,
+    backend: &'static str,
+    step: &'static str,
+    seconds: f64,
+    peak_mb: f64,
+    users: usize,
+    resources: usize,
+    /// Changes in the plan, or resources in the step's output.
+    items: usize,
+    /// Wall time per user, in microseconds.
+    us_per_user: f64,
+}
+
+struct Run {
+    steps: Vec<Step>,
+    /// Resources in the current size's desired state, as validated (not as estimated).
+    resources: usize,
+}
+
+impl Run {
+    fn measure<T>(
+        &mut self,
+        size: &Size,
+        backend: &'static str,
+        step: &'static str,
+        f: impl FnOnce() -> Result<(T, usize), Error>,
+    ) -> Result<T, Error> {
+        reset_peak();
+        let start = Instant::now();
+        let (out, items) = f()?;
+        let elapsed = start.elapsed();
+        let s = Step {
+            size: size.name,
+            backend,
+            step,
+            seconds: elapsed.as_secs_f64(),
+            peak_mb: peak_rss() as f64 / 1e6,
+            users: size.users,
+            resources: self.resources,
+            items,
+            us_per_user: elapsed.as_secs_f64() * 1e6 / size.users as f64,
+        };
+        eprintln!(
+            "  {:<8} {:<9} {:<24} {:>8.3} s {:>8.0} MB  ({} items)",
+            s.size, s.backend, s.step, s.seconds, s.peak_mb, s.items
+        );
+        self.steps.push(s);
+        Ok(out)
+    }
+}
+
+fn load(dir: &Path) -> Result<Desired, Error> {
+    let checked = validate::check_paths(&[dir.to_path_buf()]);
+    if checked.error_count() > 0 {
+        let first = checked
+            .diagnostics
+            .iter()
+            .find(|d| d.severity == tenantctl::rules::Severity::Error);
+        return Err(format!("generated configuration does not validate: {first:?}").into());
+    }
+    checked.desired.ok_or_else(|| "no desired state".into())
+}
+
+fn changes(plan: &Plan) -> usize {
+    plan.summary().total()
+}
+
+async fn fetch(client: &Client) -> Result<State, Error> {
+    Ok(client.state().await?)
+}
+
+fn bench_backend(
+    run: &mut Run,
+    rt: &tokio::runtime::Runtime,
+    size: &Size,
+    backend: &'static str,
+    database_url: &str,
+    base: &Path,
+    edit: &Path,
+    work: &Path,
+) -> Result<(), Error> {
+    let server = rt.block_on(server::start(ServerConfig {
+        database_url: database_url.to_string(),
+        listen: "127.0.0.1:0".into(),
+    }))?;
+    let token = match server.bootstrap_token.clone() {
+        Some(t) => t,
+        None => rt.block_on(server::mint_token(
+            database_url,
+            "system",
+            "org_admin",
+            None,
+            Some("bench"),
+        ))?,
+    };
+    let mut config = ClientConfig::new(&server.url(), Some(token));
+    config.timeout = Duration::from_secs(600);
+    let client = Arc::new(Client::new(config)?);
+    let options = PlanOptions::default();
+
+    let desired = run.measure(size, backend, "validate", || {
+        let d = load(base)?;
+        let n = d.state.len();
+        Ok((d, n))
+    })?;
+    run.resources = desired.state.len();
+    let plan = run.measure(size, backend, "plan from empty", || {
+        let live = rt.block_on(fetch(&client))?;
+        let plan = plan::diff(&desired, &live, &options);
+        let n = changes(&plan);
+        Ok((plan, n))
+    })?;
+    run.measure(size, backend, "apply from empty", || {
+        let applied = rt.block_on(apply::apply(
+            &plan,
+            client.clone(),
+            Mode::Batch,
+            false,
+            false,
+        ))?;
+        Ok(((), applied.operations))
+    })?;
+    drop(plan);
+    drop(desired);
+    run.measure(size, backend, "no-op plan", || {
+        let desired = load(base)?;
+        let live = rt.block_on(fetch(&client))?;
+        let plan = plan::diff(&desired, &live, &options);
+        if plan.has_changes() {
+            return Err(format!("the no-op plan has {} changes", changes(&plan)).into());
+        }
+        Ok(((), changes(&plan)))
+    })?;
+    // The parts of a no-op plan, apart.
+    let desired = run.measure(size, backend, "  no-op: load+validate", || {
+        let d = load(base)?;
+        let n = d.state.len();
+        Ok((d, n))
+    })?;
+    let live = run.measure(size, backend, "  no-op: fetch state", || {
+        let live = rt.block_on(fetch(&client))?;
+        let n = live.len();
+        Ok((live, n))
+    })?;
+    run.measure(size, backend, "  no-op: diff", || {
+        let plan = plan::diff(&desired, &live, &options);
+        Ok(((), changes(&plan)))
+    })?;
+    drop((desired, live));
+    run.measure(size, backend, "plan+apply 1% change", || {
+        let desired = load(edit)?;
+        let live = rt.block_on(fetch(&client))?;
+        let plan = plan::diff(&desired, &live, &options);
+        let n = changes(&plan);
+        rt.block_on(apply::apply(
+            &plan,
+            client.clone(),
+            Mode::Batch,
+            false,
+            false,
+        ))?;
+        Ok(((), n))
+    })?;
+    run.measure(size, backend, "re-plan after change", || {
+        let desired = load(edit)?;
+        let live = rt.block_on(fetch(&client))?;
+        let plan = plan::diff(&desired, &live, &options);
+        if plan.has_changes() {
+            return Err(format!(
+                "the plan after the 1% change did not converge: {} changes",
+                changes(&plan)
+            )
+            .into());
+        }
+        Ok(((), 0))
+    })?;
+    let out = work.join(format!("export-{backend}"));
+    run.measure(size, backend, "export", || {
+        let live = rt.block_on(fetch(&client))?;
+        let doc = live.to_document();
+        let files = tenantctl::commands::export::files(
+            &doc,
+            tenantctl::cli::ExportLayout::Tenant,
+            "bench",
+            live.revision,
+        )
+        .map_err(|e| format!("{e:?}"))?;
+        for (name, text) in &files {
+            let path = out.join(name);
+            if let Some(parent) = path.parent() {
+                std::fs::create_dir_all(parent)?;
+            }
+            std::fs::write(path, text)?;
+        }
+        Ok(((), files.len()))
+    })?;
+    rt.block_on(server.shutdown());
+    Ok(())
+}
+
+fn postgres_database(
+    rt: &tokio::runtime::Runtime,
+    admin_url: &str,
+    name: &str,
+) -> Result<String, Error> {
+    use sqlx::Connection;
+    rt.block_on(async {
+        let mut conn = sqlx::PgConnection::connect(admin_url).await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name}"
+        )))
+        .execute(&mut conn)
+        .await?;
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&mut conn)
+            .await?;
+        Ok::<_, Error>(())
+    })?;
+    let base = admin_url.rsplit_once('/').map_or(admin_url, |(b, _)| b);
+    Ok(format!("{base}/{name}"))
+}
+
+fn bench_size(
+    run: &mut Run,
+    rt: &tokio::runtime::Runtime,
+    size: Size,
+    postgres: Option<&str>,
+) -> Result<(), Error> {
+    let work = tempfile::tempdir()?;
+    let base = work.path().join("base");
+    let edit = work.path().join("edit");
+    std::fs::create_dir_all(&base)?;
+    std::fs::create_dir_all(&edit)?;
+    let t = Instant::now();
+    gen::write(&base, &size, false)?;
+    gen::write(&edit, &size, true)?;
+    let bytes: u64 = walk(&base)
+        .iter()
+        .filter_map(|p| std::fs::metadata(p).ok())
+        .map(|m| m.len())
+        .sum();
+    eprintln!(
+        "{}: {} resources, {} users, {:.1} MB of YAML, generated in {:.1} s",
+        size.name,
+        size.resources(),
+        size.users,
+        bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
+    let db = work.path().join("bench.db");
+    bench_backend(
+        run,
+        rt,
+        &size,
+        "sqlite",
+        &format!("sqlite://{}", db.display()),
+        &base,
+        &edit,
+        work.path(),
+    )?;
+    if let Some(admin) = postgres {
+        let url = postgres_database(rt, admin, &format!("tenantctl_bench_{}", size.name))?;
+        bench_backend(run, rt, &size, "postgres", &url, &base, &edit, work.path())?;
+    }
+    Ok(())
+}
+
+fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(walk(&p));
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+fn table(steps: &[Step]) -> String {
+    let mut s = String::from("| size | backend | step | wall (s) | peak RSS (MB) | µs / user | items | resources |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+    for st in steps {
+        s.push_str(&format!(
+            "| {} | {} | {} | {:.3} | {:.0} | {:.2} | {} | {} |\n",
+            st.size,
+            st.backend,
+            st.step,
+            st.seconds,
+            st.peak_mb,
+            st.us_per_user,
+            st.items,
+            st.resources
+        ));
+    }
+    s
+}
+
+fn main() -> Result<(), Error> {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let benching = args.iter().any(|a| a == "--bench");
+    let mut names: Vec<String> = args
+        .iter()
+        .filter(|a| !a.starts_with("--"))
+        .cloned()
+        .collect();
+    if names.is_empty() {
+        names = if benching {
+            std::env::var("TENANTCTL_BENCH_SIZES")
+                .unwrap_or_else(|_| "small,medium,large".into())
+                .split(',')
+                .map(str::to_string)
+                .collect()
+        } else {
+            vec!["small".into()]
+        };
+    }
+    let postgres = std::env::var("TENANTCTL_TEST_POSTGRES")
+        .ok()
+        .filter(|s| !s.is_empty());
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut run = Run {
+        steps: Vec::new(),
+        resources: 0,
+    };
+    for name in &names {
+        let size = Size::by_name(name)
+            .ok_or_else(|| format!("unknown size `{name}` (small, medium, large)"))?;
+        bench_size(&mut run, &rt, size, postgres.as_deref())?;
+    }
+    let table = table(&run.steps);
+    println!("\n{table}");
+    println!(
+        "machine: {} cores, {}",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model()
+    );
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("target/bench");
+    std::fs::create_dir_all(&dir)?;
+    std::fs::write(
+        dir.join("scale.json"),
+        serde_json::to_string_pretty(
+            &serde_json::json!({ "machine": cpu_model(), "steps": run.steps }),
+        )?,
+    )?;
+    Ok(())
+}
+
+fn cpu_model() -> String {
+    std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|s| {
+            s.lines().find_map(|l| {
+                l.strip_prefix("model name")
+                    .map(|v| v.trim_start_matches([' ', '\t', ':']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown CPU".into())
+}

@@ -100,3 +100,208 @@ pub struct PutBody {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<bool>,
 }
+
+/// A page of resources of one kind (`GET /api/v1/{plural}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResourcePage {
+    pub items: Vec<ResourceBody>,
+    /// Pass as `cursor` to get the next page; null on the last page.
+    pub next_cursor: Option<String>,
+}
+
+/// Who the token is (`GET /api/v1/whoami`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct WhoAmI {
+    pub token_id: String,
+    /// `system` or `tenant:SLUG`.
+    pub scope: String,
+    /// `org_admin`, `user_admin`, `billing_admin` or `member`.
+    pub role: String,
+    /// The user the token acts as (rule 6), if any.
+    pub user: Option<String>,
+}
+
+/// `POST /api/v1/tokens` (system tokens only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TokenRequest {
+    /// `system` or `tenant:SLUG`.
+    pub scope: String,
+    /// `org_admin`, `user_admin`, `billing_admin` or `member`.
+    pub role: String,
+    /// The user the token acts as.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    /// A note stored with the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+}
+
+/// A new token, shown once.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenResponse {
+    pub id: String,
+    /// The secret; only its SHA-256 is stored.
+    pub token: String,
+}
+
+/// E-mails of an invitation: a list, or one string separated by `;`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Emails {
+    List(Vec<String>),
+    /// `a@x.example;b@y.example`
+    Joined(String),
+}
+
+/// `POST /api/v1/invitations`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitationRequest {
+    /// At most 100 e-mails (rule 8).
+    pub emails: Emails,
+    pub tenant: String,
+    /// The role the invitees get in the tenant.
+    pub role: String,
+    /// At most 10 workspaces (rule 8); the rest are assigned after.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+    /// A message for the invitees.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub message: Option<String>,
+}
+
+/// Whether an invitation was accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum InvitationStatus {
+    Pending,
+    Accepted,
+}
+
+/// An invitation.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub tenant: String,
+    pub role: String,
+    pub workspaces: Vec<String>,
+    pub message: Option<String>,
+    pub status: InvitationStatus,
+    /// The token that sent it.
+    pub invited_by: String,
+    pub created_at: String,
+    pub accepted_at: Option<String>,
+}
+
+/// A list of invitations.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct InvitationList {
+    pub items: Vec<Invitation>,
+}
+
+/// `POST /api/v1/invitations/{id}/accept`: the invitee's details.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::model::Language>,
+}
+
+/// What accepting an invitation created.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AcceptResponse {
+    pub revision: i64,
+    pub user: ResourceBody,
+    pub membership: ResourceBody,
+}
+
+/// A one-time password reset link; only a hash of its secret is stored.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct PasswordResetResponse {
+    pub link: String,
+    /// RFC 3339.
+    pub expires_at: String,
+}
+
+/// `DELETE /api/v1/users/{email}/memberships?tenant=…`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RemovedMemberships {
+    pub revision: i64,
+    /// Tenants the user was removed from.
+    pub removed: Vec<String>,
+}
+
+/// Used and allowed amount of one resource (`limit` null: unlimited).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Usage {
+    pub used: u64,
+    pub limit: Option<u64>,
+}
+
+/// A tenant's plan usage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TenantUsage {
+    pub tenant: String,
+    pub plan: String,
+    pub status: String,
+    pub users: Usage,
+    pub workspaces: Usage,
+}
+
+/// Totals for the dashboard.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Dashboard {
+    pub revision: i64,
+    pub tenants: u64,
+    pub users: u64,
+    pub blocked_users: u64,
+    pub workspaces: u64,
+    pub memberships: u64,
+    pub pending_invitations: u64,
+    pub plan_usage: Vec<TenantUsage>,
+    /// The latest audit entries, newest first.
+    pub recent_activity: Vec<AuditEntry>,
+}
+
+/// One entry of the audit log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditEntry {
+    pub id: i64,
+    /// RFC 3339.
+    pub at: String,
+    /// The state's revision the write produced.
+    pub revision: i64,
+    pub token_id: String,
+    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`, `password_reset`.
+    pub op: String,
+    pub kind: String,
+    pub key: String,
+    pub tenant: Option<String>,
+    /// The resource before (`{version, managed, protected, spec}`), null if it did not exist.
+    pub before: Option<serde_json::Value>,
+    /// The resource after, null if deleted.
+    pub after: Option<serde_json::Value>,
+    /// `x-tenantctl-change-set` of the request.
+    pub change_set: Option<String>,
+    /// `x-tenantctl-commit` of the request.
+    pub commit: Option<String>,
+}
+
+/// A page of the audit log, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AuditPage {
+    pub items: Vec<AuditEntry>,
+    pub next_cursor: Option<String>,
+}
+
+/// `GET /healthz`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Health {
+    pub status: String,
+}

@@ -1,1 +1,353 @@
-//! Runs a plan through the client; never re-diffs.
+//! Runs a [`Plan`] through the [`Client`]: one atomic batch by default (all or nothing, with
+//! the plan's revision as precondition), or resource by resource with N requests in flight
+//! (`--parallelism`) for platforms without batches. Never re-diffs: it sends the plan's ops.
+
+pub mod saved;
+
+use std::sync::Arc;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+use crate::api::{self, BatchRequest, Operation, PutBody};
+use crate::client::{Client, ClientError};
+use crate::plan::{Op, OpKind, Plan};
+
+/// How apply writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// One atomic batch.
+    Batch,
+    /// One request per resource, at most this many at a time.
+    Resources { parallelism: usize },
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied {
+    /// Operations sent and accepted.
+    pub operations: usize,
+    /// The platform's revision afterwards, when known.
+    pub revision: Option<i64>,
+}
+
+/// Why an apply failed. Nothing was written unless the variant says so.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    #[error("the platform changed since this plan was made (planned at revision {planned}, the platform is now at revision {live}); nothing was applied")]
+    Stale { planned: i64, live: i64 },
+    #[error("a resource changed since this plan was made: {0}; nothing was applied")]
+    StaleVersion(String),
+    #[error("the platform refused the changes; nothing was applied:\n{}", .0.iter().map(|v| format!("  - {v}")).collect::<Vec<_>>().join("\n"))]
+    Rejected(Vec<String>),
+    #[error(transparent)]
+    Client(#[from] ClientError),
+    #[error("{done} of {total} operations were applied before {op} failed: {source}")]
+    Partial {
+        done: usize,
+        total: usize,
+        op: String,
+        source: ClientError,
+    },
+}
+
+impl ApplyError {
+    /// What to do next, shown apart from the message.
+    pub fn help(&self) -> &'static str {
+        match self {
+            ApplyError::Stale { .. } | ApplyError::StaleVersion(_) => "run `tenantctl plan` again (and `--out` a new plan file), review it, then apply it",
+            ApplyError::Rejected(_) => "fix the configuration (`tenantctl validate` shows most problems), then plan again",
+            ApplyError::Client(_) => "check the endpoint, the token and the network, then run apply again",
+            ApplyError::Partial { .. } => "run `tenantctl apply` again with the same configuration: it plans from the live state and finishes the work",
+        }
+    }
+}
+
+/// The violations in a 422 `rule_violation` body, as lines.
+fn violations(e: &ClientError) -> Vec<String> {
+    let ClientError::Api { body, .. } = e else {
+        return Vec::new();
+    };
+    let list = body
+        .details
+        .get("violations")
+        .and_then(|v| v.as_array())
+        .cloned()
+        .unwrap_or_default();
+    let mut out: Vec<String> = list
+        .iter()
+        .map(|v| {
+            let s = |k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("");
+            let place = [s("kind"), s("key")]
+                .iter()
+                .filter(|x| !x.is_empty())
+                .copied()
+                .collect::<Vec<_>>()
+                .join(" ");
+            format!(
+                "{} [{}]{}",
+                s("message"),
+                s("code"),
+                if place.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({place})")
+                }
+            )
+        })
+        .collect();
+    if out.is_empty() {
+        out.push(body.message.clone());
+    }
+    out
+}
+
+fn classify(e: ClientError, planned: i64) -> ApplyError {
+    match e.code() {
+        Some("stale_revision") => {
+            let live = match &e {
+                ClientError::Api { body, .. } => body
+                    .details
+                    .get("actual")
+                    .or_else(|| body.details.get("revision"))
+                    .and_then(|v| v.as_i64())
+                    .unwrap_or(-1),
+                _ => -1,
+            };
+            ApplyError::Stale { planned, live }
+        }
+        Some("stale_version") => ApplyError::StaleVersion(match &e {
+            ClientError::Api { body, .. } => body.message.clone(),
+            _ => e.to_string(),
+        }),
+        Some("rule_violation") => ApplyError::Rejected(violations(&e)),
+        _ => ApplyError::Client(e),
+    }
+}
+
+fn to_operation(op: &Op) -> Operation {
+    Operation {
+        op: match op.op {
+            OpKind::Put => api::OpKind::Put,
+            OpKind::Adopt => api::OpKind::Adopt,
+            OpKind::Delete => api::OpKind::Delete,
+        },
+        kind: op.kind,
+        key: op.key.clone(),
+        spec: if op.op == OpKind::Put {
+            op.spec.clone()
+        } else {
+            None
+        },
+        if_version: Some(op.if_version),
+        protected: op.protected,
+    }
+}
+
+/// The batch request of a plan.
+pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest {
+    BatchRequest {
+        expected_revision: Some(plan.revision),
+        allow_limit_below_usage,
+        operations: plan
+            .ops()
+            .into_iter()
+            .map(|(_, op)| to_operation(op))
+            .collect(),
+    }
+}
+
+/// Applies `plan`. `progress` draws a bar on stderr (resource mode; only on a terminal).
+pub async fn apply(
+    plan: &Plan,
+    client: Arc<Client>,
+    mode: Mode,
+    allow_limit_below_usage: bool,
+    progress: bool,
+) -> Result<Applied, ApplyError> {
+    match mode {
+        Mode::Batch => {
+            let req = batch_request(plan, allow_limit_below_usage);
+            let resp = client
+                .batch(&req)
+                .await
+                .map_err(|e| classify(e, plan.revision))?;
+            Ok(Applied {
+                operations: resp.applied,
+                revision: Some(resp.revision),
+            })
+        }
+        Mode::Resources { parallelism } => {
+            resources(
+                plan,
+                client,
+                parallelism.max(1),
+                allow_limit_below_usage,
+                progress,
+            )
+            .await
+        }
+    }
+}
+
+/// One op over the single-resource endpoints. Idempotent: a delete of an absent resource,
+/// or a put that finds the resource already as planned (a retried write that landed), is a
+/// success.
+async fn run_op(client: &Client, op: &Op) -> Result<(), ClientError> {
+    match op.op {
+        OpKind::Delete => match client.delete(op.kind, &op.key, op.if_version).await {
+            Err(e) if e.status() == Some(404) => Ok(()),
+            other => other,
+        },
+        OpKind::Put | OpKind::Adopt => {
+            let spec = op.spec.clone().unwrap_or(serde_json::Value::Null);
+            let body = PutBody {
+                spec: spec.clone(),
+                protected: op.protected,
+                managed: Some(true),
+            };
+            match client.put(op.kind, &op.key, &body, op.if_version).await {
+                Ok(_) => Ok(()),
+                Err(e) if e.status() == Some(412) => match client.get(op.kind, &op.key).await? {
+                    Some(r)
+                        if r.spec == spec
+                            && r.managed
+                            && op.protected.is_none_or(|p| p == r.protected) =>
+                    {
+                        Ok(())
+                    }
+                    _ => Err(e),
+                },
+                Err(e) => Err(e),
+            }
+        }
+    }
+}
+
+async fn resources(
+    plan: &Plan,
+    client: Arc<Client>,
+    parallelism: usize,
+    allow_limit_below_usage: bool,
+    progress: bool,
+) -> Result<Applied, ApplyError> {
+    let _ = allow_limit_below_usage; // the single-resource endpoints check rule 9 on their own terms
+    let live = client.state().await?;
+    if live.revision != plan.revision {
+        return Err(ApplyError::Stale {
+            planned: plan.revision,
+            live: live.revision,
+        });
+    }
+    let ops: Vec<(u8, Op)> = plan
+        .ops()
+        .into_iter()
+        .map(|(r, o)| (r, o.clone()))
+        .collect();
+    let total = ops.len();
+    let bar = if progress {
+        let style =
+            ProgressStyle::with_template("{spinner} applying [{bar:30}] {pos}/{len} {wide_msg}")
+                .map(|s| s.progress_chars("=> "));
+        let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
+        Some(match style {
+            Ok(s) => b.with_style(s),
+            Err(_) => b,
+        })
+    } else {
+        None
+    };
+    // Groups of consecutive ops with the same phase and rank: independent of each other.
+    let mut groups: Vec<Vec<Op>> = Vec::new();
+    let mut last: Option<(bool, u8)> = None;
+    for (rank, op) in ops {
+        let key = (op.op == OpKind::Delete, rank);
+        if last != Some(key) {
+            groups.push(Vec::new());
+            last = Some(key);
+        }
+        if let Some(g) = groups.last_mut() {
+            g.push(op);
+        }
+    }
+    let sem = Arc::new(Semaphore::new(parallelism));
+    let mut done = 0usize;
+    for group in groups {
+        let mut set = JoinSet::new();
+        for op in group {
+            let client = client.clone();
+            let sem = sem.clone();
+            set.spawn(async move {
+                let _permit = sem.acquire_owned().await;
+                let r = run_op(&client, &op).await;
+                (op, r)
+            });
+        }
+        let mut failure: Option<(Op, ClientError)> = None;
+        while let Some(joined) = set.join_next().await {
+            match joined {
+                Ok((_, Ok(()))) => {
+                    done += 1;
+                    if let Some(b) = &bar {
+                        b.inc(1);
+                    }
+                }
+                Ok((op, Err(e))) => {
+                    if failure.is_none() {
+                        failure = Some((op, e));
+                        // Let the requests in flight finish; start no more.
+                        sem.close();
+                    }
+                }
+                Err(join) => {
+                    if let Some(b) = &bar {
+                        b.finish_and_clear();
+                    }
+                    return Err(ApplyError::Partial {
+                        done,
+                        total,
+                        op: "a request".into(),
+                        source: ClientError::Decode {
+                            method: "-".into(),
+                            url: "-".into(),
+                            message: join.to_string(),
+                        },
+                    });
+                }
+            }
+        }
+        if let Some((op, source)) = failure {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            let name = format!(
+                "{} {} {}",
+                match op.op {
+                    OpKind::Put => "put",
+                    OpKind::Adopt => "adopt",
+                    OpKind::Delete => "delete",
+                },
+                op.kind,
+                op.key
+            );
+            if done == 0 {
+                return Err(classify(source, plan.revision));
+            }
+            return Err(ApplyError::Partial {
+                done,
+                total,
+                op: name,
+                source,
+            });
+        }
+    }
+    if let Some(b) = &bar {
+        b.finish_and_clear();
+    }
+    let revision = client.state().await.ok().map(|s| s.revision);
+    Ok(Applied {
+        operations: done,
+        revision,
+    })
+}

@@ -1,1 +1,723 @@
-//! The only module that speaks HTTP to the platform.
+//! The only module that speaks HTTP to the platform: reqwest over rustls, connect and
+//! request timeouts, retries with jittered exponential backoff (connection errors, 429 with
+//! `Retry-After`, 5xx) for requests that are safe to repeat, a client-side request rate limit,
+//! and the change-set id and CI commit on every write.
+
+use std::time::Duration;
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
+use reqwest::{Method, StatusCode, Url};
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+use tokio::time::Instant;
+
+use crate::api::{self, BatchRequest, BatchResponse, ErrorBody, PutBody, ResourceBody};
+use crate::model::{keys, Kind, State};
+
+/// An error talking to the platform. Messages name the endpoint and what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("`{0}` is not a valid endpoint URL")]
+    InvalidEndpoint(String),
+    #[error("cannot build the HTTP client: {0}")]
+    Build(#[source] reqwest::Error),
+    #[error("cannot reach the platform at `{url}` after {attempts} attempt(s)")]
+    Unreachable {
+        url: String,
+        attempts: u32,
+        source: reqwest::Error,
+    },
+    #[error("the platform answered {status} to {method} `{url}`: {} (`{}`)", body.message, body.code)]
+    Api {
+        method: String,
+        url: String,
+        status: u16,
+        body: Box<ErrorBody>,
+    },
+    #[error("unexpected answer from {method} `{url}`: {message}")]
+    Decode {
+        method: String,
+        url: String,
+        message: String,
+    },
+}
+
+impl ClientError {
+    /// The API error code (`stale_revision`, `rule_violation`, …) if the platform answered.
+    pub fn code(&self) -> Option<&str> {
+        match self {
+            ClientError::Api { body, .. } => Some(&body.code),
+            _ => None,
+        }
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            ClientError::Api { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+/// `GET /api/v1/whoami`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhoAmI {
+    pub token_id: String,
+    /// `system` or `tenant:SLUG`.
+    pub scope: String,
+    pub role: String,
+    /// The user the token acts as.
+    pub user: Option<String>,
+}
+
+/// How the client is set up (resolved from flags and environment).
+#[derive(Debug, Clone)]
+pub struct ClientConfig {
+    pub endpoint: String,
+    pub token: Option<String>,
+    /// Timeout of one request.
+    pub timeout: Duration,
+    pub connect_timeout: Duration,
+    /// Requests per second (0: unlimited).
+    pub max_rps: u32,
+    /// Attempts of a request safe to repeat (1: no retry).
+    pub max_attempts: u32,
+    /// First backoff delay; doubled on every attempt, with full jitter, capped at 20 s.
+    pub backoff: Duration,
+    /// Sent as `x-tenantctl-change-set` on every write.
+    pub change_set: String,
+    /// Sent as `x-tenantctl-commit` on every write.
+    pub commit: Option<String>,
+}
+
+impl ClientConfig {
+    /// Defaults for `endpoint`: a fresh change-set id and the CI commit from `GITHUB_SHA`
+    /// or `CI_COMMIT_SHA`.
+    pub fn new(endpoint: &str, token: Option<String>) -> ClientConfig {
+        ClientConfig {
+            endpoint: endpoint.to_string(),
+            token,
+            timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(10),
+            max_rps: 0,
+            max_attempts: 5,
+            backoff: Duration::from_millis(200),
+            change_set: uuid::Uuid::new_v4().to_string(),
+            commit: ci_commit(),
+        }
+    }
+}
+
+/// The commit a CI job runs on: `GITHUB_SHA` (GitHub Actions) or `CI_COMMIT_SHA` (GitLab).
+pub fn ci_commit() -> Option<String> {
+    ["GITHUB_SHA", "CI_COMMIT_SHA"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+}
+
+/// Whether a request may be sent again after a failure whose outcome is unknown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Repeat {
+    /// Reads, and writes guarded by a version or revision precondition: a repeat of an
+    /// applied write fails its precondition instead of applying twice.
+    Safe,
+    /// Only retried when the request was certainly not processed (connection refused, 429).
+    Unsafe,
+}
+
+/// A client of one platform.
+pub struct Client {
+    http: reqwest::Client,
+    base: Url,
+    config: ClientConfig,
+    next_slot: Mutex<Instant>,
+}
+
+impl std::fmt::Debug for Client {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Client")
+            .field("base", &self.base.as_str())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL path segments of a resource (`/tenants/acme/workspaces/paris`).
+pub fn resource_segments(kind: Kind, key: &str) -> Option<Vec<String>> {
+    let s = |x: &str| x.to_string();
+    Some(match kind {
+        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => {
+            vec![s(kind.plural()), s(key)]
+        }
+        Kind::Workspace => {
+            let (t, w) = keys::split2(key)?;
+            vec![s("tenants"), s(t), s("workspaces"), s(w)]
+        }
+        Kind::TenantModel => {
+            let (t, m) = keys::split2(key)?;
+            vec![s("tenants"), s(t), s("models"), s(m)]
+        }
+        Kind::Grant => {
+            let (t, w, g) = keys::split_grant(key)?;
+            vec![
+                s("tenants"),
+                s(t),
+                s("workspaces"),
+                s(w),
+                s("grants"),
+                g.to_string(),
+            ]
+        }
+        Kind::Membership => {
+            let (u, t) = keys::split2(key)?;
+            vec![s("users"), s(u), s("memberships"), s(t)]
+        }
+        Kind::UserModel => {
+            let (u, m) = keys::split2(key)?;
+            vec![s("users"), s(u), s("models"), s(m)]
+        }
+    })
+}
+
+fn jittered(base: Duration, attempt: u32) -> Duration {
+    let cap = Duration::from_secs(20);
+    let exp = base.saturating_mul(1u32 << attempt.min(16)).min(cap);
+    let millis = exp.as_millis().max(1) as u64;
+    Duration::from_millis(rand::random_range(millis / 2..=millis))
+}
+
+/// `Retry-After` in seconds (the HTTP-date form is treated as absent).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let v = headers.get(RETRY_AFTER)?.to_str().ok()?;
+    v.trim()
+        .parse::<u64>()
+        .ok()
+        .map(|s| Duration::from_secs(s.min(120)))
+}
+
+impl Client {
+    pub fn new(config: ClientConfig) -> Result<Client, ClientError> {
+        let mut base = Url::parse(config.endpoint.trim_end_matches('/'))
+            .map_err(|_| ClientError::InvalidEndpoint(config.endpoint.clone()))?;
+        if base.cannot_be_a_base() || !matches!(base.scheme(), "http" | "https") {
+            return Err(ClientError::InvalidEndpoint(config.endpoint.clone()));
+        }
+        if !base.path().ends_with('/') {
+            let p = format!("{}/", base.path());
+            base.set_path(&p);
+        }
+        let http = reqwest::Client::builder()
+            .timeout(config.timeout)
+            .connect_timeout(config.connect_timeout)
+            .user_agent(concat!("tenantctl/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .map_err(ClientError::Build)?;
+        Ok(Client {
+            http,
+            base,
+            config,
+            next_slot: Mutex::new(Instant::now()),
+        })
+    }
+
+    pub fn endpoint(&self) -> &str {
+        &self.config.endpoint
+    }
+
+    pub fn change_set(&self) -> &str {
+        &self.config.change_set
+    }
+
+    fn url(&self, segments: &[String]) -> Url {
+        let mut url = self.base.clone();
+        if let Ok(mut s) = url.path_segments_mut() {
+            s.pop_if_empty().extend(["api", "v1"]).extend(segments);
+        }
+        url
+    }
+
+    /// Waits for the next request slot under `--max-rps`.
+    async fn throttle(&self) {
+        if self.config.max_rps == 0 {
+            return;
+        }
+        let interval = Duration::from_secs_f64(1.0 / f64::from(self.config.max_rps));
+        let wait_until = {
+            let mut next = self.next_slot.lock().await;
+            let now = Instant::now();
+            let slot = (*next).max(now);
+            *next = slot + interval;
+            slot
+        };
+        tokio::time::sleep_until(wait_until).await;
+    }
+
+    /// Sends one request with retries; returns the status, headers and body of the final
+    /// answer (any status) or the transport error.
+    async fn send(
+        &self,
+        method: Method,
+        url: Url,
+        body: Option<&[u8]>,
+        if_match: Option<i64>,
+        repeat: Repeat,
+    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
+        let is_write = method != Method::GET;
+        let mut attempt = 0u32;
+        loop {
+            attempt += 1;
+            self.throttle().await;
+            let mut req = self.http.request(method.clone(), url.clone());
+            if let Some(t) = &self.config.token {
+                req = req.header(AUTHORIZATION, format!("Bearer {t}"));
+            }
+            if let Some(v) = if_match {
+                req = req.header(IF_MATCH, format!("\"{v}\""));
+            }
+            if is_write {
+                if let Ok(v) = HeaderValue::from_str(&self.config.change_set) {
+                    req = req.header(api::CHANGE_SET_HEADER, v);
+                }
+                if let Some(c) = self
+                    .config
+                    .commit
+                    .as_deref()
+                    .and_then(|c| HeaderValue::from_str(c).ok())
+                {
+                    req = req.header(api::COMMIT_HEADER, c);
+                }
+            }
+            if let Some(b) = body {
+                req = req
+                    .header(reqwest::header::CONTENT_TYPE, "application/json")
+                    .body(b.to_vec());
+            }
+            let last = attempt >= self.config.max_attempts.max(1);
+            match req.send().await {
+                Err(e) => {
+                    // A refused connection was certainly not processed; anything else
+                    // (timeout, reset) may have been.
+                    let retry =
+                        !last && (repeat == Repeat::Safe || (e.is_connect() && !e.is_timeout()));
+                    if !retry {
+                        return Err(ClientError::Unreachable {
+                            url: url.to_string(),
+                            attempts: attempt,
+                            source: e,
+                        });
+                    }
+                    tokio::time::sleep(jittered(self.config.backoff, attempt - 1)).await;
+                }
+                Ok(resp) => {
+                    let status = resp.status();
+                    let after = retry_after(resp.headers());
+                    let retryable = status == StatusCode::TOO_MANY_REQUESTS
+                        || status == StatusCode::SERVICE_UNAVAILABLE
+                        || (repeat == Repeat::Safe && status.is_server_error());
+                    if retryable && !last {
+                        let wait =
+                            after.unwrap_or_else(|| jittered(self.config.backoff, attempt - 1));
+                        tokio::time::sleep(wait).await;
+                        continue;
+                    }
+                    let bytes = resp.bytes().await.map_err(|e| ClientError::Unreachable {
+                        url: url.to_string(),
+                        attempts: attempt,
+                        source: e,
+                    })?;
+                    return Ok((status, bytes.to_vec()));
+                }
+            }
+        }
+    }
+
+    fn error(method: &Method, url: &Url, status: StatusCode, body: &[u8]) -> ClientError {
+        let body = serde_json::from_slice::<ErrorBody>(body).unwrap_or_else(|_| ErrorBody {
+            code: format!("http_{}", status.as_u16()),
+            message: String::from_utf8_lossy(body)
+                .chars()
+                .take(300)
+                .collect::<String>()
+                .trim()
+                .to_string(),
+            details: serde_json::Value::Null,
+        });
+        ClientError::Api {
+            method: method.to_string(),
+            url: url.to_string(),
+            status: status.as_u16(),
+            body: Box::new(body),
+        }
+    }
+
+    async fn json<T: DeserializeOwned>(
+        &self,
+        method: Method,
+        segments: &[String],
+        body: Option<Vec<u8>>,
+        if_match: Option<i64>,
+        repeat: Repeat,
+    ) -> Result<T, ClientError> {
+        let url = self.url(segments);
+        let (status, b) = self
+            .send(
+                method.clone(),
+                url.clone(),
+                body.as_deref(),
+                if_match,
+                repeat,
+            )
+            .await?;
+        if !status.is_success() {
+            return Err(Self::error(&method, &url, status, &b));
+        }
+        serde_json::from_slice(&b).map_err(|e| ClientError::Decode {
+            method: method.to_string(),
+            url: url.to_string(),
+            message: e.to_string(),
+        })
+    }
+
+    /// The whole live state visible to the token, in one read.
+    pub async fn state(&self) -> Result<State, ClientError> {
+        self.json(
+            Method::GET,
+            &["state".to_string()],
+            None,
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    pub async fn whoami(&self) -> Result<WhoAmI, ClientError> {
+        self.json(
+            Method::GET,
+            &["whoami".to_string()],
+            None,
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// An atomic batch. With an expected revision a repeat cannot apply twice (it would fail
+    /// with `stale_revision`), so it is retried like a safe request.
+    pub async fn batch(&self, req: &BatchRequest) -> Result<BatchResponse, ClientError> {
+        let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode {
+            method: "POST".into(),
+            url: self.url(&["batch".into()]).to_string(),
+            message: e.to_string(),
+        })?;
+        let repeat = if req.expected_revision.is_some() {
+            Repeat::Safe
+        } else {
+            Repeat::Unsafe
+        };
+        self.json(
+            Method::POST,
+            &["batch".to_string()],
+            Some(body),
+            None,
+            repeat,
+        )
+        .await
+    }
+
+    fn segments(kind: Kind, key: &str) -> Result<Vec<String>, ClientError> {
+        resource_segments(kind, key).ok_or_else(|| ClientError::Decode {
+            method: "-".into(),
+            url: "-".into(),
+            message: format!("`{key}` is not a valid {kind} key"),
+        })
+    }
+
+    /// One resource, or `None` when absent.
+    pub async fn get(&self, kind: Kind, key: &str) -> Result<Option<ResourceBody>, ClientError> {
+        match self
+            .json(
+                Method::GET,
+                &Self::segments(kind, key)?,
+                None,
+                None,
+                Repeat::Safe,
+            )
+            .await
+        {
+            Ok(r) => Ok(Some(r)),
+            Err(e) if e.status() == Some(404) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Creates or overwrites one resource, expecting version `if_version` (0: absent).
+    pub async fn put(
+        &self,
+        kind: Kind,
+        key: &str,
+        body: &PutBody,
+        if_version: i64,
+    ) -> Result<ResourceBody, ClientError> {
+        let bytes = serde_json::to_vec(body).map_err(|e| ClientError::Decode {
+            method: "PUT".into(),
+            url: key.into(),
+            message: e.to_string(),
+        })?;
+        self.json(
+            Method::PUT,
+            &Self::segments(kind, key)?,
+            Some(bytes),
+            Some(if_version),
+            Repeat::Safe,
+        )
+        .await
+    }
+
+    /// Deletes one resource at version `if_version`.
+    pub async fn delete(&self, kind: Kind, key: &str, if_version: i64) -> Result<(), ClientError> {
+        let segments = Self::segments(kind, key)?;
+        let url = self.url(&segments);
+        let (status, b) = self
+            .send(
+                Method::DELETE,
+                url.clone(),
+                None,
+                Some(if_version),
+                Repeat::Safe,
+            )
+            .await?;
+        if status.is_success() {
+            Ok(())
+        } else {
+            Err(Self::error(&Method::DELETE, &url, status, &b))
+        }
+    }
+
+    /// The users CSV export (seed 002/004 columns).
+    pub async fn users_csv(&self) -> Result<String, ClientError> {
+        let url = self.url(&["exports".into(), "users.csv".into()]);
+        let (status, b) = self
+            .send(Method::GET, url.clone(), None, None, Repeat::Safe)
+            .await?;
+        if !status.is_success() {
+            return Err(Self::error(&Method::GET, &url, status, &b));
+        }
+        String::from_utf8(b).map_err(|e| ClientError::Decode {
+            method: "GET".into(),
+            url: url.to_string(),
+            message: e.to_string(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn resource_paths() {
+        let c = Client::new(ClientConfig::new("http://127.0.0.1:9/base", None)).expect("client");
+        let u = c.url(
+            &resource_segments(Kind::Grant, "acme/paris/user:bob@acme.example").expect("grant"),
+        );
+        assert_eq!(u.as_str(), "http://127.0.0.1:9/base/api/v1/tenants/acme/workspaces/paris/grants/user:bob@acme.example");
+        let u = c.url(
+            &resource_segments(Kind::Membership, "bob@acme.example/acme").expect("membership"),
+        );
+        assert_eq!(
+            u.as_str(),
+            "http://127.0.0.1:9/base/api/v1/users/bob@acme.example/memberships/acme"
+        );
+        assert_eq!(resource_segments(Kind::Workspace, "nope"), None);
+    }
+
+    #[test]
+    fn bad_endpoints_are_refused() {
+        assert!(matches!(
+            Client::new(ClientConfig::new("ftp://x", None)),
+            Err(ClientError::InvalidEndpoint(_))
+        ));
+        assert!(matches!(
+            Client::new(ClientConfig::new("not a url", None)),
+            Err(ClientError::InvalidEndpoint(_))
+        ));
+    }
+
+    #[test]
+    fn backoff_grows_with_jitter_and_is_capped() {
+        let base = Duration::from_millis(200);
+        for attempt in 0..20 {
+            let d = jittered(base, attempt);
+            let exp = base
+                .saturating_mul(1 << attempt.min(16))
+                .min(Duration::from_secs(20));
+            assert!(
+                d <= exp && d >= exp / 2,
+                "attempt {attempt}: {d:?} vs {exp:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn retry_after_seconds() {
+        let mut h = HeaderMap::new();
+        h.insert(RETRY_AFTER, HeaderValue::from_static("3"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert(
+            RETRY_AFTER,
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), None);
+    }
+
+    #[tokio::test]
+    async fn refused_connections_are_retried_then_reported() {
+        // A port nothing listens on: bind, read the port, drop the listener.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .expect("addr")
+            .port();
+        let mut cfg = ClientConfig::new(&format!("http://127.0.0.1:{port}"), None);
+        cfg.backoff = Duration::from_millis(1);
+        cfg.max_attempts = 3;
+        let err = Client::new(cfg)
+            .expect("client")
+            .state()
+            .await
+            .expect_err("nothing listens");
+        assert!(
+            matches!(err, ClientError::Unreachable { attempts: 3, .. }),
+            "{err}"
+        );
+    }
+
+    /// A loopback HTTP responder that answers each connection with the next canned
+    /// response and records the request heads: the transport behaviour under test (retries,
+    /// `Retry-After`), not the platform's API.
+    fn responder(
+        responses: Vec<String>,
+    ) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+        use std::io::{Read, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = format!("http://{}", listener.local_addr().expect("addr"));
+        let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let log = seen.clone();
+        std::thread::spawn(move || {
+            for resp in responses {
+                let Ok((mut conn, _)) = listener.accept() else {
+                    return;
+                };
+                let mut buf = vec![0u8; 65536];
+                let mut head = String::new();
+                while !head.contains("\r\n\r\n") {
+                    match conn.read(&mut buf) {
+                        Ok(0) | Err(_) => break,
+                        Ok(n) => head.push_str(&String::from_utf8_lossy(&buf[..n])),
+                    }
+                }
+                if let Ok(mut l) = log.lock() {
+                    l.push(head);
+                }
+                let _ = conn.write_all(resp.as_bytes());
+            }
+        });
+        (url, seen)
+    }
+
+    fn reply(status: &str, extra: &str, body: &str) -> String {
+        format!("HTTP/1.1 {status}\r\n{extra}Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len())
+    }
+
+    #[tokio::test]
+    async fn reads_are_retried_through_429_and_5xx_honouring_retry_after() {
+        let (url, seen) = responder(vec![
+            reply("429 Too Many Requests", "Retry-After: 1\r\n", ""),
+            reply("503 Service Unavailable", "", ""),
+            reply("200 OK", "", r#"{"revision": 5}"#),
+        ]);
+        let mut cfg = ClientConfig::new(&url, Some("t0k3n".into()));
+        cfg.backoff = Duration::from_millis(1);
+        let start = std::time::Instant::now();
+        let state = Client::new(cfg)
+            .expect("client")
+            .state()
+            .await
+            .expect("state after retries");
+        assert_eq!(state.revision, 5);
+        assert!(
+            start.elapsed() >= Duration::from_secs(1),
+            "Retry-After honoured: {:?}",
+            start.elapsed()
+        );
+        let heads = seen.lock().expect("lock").clone();
+        assert_eq!(heads.len(), 3);
+        assert!(heads[0]
+            .to_lowercase()
+            .contains("authorization: bearer t0k3n"));
+        assert!(
+            !heads[0].to_lowercase().contains(api::CHANGE_SET_HEADER),
+            "reads carry no change set"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_batch_without_precondition_is_not_repeated_after_a_5xx() {
+        let (url, seen) = responder(vec![
+            reply(
+                "500 Internal Server Error",
+                "",
+                r#"{"code": "internal", "message": "boom", "details": null}"#,
+            ),
+            reply("200 OK", "", r#"{"revision": 2, "applied": 1}"#),
+        ]);
+        let mut cfg = ClientConfig::new(&url, None);
+        cfg.backoff = Duration::from_millis(1);
+        cfg.commit = Some("abc123".into());
+        let client = Client::new(cfg).expect("client");
+        let req = BatchRequest {
+            expected_revision: None,
+            allow_limit_below_usage: false,
+            operations: Vec::new(),
+        };
+        let err = client
+            .batch(&req)
+            .await
+            .expect_err("a 500 is final for an unguarded batch");
+        assert_eq!(err.code(), Some("internal"));
+        let heads = seen.lock().expect("lock").clone();
+        assert_eq!(heads.len(), 1, "not repeated");
+        let h = heads[0].to_lowercase();
+        assert!(
+            h.contains(&format!(
+                "{}: {}",
+                api::CHANGE_SET_HEADER,
+                client.change_set()
+            )),
+            "{h}"
+        );
+        assert!(
+            h.contains(&format!("{}: abc123", api::COMMIT_HEADER)),
+            "{h}"
+        );
+    }
+
+    #[tokio::test]
+    async fn max_rps_spaces_requests() {
+        let ok = || reply("200 OK", "", r#"{"revision": 1}"#);
+        let (url, _) = responder(vec![ok(), ok(), ok(), ok(), ok()]);
+        let mut cfg = ClientConfig::new(&url, None);
+        cfg.max_rps = 10;
+        let client = Client::new(cfg).expect("client");
+        let start = std::time::Instant::now();
+        for _ in 0..5 {
+            client.state().await.expect("state");
+        }
+        // 5 requests at 10 per second: the last starts 400 ms after the first.
+        assert!(
+            start.elapsed() >= Duration::from_millis(400),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}

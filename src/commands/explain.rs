@@ -1,7 +1,132 @@
-//! `tenantctl explain`.
+//! `tenantctl explain user EMAIL`: why a user can or cannot use a model or hold a
+//! permission, step by step, on the live state or on the desired state of `--path`.
 
+use std::fmt::Write as _;
+
+use anstyle::{AnsiColor, Effects, Style};
+use miette::{miette, IntoDiagnostic, WrapErr};
+
+use super::platform::{self, Platform};
 use super::{Exit, Global};
+use crate::cli::{ExplainArgs, ExplainUserArgs, ExplainWhat};
+use crate::model::{GrantAction, State};
+use crate::plan::explain::{self, Explanation, Outcome};
 
-pub fn run(_args: crate::cli::ExplainArgs, _global: &Global) -> miette::Result<Exit> {
-    Err(miette::miette!("`explain` is not implemented yet"))
+fn paint(color: bool, style: Style, s: &str) -> String {
+    if color {
+        format!("{}{s}{}", style.render(), style.render_reset())
+    } else {
+        s.to_string()
+    }
+}
+
+/// The explanation as text: the question, one line per step, the verdict.
+pub fn render(e: &Explanation, color: bool) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}",
+        paint(color, Style::new().effects(Effects::BOLD), &e.question)
+    );
+    for s in &e.steps {
+        let mark = match s.outcome {
+            Outcome::Pass => paint(color, AnsiColor::Green.on_default(), "✓"),
+            Outcome::Fail => paint(color, AnsiColor::Red.on_default(), "✗"),
+            Outcome::Info => paint(color, Style::new().effects(Effects::DIMMED), "·"),
+        };
+        let _ = writeln!(out, "  {mark} {:<15} {}", s.check, s.detail);
+    }
+    let verdict = if e.allowed {
+        paint(
+            color,
+            AnsiColor::Green.on_default().effects(Effects::BOLD),
+            "ALLOWED",
+        )
+    } else {
+        paint(
+            color,
+            AnsiColor::Red.on_default().effects(Effects::BOLD),
+            "DENIED",
+        )
+    };
+    let _ = writeln!(
+        out,
+        "{verdict}: {}",
+        e.verdict
+            .split_once(": ")
+            .map_or(e.verdict.as_str(), |(_, r)| r)
+    );
+    out
+}
+
+fn decide(state: &State, a: &ExplainUserArgs) -> miette::Result<Explanation> {
+    match (&a.model, &a.permission) {
+        (Some(m), None) => Ok(explain::model_access(
+            state,
+            &a.email,
+            m,
+            a.tenant.as_deref(),
+        )),
+        (None, Some(p)) => match &a.workspace {
+            Some(w) => {
+                let action: GrantAction = serde_json::from_value(serde_json::Value::String(p.clone()))
+                    .map_err(|_| miette!(help = "with --workspace, --permission is a grant action: read, update, delete or create", "`{p}` is not a grant action"))?;
+                let tenant = match &a.tenant {
+                    Some(t) => t.clone(),
+                    None => {
+                        let prefix = format!("{}/", a.email.to_lowercase());
+                        let tenants: Vec<&str> = state
+                            .keys_in(crate::model::Kind::Membership, &prefix)
+                            .map(|k| &k[prefix.len()..])
+                            .collect();
+                        match tenants.as_slice() {
+                            [one] => one.to_string(),
+                            _ => {
+                                return Err(miette!(
+                                    "--workspace needs --tenant (`{}` belongs to {} tenants)",
+                                    a.email,
+                                    tenants.len()
+                                ))
+                            }
+                        }
+                    }
+                };
+                Ok(explain::workspace_action(
+                    state, &a.email, action, &tenant, w,
+                ))
+            }
+            None => Ok(explain::permission(state, &a.email, p, a.tenant.as_deref())),
+        },
+        (Some(_), Some(_)) => Err(miette!("give either --model or --permission, not both")),
+        (None, None) => Err(miette!(
+            help = "e.g. `tenantctl explain user alice@acme.example --model portrait-v1`",
+            "say what to explain: --model MODEL or --permission PERMISSION"
+        )),
+    }
+}
+
+pub fn run(args: ExplainArgs, global: &Global) -> miette::Result<Exit> {
+    let ExplainWhat::User(a) = args.what;
+    let state = if a.paths.is_empty() {
+        let rt = super::runtime()?;
+        rt.block_on(async {
+            let p = Platform::connect(global).await?;
+            let s = p
+                .client
+                .state()
+                .await
+                .into_diagnostic()
+                .wrap_err("cannot read the live state");
+            p.close().await;
+            s
+        })?
+    } else {
+        match platform::load(&a.paths)? {
+            Some(d) => d.desired.state,
+            None => return Ok(Exit::Failure),
+        }
+    };
+    let e = decide(&state, &a)?;
+    print!("{}", render(&e, platform::stdout_color()));
+    Ok(Exit::Success)
 }

@@ -9,6 +9,7 @@ pub mod apply;
 pub mod explain;
 pub mod export;
 pub mod plan;
+pub mod platform;
 pub mod schema;
 pub mod serve;
 pub mod token;

@@ -1,7 +1,67 @@
-//! `tenantctl serve`.
+//! `tenantctl serve`: run the platform API until ctrl-c or SIGTERM, then shut down gracefully.
+
+use miette::IntoDiagnostic;
 
 use super::{Exit, Global};
+use crate::server::{start, ServerConfig};
 
-pub fn run(_args: crate::cli::ServeArgs, _global: &Global) -> miette::Result<Exit> {
-    Err(miette::miette!("`serve` is not implemented yet"))
+pub fn run(args: crate::cli::ServeArgs, _global: &Global) -> miette::Result<Exit> {
+    init_logs(args.log_json);
+    let rt = super::runtime()?;
+    rt.block_on(async {
+        let server = start(ServerConfig { database_url: args.database.clone(), listen: args.listen.clone() }).await.into_diagnostic()?;
+        if let Some(token) = &server.bootstrap_token {
+            println!("bootstrap token: {token}");
+        }
+        eprintln!("tenantctl: serving {} on {} (database {})", crate::api::PREFIX, server.url(), redact(&args.database));
+        shutdown_signal().await;
+        eprintln!("tenantctl: shutting down");
+        server.shutdown().await;
+        Ok(Exit::Success)
+    })
+}
+
+/// The database URL without its password.
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn init_logs(json: bool) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if json {
+        let _ = builder.json().try_init();
+    } else {
+        let _ = builder.try_init();
+    }
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
 }

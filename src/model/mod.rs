@@ -140,6 +140,23 @@ macro_rules! kinds {
                         .take_while(move |k| k.starts_with(prefix))), )* }
             }
 
+            /// Sorts and deduplicates set-like lists (role permissions, grant actions,
+            /// membership workspaces), so their written order never shows as a change.
+            pub fn normalize(&mut self) {
+                for r in self.roles.values_mut() {
+                    r.spec.permissions.sort();
+                    r.spec.permissions.dedup();
+                }
+                for g in self.grants.values_mut() {
+                    g.spec.actions.sort();
+                    g.spec.actions.dedup();
+                }
+                for m in self.memberships.values_mut() {
+                    m.spec.workspaces.sort();
+                    m.spec.workspaces.dedup();
+                }
+            }
+
             /// Sets the ownership flag of every resource (used for desired states).
             pub fn mark_all_managed(&mut self, managed: bool) {
                 $( for e in self.$field.values_mut() { e.managed = managed; } )*

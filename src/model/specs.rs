@@ -26,7 +26,7 @@ pub struct Limits {
     /// Maximum number of registries (registers) in the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub registries: Option<u32>,
-    /// Maximum number of records per registry.
+    /// Maximum number of records (entries of registries) in the tenant.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub records: Option<u32>,
     /// Maximum number of members of the tenant.

@@ -1,1 +1,401 @@
-//! Pure diff: desired and live state in, a typed plan out. No I/O; knows nothing of HTTP or YAML.
+//! The diff engine: desired state + live state → a [`Plan`] of typed changes, ordered by
+//! dependency, with ownership, protection, renames, replaces and the plan-time rules (6, 9)
+//! decided here. Pure: no I/O, nothing of HTTP or YAML.
+
+mod diff;
+pub mod explain;
+mod fields;
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::model::Kind;
+
+pub use diff::diff;
+pub use fields::field_changes;
+
+/// What a change does to one resource.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Action {
+    /// The resource does not exist live; it will be created.
+    Create,
+    /// The resource exists (maybe under its previous key); some fields change in place.
+    Update,
+    /// The old resource is deleted and a new one created, because a field that cannot change
+    /// in place (a user's e-mail, a workspace's tenant) changed. `reason` names that field.
+    Replace,
+    /// The resource is deleted.
+    Delete,
+}
+
+impl Action {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::Create => "create",
+            Action::Update => "update",
+            Action::Replace => "replace",
+            Action::Delete => "delete",
+        }
+    }
+}
+
+/// One field that changes: `path` is dot-separated inside the spec (`limits.users`), or one
+/// of the pseudo-fields `key` (rename), `email` (replace), `protected`, `managed` (adoption).
+/// `before` is `None` when the field is added, `after` is `None` when it is removed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FieldChange {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+/// Why a change is what it is. Display only: apply never reads it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum Reason {
+    /// Replace forced by a changed e-mail (`previously:` on a user).
+    Email,
+    /// Replace forced by a workspace moving to another tenant.
+    Tenant,
+    /// Delete: tenantctl managed it and the configuration no longer mentions it.
+    Removed,
+    /// Delete: never managed by tenantctl, deleted because of `--prune`.
+    Pruned,
+    /// Delete: the parent `kind/key` is deleted, and this resource goes with it.
+    Cascade { kind: Kind, key: String },
+    /// Delete: the old key of a rename whose new key already exists live.
+    Renamed { to: String },
+}
+
+impl Reason {
+    /// The stable code of the JSON plan.
+    pub fn code(&self) -> &'static str {
+        match self {
+            Reason::Email => "email",
+            Reason::Tenant => "tenant",
+            Reason::Removed => "removed",
+            Reason::Pruned => "pruned",
+            Reason::Cascade { .. } => "cascade",
+            Reason::Renamed { .. } => "renamed",
+        }
+    }
+
+    /// A sentence for humans.
+    pub fn describe(&self) -> String {
+        match self {
+            Reason::Email => "the e-mail changed: a different e-mail is a different user".into(),
+            Reason::Tenant => "the workspace moves to another tenant".into(),
+            Reason::Removed => "no longer in the configuration".into(),
+            Reason::Pruned => "not managed by tenantctl; deleted because of --prune".into(),
+            Reason::Cascade { kind, key } => {
+                format!("goes with its {kind} `{key}`, which is deleted")
+            }
+            Reason::Renamed { to } => format!("renamed to `{to}`, which already exists"),
+        }
+    }
+}
+
+/// One write that apply sends, in the plan so that apply never re-diffs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Op {
+    pub op: OpKind,
+    pub kind: Kind,
+    pub key: String,
+    /// The full desired spec, for `put` and `adopt`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Value>,
+    /// The live version this op expects (0: the resource must not exist).
+    pub if_version: i64,
+    /// The protection flag, for `put`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+}
+
+/// What an [`Op`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OpKind {
+    /// Create or overwrite, and mark managed.
+    Put,
+    /// Mark an unchanged live resource managed.
+    Adopt,
+    /// Delete (children go with it on the platform).
+    Delete,
+}
+
+/// A resource carried along with a renamed parent, unchanged: shown compactly under the
+/// parent's change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Moved {
+    pub kind: Kind,
+    pub from: String,
+    pub to: String,
+}
+
+/// One changed resource.
+///
+/// Contract: `before` is the live spec (`None` for a create), `after` the desired spec
+/// (`None` for a delete). `key` is the identity after apply (the deleted key for a delete);
+/// `previous_key` is the live key when it differs (rename, replace). `fields` lists only what
+/// changes. `ops` are the writes apply performs for this change.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Change {
+    pub kind: Kind,
+    pub key: String,
+    pub action: Action,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub fields: Vec<FieldChange>,
+    pub reason: Option<Reason>,
+    /// Unchanged children carried along by a rename (tenant or workspace).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<Moved>,
+    pub ops: Vec<Op>,
+}
+
+/// A finding that needs a human's attention before apply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Risk {
+    /// `limit_below_usage` (refused by apply unless `--allow-limit-below-usage`),
+    /// `self_lockout` (rule 6, always refused), `too_many_deletes` (refused unless
+    /// `--max-delete-percent` allows it), `protected_replace` (a replace would delete a
+    /// protected resource; always refused).
+    pub code: String,
+    pub kind: Kind,
+    pub key: String,
+    pub message: String,
+}
+
+/// Risk codes.
+pub const LIMIT_BELOW_USAGE: &str = "limit_below_usage";
+pub const SELF_LOCKOUT: &str = "self_lockout";
+pub const TOO_MANY_DELETES: &str = "too_many_deletes";
+pub const PROTECTED_REPLACE: &str = "protected_replace";
+
+impl Risk {
+    /// Whether apply refuses this risk even with `--allow-limit-below-usage`.
+    pub fn always_refused(&self) -> bool {
+        self.code != LIMIT_BELOW_USAGE
+    }
+}
+
+/// A warning: from the rules on the desired state, or a resource kept because it is protected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Warning {
+    pub code: String,
+    pub kind: Kind,
+    pub key: String,
+    pub message: String,
+}
+
+/// How many changes of each action.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Summary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}
+
+impl Summary {
+    pub fn total(&self) -> usize {
+        self.create + self.update + self.replace + self.delete
+    }
+}
+
+/// Who runs the apply, for rule 6.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Identity {
+    /// The user the token acts as, if any.
+    pub user: Option<String>,
+}
+
+/// What shapes a plan (resolved from flags).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlanOptions {
+    /// Also delete live resources that tenantctl never managed.
+    pub prune: bool,
+    /// A plan may delete at most this percentage of a kind's live resources.
+    pub max_delete_percent: u8,
+    /// Restrict the plan to these resources, their dependencies and their children.
+    pub targets: Vec<(Kind, String)>,
+    pub identity: Identity,
+}
+
+impl Default for PlanOptions {
+    fn default() -> Self {
+        PlanOptions {
+            prune: false,
+            max_delete_percent: 25,
+            targets: Vec::new(),
+            identity: Identity::default(),
+        }
+    }
+}
+
+/// The outcome of a diff: what apply will do, and what to tell the reviewer.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Plan {
+    /// The live state's revision the plan was made from (apply's precondition).
+    pub revision: i64,
+    /// Changes in apply order: creates and updates by dependency, deletes in reverse.
+    pub changes: Vec<Change>,
+    pub risks: Vec<Risk>,
+    pub warnings: Vec<Warning>,
+    /// Live resources tenantctl does not manage and leaves alone, by kind.
+    pub unmanaged: BTreeMap<Kind, usize>,
+}
+
+impl Plan {
+    pub fn summary(&self) -> Summary {
+        let mut s = Summary::default();
+        for c in &self.changes {
+            match c.action {
+                Action::Create => s.create += 1,
+                Action::Update => s.update += 1,
+                Action::Replace => s.replace += 1,
+                Action::Delete => s.delete += 1,
+            }
+        }
+        s
+    }
+
+    pub fn has_changes(&self) -> bool {
+        !self.changes.is_empty()
+    }
+
+    /// Every op of the plan in apply order: puts and adopts by [`rank`], then deletes by
+    /// [`delete_rank`]. Each element is (rank, op); ops of one phase and rank are
+    /// independent of each other.
+    pub fn ops(&self) -> Vec<(u8, &Op)> {
+        let mut writes: Vec<(u8, &Op)> = Vec::new();
+        let mut deletes: Vec<(u8, &Op)> = Vec::new();
+        for c in &self.changes {
+            for op in &c.ops {
+                match op.op {
+                    OpKind::Delete => deletes.push((delete_rank(op.kind), op)),
+                    _ => writes.push((rank(op.kind), op)),
+                }
+            }
+        }
+        writes.sort_by_key(|(r, _)| *r);
+        deletes.sort_by_key(|(r, _)| *r);
+        writes.extend(deletes);
+        writes
+    }
+
+    /// Recomputes the delete guard with another percentage (`apply --plan FILE
+    /// --max-delete-percent N`): the other risks stay as planned.
+    pub fn recheck_delete_guard(&mut self, live: &crate::model::State, max_percent: u8) {
+        self.risks.retain(|r| r.code != TOO_MANY_DELETES);
+        let guard = diff::delete_guard(self, live, max_percent);
+        self.risks.extend(guard);
+    }
+
+    /// Risks that apply refuses given `allow_limit_below_usage`.
+    pub fn blocking_risks(&self, allow_limit_below_usage: bool) -> Vec<&Risk> {
+        self.risks
+            .iter()
+            .filter(|r| r.always_refused() || !allow_limit_below_usage)
+            .collect()
+    }
+}
+
+/// The dependency rank of a kind: plans, models, roles → tenants → workspaces, tenant models
+/// → users → memberships, user models → grants. Creates run by increasing rank, deletes by
+/// decreasing rank; resources of one rank never depend on each other.
+pub fn rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Plan | Kind::Model | Kind::Role => 0,
+        Kind::Tenant => 1,
+        Kind::Workspace | Kind::TenantModel => 2,
+        Kind::User => 3,
+        Kind::Membership | Kind::UserModel => 4,
+        Kind::Grant => 5,
+    }
+}
+
+/// The order of deletes: children before parents, and tenants before users, so that no
+/// single delete leaves a tenant without its `org_admin` (a user's delete takes their
+/// memberships with it; a tenant's delete takes its memberships first). Plans, models and
+/// roles go last: tenants, memberships and model grants refer to them.
+pub fn delete_rank(kind: Kind) -> u8 {
+    match kind {
+        Kind::Grant => 0,
+        Kind::Membership | Kind::UserModel => 1,
+        Kind::Workspace | Kind::TenantModel => 2,
+        Kind::Tenant => 3,
+        Kind::User => 4,
+        Kind::Plan | Kind::Model | Kind::Role => 5,
+    }
+}
+
+/// The resources whose delete takes `kind/key` with it on the platform: a tenant takes its
+/// workspaces, tenant models, grants and memberships; a user their memberships, model grants
+/// and the grants to them; a workspace its grants; a membership the grants to its user in
+/// its tenant.
+pub fn cascade_parents(kind: Kind, key: &str) -> Vec<(Kind, String)> {
+    use crate::model::keys::{self, Grantee};
+    let mut out = Vec::new();
+    match kind {
+        Kind::Workspace | Kind::TenantModel => {
+            if let Some((t, _)) = keys::split2(key) {
+                out.push((Kind::Tenant, t.to_string()));
+            }
+        }
+        Kind::Membership => {
+            if let Some((u, t)) = keys::split2(key) {
+                out.push((Kind::Tenant, t.to_string()));
+                out.push((Kind::User, u.to_string()));
+            }
+        }
+        Kind::UserModel => {
+            if let Some((u, _)) = keys::split2(key) {
+                out.push((Kind::User, u.to_string()));
+            }
+        }
+        Kind::Grant => {
+            if let Some((t, w, g)) = keys::split_grant(key) {
+                out.push((Kind::Tenant, t.to_string()));
+                out.push((Kind::Workspace, keys::join(&[t, w])));
+                if let Grantee::User(u) = g {
+                    out.push((Kind::Membership, keys::join(&[&u, t])));
+                    out.push((Kind::User, u));
+                }
+            }
+        }
+        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => {}
+    }
+    out
+}
+
+/// Parses a `--target` value `KIND/KEY` (`tenant/acme`, `workspace/acme/paris`).
+pub fn parse_target(s: &str) -> Result<(Kind, String), String> {
+    let (kind, key) = s
+        .split_once('/')
+        .ok_or_else(|| format!("`{s}` is not KIND/KEY (e.g. `tenant/acme`)"))?;
+    let kind = Kind::parse(kind).ok_or_else(|| {
+        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
+        format!(
+            "`{kind}` is not a kind; expected one of {}",
+            names.join(", ")
+        )
+    })?;
+    if key.is_empty() {
+        return Err(format!("`{s}` has no key after the kind"));
+    }
+    let key = if kind == Kind::User || kind == Kind::Membership || kind == Kind::UserModel {
+        key.to_lowercase()
+    } else {
+        key.to_string()
+    };
+    Ok((kind, key))
+}

@@ -1,1 +1,256 @@
-//! Renderers of plans (human, markdown, JSON): they read a plan and never compute one.
+//! Renderers of a [`Plan`]: human (Terraform-like, coloured on a terminal), markdown (a
+//! pull-request comment) and JSON (the stable `format_version` 1). They read a plan and never
+//! compute one.
+
+mod human;
+pub mod json;
+mod markdown;
+
+use std::collections::BTreeMap;
+
+use serde_json::Value;
+
+use crate::model::Kind;
+use crate::plan::{Action, Change, Moved, Plan};
+
+pub use human::human;
+pub use markdown::{markdown, MARKDOWN_LIMIT};
+
+/// The summary line: `Plan: 3 to create, 2 to update, 0 to replace, 1 to delete.` or
+/// `No changes.`
+pub fn summary_line(plan: &Plan) -> String {
+    if !plan.has_changes() {
+        return "No changes.".into();
+    }
+    let s = plan.summary();
+    format!(
+        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+        s.create, s.update, s.replace, s.delete
+    )
+}
+
+/// A JSON value as shown in a plan: strings quoted, everything else compact JSON.
+pub(crate) fn show(v: Option<&Value>) -> String {
+    match v {
+        None => "(none)".into(),
+        Some(v) => serde_json::to_string(v).unwrap_or_default(),
+    }
+}
+
+/// The leaves of a spec as (path, value), for creates.
+pub(crate) fn leaves(v: &Value) -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+        match v {
+            Value::Object(m) if !m.is_empty() => {
+                for (k, v) in m {
+                    let p = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    walk(&p, v, out);
+                }
+            }
+            _ if prefix.is_empty() => {}
+            _ => out.push((prefix.to_string(), v.clone())),
+        }
+    }
+    walk("", v, &mut out);
+    out
+}
+
+/// "2 workspaces, 3 memberships" for the resources moved along with a rename.
+pub(crate) fn moved_summary(moved: &[Moved]) -> String {
+    let mut by: BTreeMap<Kind, usize> = BTreeMap::new();
+    for m in moved {
+        *by.entry(m.kind).or_default() += 1;
+    }
+    by.into_iter()
+        .map(|(k, n)| {
+            format!("{n} {}", if n == 1 { k.as_str() } else { k.plural() }).replace('_', " ")
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// The one-line title of a change: `tenant acme-corp (renamed from acme)`.
+pub(crate) fn title(c: &Change) -> String {
+    let mut s = format!("{} {}", c.kind, c.key);
+    match (c.action, &c.previous_key) {
+        (Action::Update, Some(p)) => s += &format!(" (renamed from {p})"),
+        (Action::Replace, Some(p)) => s += &format!(" (replaces {p})"),
+        _ => {}
+    }
+    s
+}
+
+/// Whether a field's values are long text, shown as a word diff.
+pub(crate) fn long_text<'a>(
+    before: Option<&'a Value>,
+    after: Option<&'a Value>,
+) -> Option<(&'a str, &'a str)> {
+    match (before?, after?) {
+        // Prose: long, and made of words (not a key or an e-mail).
+        (Value::String(b), Value::String(a))
+            if (b.chars().count() > 40 || a.chars().count() > 40)
+                && (b.contains(' ') || a.contains(' ')) =>
+        {
+            Some((b, a))
+        }
+        _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+    use crate::plan::{FieldChange, Reason, Risk, Summary};
+
+    fn change(action: Action, key: &str, fields: Vec<FieldChange>) -> Change {
+        Change {
+            kind: Kind::Tenant,
+            key: key.into(),
+            action,
+            previous_key: None,
+            before: Some(json!({ "plan": "essential" })),
+            after: Some(json!({ "plan": "essential", "display_name": "Acme" })),
+            fields,
+            reason: if action == Action::Delete {
+                Some(Reason::Removed)
+            } else {
+                None
+            },
+            moved: Vec::new(),
+            ops: Vec::new(),
+        }
+    }
+
+    fn plan(changes: Vec<Change>) -> Plan {
+        Plan {
+            revision: 4,
+            changes,
+            risks: Vec::new(),
+            warnings: Vec::new(),
+            unmanaged: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn summary_lines() {
+        assert_eq!(summary_line(&plan(vec![])), "No changes.");
+        let p = plan(vec![
+            change(Action::Create, "a", vec![]),
+            change(Action::Delete, "b", vec![]),
+        ]);
+        assert_eq!(
+            summary_line(&p),
+            "Plan: 1 to create, 0 to update, 0 to replace, 1 to delete."
+        );
+        assert_eq!(
+            p.summary(),
+            Summary {
+                create: 1,
+                update: 0,
+                replace: 0,
+                delete: 1
+            }
+        );
+    }
+
+    #[test]
+    fn long_text_is_a_word_diff_plain_and_coloured() {
+        let f = FieldChange {
+            path: "description".into(),
+            before: Some(json!(
+                "Agence de voyages niçoise; messagerie client sur WhatsApp"
+            )),
+            after: Some(json!(
+                "Agence de voyages azuréenne; messagerie client sur WhatsApp et web"
+            )),
+        };
+        let p = plan(vec![change(Action::Update, "acme", vec![f])]);
+        let plain = human(&p, false);
+        assert!(plain.contains("Agence de voyages [-niçoise;-]{+azuréenne;+} messagerie client sur WhatsApp{+ et web+}\n"), "{plain}");
+        assert!(!plain.contains('\u{1b}'));
+        let colour = human(&p, true);
+        assert!(colour.contains("\u{1b}["), "{colour}");
+        assert!(
+            !colour.contains("[-"),
+            "coloured output marks words with colour, not brackets"
+        );
+    }
+
+    #[test]
+    fn short_values_are_before_and_after() {
+        let f = FieldChange {
+            path: "limits.users".into(),
+            before: Some(json!(10)),
+            after: Some(json!(3)),
+        };
+        let out = human(&plan(vec![change(Action::Update, "acme", vec![f])]), false);
+        assert!(out.contains("~ limits.users: 10 → 3"), "{out}");
+    }
+
+    #[test]
+    fn markdown_stays_under_the_limit_and_says_what_was_cut() {
+        let many: Vec<Change> = (0..5000)
+            .map(|i| change(Action::Create, &format!("tenant-{i:05}"), vec![]))
+            .collect();
+        let mut p = plan(many);
+        p.risks.push(Risk {
+            code: "limit_below_usage".into(),
+            kind: Kind::Tenant,
+            key: "tenant-00001".into(),
+            message: "lowered".into(),
+        });
+        let md = markdown(&p);
+        assert!(
+            md.chars().count() <= MARKDOWN_LIMIT,
+            "{} chars",
+            md.chars().count()
+        );
+        assert!(md.starts_with("### tenantctl plan\n\n**Plan: 5000 to create"));
+        assert!(md.contains("| tenant | 5000 | 0 | 0 | 0 |"));
+        assert!(md.contains("`limit_below_usage`"));
+        let note = md
+            .lines()
+            .rev()
+            .find(|l| l.contains("are not shown"))
+            .expect("a note of what was cut");
+        let shown = md.matches("\n+ tenant tenant-").count();
+        assert!(
+            note.contains(&format!("{} of 5000 changes are not shown (", 5000 - shown)),
+            "{note}"
+        );
+        assert!(md.contains("</details>"), "the open block is closed");
+        // A small plan is not cut.
+        let small = markdown(&plan(vec![change(Action::Create, "acme", vec![])]));
+        assert!(!small.contains("not shown"));
+        assert!(small.contains("<details><summary>tenant: 1 change</summary>"));
+    }
+
+    #[test]
+    fn json_has_the_documented_shape() {
+        let f = FieldChange {
+            path: "role".into(),
+            before: Some(json!("member")),
+            after: Some(json!("org_admin")),
+        };
+        let mut c = change(Action::Update, "alice@acme.example/acme", vec![f]);
+        c.kind = Kind::Membership;
+        let v: serde_json::Value = serde_json::from_str(&json::json(&plan(vec![c]))).expect("json");
+        assert_eq!(
+            v,
+            json!({
+                "format_version": 1, "revision": 4,
+                "changes": [{ "action": "update", "kind": "membership", "key": "alice@acme.example/acme",
+                              "fields": [{ "path": "role", "before": "member", "after": "org_admin" }], "reason": null }],
+                "risks": [], "warnings": [], "unmanaged": {},
+                "summary": { "create": 0, "update": 1, "replace": 0, "delete": 0 }
+            })
+        );
+    }
+}

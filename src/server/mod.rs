@@ -1,1 +1,108 @@
-//! The platform: HTTP routes, authorization, storage (SQLite, PostgreSQL), migrations.
+//! The platform API (`tenantctl serve`): axum over SQLite or PostgreSQL. [`start`] opens and
+//! migrates the database, loads the state into memory, binds and serves until
+//! [`RunningServer::shutdown`]. See `authz` for the access matrix and `engine` for the write
+//! path.
+
+pub mod authz;
+pub mod engine;
+pub mod error;
+pub mod http;
+pub mod openapi;
+pub mod store;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+/// How to run the server.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// `sqlite://PATH` or `postgres://…`.
+    pub database_url: String,
+    /// Address to bind; `127.0.0.1:0` picks a free port.
+    pub listen: String,
+}
+
+/// An error starting the server or minting a token.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error(transparent)]
+    Store(#[from] store::StoreError),
+    #[error("cannot listen on `{addr}`: {source}")]
+    Bind { addr: String, source: std::io::Error },
+    #[error("invalid token request: {0}")]
+    InvalidToken(String),
+    #[error("cannot load the state: {0}")]
+    Load(String),
+}
+
+/// A server running in the background.
+pub struct RunningServer {
+    pub addr: SocketAddr,
+    /// A system token minted because the database was new (shown once).
+    pub bootstrap_token: Option<String>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: JoinHandle<()>,
+    db: store::Db,
+}
+
+impl RunningServer {
+    /// `http://ADDR`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Stops accepting connections, lets in-flight requests finish, closes the database.
+    pub async fn shutdown(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        let _ = (&mut self.task).await;
+        self.db.close().await;
+    }
+
+    /// Waits until the server stops by itself (it does not, unless it fails).
+    pub async fn wait(&mut self) {
+        let _ = (&mut self.task).await;
+    }
+}
+
+/// Opens the database (creating a SQLite file and its directory if missing), migrates it,
+/// mints a bootstrap system token on a new database, binds and serves in the background.
+pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    let db = store::Db::connect(&config.database_url).await?;
+    let bootstrap_token = if db.has_tokens().await? {
+        None
+    } else {
+        Some(tokens::create(&db, "system", "org_admin", None, Some("bootstrap")).await?.token)
+    };
+    let engine = Arc::new(engine::Engine::load(db.clone()).await.map_err(|e| ServerError::Load(e.to_string()))?);
+    let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen.clone(), source })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen.clone(), source })?;
+    let app = http::router(engine, format!("http://{addr}"));
+    let (tx, rx) = oneshot::channel::<()>();
+    let task = tokio::spawn(async move {
+        let served = axum::serve(listener, app)
+            .with_graceful_shutdown(async move {
+                let _ = rx.await;
+            })
+            .await;
+        if let Err(e) = served {
+            tracing::error!(error = %e, "server stopped");
+        }
+    });
+    tracing::info!(%addr, "listening");
+    Ok(RunningServer { addr, bootstrap_token, shutdown: Some(tx), task, db })
+}
+
+/// Mints a token directly in the database at `database_url` (migrating it if new); returns
+/// the secret, shown once.
+pub async fn mint_token(database_url: &str, scope: &str, role: &str, user: Option<&str>, description: Option<&str>) -> Result<String, ServerError> {
+    let db = store::Db::connect(database_url).await?;
+    let out = tokens::create(&db, scope, role, user, description).await;
+    db.close().await;
+    Ok(out?.token)
+}

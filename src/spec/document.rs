@@ -230,8 +230,9 @@ fn esc(s: &str) -> String {
 }
 
 impl Document {
-    /// Flattens the nested document into the model's keyed state. Permission lists and
-    /// grant actions are sorted and deduplicated, so their order never shows as a change.
+    /// Flattens the nested document into the model's keyed state. Lists keep their written
+    /// order, so diagnostics can point at an element; call [`State::normalize`] before
+    /// diffing.
     pub fn to_desired(&self) -> Desired {
         let mut d = Desired::default();
         let managed = Meta {
@@ -270,14 +271,11 @@ impl Document {
             );
         }
         for (k, r) in &self.roles {
-            let mut r = r.clone();
-            r.permissions.sort();
-            r.permissions.dedup();
             put(
                 &mut d,
                 k.clone(),
                 false,
-                AnySpec::Role(r),
+                AnySpec::Role(r.clone()),
                 format!("/roles/{}", esc(k)),
             );
         }
@@ -315,9 +313,15 @@ impl Document {
                 };
                 let key = keys::join(&[tk, wk]);
                 if let Some(old) = &w.previously {
+                    // `previously: other-tenant/old` names a workspace of another tenant.
+                    let from = if old.contains('/') {
+                        old.clone()
+                    } else {
+                        keys::join(&[tk, old])
+                    };
                     d.renames.push(Rename {
                         kind: Kind::Workspace,
-                        from: keys::join(&[tk, old]),
+                        from,
                         to: key.clone(),
                     });
                 }

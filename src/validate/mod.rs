@@ -127,7 +127,10 @@ fn check_loaded(loaded: Loaded) -> Checked {
         files: files.iter().map(|f| f.path.clone()).collect(),
     };
     if checked.error_count() == 0 {
-        checked.desired = desired;
+        checked.desired = desired.map(|mut d: Desired| {
+            d.state.normalize();
+            d
+        });
     }
     checked
 }

@@ -1,0 +1,150 @@
+//! The stable JSON plan (`format_version` 1, PRODUCT.md §3). Its own types, converted from
+//! the domain [`Plan`], so a refactor of the plan never changes the published format.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::plan::{Action, Change, Plan};
+
+/// The version of this format; bumped only on an incompatible change.
+pub const FORMAT_VERSION: u32 = 1;
+
+#[derive(Debug, Serialize)]
+pub struct JsonPlan {
+    pub format_version: u32,
+    pub revision: i64,
+    pub changes: Vec<JsonChange>,
+    pub risks: Vec<JsonFinding>,
+    pub warnings: Vec<JsonFinding>,
+    pub unmanaged: BTreeMap<String, usize>,
+    pub summary: JsonSummary,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonChange {
+    /// `create`, `update`, `replace` or `delete`.
+    pub action: &'static str,
+    pub kind: &'static str,
+    pub key: String,
+    pub fields: Vec<JsonField>,
+    /// For a replace, the field that forces it (`email`, `tenant`); for a delete, why
+    /// (`removed`, `pruned`, `cascade`, `renamed`); otherwise null.
+    pub reason: Option<&'static str>,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonField {
+    pub path: String,
+    pub before: Value,
+    pub after: Value,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonFinding {
+    pub code: String,
+    pub kind: &'static str,
+    pub key: String,
+    pub message: String,
+}
+
+#[derive(Debug, Serialize)]
+pub struct JsonSummary {
+    pub create: usize,
+    pub update: usize,
+    pub replace: usize,
+    pub delete: usize,
+}
+
+impl From<&Plan> for JsonPlan {
+    fn from(plan: &Plan) -> JsonPlan {
+        let s = plan.summary();
+        JsonPlan {
+            format_version: FORMAT_VERSION,
+            revision: plan.revision,
+            changes: plan
+                .changes
+                .iter()
+                .map(|c| JsonChange {
+                    action: c.action.as_str(),
+                    kind: c.kind.as_str(),
+                    key: c.key.clone(),
+                    fields: fields(c),
+                    reason: c.reason.as_ref().map(|r| r.code()),
+                })
+                .collect(),
+            risks: plan
+                .risks
+                .iter()
+                .map(|r| JsonFinding {
+                    code: r.code.clone(),
+                    kind: r.kind.as_str(),
+                    key: r.key.clone(),
+                    message: r.message.clone(),
+                })
+                .collect(),
+            warnings: plan
+                .warnings
+                .iter()
+                .map(|w| JsonFinding {
+                    code: w.code.clone(),
+                    kind: w.kind.as_str(),
+                    key: w.key.clone(),
+                    message: w.message.clone(),
+                })
+                .collect(),
+            unmanaged: plan
+                .unmanaged
+                .iter()
+                .map(|(k, n)| (k.as_str().to_string(), *n))
+                .collect(),
+            summary: JsonSummary {
+                create: s.create,
+                update: s.update,
+                replace: s.replace,
+                delete: s.delete,
+            },
+        }
+    }
+}
+
+/// The changed fields; for a create every field of the new spec (before null), for a
+/// delete every field of the old one (after null).
+fn fields(c: &Change) -> Vec<JsonField> {
+    let leaves = |v: &Option<Value>| v.as_ref().map(super::leaves).unwrap_or_default();
+    match c.action {
+        Action::Create => leaves(&c.after)
+            .into_iter()
+            .map(|(path, v)| JsonField {
+                path,
+                before: Value::Null,
+                after: v,
+            })
+            .collect(),
+        Action::Delete => leaves(&c.before)
+            .into_iter()
+            .map(|(path, v)| JsonField {
+                path,
+                before: v,
+                after: Value::Null,
+            })
+            .collect(),
+        Action::Update | Action::Replace => c
+            .fields
+            .iter()
+            .map(|f| JsonField {
+                path: f.path.clone(),
+                before: f.before.clone().unwrap_or(Value::Null),
+                after: f.after.clone().unwrap_or(Value::Null),
+            })
+            .collect(),
+    }
+}
+
+/// The JSON plan, pretty-printed, with a final newline.
+pub fn json(plan: &Plan) -> String {
+    let mut s = serde_json::to_string_pretty(&JsonPlan::from(plan)).unwrap_or_default();
+    s.push('\n');
+    s
+}
