@@ -258,3 +258,68 @@ fn one_hundred_thousand_users_validate() {
     assert_eq!(code, 0, "{}", &transcript[..transcript.len().min(4000)]);
     insta::assert_snapshot!(transcript.lines().find(|l| l.starts_with("valid:")).unwrap_or_default(), @"valid: 2 files, 1 plan, 2000 tenants, 4000 workspaces, 100000 users, 100000 memberships");
 }
+
+/// The configuration examples: directories of `examples/` holding `*.yaml` files, other
+/// than the invalid and warning cases.
+fn config_examples() -> Vec<String> {
+    entries("examples")
+        .into_iter()
+        .filter(|e| e != "invalid" && e != "warnings")
+        .filter(|e| {
+            std::fs::read_dir(root().join("examples").join(e))
+                .map(|rd| {
+                    rd.flatten()
+                        .any(|f| f.path().extension().is_some_and(|x| x == "yaml"))
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn every_example_validates_and_carries_the_schema_modeline() {
+    let examples = config_examples();
+    assert!(examples.len() >= 4, "{examples:?}");
+    for example in examples {
+        let dir = format!("examples/{example}");
+        for f in std::fs::read_dir(root().join(&dir))
+            .expect("example directory")
+            .flatten()
+        {
+            let text = std::fs::read_to_string(f.path()).expect("example file");
+            assert!(
+                text.starts_with(
+                    "# yaml-language-server: $schema=../../schemas/tenantctl.schema.json\n"
+                ),
+                "{} starts with the yaml-language-server modeline",
+                f.path().display()
+            );
+        }
+        let (transcript, code) = run(&root(), &["validate", &dir]);
+        assert_eq!(code, 0, "{dir}:\n{transcript}");
+        assert!(
+            transcript.contains("--- stdout\nvalid: "),
+            "{dir} has no warning:\n{transcript}"
+        );
+    }
+}
+
+#[test]
+fn invalid_and_warning_examples_carry_the_schema_modeline() {
+    for dir in ["examples/invalid", "examples/warnings"] {
+        for entry in entries(dir) {
+            let path = root().join(dir).join(&entry);
+            if path.is_dir() || entry == "empty.yaml" {
+                continue;
+            }
+            let bytes = std::fs::read(&path).expect("example file");
+            assert!(
+                bytes.starts_with(
+                    b"# yaml-language-server: $schema=../../schemas/tenantctl.schema.json\n"
+                ),
+                "{}",
+                path.display()
+            );
+        }
+    }
+}
