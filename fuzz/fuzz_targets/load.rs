@@ -10,12 +10,25 @@ fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     let checked = tenantctl::validate::check_str("fuzz.yaml", &text);
     let mut out = Vec::new();
-    let _ = tenantctl::validate::render_styled(&checked.diagnostics, DiagnosticFormat::Human, false, &mut out);
-    let _ = tenantctl::validate::render_styled(&checked.diagnostics, DiagnosticFormat::Json, false, &mut out);
+    let _ = tenantctl::validate::render_styled(
+        &checked.diagnostics,
+        DiagnosticFormat::Human,
+        false,
+        &mut out,
+    );
+    let _ = tenantctl::validate::render_styled(
+        &checked.diagnostics,
+        DiagnosticFormat::Json,
+        false,
+        &mut out,
+    );
     for d in &checked.diagnostics {
         // Every diagnostic in a file has a position inside it.
         if let (Some(line), Some(span)) = (d.line, &d.span) {
-            assert!(line >= 1 && span.start <= text.len() && span.end <= text.len(), "{d:?}");
+            assert!(
+                line >= 1 && span.start <= text.len() && span.end <= text.len(),
+                "{d:?}"
+            );
         }
     }
 });
