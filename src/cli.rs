@@ -21,19 +21,43 @@ pub struct Cli {
     pub endpoint: Option<String>,
 
     /// API token (bearer). Prefer the environment variable: a flag shows in `ps`.
-    #[arg(long, env = "TENANTCTL_TOKEN", global = true, hide_env_values = true, value_name = "TOKEN")]
+    #[arg(
+        long,
+        env = "TENANTCTL_TOKEN",
+        global = true,
+        hide_env_values = true,
+        value_name = "TOKEN"
+    )]
     pub token: Option<String>,
 
     /// Directory of the embedded local platform's database.
-    #[arg(long, env = "TENANTCTL_LOCAL_DIR", global = true, value_name = "DIR", default_value = ".tenantctl")]
+    #[arg(
+        long,
+        env = "TENANTCTL_LOCAL_DIR",
+        global = true,
+        value_name = "DIR",
+        default_value = ".tenantctl"
+    )]
     pub local_dir: PathBuf,
 
     /// Client-side limit on API requests per second (0: unlimited).
-    #[arg(long, env = "TENANTCTL_MAX_RPS", global = true, value_name = "N", default_value_t = 0)]
+    #[arg(
+        long,
+        env = "TENANTCTL_MAX_RPS",
+        global = true,
+        value_name = "N",
+        default_value_t = 0
+    )]
     pub max_rps: u32,
 
     /// Timeout of one API request, in seconds.
-    #[arg(long, env = "TENANTCTL_TIMEOUT", global = true, value_name = "SECONDS", default_value_t = 60)]
+    #[arg(
+        long,
+        env = "TENANTCTL_TIMEOUT",
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 60
+    )]
     pub timeout: u64,
 
     #[command(subcommand)]
@@ -129,7 +153,11 @@ pub struct PlanArgs {
 #[derive(Debug, Args)]
 pub struct ApplyArgs {
     /// YAML files or directories (or use --plan).
-    #[arg(value_name = "PATH", required_unless_present = "plan", conflicts_with = "plan")]
+    #[arg(
+        value_name = "PATH",
+        required_unless_present = "plan",
+        conflicts_with = "plan"
+    )]
     pub paths: Vec<PathBuf>,
     /// Apply a plan saved by `plan --out`; refused if the platform changed since.
     #[arg(long, value_name = "FILE")]
@@ -227,10 +255,20 @@ pub struct UsersExportArgs {
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on.
-    #[arg(long, env = "TENANTCTL_LISTEN", default_value = "127.0.0.1:8080", value_name = "ADDR")]
+    #[arg(
+        long,
+        env = "TENANTCTL_LISTEN",
+        default_value = "127.0.0.1:8080",
+        value_name = "ADDR"
+    )]
     pub listen: String,
     /// `sqlite://PATH` or `postgres://…`.
-    #[arg(long, env = "TENANTCTL_DATABASE_URL", default_value = "sqlite://tenantctl.db", value_name = "URL")]
+    #[arg(
+        long,
+        env = "TENANTCTL_DATABASE_URL",
+        default_value = "sqlite://tenantctl.db",
+        value_name = "URL"
+    )]
     pub database: String,
     /// Log as JSON lines instead of text.
     #[arg(long)]

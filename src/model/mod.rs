@@ -206,10 +206,19 @@ pub struct Entry<S> {
 
 impl<S> Entry<S> {
     pub fn new(spec: S) -> Self {
-        Entry { version: 0, managed: false, protected: false, spec }
+        Entry {
+            version: 0,
+            managed: false,
+            protected: false,
+            spec,
+        }
     }
 
     pub fn meta(&self) -> Meta {
-        Meta { version: self.version, managed: self.managed, protected: self.protected }
+        Meta {
+            version: self.version,
+            managed: self.managed,
+            protected: self.protected,
+        }
     }
 }

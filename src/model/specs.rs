@@ -240,7 +240,9 @@ pub struct TenantModelSpec {
 }
 
 /// An action of a granular permission on a workspace (and its registries and records).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum GrantAction {
     /// See the workspace and its content.

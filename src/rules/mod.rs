@@ -53,7 +53,9 @@ pub fn is_valid_key(s: &str) -> bool {
 /// Whether `s` is a plausible e-mail address: one `@`, a non-empty local part without
 /// spaces or `/`, a domain with a dot, lower-case.
 pub fn is_valid_email(s: &str) -> bool {
-    let Some((local, domain)) = s.split_once('@') else { return false };
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
     let ok_char = |c: char| !c.is_whitespace() && !c.is_control() && c != '/' && c != '@';
     !local.is_empty()
         && local.len() <= 64
@@ -63,12 +65,17 @@ pub fn is_valid_email(s: &str) -> bool {
         && !domain.starts_with('.')
         && !domain.ends_with('.')
         && !domain.contains("..")
-        && domain.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
+        && domain
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '.')
         && !s.chars().any(|c| c.is_uppercase())
 }
 
 /// The closest candidate to `wrong`, if close enough to be a likely typo.
-pub fn did_you_mean<'a>(wrong: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
+pub fn did_you_mean<'a>(
+    wrong: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::jaro_winkler(wrong, c), c))
@@ -90,7 +97,10 @@ pub fn role_exists(state: &State, role: &str) -> bool {
 pub fn role_sees_all_workspaces(state: &State, role: &str) -> bool {
     match catalog::builtin_role(role) {
         Some(b) => b.all_workspaces,
-        None => state.roles.get(role).is_some_and(|r| r.spec.workspaces == WorkspaceScope::All),
+        None => state
+            .roles
+            .get(role)
+            .is_some_and(|r| r.spec.workspaces == WorkspaceScope::All),
     }
 }
 
@@ -99,7 +109,9 @@ pub fn members_by_tenant(state: &State) -> HashMap<&str, Vec<(&str, &str)>> {
     let mut out: HashMap<&str, Vec<(&str, &str)>> = HashMap::new();
     for (key, m) in &state.memberships {
         if let Some((user, tenant)) = keys::split2(key) {
-            out.entry(tenant).or_default().push((user, m.spec.role.as_str()));
+            out.entry(tenant)
+                .or_default()
+                .push((user, m.spec.role.as_str()));
         }
     }
     out
@@ -112,15 +124,48 @@ struct Checker<'a> {
 
 impl Checker<'_> {
     #[allow(clippy::too_many_arguments)]
-    fn push(&mut self, code: &'static str, severity: Severity, kind: Kind, key: &str, field: Option<String>, message: String, help: Option<String>) {
-        self.out.push(Violation { code, severity, kind, key: key.to_string(), field, message, help });
+    fn push(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        message: String,
+        help: Option<String>,
+    ) {
+        self.out.push(Violation {
+            code,
+            severity,
+            kind,
+            key: key.to_string(),
+            field,
+            message,
+            help,
+        });
     }
 
-    fn err(&mut self, code: &'static str, kind: Kind, key: &str, field: Option<String>, message: String, help: Option<String>) {
+    fn err(
+        &mut self,
+        code: &'static str,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        message: String,
+        help: Option<String>,
+    ) {
         self.push(code, Severity::Error, kind, key, field, message, help);
     }
 
-    fn warn(&mut self, code: &'static str, kind: Kind, key: &str, field: Option<String>, message: String, help: Option<String>) {
+    fn warn(
+        &mut self,
+        code: &'static str,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        message: String,
+        help: Option<String>,
+    ) {
         self.push(code, Severity::Warning, kind, key, field, message, help);
     }
 
@@ -129,55 +174,132 @@ impl Checker<'_> {
         let customs = self.state.roles.keys().map(String::as_str);
         let help = suggestion(role, builtins.chain(customs))
             .or_else(|| Some("declare it under `roles:` or use a built-in role: org_admin, billing_admin, user_admin, member".into()));
-        self.err("unknown_role", kind, key, field, format!("role `{role}` does not exist"), help);
+        self.err(
+            "unknown_role",
+            kind,
+            key,
+            field,
+            format!("role `{role}` does not exist"),
+            help,
+        );
     }
 
-    fn unknown_workspace(&mut self, kind: Kind, key: &str, field: Option<String>, tenant: &str, ws: &str) {
+    fn unknown_workspace(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        tenant: &str,
+        ws: &str,
+    ) {
         let prefix = format!("{tenant}/");
-        let candidates: Vec<&str> = self.state.keys_in(Kind::Workspace, &prefix).map(|k| &k[prefix.len()..]).collect();
+        let candidates: Vec<&str> = self
+            .state
+            .keys_in(Kind::Workspace, &prefix)
+            .map(|k| &k[prefix.len()..])
+            .collect();
         let help = suggestion(ws, candidates.iter().copied())
             .or_else(|| Some(format!("declare it under `tenants.{tenant}.workspaces`")));
-        self.err("unknown_workspace", kind, key, field, format!("workspace `{ws}` does not exist in tenant `{tenant}`"), help);
+        self.err(
+            "unknown_workspace",
+            kind,
+            key,
+            field,
+            format!("workspace `{ws}` does not exist in tenant `{tenant}`"),
+            help,
+        );
     }
 
     fn unknown_model(&mut self, kind: Kind, key: &str, model: &str) {
         let help = suggestion(model, self.state.models.keys().map(String::as_str))
             .or_else(|| Some("declare it under `models:`".into()));
-        self.err("unknown_model", kind, key, None, format!("model `{model}` does not exist"), help);
+        self.err(
+            "unknown_model",
+            kind,
+            key,
+            None,
+            format!("model `{model}` does not exist"),
+            help,
+        );
     }
 
     fn unknown_tenant(&mut self, kind: Kind, key: &str, tenant: &str) {
         let help = suggestion(tenant, self.state.tenants.keys().map(String::as_str))
             .or_else(|| Some("declare it under `tenants:`".into()));
-        self.err("unknown_tenant", kind, key, None, format!("tenant `{tenant}` does not exist"), help);
+        self.err(
+            "unknown_tenant",
+            kind,
+            key,
+            None,
+            format!("tenant `{tenant}` does not exist"),
+            help,
+        );
     }
 
     fn identities(&mut self) {
         for kind in [Kind::Plan, Kind::Model, Kind::Role, Kind::Tenant] {
-            let bad: Vec<String> = self.state.keys(kind).filter(|k| !is_valid_key(k)).map(str::to_string).collect();
+            let bad: Vec<String> = self
+                .state
+                .keys(kind)
+                .filter(|k| !is_valid_key(k))
+                .map(str::to_string)
+                .collect();
             for k in bad {
                 self.err("invalid_key", kind, &k, None, format!("`{k}` is not a valid {kind} key"),
                     Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
             }
         }
-        let bad: Vec<String> = self.state.workspaces.keys()
+        let bad: Vec<String> = self
+            .state
+            .workspaces
+            .keys()
             .filter(|k| keys::split2(k).is_none_or(|(_, w)| !is_valid_key(w)))
-            .cloned().collect();
+            .cloned()
+            .collect();
         for k in bad {
             let ws = keys::split2(&k).map_or(k.as_str(), |(_, w)| w).to_string();
             self.err("invalid_key", Kind::Workspace, &k, None, format!("`{ws}` is not a valid workspace key"),
                 Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
         }
-        let bad: Vec<String> = self.state.users.keys().filter(|k| !is_valid_email(k)).cloned().collect();
+        let bad: Vec<String> = self
+            .state
+            .users
+            .keys()
+            .filter(|k| !is_valid_email(k))
+            .cloned()
+            .collect();
         for k in bad {
-            self.err("invalid_email", Kind::User, &k, None, format!("`{k}` is not a valid e-mail address"),
-                Some("users are keyed by their e-mail address, e.g. `alice@acme.example`".into()));
+            self.err(
+                "invalid_email",
+                Kind::User,
+                &k,
+                None,
+                format!("`{k}` is not a valid e-mail address"),
+                Some("users are keyed by their e-mail address, e.g. `alice@acme.example`".into()),
+            );
         }
-        let bad: Vec<(String, String)> = self.state.tenants.iter()
-            .filter_map(|(k, t)| t.spec.contact.email.as_ref().filter(|e| !is_valid_email(e)).map(|e| (k.clone(), e.clone())))
+        let bad: Vec<(String, String)> = self
+            .state
+            .tenants
+            .iter()
+            .filter_map(|(k, t)| {
+                t.spec
+                    .contact
+                    .email
+                    .as_ref()
+                    .filter(|e| !is_valid_email(e))
+                    .map(|e| (k.clone(), e.clone()))
+            })
             .collect();
         for (k, e) in bad {
-            self.err("invalid_email", Kind::Tenant, &k, Some("contact/email".into()), format!("`{e}` is not a valid e-mail address"), None);
+            self.err(
+                "invalid_email",
+                Kind::Tenant,
+                &k,
+                Some("contact/email".into()),
+                format!("`{e}` is not a valid e-mail address"),
+                None,
+            );
         }
     }
 
@@ -192,8 +314,15 @@ impl Checker<'_> {
                 if catalog::permission(p).is_none() {
                     let help = suggestion(p, catalog::PERMISSIONS.iter().map(|p| p.name))
                         .or_else(|| Some("see `tenantctl schema` or ARCHITECTURE.md for the permission catalog".into()));
-                    self.out.push(Violation { code: "unknown_permission", severity: Severity::Error, kind: Kind::Role, key: key.clone(),
-                        field: Some(format!("permissions/{i}")), message: format!("permission `{p}` is not in the platform's catalog"), help });
+                    self.out.push(Violation {
+                        code: "unknown_permission",
+                        severity: Severity::Error,
+                        kind: Kind::Role,
+                        key: key.clone(),
+                        field: Some(format!("permissions/{i}")),
+                        message: format!("permission `{p}` is not in the platform's catalog"),
+                        help,
+                    });
                 }
             }
         }
@@ -206,9 +335,19 @@ impl Checker<'_> {
             if plan.is_none() {
                 let help = suggestion(&t.spec.plan, state.plans.keys().map(String::as_str))
                     .or_else(|| Some("declare it under `plans:`".into()));
-                self.err("unknown_plan", Kind::Tenant, key, Some("plan".into()), format!("plan `{}` does not exist", t.spec.plan), help);
+                self.err(
+                    "unknown_plan",
+                    Kind::Tenant,
+                    key,
+                    Some("plan".into()),
+                    format!("plan `{}` does not exist", t.spec.plan),
+                    help,
+                );
             }
-            let limits = t.spec.limits.over(&plan.map(|p| p.spec.limits.clone()).unwrap_or_default());
+            let limits = t
+                .spec
+                .limits
+                .over(&plan.map(|p| p.spec.limits.clone()).unwrap_or_default());
             let empty = Vec::new();
             let ms = members.get(key.as_str()).unwrap_or(&empty);
             let admins = ms.iter().filter(|(_, r)| *r == ORG_ADMIN).count();
@@ -221,7 +360,11 @@ impl Checker<'_> {
             }
             if let Some(max) = limits.users {
                 if ms.len() > max as usize {
-                    let field = if t.spec.limits.users.is_some() { "limits/users" } else { "plan" };
+                    let field = if t.spec.limits.users.is_some() {
+                        "limits/users"
+                    } else {
+                        "plan"
+                    };
                     self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
                         format!("tenant `{key}` has {} members but its limit is {max} users", ms.len()),
                         Some("raise `limits.users` on the tenant, move it to a larger plan, or remove members".into()));
@@ -230,7 +373,11 @@ impl Checker<'_> {
             if let Some(max) = limits.workspaces {
                 let n = state.keys_in(Kind::Workspace, &format!("{key}/")).count();
                 if n > max as usize {
-                    let field = if t.spec.limits.workspaces.is_some() { "limits/workspaces" } else { "plan" };
+                    let field = if t.spec.limits.workspaces.is_some() {
+                        "limits/workspaces"
+                    } else {
+                        "plan"
+                    };
                     self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
                         format!("tenant `{key}` has {n} workspaces but its limit is {max}"),
                         Some("raise `limits.workspaces` on the tenant, move it to a larger plan, or remove workspaces".into()));
@@ -260,32 +407,74 @@ impl Checker<'_> {
         }
         for (key, g) in &state.grants {
             let Some((t, w, grantee)) = keys::split_grant(key) else {
-                self.err("invalid_key", Kind::Grant, key, None, format!("`{key}` is not a valid grant key"), None);
+                self.err(
+                    "invalid_key",
+                    Kind::Grant,
+                    key,
+                    None,
+                    format!("`{key}` is not a valid grant key"),
+                    None,
+                );
                 continue;
             };
             if !state.workspaces.contains_key(&keys::join(&[t, w])) {
                 self.unknown_workspace(Kind::Grant, key, Some("workspace".into()), t, w);
             }
             match &grantee {
-                Grantee::Role(r) if !role_exists(state, r) => self.unknown_role(Kind::Grant, key, Some("to/role".into()), r),
+                Grantee::Role(r) if !role_exists(state, r) => {
+                    self.unknown_role(Kind::Grant, key, Some("to/role".into()), r)
+                }
                 Grantee::User(u) if !state.memberships.contains_key(&keys::join(&[u, t])) => {
-                    let prefix_members: Vec<&str> = state.memberships.keys()
-                        .filter_map(|k| keys::split2(k).filter(|(_, mt)| *mt == t).map(|(mu, _)| mu)).collect();
-                    let help = suggestion(u, prefix_members.iter().copied())
-                        .or_else(|| Some(format!("only members of `{t}` can be granted permissions on its workspaces")));
-                    self.err("unknown_user", Kind::Grant, key, Some("to/user".into()), format!("user `{u}` is not a member of tenant `{t}`"), help);
+                    let prefix_members: Vec<&str> = state
+                        .memberships
+                        .keys()
+                        .filter_map(|k| {
+                            keys::split2(k).filter(|(_, mt)| *mt == t).map(|(mu, _)| mu)
+                        })
+                        .collect();
+                    let help = suggestion(u, prefix_members.iter().copied()).or_else(|| {
+                        Some(format!(
+                            "only members of `{t}` can be granted permissions on its workspaces"
+                        ))
+                    });
+                    self.err(
+                        "unknown_user",
+                        Kind::Grant,
+                        key,
+                        Some("to/user".into()),
+                        format!("user `{u}` is not a member of tenant `{t}`"),
+                        help,
+                    );
                 }
                 _ => {}
             }
             if g.spec.actions.is_empty() {
-                self.warn("empty_grant", Kind::Grant, key, Some("actions".into()), "this grant gives no action".into(),
-                    Some("list at least one of read, update, delete, create, or remove the grant".into()));
+                self.warn(
+                    "empty_grant",
+                    Kind::Grant,
+                    key,
+                    Some("actions".into()),
+                    "this grant gives no action".into(),
+                    Some(
+                        "list at least one of read, update, delete, create, or remove the grant"
+                            .into(),
+                    ),
+                );
             }
         }
         for (key, m) in &state.memberships {
-            let Some((u, t)) = keys::split2(key) else { continue };
+            let Some((u, t)) = keys::split2(key) else {
+                continue;
+            };
             if !state.users.contains_key(u) {
-                self.err("unknown_user", Kind::Membership, key, None, format!("user `{u}` does not exist"), None);
+                self.err(
+                    "unknown_user",
+                    Kind::Membership,
+                    key,
+                    None,
+                    format!("user `{u}` does not exist"),
+                    None,
+                );
             }
             if !state.tenants.contains_key(t) {
                 self.unknown_tenant(Kind::Membership, key, t);
@@ -294,14 +483,25 @@ impl Checker<'_> {
             if !role_exists(state, role) {
                 self.unknown_role(Kind::Membership, key, Some("role".into()), role);
             } else if role_sees_all_workspaces(state, role) && !m.spec.workspaces.is_empty() {
-                self.warn("workspaces_ignored", Kind::Membership, key, Some("workspaces".into()),
+                self.warn(
+                    "workspaces_ignored",
+                    Kind::Membership,
+                    key,
+                    Some("workspaces".into()),
                     format!("role `{role}` sees every workspace of `{t}`; this list is ignored"),
-                    Some("remove the `workspaces:` list".into()));
+                    Some("remove the `workspaces:` list".into()),
+                );
             }
             if state.tenants.contains_key(t) {
                 for (i, w) in m.spec.workspaces.iter().enumerate() {
                     if !state.workspaces.contains_key(&keys::join(&[t, w])) {
-                        self.unknown_workspace(Kind::Membership, key, Some(format!("workspaces/{i}")), t, w);
+                        self.unknown_workspace(
+                            Kind::Membership,
+                            key,
+                            Some(format!("workspaces/{i}")),
+                            t,
+                            w,
+                        );
                     }
                 }
             }
@@ -312,9 +512,18 @@ impl Checker<'_> {
             }
         }
         for key in state.user_models.keys() {
-            let Some((u, m)) = keys::split2(key) else { continue };
+            let Some((u, m)) = keys::split2(key) else {
+                continue;
+            };
             if !state.users.contains_key(u) {
-                self.err("unknown_user", Kind::UserModel, key, None, format!("user `{u}` does not exist"), None);
+                self.err(
+                    "unknown_user",
+                    Kind::UserModel,
+                    key,
+                    None,
+                    format!("user `{u}` does not exist"),
+                    None,
+                );
             }
             if !state.models.contains_key(m) {
                 self.unknown_model(Kind::UserModel, key, m);
@@ -326,7 +535,10 @@ impl Checker<'_> {
 /// Every violation of the rules that need no platform (1–5, 8) in `state`, sorted by kind
 /// and key.
 pub fn check(state: &State) -> Vec<Violation> {
-    let mut c = Checker { state, out: Vec::new() };
+    let mut c = Checker {
+        state,
+        out: Vec::new(),
+    };
     let members = members_by_tenant(state);
     c.identities();
     c.roles();
@@ -339,10 +551,16 @@ pub fn check(state: &State) -> Vec<Violation> {
 
 /// Violations of `after` that `before` did not have, errors only: what a write introduces.
 pub fn new_errors(before: &[Violation], after: Vec<Violation>) -> Vec<Violation> {
-    let old: std::collections::HashSet<(&'static str, Kind, &str, Option<&str>)> =
-        before.iter().map(|v| (v.code, v.kind, v.key.as_str(), v.field.as_deref())).collect();
-    after.into_iter()
-        .filter(|v| v.severity == Severity::Error && !old.contains(&(v.code, v.kind, v.key.as_str(), v.field.as_deref())))
+    let old: std::collections::HashSet<(&'static str, Kind, &str, Option<&str>)> = before
+        .iter()
+        .map(|v| (v.code, v.kind, v.key.as_str(), v.field.as_deref()))
+        .collect();
+    after
+        .into_iter()
+        .filter(|v| {
+            v.severity == Severity::Error
+                && !old.contains(&(v.code, v.kind, v.key.as_str(), v.field.as_deref()))
+        })
         .collect()
 }
 

@@ -9,9 +9,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::keys::{self, Grantee};
 use crate::model::{
-    Access, AnySpec, Contact, DateFormat, GrantAction, GrantSpec, Kind, Language, Limits, Meta, MembershipSpec,
-    ModelSpec, PlanSpec, RoleSpec, State, SystemRole, TenantModelSpec, TenantSpec, TenantStatus, UserModelSpec,
-    UserSpec, UserStatus, WorkspaceSpec,
+    Access, AnySpec, Contact, DateFormat, GrantAction, GrantSpec, Kind, Language, Limits,
+    MembershipSpec, Meta, ModelSpec, PlanSpec, RoleSpec, State, SystemRole, TenantModelSpec,
+    TenantSpec, TenantStatus, UserModelSpec, UserSpec, UserStatus, WorkspaceSpec,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -25,7 +25,10 @@ fn is_default<T: Default + PartialEq>(t: &T) -> bool {
 /// A tenantctl configuration file: any of the sections, each a map keyed by identity.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-#[schemars(title = "tenantctl configuration", description = "Desired state of a multi-tenant SaaS platform: plans, models, roles, tenants and users, keyed by identity.")]
+#[schemars(
+    title = "tenantctl configuration",
+    description = "Desired state of a multi-tenant SaaS platform: plans, models, roles, tenants and users, keyed by identity."
+)]
 pub struct Document {
     /// Subscription plans and their limits, keyed by plan key (`essential`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -205,47 +208,109 @@ impl Document {
     /// grant actions are sorted and deduplicated, so their order never shows as a change.
     pub fn to_desired(&self) -> Desired {
         let mut d = Desired::default();
-        let managed = Meta { version: 0, managed: true, protected: false };
-        let put = |d: &mut Desired, key: String, protected: bool, spec: AnySpec, pointer: String| {
-            d.origins.insert((spec.kind(), key.clone()), pointer);
-            d.state.insert(key, Meta { protected, ..managed }, spec);
+        let managed = Meta {
+            version: 0,
+            managed: true,
+            protected: false,
         };
+        let put =
+            |d: &mut Desired, key: String, protected: bool, spec: AnySpec, pointer: String| {
+                d.origins.insert((spec.kind(), key.clone()), pointer);
+                d.state.insert(
+                    key,
+                    Meta {
+                        protected,
+                        ..managed
+                    },
+                    spec,
+                );
+            };
         for (k, p) in &self.plans {
-            put(&mut d, k.clone(), false, AnySpec::Plan(p.clone()), format!("/plans/{}", esc(k)));
+            put(
+                &mut d,
+                k.clone(),
+                false,
+                AnySpec::Plan(p.clone()),
+                format!("/plans/{}", esc(k)),
+            );
         }
         for (k, m) in &self.models {
-            put(&mut d, k.clone(), false, AnySpec::Model(m.clone()), format!("/models/{}", esc(k)));
+            put(
+                &mut d,
+                k.clone(),
+                false,
+                AnySpec::Model(m.clone()),
+                format!("/models/{}", esc(k)),
+            );
         }
         for (k, r) in &self.roles {
             let mut r = r.clone();
             r.permissions.sort();
             r.permissions.dedup();
-            put(&mut d, k.clone(), false, AnySpec::Role(r), format!("/roles/{}", esc(k)));
+            put(
+                &mut d,
+                k.clone(),
+                false,
+                AnySpec::Role(r),
+                format!("/roles/{}", esc(k)),
+            );
         }
         for (tk, t) in &self.tenants {
             let tp = format!("/tenants/{}", esc(tk));
             let spec = TenantSpec {
                 display_name: t.display_name.clone(),
                 description: t.description.clone(),
-                contact: Contact { email: t.contact.email.as_ref().map(|e| e.to_lowercase()), ..t.contact.clone() },
+                contact: Contact {
+                    email: t.contact.email.as_ref().map(|e| e.to_lowercase()),
+                    ..t.contact.clone()
+                },
                 plan: t.plan.clone(),
                 limits: t.limits.clone(),
                 status: t.status,
             };
-            put(&mut d, tk.clone(), t.protected, AnySpec::Tenant(spec), tp.clone());
+            put(
+                &mut d,
+                tk.clone(),
+                t.protected,
+                AnySpec::Tenant(spec),
+                tp.clone(),
+            );
             if let Some(old) = &t.previously {
-                d.renames.push(Rename { kind: Kind::Tenant, from: old.clone(), to: tk.clone() });
+                d.renames.push(Rename {
+                    kind: Kind::Tenant,
+                    from: old.clone(),
+                    to: tk.clone(),
+                });
             }
             for (wk, w) in &t.workspaces {
-                let spec = WorkspaceSpec { display_name: w.display_name.clone(), description: w.description.clone() };
+                let spec = WorkspaceSpec {
+                    display_name: w.display_name.clone(),
+                    description: w.description.clone(),
+                };
                 let key = keys::join(&[tk, wk]);
                 if let Some(old) = &w.previously {
-                    d.renames.push(Rename { kind: Kind::Workspace, from: keys::join(&[tk, old]), to: key.clone() });
+                    d.renames.push(Rename {
+                        kind: Kind::Workspace,
+                        from: keys::join(&[tk, old]),
+                        to: key.clone(),
+                    });
                 }
-                put(&mut d, key, w.protected, AnySpec::Workspace(spec), format!("{tp}/workspaces/{}", esc(wk)));
+                put(
+                    &mut d,
+                    key,
+                    w.protected,
+                    AnySpec::Workspace(spec),
+                    format!("{tp}/workspaces/{}", esc(wk)),
+                );
             }
             for (mk, m) in &t.models {
-                put(&mut d, keys::join(&[tk, mk]), false, AnySpec::TenantModel(m.clone()), format!("{tp}/models/{}", esc(mk)));
+                put(
+                    &mut d,
+                    keys::join(&[tk, mk]),
+                    false,
+                    AnySpec::TenantModel(m.clone()),
+                    format!("{tp}/models/{}", esc(mk)),
+                );
             }
             for (i, g) in t.grants.iter().enumerate() {
                 let key = keys::grant(tk, &g.workspace, &g.grantee());
@@ -257,7 +322,13 @@ impl Document {
                     d.duplicate_grants.push((first.clone(), pointer.clone()));
                     continue;
                 }
-                put(&mut d, key, false, AnySpec::Grant(GrantSpec { actions }), pointer);
+                put(
+                    &mut d,
+                    key,
+                    false,
+                    AnySpec::Grant(GrantSpec { actions }),
+                    pointer,
+                );
             }
         }
         for (raw, u) in &self.users {
@@ -271,15 +342,37 @@ impl Document {
                 status: u.status,
                 system_role: u.system_role,
             };
-            put(&mut d, email.clone(), u.protected, AnySpec::User(spec), up.clone());
+            put(
+                &mut d,
+                email.clone(),
+                u.protected,
+                AnySpec::User(spec),
+                up.clone(),
+            );
             if let Some(old) = &u.previously {
-                d.renames.push(Rename { kind: Kind::User, from: old.to_lowercase(), to: email.clone() });
+                d.renames.push(Rename {
+                    kind: Kind::User,
+                    from: old.to_lowercase(),
+                    to: email.clone(),
+                });
             }
             for (tk, m) in &u.memberships {
-                put(&mut d, keys::join(&[&email, tk]), false, AnySpec::Membership(m.clone()), format!("{up}/memberships/{}", esc(tk)));
+                put(
+                    &mut d,
+                    keys::join(&[&email, tk]),
+                    false,
+                    AnySpec::Membership(m.clone()),
+                    format!("{up}/memberships/{}", esc(tk)),
+                );
             }
             for (mk, a) in &u.models {
-                put(&mut d, keys::join(&[&email, mk]), false, AnySpec::UserModel(UserModelSpec { access: *a }), format!("{up}/models/{}", esc(mk)));
+                put(
+                    &mut d,
+                    keys::join(&[&email, mk]),
+                    false,
+                    AnySpec::UserModel(UserModelSpec { access: *a }),
+                    format!("{up}/models/{}", esc(mk)),
+                );
             }
         }
         d
@@ -291,33 +384,51 @@ impl State {
     /// [`Document::to_desired`], without rename hints.
     pub fn to_document(&self) -> Document {
         let mut doc = Document {
-            plans: self.plans.iter().map(|(k, e)| (k.clone(), e.spec.clone())).collect(),
-            models: self.models.iter().map(|(k, e)| (k.clone(), e.spec.clone())).collect(),
-            roles: self.roles.iter().map(|(k, e)| (k.clone(), e.spec.clone())).collect(),
+            plans: self
+                .plans
+                .iter()
+                .map(|(k, e)| (k.clone(), e.spec.clone()))
+                .collect(),
+            models: self
+                .models
+                .iter()
+                .map(|(k, e)| (k.clone(), e.spec.clone()))
+                .collect(),
+            roles: self
+                .roles
+                .iter()
+                .map(|(k, e)| (k.clone(), e.spec.clone()))
+                .collect(),
             ..Document::default()
         };
         for (k, e) in &self.tenants {
             let t = &e.spec;
-            doc.tenants.insert(k.clone(), TenantDecl {
-                display_name: t.display_name.clone(),
-                description: t.description.clone(),
-                contact: t.contact.clone(),
-                plan: t.plan.clone(),
-                limits: t.limits.clone(),
-                status: t.status,
-                protected: e.protected,
-                ..TenantDecl::default()
-            });
+            doc.tenants.insert(
+                k.clone(),
+                TenantDecl {
+                    display_name: t.display_name.clone(),
+                    description: t.description.clone(),
+                    contact: t.contact.clone(),
+                    plan: t.plan.clone(),
+                    limits: t.limits.clone(),
+                    status: t.status,
+                    protected: e.protected,
+                    ..TenantDecl::default()
+                },
+            );
         }
         for (k, e) in &self.workspaces {
             if let Some((t, w)) = keys::split2(k) {
                 if let Some(td) = doc.tenants.get_mut(t) {
-                    td.workspaces.insert(w.to_string(), WorkspaceDecl {
-                        display_name: e.spec.display_name.clone(),
-                        description: e.spec.description.clone(),
-                        protected: e.protected,
-                        previously: None,
-                    });
+                    td.workspaces.insert(
+                        w.to_string(),
+                        WorkspaceDecl {
+                            display_name: e.spec.display_name.clone(),
+                            description: e.spec.description.clone(),
+                            protected: e.protected,
+                            previously: None,
+                        },
+                    );
                 }
             }
         }
@@ -336,22 +447,29 @@ impl State {
                         Grantee::User(u) => GrantTo::User(u),
                         Grantee::Tenant => GrantTo::Tenant(true),
                     };
-                    td.grants.push(GrantDecl { workspace: w.to_string(), to, actions: e.spec.actions.clone() });
+                    td.grants.push(GrantDecl {
+                        workspace: w.to_string(),
+                        to,
+                        actions: e.spec.actions.clone(),
+                    });
                 }
             }
         }
         for (k, e) in &self.users {
             let u = &e.spec;
-            doc.users.insert(k.clone(), UserDecl {
-                first_name: u.first_name.clone(),
-                last_name: u.last_name.clone(),
-                language: u.language,
-                date_format: u.date_format,
-                status: u.status,
-                system_role: u.system_role,
-                protected: e.protected,
-                ..UserDecl::default()
-            });
+            doc.users.insert(
+                k.clone(),
+                UserDecl {
+                    first_name: u.first_name.clone(),
+                    last_name: u.last_name.clone(),
+                    language: u.language,
+                    date_format: u.date_format,
+                    status: u.status,
+                    system_role: u.system_role,
+                    protected: e.protected,
+                    ..UserDecl::default()
+                },
+            );
         }
         for (k, e) in &self.memberships {
             if let Some((u, t)) = keys::split2(k) {
@@ -370,4 +488,3 @@ impl State {
         doc
     }
 }
-

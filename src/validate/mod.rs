@@ -36,20 +36,29 @@ pub struct Checked {
 
 impl Checked {
     pub fn error_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Error).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
     }
 
     pub fn warning_count(&self) -> usize {
-        self.diagnostics.iter().filter(|d| d.severity == Severity::Warning).count()
+        self.diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
     }
 }
 
 fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
     if path.is_dir() {
-        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        let mut entries: Vec<PathBuf> = std::fs::read_dir(path)?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .collect();
         entries.sort();
         for e in entries {
-            if e.is_dir() || matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml")) {
+            if e.is_dir() || matches!(e.extension().and_then(|x| x.to_str()), Some("yaml" | "yml"))
+            {
                 collect(&e, out)?;
             }
         }
@@ -60,7 +69,15 @@ fn collect(path: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
 }
 
 fn diag(code: &str, message: String, file: Option<&Path>) -> Diagnostic {
-    Diagnostic { code: format!("tenantctl::{code}"), severity: Severity::Error, message, file: file.map(Path::to_path_buf), line: None, column: None, help: None }
+    Diagnostic {
+        code: format!("tenantctl::{code}"),
+        severity: Severity::Error,
+        message,
+        file: file.map(Path::to_path_buf),
+        line: None,
+        column: None,
+        help: None,
+    }
 }
 
 /// Loads YAML files and directories, merges them and checks schema and rules. Never panics.
@@ -69,7 +86,11 @@ pub fn check_paths(paths: &[PathBuf]) -> Checked {
     let mut files = Vec::new();
     for p in paths {
         if let Err(e) = collect(p, &mut files) {
-            checked.diagnostics.push(diag("io", format!("cannot read `{}`: {e}", p.display()), Some(p)));
+            checked.diagnostics.push(diag(
+                "io",
+                format!("cannot read `{}`: {e}", p.display()),
+                Some(p),
+            ));
         }
     }
     let mut merged = Document::default();
@@ -77,7 +98,11 @@ pub fn check_paths(paths: &[PathBuf]) -> Checked {
         let text = match std::fs::read_to_string(f) {
             Ok(t) => t,
             Err(e) => {
-                checked.diagnostics.push(diag("io", format!("cannot read `{}`: {e}", f.display()), Some(f)));
+                checked.diagnostics.push(diag(
+                    "io",
+                    format!("cannot read `{}`: {e}", f.display()),
+                    Some(f),
+                ));
                 continue;
             }
         };
@@ -89,7 +114,9 @@ pub fn check_paths(paths: &[PathBuf]) -> Checked {
                 merged.tenants.extend(doc.tenants);
                 merged.users.extend(doc.users);
             }
-            Err(e) => checked.diagnostics.push(diag("yaml", e.to_string(), Some(f))),
+            Err(e) => checked
+                .diagnostics
+                .push(diag("yaml", e.to_string(), Some(f))),
         }
     }
     let desired = merged.to_desired();
@@ -111,7 +138,11 @@ pub fn check_paths(paths: &[PathBuf]) -> Checked {
 }
 
 /// Writes diagnostics in the chosen format.
-pub fn render(diagnostics: &[Diagnostic], format: DiagnosticFormat, out: &mut dyn Write) -> std::io::Result<()> {
+pub fn render(
+    diagnostics: &[Diagnostic],
+    format: DiagnosticFormat,
+    out: &mut dyn Write,
+) -> std::io::Result<()> {
     match format {
         DiagnosticFormat::Json => {
             serde_json::to_writer_pretty(&mut *out, diagnostics)?;
