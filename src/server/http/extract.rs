@@ -135,10 +135,20 @@ fn integral_floats(v: &mut serde_json::Value) -> bool {
             }
             _ => false,
         },
-        Value::Array(a) => a.iter_mut().fold(false, |acc, x| integral_floats(x) || acc),
-        Value::Object(o) => o
-            .values_mut()
-            .fold(false, |acc, x| integral_floats(x) || acc),
+        Value::Array(a) => {
+            let mut changed = false;
+            for x in a {
+                changed |= integral_floats(x);
+            }
+            changed
+        }
+        Value::Object(o) => {
+            let mut changed = false;
+            for x in o.values_mut() {
+                changed |= integral_floats(x);
+            }
+            changed
+        }
         _ => false,
     }
 }
