@@ -531,7 +531,7 @@ async fn state_is_filtered(s: &TestServer) {
         assert!(
             st["workspaces"]
                 .as_object()
-                .map_or(true, |w| w.keys().all(|k| k.starts_with("acme/"))),
+                .is_none_or(|w| w.keys().all(|k| k.starts_with("acme/"))),
             "{role}"
         );
         assert!(st["revision"].as_i64().unwrap() > 0);

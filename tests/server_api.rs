@@ -390,7 +390,7 @@ async fn cascades(s: &TestServer) {
     let st = s.get("/api/v1/state").await.body;
     for kind in ["workspaces", "tenant_models", "grants", "memberships"] {
         assert!(
-            st[kind].as_object().map_or(true, |m| m
+            st[kind].as_object().is_none_or(|m| m
                 .keys()
                 .all(|k| !k.starts_with("acme/") && !k.ends_with("/acme"))),
             "{kind}: {}",
