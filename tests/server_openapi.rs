@@ -51,8 +51,7 @@ async fn every_documented_operation_is_routed(s: &TestServer) {
         for (method, op) in item.as_object().unwrap() {
             let concrete = path
                 .replace("{email}", "a@b.example")
-                .replace('{', "")
-                .replace('}', "");
+                .replace(['{', '}'], "");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let a = s.call(m, &concrete, None, None, &[]).await;
             let public = op
