@@ -505,7 +505,9 @@ impl Engine {
         };
         let state = &mut inner.state;
         let mut log = Log::default();
+        let t_apply = std::time::Instant::now();
         let result = Self::apply_all(state, &req, &mut log, &before_violations);
+        let apply_ms = t_apply.elapsed().as_millis() as u64;
         let (results, after_violations) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -514,6 +516,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        let t_persist = std::time::Instant::now();
         let persisted = Self::persist(&mut tx, state, &log, new_rev, &req).await;
         let persisted = match persisted {
             Ok(()) => tx.commit().await.map_err(ApiError::from),
@@ -529,7 +532,16 @@ impl Engine {
         state.revision = new_rev;
         inner.violations = Some(Arc::new(after_violations));
         let applied = req.ops.len();
-        tracing::info!(revision = new_rev, operations = applied, changes = log.touched.len(), token = %req.principal.token_id, "write applied");
+        let persist_ms = t_persist.elapsed().as_millis() as u64;
+        tracing::info!(
+            revision = new_rev,
+            operations = applied,
+            changes = log.touched.len(),
+            token = %req.principal.token_id,
+            apply_ms,
+            persist_ms,
+            "write applied"
+        );
         Ok(WriteOutcome {
             revision: new_rev,
             applied,
