@@ -42,7 +42,11 @@ fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: this focused
     // measurement is too heavy for a debug test run; the `scale` bench is the smoke test.
     if !std::env::args().any(|a| a == "--bench") {
-        eprintln!("{}: a measurement; run it with `cargo bench --bench {}`", file!(), env!("CARGO_CRATE_NAME"));
+        eprintln!(
+            "{}: a measurement; run it with `cargo bench --bench {}`",
+            file!(),
+            env!("CARGO_CRATE_NAME")
+        );
         return;
     }
     for (name, warnings) in [
