@@ -126,14 +126,18 @@ pub struct WhoAmI {
 #[serde(deny_unknown_fields)]
 pub struct TokenRequest {
     /// `system` or `tenant:SLUG`.
+    #[schemars(regex(pattern = r"^(system|tenant:[a-z0-9][a-z0-9-]{0,62})$"))]
     pub scope: String,
     /// `org_admin`, `user_admin`, `billing_admin` or `member`.
+    #[schemars(extend("enum" = ["org_admin", "user_admin", "billing_admin", "member"]))]
     pub role: String,
-    /// The user the token acts as.
+    /// The user the token acts as (a lower-case e-mail).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(pattern = r"^[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,4}$"))]
     pub user: Option<String>,
     /// A note stored with the token.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 1000))]
     pub description: Option<String>,
 }
 

@@ -22,10 +22,23 @@ fn committed_openapi_is_current() {
 }
 
 async fn served_openapi_is_committed(s: &TestServer) {
-    let a = s.call(reqwest::Method::GET, "/api/v1/openapi.json", None, None, &[]).await;
+    let a = s
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/openapi.json",
+            None,
+            None,
+            &[],
+        )
+        .await;
     assert_eq!(a.status, reqwest::StatusCode::OK);
-    let committed: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(openapi::COMMITTED_PATH)).unwrap()).unwrap();
+    let committed: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(openapi::COMMITTED_PATH),
+        )
+        .unwrap(),
+    )
+    .unwrap();
     assert_eq!(a.body, committed);
 }
 
@@ -36,10 +49,14 @@ async fn every_documented_operation_is_routed(s: &TestServer) {
     let mut n = 0;
     for (path, item) in doc["paths"].as_object().unwrap() {
         for (method, op) in item.as_object().unwrap() {
-            let concrete = path.replace("{email}", "a@b.example").replace('{', "").replace('}', "");
+            let concrete = path
+                .replace("{email}", "a@b.example")
+                .replace(['{', '}'], "");
             let m = reqwest::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
             let a = s.call(m, &concrete, None, None, &[]).await;
-            let public = op.get("security").is_some_and(|v| v.as_array().is_some_and(Vec::is_empty));
+            let public = op
+                .get("security")
+                .is_some_and(|v| v.as_array().is_some_and(Vec::is_empty));
             let want = if public { 200 } else { 401 };
             assert_eq!(a.status.as_u16(), want, "{method} {path}: {}", a.text);
             n += 1;
@@ -48,4 +65,7 @@ async fn every_documented_operation_is_routed(s: &TestServer) {
     assert!(n > 40, "{n} operations");
 }
 
-on_both!(served_openapi_is_committed, every_documented_operation_is_routed);
+on_both!(
+    served_openapi_is_committed,
+    every_documented_operation_is_routed
+);

@@ -9,11 +9,21 @@ pub fn run(args: crate::cli::ServeArgs, _global: &Global) -> miette::Result<Exit
     init_logs(args.log_json);
     let rt = super::runtime()?;
     rt.block_on(async {
-        let server = start(ServerConfig { database_url: args.database.clone(), listen: args.listen.clone() }).await.into_diagnostic()?;
+        let server = start(ServerConfig {
+            database_url: args.database.clone(),
+            listen: args.listen.clone(),
+        })
+        .await
+        .into_diagnostic()?;
         if let Some(token) = &server.bootstrap_token {
             println!("bootstrap token: {token}");
         }
-        eprintln!("tenantctl: serving {} on {} (database {})", crate::api::PREFIX, server.url(), redact(&args.database));
+        eprintln!(
+            "tenantctl: serving {} on {} (database {})",
+            crate::api::PREFIX,
+            server.url(),
+            redact(&args.database)
+        );
         shutdown_signal().await;
         eprintln!("tenantctl: shutting down");
         server.shutdown().await;
@@ -36,8 +46,11 @@ fn redact(url: &str) -> String {
 }
 
 fn init_logs(json: bool) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     if json {
         let _ = builder.json().try_init();
     } else {

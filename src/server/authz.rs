@@ -112,19 +112,29 @@ impl Principal {
     /// Whether the token may use administrative endpoints at all (members may not).
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.role == Role::Member && !self.is_system() {
-            return Err(ApiError::forbidden("a `member` token has no administrative access"));
+            return Err(ApiError::forbidden(
+                "a `member` token has no administrative access",
+            ));
         }
         Ok(())
     }
 
     /// Whether the token may read `kind/key` in `state`.
     pub fn read_access(&self, state: &State, kind: Kind, key: &str) -> Access {
-        let Scope::Tenant(t) = &self.scope else { return Access::Allowed };
+        let Scope::Tenant(t) = &self.scope else {
+            return Access::Allowed;
+        };
         if self.role == Role::Member {
             return Access::Forbidden;
         }
         let role = self.role;
-        let allowed = |ok: bool| if ok { Access::Allowed } else { Access::Forbidden };
+        let allowed = |ok: bool| {
+            if ok {
+                Access::Allowed
+            } else {
+                Access::Forbidden
+            }
+        };
         match kind {
             Kind::Plan | Kind::Model | Kind::Role => Access::Allowed,
             Kind::Tenant => {
@@ -152,7 +162,9 @@ impl Principal {
                 }
             }
             Kind::UserModel => {
-                let Some((u, _)) = keys::split2(key) else { return Access::Hidden };
+                let Some((u, _)) = keys::split2(key) else {
+                    return Access::Hidden;
+                };
                 if !state.memberships.contains_key(&keys::join(&[u, t])) {
                     return Access::Hidden;
                 }
@@ -164,7 +176,10 @@ impl Principal {
     /// The part of `state` this token may read (the whole state for a system token).
     pub fn filter_state(&self, state: &State) -> Result<State, ApiError> {
         self.require_admin()?;
-        let mut out = State { revision: state.revision, ..State::default() };
+        let mut out = State {
+            revision: state.revision,
+            ..State::default()
+        };
         for &kind in Kind::ALL {
             for key in state.keys(kind) {
                 if self.read_access(state, kind, key) == Access::Allowed {
@@ -189,15 +204,24 @@ impl Principal {
         after: Option<&AnySpec>,
         created_users: &mut HashSet<String>,
     ) -> Result<(), ApiError> {
-        let Scope::Tenant(t) = &self.scope else { return Ok(()) };
+        let Scope::Tenant(t) = &self.scope else {
+            return Ok(());
+        };
         let role = self.role;
         let hidden = || ApiError::not_found(format!("{kind} `{key}` does not exist"));
-        let forbid = |why: &str| ApiError::forbidden(format!("a `{}` token of tenant `{t}` cannot {why}", role.as_str()));
+        let forbid = |why: &str| {
+            ApiError::forbidden(format!(
+                "a `{}` token of tenant `{t}` cannot {why}",
+                role.as_str()
+            ))
+        };
         if role == Role::Member {
             return Err(forbid("change anything"));
         }
         match kind {
-            Kind::Plan | Kind::Model | Kind::Role => Err(forbid(&format!("change {}s (system tokens only)", kind))),
+            Kind::Plan | Kind::Model | Kind::Role => {
+                Err(forbid(&format!("change {}s (system tokens only)", kind)))
+            }
             Kind::TenantModel => {
                 if keys::tenant_of(kind, key) != Some(t.as_str()) {
                     return Err(hidden());
@@ -298,7 +322,9 @@ impl Principal {
                     return Err(hidden());
                 }
                 if other {
-                    return Err(forbid("change a user who is also a member of other tenants (system tokens only)"));
+                    return Err(forbid(
+                        "change a user who is also a member of other tenants (system tokens only)",
+                    ));
                 }
                 match role {
                     Role::OrgAdmin => Ok(()),
@@ -314,7 +340,9 @@ impl Principal {
                 }
             }
             Kind::UserModel => {
-                let Some((u, _)) = keys::split2(key) else { return Err(hidden()) };
+                let Some((u, _)) = keys::split2(key) else {
+                    return Err(hidden());
+                };
                 let prefix = format!("{u}/");
                 let mut in_t = created_users.contains(u);
                 let mut other = false;
@@ -332,7 +360,9 @@ impl Principal {
                     return Err(forbid("change user models"));
                 }
                 if other {
-                    return Err(forbid("change a user who is also a member of other tenants (system tokens only)"));
+                    return Err(forbid(
+                        "change a user who is also a member of other tenants (system tokens only)",
+                    ));
                 }
                 Ok(())
             }
@@ -340,10 +370,17 @@ impl Principal {
     }
 
     /// At the end of a write by a tenant token: every user it created is a member of its tenant.
-    pub fn check_created_users(&self, after: &State, created_users: &HashSet<String>) -> Result<(), ApiError> {
-        let Some(t) = self.tenant() else { return Ok(()) };
+    pub fn check_created_users(
+        &self,
+        after: &State,
+        created_users: &HashSet<String>,
+    ) -> Result<(), ApiError> {
+        let Some(t) = self.tenant() else {
+            return Ok(());
+        };
         for u in created_users {
-            if after.users.contains_key(u) && !after.memberships.contains_key(&keys::join(&[u, t])) {
+            if after.users.contains_key(u) && !after.memberships.contains_key(&keys::join(&[u, t]))
+            {
                 return Err(ApiError::forbidden(format!(
                     "a token of tenant `{t}` can only create users who become members of `{t}`; add the membership `{u}/{t}` in the same batch"
                 )));
@@ -364,10 +401,16 @@ fn rank(role: &str) -> u8 {
 
 /// Rule 6: a token acting as a user cannot remove, block or demote that user. `changes`
 /// lists each resource the write touched: kind, key, its spec before and after the write.
-pub fn self_protection(principal: &Principal, changes: &[(Kind, &str, Option<&AnySpec>, Option<&AnySpec>)]) -> Vec<Violation> {
-    let Some(me) = principal.user.as_deref() else { return Vec::new() };
+pub fn self_protection(
+    principal: &Principal,
+    changes: &[(Kind, &str, Option<&AnySpec>, Option<&AnySpec>)],
+) -> Vec<Violation> {
+    let Some(me) = principal.user.as_deref() else {
+        return Vec::new();
+    };
     let mut out = Vec::new();
-    let v = |code: &'static str, kind: Kind, key: &str, message: String| Violation {
+    let v = |code: &'static str, kind: Kind, key: &str, message: String| {
+        Violation {
         code,
         severity: Severity::Error,
         kind,
@@ -375,30 +418,60 @@ pub fn self_protection(principal: &Principal, changes: &[(Kind, &str, Option<&An
         field: None,
         message,
         help: Some("the identity that runs the change cannot remove, block or demote itself; use another token".into()),
+    }
     };
     for &(kind, key, before, after) in changes {
         match (kind, before, after) {
             (Kind::User, Some(AnySpec::User(_)), None) if key == me => {
-                out.push(v("self_removal", kind, key, format!("the token acts as `{me}` and cannot delete it")));
+                out.push(v(
+                    "self_removal",
+                    kind,
+                    key,
+                    format!("the token acts as `{me}` and cannot delete it"),
+                ));
             }
             (Kind::User, Some(AnySpec::User(b)), Some(AnySpec::User(a))) if key == me => {
                 if b.status == UserStatus::Active && a.status == UserStatus::Blocked {
-                    out.push(v("self_block", kind, key, format!("the token acts as `{me}` and cannot block it")));
+                    out.push(v(
+                        "self_block",
+                        kind,
+                        key,
+                        format!("the token acts as `{me}` and cannot block it"),
+                    ));
                 }
                 if b.system_role.is_some() && a.system_role.is_none() {
-                    out.push(v("self_demotion", kind, key, format!("the token acts as `{me}` and cannot remove its system role")));
+                    out.push(v(
+                        "self_demotion",
+                        kind,
+                        key,
+                        format!("the token acts as `{me}` and cannot remove its system role"),
+                    ));
                 }
             }
-            (Kind::Membership, Some(AnySpec::Membership(b)), a) if keys::split2(key).is_some_and(|(u, _)| u == me) => match a {
-                Some(AnySpec::Membership(a)) if rank(&a.role) < rank(&b.role) => out.push(v(
-                    "self_demotion",
-                    kind,
-                    key,
-                    format!("the token acts as `{me}` and cannot lower its role from `{}` to `{}`", b.role, a.role),
-                )),
-                Some(_) => {}
-                None => out.push(v("self_removal", kind, key, format!("the token acts as `{me}` and cannot remove its membership `{key}`"))),
-            },
+            (Kind::Membership, Some(AnySpec::Membership(b)), a)
+                if keys::split2(key).is_some_and(|(u, _)| u == me) =>
+            {
+                match a {
+                    Some(AnySpec::Membership(a)) if rank(&a.role) < rank(&b.role) => out.push(v(
+                        "self_demotion",
+                        kind,
+                        key,
+                        format!(
+                            "the token acts as `{me}` and cannot lower its role from `{}` to `{}`",
+                            b.role, a.role
+                        ),
+                    )),
+                    Some(_) => {}
+                    None => out.push(v(
+                        "self_removal",
+                        kind,
+                        key,
+                        format!(
+                            "the token acts as `{me}` and cannot remove its membership `{key}`"
+                        ),
+                    )),
+                }
+            }
             _ => {}
         }
     }

@@ -24,7 +24,11 @@ use super::store::{Db, NewAudit, ResourceRow};
 pub enum Action {
     /// Create or replace. `managed`/`protected` None keeps the current flag (or the default
     /// on create: managed, unprotected).
-    Put { spec: AnySpec, protected: Option<bool>, managed: Option<bool> },
+    Put {
+        spec: AnySpec,
+        protected: Option<bool>,
+        managed: Option<bool>,
+    },
     Delete,
     /// Mark as managed without changing the spec.
     Adopt,
@@ -55,7 +59,15 @@ pub struct WriteRequest {
 
 impl WriteRequest {
     pub fn new(principal: Principal, ops: Vec<Op>) -> WriteRequest {
-        WriteRequest { principal, ops, expected_revision: None, allow_limit_below_usage: false, change_set: None, commit: None, accept_invitation: None }
+        WriteRequest {
+            principal,
+            ops,
+            expected_revision: None,
+            allow_limit_below_usage: false,
+            change_set: None,
+            commit: None,
+            accept_invitation: None,
+        }
     }
 }
 
@@ -89,10 +101,14 @@ pub fn resource_json(meta: &Meta, spec: &AnySpec) -> serde_json::Value {
 
 /// Checks the shape of a key (the identity formats are the rules' business).
 pub fn check_key(kind: Kind, key: &str) -> Result<(), ApiError> {
-    let part_ok = |p: &str| !p.is_empty() && !p.contains('/') && p.len() <= 320 && !p.chars().any(char::is_control);
+    let part_ok = |p: &str| {
+        !p.is_empty() && !p.contains('/') && p.len() <= 320 && !p.chars().any(char::is_control)
+    };
     let ok = match kind {
         Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => part_ok(key),
-        Kind::Workspace | Kind::TenantModel | Kind::Membership | Kind::UserModel => keys::split2(key).is_some_and(|(a, b)| part_ok(a) && part_ok(b)),
+        Kind::Workspace | Kind::TenantModel | Kind::Membership | Kind::UserModel => {
+            keys::split2(key).is_some_and(|(a, b)| part_ok(a) && part_ok(b))
+        }
         Kind::Grant => keys::split_grant(key).is_some_and(|(t, w, g)| {
             part_ok(t)
                 && part_ok(w)
@@ -136,7 +152,14 @@ struct Log {
 }
 
 impl Log {
-    fn set(&mut self, state: &mut State, kind: Kind, key: &str, new: Option<(Meta, AnySpec)>, op: &str) {
+    fn set(
+        &mut self,
+        state: &mut State,
+        kind: Kind,
+        key: &str,
+        new: Option<(Meta, AnySpec)>,
+        op: &str,
+    ) {
         let after_json = new.as_ref().map(|(m, s)| resource_json(m, s).to_string());
         let prev = match new {
             Some((meta, spec)) => state.insert(key.to_string(), meta, spec),
@@ -150,7 +173,9 @@ impl Log {
             before: prev.as_ref().map(|(m, s)| resource_json(m, s).to_string()),
             after: after_json,
         });
-        self.first.entry((kind, key.to_string())).or_insert_with(|| prev.clone());
+        self.first
+            .entry((kind, key.to_string()))
+            .or_insert_with(|| prev.clone());
         self.touched.insert((kind, key.to_string()));
         self.undo.push((kind, key.to_string(), prev));
     }
@@ -188,7 +213,11 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
     let mut children: Vec<(Kind, String)> = Vec::new();
     let grants_to = |state: &State, tenant: &str, email: &str| -> Vec<(Kind, String)> {
         let suffix = format!("/user:{email}");
-        state.keys_in(Kind::Grant, &format!("{tenant}/")).filter(|k| k.ends_with(&suffix)).map(|k| (Kind::Grant, k.to_string())).collect()
+        state
+            .keys_in(Kind::Grant, &format!("{tenant}/"))
+            .filter(|k| k.ends_with(&suffix))
+            .map(|k| (Kind::Grant, k.to_string()))
+            .collect()
     };
     match kind {
         Kind::Tenant => {
@@ -197,27 +226,45 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
                 children.extend(state.keys_in(k, &prefix).map(|c| (k, c.to_string())));
             }
             children.extend(
-                state.memberships.keys().filter(|m| keys::tenant_of(Kind::Membership, m) == Some(key)).map(|m| (Kind::Membership, m.clone())),
+                state
+                    .memberships
+                    .keys()
+                    .filter(|m| keys::tenant_of(Kind::Membership, m) == Some(key))
+                    .map(|m| (Kind::Membership, m.clone())),
             );
         }
         Kind::User => {
             let prefix = format!("{key}/");
-            let memberships: Vec<String> = state.keys_in(Kind::Membership, &prefix).map(str::to_string).collect();
+            let memberships: Vec<String> = state
+                .keys_in(Kind::Membership, &prefix)
+                .map(str::to_string)
+                .collect();
             for m in &memberships {
                 if let Some((_, t)) = keys::split2(m) {
                     children.extend(grants_to(state, t, key));
                 }
             }
             children.extend(memberships.into_iter().map(|m| (Kind::Membership, m)));
-            children.extend(state.keys_in(Kind::UserModel, &prefix).map(|c| (Kind::UserModel, c.to_string())));
+            children.extend(
+                state
+                    .keys_in(Kind::UserModel, &prefix)
+                    .map(|c| (Kind::UserModel, c.to_string())),
+            );
         }
         Kind::Workspace => {
-            children.extend(state.keys_in(Kind::Grant, &format!("{key}/")).map(|c| (Kind::Grant, c.to_string())));
+            children.extend(
+                state
+                    .keys_in(Kind::Grant, &format!("{key}/"))
+                    .map(|c| (Kind::Grant, c.to_string())),
+            );
             if let Some((t, w)) = keys::split2(key) {
                 let updates: Vec<(String, Meta, AnySpec)> = state
                     .memberships
                     .iter()
-                    .filter(|(k, m)| keys::tenant_of(Kind::Membership, k) == Some(t) && m.spec.workspaces.iter().any(|x| x == w))
+                    .filter(|(k, m)| {
+                        keys::tenant_of(Kind::Membership, k) == Some(t)
+                            && m.spec.workspaces.iter().any(|x| x == w)
+                    })
                     .map(|(k, m)| {
                         let mut spec = m.spec.clone();
                         spec.workspaces.retain(|x| x != w);
@@ -227,7 +274,13 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
                     })
                     .collect();
                 for (k, meta, spec) in updates {
-                    log.set(state, Kind::Membership, &k, Some((meta, spec)), "cascade_update");
+                    log.set(
+                        state,
+                        Kind::Membership,
+                        &k,
+                        Some((meta, spec)),
+                        "cascade_update",
+                    );
                 }
             }
         }
@@ -236,7 +289,12 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
                 children.extend(grants_to(state, t, u));
             }
         }
-        Kind::Plan | Kind::Model | Kind::Role | Kind::TenantModel | Kind::Grant | Kind::UserModel => {}
+        Kind::Plan
+        | Kind::Model
+        | Kind::Role
+        | Kind::TenantModel
+        | Kind::Grant
+        | Kind::UserModel => {}
     }
     for (k, c) in children {
         if state.contains(k, &c) {
@@ -246,11 +304,19 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
     log.set(state, kind, key, None, "delete");
 }
 
-fn apply_op(state: &mut State, principal: &Principal, op: &Op, log: &mut Log, created_users: &mut HashSet<String>) -> Result<(bool, Option<(Meta, AnySpec)>), ApiError> {
+fn apply_op(
+    state: &mut State,
+    principal: &Principal,
+    op: &Op,
+    log: &mut Log,
+    created_users: &mut HashSet<String>,
+) -> Result<(bool, Option<(Meta, AnySpec)>), ApiError> {
     check_key(op.kind, &op.key)?;
     let (kind, key) = (op.kind, op.key.as_str());
     let before = state.get(kind, key);
-    let hidden = |principal: &Principal, state: &State| principal.read_access(state, kind, key) == authz::Access::Hidden;
+    let hidden = |principal: &Principal, state: &State| {
+        principal.read_access(state, kind, key) == authz::Access::Hidden
+    };
     if let Some(expected) = op.if_version {
         let actual = before.as_ref().map_or(0, |(m, _)| m.version);
         if expected != actual && !(before.is_some() && hidden(principal, state)) {
@@ -261,35 +327,70 @@ fn apply_op(state: &mut State, principal: &Principal, op: &Op, log: &mut Log, cr
             } else {
                 format!("{kind} `{key}` is at version {actual}, not {expected}")
             };
-            return Err(ApiError::StaleVersion { message, details: json!({ "kind": kind, "key": key, "expected": expected, "actual": actual }) });
+            return Err(ApiError::StaleVersion {
+                message,
+                details: json!({ "kind": kind, "key": key, "expected": expected, "actual": actual }),
+            });
         }
     }
-    let not_found = || ApiError::NotFound { message: format!("{kind} `{key}` does not exist"), details: json!({ "kind": kind, "key": key }) };
+    let not_found = || ApiError::NotFound {
+        message: format!("{kind} `{key}` does not exist"),
+        details: json!({ "kind": kind, "key": key }),
+    };
     match &op.action {
-        Action::Put { spec, protected, managed } => {
+        Action::Put {
+            spec,
+            protected,
+            managed,
+        } => {
             if spec.kind() != kind {
-                return Err(ApiError::bad_request("invalid_spec", format!("the spec is not a {kind} spec")));
+                return Err(ApiError::bad_request(
+                    "invalid_spec",
+                    format!("the spec is not a {kind} spec"),
+                ));
             }
-            principal.check_write(state, kind, key, before.as_ref().map(|(_, s)| s), Some(spec), created_users)?;
+            principal.check_write(
+                state,
+                kind,
+                key,
+                before.as_ref().map(|(_, s)| s),
+                Some(spec),
+                created_users,
+            )?;
             let meta = match &before {
-                Some((m, _)) => Meta { version: m.version + 1, managed: managed.unwrap_or(m.managed), protected: protected.unwrap_or(m.protected) },
-                None => Meta { version: 1, managed: managed.unwrap_or(true), protected: protected.unwrap_or(false) },
+                Some((m, _)) => Meta {
+                    version: m.version + 1,
+                    managed: managed.unwrap_or(m.managed),
+                    protected: protected.unwrap_or(m.protected),
+                },
+                None => Meta {
+                    version: 1,
+                    managed: managed.unwrap_or(true),
+                    protected: protected.unwrap_or(false),
+                },
             };
             log.set(state, kind, key, Some((meta, spec.clone())), "put");
             Ok((before.is_none(), Some((meta, spec.clone()))))
         }
         Action::Adopt => {
-            let Some((meta, spec)) = before else { return Err(not_found()) };
+            let Some((meta, spec)) = before else {
+                return Err(not_found());
+            };
             if hidden(principal, state) {
                 return Err(not_found());
             }
             principal.check_write(state, kind, key, Some(&spec), Some(&spec), created_users)?;
-            let meta = Meta { managed: true, ..meta };
+            let meta = Meta {
+                managed: true,
+                ..meta
+            };
             log.set(state, kind, key, Some((meta, spec.clone())), "adopt");
             Ok((false, Some((meta, spec))))
         }
         Action::Delete => {
-            let Some((_, spec)) = before else { return Err(not_found()) };
+            let Some((_, spec)) = before else {
+                return Err(not_found());
+            };
             principal.check_write(state, kind, key, Some(&spec), None, created_users)?;
             delete_cascade(state, log, kind, key);
             Ok((false, None))
@@ -301,7 +402,14 @@ impl Engine {
     /// Loads the state from `db`.
     pub async fn load(db: Db) -> Result<Engine, ApiError> {
         let state = db.load_state().await?;
-        Ok(Engine { db, inner: RwLock::new(Inner { state, violations: None }), state_json: Mutex::new(None) })
+        Ok(Engine {
+            db,
+            inner: RwLock::new(Inner {
+                state,
+                violations: None,
+            }),
+            state_json: Mutex::new(None),
+        })
     }
 
     /// Reloads the state if another process wrote to the database since we last looked.
@@ -333,7 +441,9 @@ impl Engine {
         let inner = self.inner.read().await;
         if !principal.is_system() {
             let filtered = principal.filter_state(&inner.state)?;
-            return serde_json::to_vec(&filtered).map(Bytes::from).map_err(|e| ApiError::Internal(e.to_string()));
+            return serde_json::to_vec(&filtered)
+                .map(Bytes::from)
+                .map_err(|e| ApiError::Internal(e.to_string()));
         }
         let rev = inner.state.revision;
         if let Ok(cache) = self.state_json.lock() {
@@ -343,7 +453,9 @@ impl Engine {
                 }
             }
         }
-        let bytes = Bytes::from(serde_json::to_vec(&inner.state).map_err(|e| ApiError::Internal(e.to_string()))?);
+        let bytes = Bytes::from(
+            serde_json::to_vec(&inner.state).map_err(|e| ApiError::Internal(e.to_string()))?,
+        );
         if let Ok(mut cache) = self.state_json.lock() {
             *cache = Some((rev, bytes.clone()));
         }
@@ -376,7 +488,9 @@ impl Engine {
                 tx.rollback().await?;
                 return Err(ApiError::Conflict {
                     code: "stale_revision",
-                    message: format!("the state is at revision {prev_rev}, not {expected}: plan again"),
+                    message: format!(
+                        "the state is at revision {prev_rev}, not {expected}: plan again"
+                    ),
                     details: json!({ "expected": expected, "actual": prev_rev }),
                 });
             }
@@ -391,7 +505,9 @@ impl Engine {
         };
         let state = &mut inner.state;
         let mut log = Log::default();
+        let t_apply = std::time::Instant::now();
         let result = Self::apply_all(state, &req, &mut log, &before_violations);
+        let apply_ms = t_apply.elapsed().as_millis() as u64;
         let (results, after_violations) = match result {
             Ok(r) => r,
             Err(e) => {
@@ -400,6 +516,7 @@ impl Engine {
                 return Err(e);
             }
         };
+        let t_persist = std::time::Instant::now();
         let persisted = Self::persist(&mut tx, state, &log, new_rev, &req).await;
         let persisted = match persisted {
             Ok(()) => tx.commit().await.map_err(ApiError::from),
@@ -415,8 +532,21 @@ impl Engine {
         state.revision = new_rev;
         inner.violations = Some(Arc::new(after_violations));
         let applied = req.ops.len();
-        tracing::info!(revision = new_rev, operations = applied, changes = log.touched.len(), token = %req.principal.token_id, "write applied");
-        Ok(WriteOutcome { revision: new_rev, applied, results })
+        let persist_ms = t_persist.elapsed().as_millis() as u64;
+        tracing::info!(
+            revision = new_rev,
+            operations = applied,
+            changes = log.touched.len(),
+            token = %req.principal.token_id,
+            apply_ms,
+            persist_ms,
+            "write applied"
+        );
+        Ok(WriteOutcome {
+            revision: new_rev,
+            applied,
+            results,
+        })
     }
 
     #[allow(clippy::type_complexity)]
@@ -429,7 +559,13 @@ impl Engine {
         let mut created_users = HashSet::new();
         let mut results = Vec::with_capacity(req.ops.len());
         for (i, op) in req.ops.iter().enumerate() {
-            let r = apply_op(state, &req.principal, op, log, &mut created_users).map_err(|e| if req.ops.len() > 1 { e.at_operation(i) } else { e })?;
+            let r = apply_op(state, &req.principal, op, log, &mut created_users).map_err(|e| {
+                if req.ops.len() > 1 {
+                    e.at_operation(i)
+                } else {
+                    e
+                }
+            })?;
             results.push(r);
         }
         req.principal.check_created_users(state, &created_users)?;
@@ -438,15 +574,34 @@ impl Engine {
             .touched
             .iter()
             .filter(|(k, _)| matches!(k, Kind::User | Kind::Membership))
-            .map(|(k, key)| (*k, key.as_str(), log.first.get(&(*k, key.clone())).cloned().flatten().map(|(_, s)| s), state.get(*k, key).map(|(_, s)| s)))
+            .map(|(k, key)| {
+                (
+                    *k,
+                    key.as_str(),
+                    log.first
+                        .get(&(*k, key.clone()))
+                        .cloned()
+                        .flatten()
+                        .map(|(_, s)| s),
+                    state.get(*k, key).map(|(_, s)| s),
+                )
+            })
             .collect();
-        let changes: Vec<(Kind, &str, Option<&AnySpec>, Option<&AnySpec>)> = firsts.iter().map(|(k, key, b, a)| (*k, *key, b.as_ref(), a.as_ref())).collect();
+        let changes: Vec<(Kind, &str, Option<&AnySpec>, Option<&AnySpec>)> = firsts
+            .iter()
+            .map(|(k, key, b, a)| (*k, *key, b.as_ref(), a.as_ref()))
+            .collect();
         let mut refused = authz::self_protection(&req.principal, &changes);
         let after = rules::check(state);
         // A tenant already over a limit (an accepted rule-9 risk) may not grow further.
         for v in &after {
-            if v.code == "limit_exceeded" && v.kind == Kind::Tenant && Self::usage_grew(state, log, &v.key) {
-                let known = before_violations.iter().any(|b| b.code == v.code && b.kind == v.kind && b.key == v.key && b.field == v.field);
+            if v.code == "limit_exceeded"
+                && v.kind == Kind::Tenant
+                && Self::usage_grew(state, log, &v.key)
+            {
+                let known = before_violations.iter().any(|b| {
+                    b.code == v.code && b.kind == v.kind && b.key == v.key && b.field == v.field
+                });
                 if known {
                     refused.push(v.clone());
                 }
@@ -456,8 +611,14 @@ impl Engine {
         for v in new {
             let exempt = match v.code {
                 // A tenant created by this write has no members yet.
-                "no_org_admin" => v.kind == Kind::Tenant && !log.existed_before(state, Kind::Tenant, &v.key),
-                "limit_exceeded" => req.allow_limit_below_usage && v.kind == Kind::Tenant && Self::limit_lowered(state, log, &v.key),
+                "no_org_admin" => {
+                    v.kind == Kind::Tenant && !log.existed_before(state, Kind::Tenant, &v.key)
+                }
+                "limit_exceeded" => {
+                    req.allow_limit_below_usage
+                        && v.kind == Kind::Tenant
+                        && Self::limit_lowered(state, log, &v.key)
+                }
                 _ => false,
             };
             if !exempt {
@@ -467,7 +628,10 @@ impl Engine {
         if !refused.is_empty() {
             let n = refused.len();
             let first = refused[0].message.clone();
-            return Err(ApiError::Rules { message: format!("the write breaks {n} rule(s) of the platform: {first}"), violations: refused });
+            return Err(ApiError::Rules {
+                message: format!("the write breaks {n} rule(s) of the platform: {first}"),
+                violations: refused,
+            });
         }
         Ok((results, after))
     }
@@ -475,17 +639,27 @@ impl Engine {
     /// Whether tenant `t`'s effective limits went down in this write while its usage did not
     /// grow (rule 9: the risk a client accepts with `allow_limit_below_usage`).
     fn limit_lowered(state: &State, log: &Log, t: &str) -> bool {
-        let effective = |tenant: Option<AnySpec>, plan_of: &dyn Fn(&str) -> Option<AnySpec>| -> Option<crate::model::Limits> {
-            let Some(AnySpec::Tenant(ts)) = tenant else { return None };
+        let effective = |tenant: Option<AnySpec>,
+                         plan_of: &dyn Fn(&str) -> Option<AnySpec>|
+         -> Option<crate::model::Limits> {
+            let Some(AnySpec::Tenant(ts)) = tenant else {
+                return None;
+            };
             let plan = match plan_of(&ts.plan) {
                 Some(AnySpec::Plan(p)) => p.limits,
                 _ => Default::default(),
             };
             Some(ts.limits.over(&plan))
         };
-        let before = effective(log.spec_before(state, Kind::Tenant, t), &|p| log.spec_before(state, Kind::Plan, p));
-        let after = effective(state.get(Kind::Tenant, t).map(|(_, s)| s), &|p| state.get(Kind::Plan, p).map(|(_, s)| s));
-        let (Some(b), Some(a)) = (before, after) else { return false };
+        let before = effective(log.spec_before(state, Kind::Tenant, t), &|p| {
+            log.spec_before(state, Kind::Plan, p)
+        });
+        let after = effective(state.get(Kind::Tenant, t).map(|(_, s)| s), &|p| {
+            state.get(Kind::Plan, p).map(|(_, s)| s)
+        });
+        let (Some(b), Some(a)) = (before, after) else {
+            return false;
+        };
         let lower = |b: Option<u32>, a: Option<u32>| match (b, a) {
             (_, None) => false,
             (None, Some(_)) => true,
@@ -498,16 +672,30 @@ impl Engine {
     /// Whether this write added members or workspaces to tenant `t`.
     fn usage_grew(state: &State, log: &Log, t: &str) -> bool {
         log.touched.iter().any(|(k, key)| {
-            matches!(k, Kind::Membership | Kind::Workspace) && keys::tenant_of(*k, key) == Some(t) && state.contains(*k, key) && !log.existed_before(state, *k, key)
+            matches!(k, Kind::Membership | Kind::Workspace)
+                && keys::tenant_of(*k, key) == Some(t)
+                && state.contains(*k, key)
+                && !log.existed_before(state, *k, key)
         })
     }
 
-    async fn persist(tx: &mut super::store::Tx, state: &State, log: &Log, revision: i64, req: &WriteRequest) -> Result<(), ApiError> {
+    async fn persist(
+        tx: &mut super::store::Tx,
+        state: &State,
+        log: &Log,
+        revision: i64,
+        req: &WriteRequest,
+    ) -> Result<(), ApiError> {
         let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &log.touched {
             match state.get(*kind, key) {
-                Some((meta, spec)) => upserts.push(ResourceRow { kind: *kind, key, meta, body: spec.to_value().to_string() }),
+                Some((meta, spec)) => upserts.push(ResourceRow {
+                    kind: *kind,
+                    key,
+                    meta,
+                    body: spec.to_value().to_string(),
+                }),
                 None => deletes.entry(*kind).or_default().push(key),
             }
         }
@@ -519,10 +707,21 @@ impl Engine {
             }
         }
         tx.upsert(&upserts).await?;
-        tx.insert_audit(revision, &req.principal.token_id, &log.audit, req.change_set.as_deref(), req.commit.as_deref()).await?;
+        tx.insert_audit(
+            revision,
+            &req.principal.token_id,
+            &log.audit,
+            req.change_set.as_deref(),
+            req.commit.as_deref(),
+        )
+        .await?;
         if let Some(id) = &req.accept_invitation {
             if !tx.accept_invitation(id).await? {
-                return Err(ApiError::Conflict { code: "invitation_not_pending", message: format!("invitation `{id}` is no longer pending"), details: json!({ "id": id }) });
+                return Err(ApiError::Conflict {
+                    code: "invitation_not_pending",
+                    message: format!("invitation `{id}` is no longer pending"),
+                    details: json!({ "id": id }),
+                });
             }
         }
         Ok(())

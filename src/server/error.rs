@@ -15,7 +15,11 @@ use super::store::StoreError;
 pub enum ApiError {
     /// 400: the request is malformed (query, path, header, JSON syntax).
     #[error("{message}")]
-    BadRequest { code: &'static str, message: String, details: Value },
+    BadRequest {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     /// 401: no token, or an unknown one.
     #[error("{0}")]
     Unauthorized(String),
@@ -30,7 +34,11 @@ pub enum ApiError {
     MethodNotAllowed,
     /// 409: the state's revision moved (batch precondition) or a conflict.
     #[error("{message}")]
-    Conflict { code: &'static str, message: String, details: Value },
+    Conflict {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     /// 412: a resource's version moved.
     #[error("{message}")]
     StaleVersion { message: String, details: Value },
@@ -42,10 +50,17 @@ pub enum ApiError {
     UnsupportedMediaType(String),
     /// 422: well-formed JSON that does not fit the schema.
     #[error("{message}")]
-    Invalid { code: &'static str, message: String, details: Value },
+    Invalid {
+        code: &'static str,
+        message: String,
+        details: Value,
+    },
     /// 422: the write would break a rule of the platform.
     #[error("{message}")]
-    Rules { message: String, violations: Vec<Violation> },
+    Rules {
+        message: String,
+        violations: Vec<Violation>,
+    },
     /// 503: the request took too long.
     #[error("the request timed out")]
     Timeout,
@@ -56,11 +71,18 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> ApiError {
-        ApiError::BadRequest { code, message: message.into(), details: Value::Null }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+            details: Value::Null,
+        }
     }
 
     pub fn not_found(message: impl Into<String>) -> ApiError {
-        ApiError::NotFound { message: message.into(), details: Value::Null }
+        ApiError::NotFound {
+            message: message.into(),
+            details: Value::Null,
+        }
     }
 
     pub fn forbidden(message: impl Into<String>) -> ApiError {
@@ -68,7 +90,11 @@ impl ApiError {
     }
 
     pub fn invalid(code: &'static str, message: impl Into<String>, details: Value) -> ApiError {
-        ApiError::Invalid { code, message: message.into(), details }
+        ApiError::Invalid {
+            code,
+            message: message.into(),
+            details,
+        }
     }
 
     /// Adds the index of the batch operation that failed to the details.
@@ -84,10 +110,32 @@ impl ApiError {
             }
         }
         match self {
-            ApiError::BadRequest { code, message, details } => ApiError::BadRequest { code, message: format!("operation {index}: {message}"), details: add(details, index) },
-            ApiError::NotFound { message, details } => ApiError::NotFound { message: format!("operation {index}: {message}"), details: add(details, index) },
-            ApiError::StaleVersion { message, details } => ApiError::StaleVersion { message: format!("operation {index}: {message}"), details: add(details, index) },
-            ApiError::Invalid { code, message, details } => ApiError::Invalid { code, message: format!("operation {index}: {message}"), details: add(details, index) },
+            ApiError::BadRequest {
+                code,
+                message,
+                details,
+            } => ApiError::BadRequest {
+                code,
+                message: format!("operation {index}: {message}"),
+                details: add(details, index),
+            },
+            ApiError::NotFound { message, details } => ApiError::NotFound {
+                message: format!("operation {index}: {message}"),
+                details: add(details, index),
+            },
+            ApiError::StaleVersion { message, details } => ApiError::StaleVersion {
+                message: format!("operation {index}: {message}"),
+                details: add(details, index),
+            },
+            ApiError::Invalid {
+                code,
+                message,
+                details,
+            } => ApiError::Invalid {
+                code,
+                message: format!("operation {index}: {message}"),
+                details: add(details, index),
+            },
             ApiError::Forbidden(m) => ApiError::Forbidden(format!("operation {index}: {m}")),
             other => other,
         }
@@ -123,7 +171,9 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => ("payload_too_large", Value::Null),
             ApiError::UnsupportedMediaType(_) => ("unsupported_media_type", Value::Null),
             ApiError::Invalid { code, details, .. } => (*code, details.clone()),
-            ApiError::Rules { violations, .. } => ("rule_violation", json!({ "violations": violations })),
+            ApiError::Rules { violations, .. } => {
+                ("rule_violation", json!({ "violations": violations }))
+            }
             ApiError::Timeout => ("timeout", Value::Null),
             ApiError::Internal(_) => ("internal", Value::Null),
         };
@@ -131,8 +181,16 @@ impl ApiError {
             ApiError::Internal(_) => "internal error; see the server log".to_string(),
             other => other.to_string(),
         };
-        let details = if details.is_null() { json!({}) } else { details };
-        ErrorBody { code: code.to_string(), message, details }
+        let details = if details.is_null() {
+            json!({})
+        } else {
+            details
+        };
+        ErrorBody {
+            code: code.to_string(),
+            message,
+            details,
+        }
     }
 }
 
@@ -148,11 +206,17 @@ impl IntoResponse for ApiError {
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
-        let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| b"{\"code\":\"internal\",\"message\":\"\",\"details\":{}}".to_vec());
+        let body = serde_json::to_vec(&self.body()).unwrap_or_else(|_| {
+            b"{\"code\":\"internal\",\"message\":\"\",\"details\":{}}".to_vec()
+        });
         let mut resp = (status, body).into_response();
-        resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+        resp.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            resp.headers_mut()
+                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
         }
         resp
     }

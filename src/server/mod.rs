@@ -32,7 +32,10 @@ pub enum ServerError {
     #[error(transparent)]
     Store(#[from] store::StoreError),
     #[error("cannot listen on `{addr}`: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("invalid token request: {0}")]
     InvalidToken(String),
     #[error("cannot load the state: {0}")]
@@ -77,11 +80,27 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     let bootstrap_token = if db.has_tokens().await? {
         None
     } else {
-        Some(tokens::create(&db, "system", "org_admin", None, Some("bootstrap")).await?.token)
+        Some(
+            tokens::create(&db, "system", "org_admin", None, Some("bootstrap"))
+                .await?
+                .token,
+        )
     };
-    let engine = Arc::new(engine::Engine::load(db.clone()).await.map_err(|e| ServerError::Load(e.to_string()))?);
-    let listener = tokio::net::TcpListener::bind(&config.listen).await.map_err(|source| ServerError::Bind { addr: config.listen.clone(), source })?;
-    let addr = listener.local_addr().map_err(|source| ServerError::Bind { addr: config.listen.clone(), source })?;
+    let engine = Arc::new(
+        engine::Engine::load(db.clone())
+            .await
+            .map_err(|e| ServerError::Load(e.to_string()))?,
+    );
+    let listener = tokio::net::TcpListener::bind(&config.listen)
+        .await
+        .map_err(|source| ServerError::Bind {
+            addr: config.listen.clone(),
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(|source| ServerError::Bind {
+        addr: config.listen.clone(),
+        source,
+    })?;
     let app = http::router(engine, format!("http://{addr}"));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -95,12 +114,24 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         }
     });
     tracing::info!(%addr, "listening");
-    Ok(RunningServer { addr, bootstrap_token, shutdown: Some(tx), task, db })
+    Ok(RunningServer {
+        addr,
+        bootstrap_token,
+        shutdown: Some(tx),
+        task,
+        db,
+    })
 }
 
 /// Mints a token directly in the database at `database_url` (migrating it if new); returns
 /// the secret, shown once.
-pub async fn mint_token(database_url: &str, scope: &str, role: &str, user: Option<&str>, description: Option<&str>) -> Result<String, ServerError> {
+pub async fn mint_token(
+    database_url: &str,
+    scope: &str,
+    role: &str,
+    user: Option<&str>,
+    description: Option<&str>,
+) -> Result<String, ServerError> {
     let db = store::Db::connect(database_url).await?;
     let out = tokens::create(&db, scope, role, user, description).await;
     db.close().await;

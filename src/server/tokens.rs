@@ -11,26 +11,53 @@ use super::store::{Db, TokenRow};
 use super::ServerError;
 
 /// Validates a scope, role and user, mints a token and stores its hash.
-pub async fn create(db: &Db, scope: &str, role: &str, user: Option<&str>, description: Option<&str>) -> Result<TokenResponse, ServerError> {
+pub async fn create(
+    db: &Db,
+    scope: &str,
+    role: &str,
+    user: Option<&str>,
+    description: Option<&str>,
+) -> Result<TokenResponse, ServerError> {
     if Scope::parse(scope).is_none() {
-        return Err(ServerError::InvalidToken(format!("scope `{scope}` is neither `system` nor `tenant:SLUG` (a valid tenant key)")));
+        return Err(ServerError::InvalidToken(format!(
+            "scope `{scope}` is neither `system` nor `tenant:SLUG` (a valid tenant key)"
+        )));
     }
     if Role::parse(role).is_none() {
-        return Err(ServerError::InvalidToken(format!("role `{role}` is not one of org_admin, user_admin, billing_admin, member")));
+        return Err(ServerError::InvalidToken(format!(
+            "role `{role}` is not one of org_admin, user_admin, billing_admin, member"
+        )));
     }
     if let Some(u) = user {
         if !crate::rules::is_valid_email(u) {
-            return Err(ServerError::InvalidToken(format!("user `{u}` is not a valid (lower-case) e-mail address")));
+            return Err(ServerError::InvalidToken(format!(
+                "user `{u}` is not a valid (lower-case) e-mail address"
+            )));
         }
     }
     if description.is_some_and(|d| d.len() > 1000) {
-        return Err(ServerError::InvalidToken("the description is longer than 1000 characters".into()));
+        return Err(ServerError::InvalidToken(
+            "the description is longer than 1000 characters".into(),
+        ));
     }
     let mut bytes = [0u8; 32];
     rand::rng().fill_bytes(&mut bytes);
     let id = format!("tok_{}", &uuid::Uuid::new_v4().simple().to_string()[..16]);
-    let token = format!("tct_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes));
-    let row = TokenRow { id: id.clone(), scope: scope.to_string(), role: role.to_string(), user: user.map(str::to_string) };
-    db.insert_token(&row, &super::http::extract::hash_secret(&token), description).await?;
+    let token = format!(
+        "tct_{}",
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+    );
+    let row = TokenRow {
+        id: id.clone(),
+        scope: scope.to_string(),
+        role: role.to_string(),
+        user: user.map(str::to_string),
+    };
+    db.insert_token(
+        &row,
+        &super::http::extract::hash_secret(&token),
+        description,
+    )
+    .await?;
     Ok(TokenResponse { id, token })
 }

@@ -18,34 +18,102 @@ fn put(kind: &str, key: &str, spec: Value) -> Value {
 /// The operations of the fixture.
 pub fn operations() -> Vec<Value> {
     vec![
-        put("plan", "essential", json!({ "display_name": "Essentiel", "limits": { "workspaces": 10, "users": 10 } })),
+        put(
+            "plan",
+            "essential",
+            json!({ "display_name": "Essentiel", "limits": { "workspaces": 10, "users": 10 } }),
+        ),
         put("plan", "premium", json!({ "display_name": "Premium" })),
-        put("plan", "free", json!({ "limits": { "workspaces": 1, "users": 2 } })),
+        put(
+            "plan",
+            "free",
+            json!({ "limits": { "workspaces": 1, "users": 2 } }),
+        ),
         put("model", "m1", json!({ "deployment_id": "cd-1" })),
-        put("role", "contributor", json!({ "display_name": "Contributeur", "workspaces": "selected", "permissions": [] })),
-        put("tenant", "acme", json!({ "display_name": "Acme SAS", "plan": "essential" })),
-        put("tenant", "globex", json!({ "display_name": "Globex", "plan": "essential" })),
-        put("workspace", "acme/paris", json!({ "display_name": "Paris" })),
+        put(
+            "role",
+            "contributor",
+            json!({ "display_name": "Contributeur", "workspaces": "selected", "permissions": [] }),
+        ),
+        put(
+            "tenant",
+            "acme",
+            json!({ "display_name": "Acme SAS", "plan": "essential" }),
+        ),
+        put(
+            "tenant",
+            "globex",
+            json!({ "display_name": "Globex", "plan": "essential" }),
+        ),
+        put(
+            "workspace",
+            "acme/paris",
+            json!({ "display_name": "Paris" }),
+        ),
         put("workspace", "acme/lyon", json!({})),
         put("workspace", "globex/berlin", json!({})),
         put("tenant_model", "acme/m1", json!({ "admin_only": false })),
-        put("user", ALICE, json!({ "first_name": "Alice", "last_name": "Martin", "language": "fr" })),
+        put(
+            "user",
+            ALICE,
+            json!({ "first_name": "Alice", "last_name": "Martin", "language": "fr" }),
+        ),
         put("user", CAROL, json!({ "first_name": "Carol" })),
         put("user", BOB, json!({ "first_name": "Bob" })),
         put("user", FRANK, json!({ "first_name": "Frank" })),
         put("user", ERIN, json!({ "first_name": "Erin" })),
         put("user", DAVE, json!({ "first_name": "Dave" })),
-        put("membership", &format!("{ALICE}/acme"), json!({ "role": "org_admin" })),
-        put("membership", &format!("{CAROL}/acme"), json!({ "role": "org_admin" })),
-        put("membership", &format!("{BOB}/acme"), json!({ "role": "member", "workspaces": ["paris"] })),
-        put("membership", &format!("{FRANK}/acme"), json!({ "role": "member" })),
-        put("membership", &format!("{ERIN}/acme"), json!({ "role": "contributor", "workspaces": ["paris", "lyon"] })),
-        put("membership", &format!("{ERIN}/globex"), json!({ "role": "member" })),
-        put("membership", &format!("{DAVE}/globex"), json!({ "role": "org_admin" })),
-        put("grant", &format!("acme/paris/user:{BOB}"), json!({ "actions": ["read", "update"] })),
-        put("grant", "acme/paris/role:contributor", json!({ "actions": ["read"] })),
+        put(
+            "membership",
+            &format!("{ALICE}/acme"),
+            json!({ "role": "org_admin" }),
+        ),
+        put(
+            "membership",
+            &format!("{CAROL}/acme"),
+            json!({ "role": "org_admin" }),
+        ),
+        put(
+            "membership",
+            &format!("{BOB}/acme"),
+            json!({ "role": "member", "workspaces": ["paris"] }),
+        ),
+        put(
+            "membership",
+            &format!("{FRANK}/acme"),
+            json!({ "role": "member" }),
+        ),
+        put(
+            "membership",
+            &format!("{ERIN}/acme"),
+            json!({ "role": "contributor", "workspaces": ["paris", "lyon"] }),
+        ),
+        put(
+            "membership",
+            &format!("{ERIN}/globex"),
+            json!({ "role": "member" }),
+        ),
+        put(
+            "membership",
+            &format!("{DAVE}/globex"),
+            json!({ "role": "org_admin" }),
+        ),
+        put(
+            "grant",
+            &format!("acme/paris/user:{BOB}"),
+            json!({ "actions": ["read", "update"] }),
+        ),
+        put(
+            "grant",
+            "acme/paris/role:contributor",
+            json!({ "actions": ["read"] }),
+        ),
         put("grant", "acme/lyon/tenant", json!({ "actions": ["read"] })),
-        put("user_model", &format!("{BOB}/m1"), json!({ "access": "allow" })),
+        put(
+            "user_model",
+            &format!("{BOB}/m1"),
+            json!({ "access": "allow" }),
+        ),
     ]
 }
 

@@ -39,7 +39,10 @@ impl TestServer {
     /// A server over a new SQLite file.
     pub async fn sqlite() -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let url = format!("sqlite://{}", dir.path().join("nested/dir/platform.db").display());
+        let url = format!(
+            "sqlite://{}",
+            dir.path().join("nested/dir/platform.db").display()
+        );
         TestServer::start(url, Some(dir), None).await
     }
 
@@ -58,22 +61,49 @@ impl TestServer {
             }
         };
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin).await.unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_ENV}={admin}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&pool).await.expect("create test database");
+        let pool = sqlx::PgPool::connect(&admin)
+            .await
+            .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_ENV}={admin}: {e}"));
+        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+            .execute(&pool)
+            .await
+            .expect("create test database");
         pool.close().await;
         let url = replace_db(&admin, &name);
         Some(TestServer::start(url, None, Some((admin, name))).await)
     }
 
-    async fn start(database_url: String, dir: Option<tempfile::TempDir>, pg: Option<(String, String)>) -> TestServer {
-        let server = start(ServerConfig { database_url: database_url.clone(), listen: "127.0.0.1:0".into() }).await.expect("server starts");
-        let system_token = server.bootstrap_token.clone().expect("a new database prints a bootstrap token");
-        TestServer { server: Some(server), system_token, database_url, client: reqwest::Client::new(), _dir: dir, pg }
+    async fn start(
+        database_url: String,
+        dir: Option<tempfile::TempDir>,
+        pg: Option<(String, String)>,
+    ) -> TestServer {
+        let server = start(ServerConfig {
+            database_url: database_url.clone(),
+            listen: "127.0.0.1:0".into(),
+        })
+        .await
+        .expect("server starts");
+        let system_token = server
+            .bootstrap_token
+            .clone()
+            .expect("a new database prints a bootstrap token");
+        TestServer {
+            server: Some(server),
+            system_token,
+            database_url,
+            client: reqwest::Client::new(),
+            _dir: dir,
+            pg,
+        }
     }
 
     /// `http://127.0.0.1:PORT`.
     pub fn url(&self) -> String {
-        self.server.as_ref().map(RunningServer::url).unwrap_or_default()
+        self.server
+            .as_ref()
+            .map(RunningServer::url)
+            .unwrap_or_default()
     }
 
     /// The bootstrap system token.
@@ -88,14 +118,25 @@ impl TestServer {
         }
         if let Some((admin, name)) = self.pg.take() {
             if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))).execute(&pool).await;
+                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+                )))
+                .execute(&pool)
+                .await;
                 pool.close().await;
             }
         }
     }
 
     /// Sends a request with `token` (None: no Authorization header) and a JSON body.
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<&Value>, headers: &[(&str, &str)]) -> Answer {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<&Value>,
+        headers: &[(&str, &str)],
+    ) -> Answer {
         let mut req = self.client.request(method, format!("{}{path}", self.url()));
         if let Some(t) = token {
             req = req.bearer_auth(t);
@@ -110,28 +151,53 @@ impl TestServer {
         let status = resp.status();
         let headers = resp.headers().clone();
         let text = resp.text().await.expect("body read");
-        let body = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or(Value::String(text.clone())) };
-        Answer { status, headers, body, text }
+        let body = if text.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_str(&text).unwrap_or(Value::String(text.clone()))
+        };
+        Answer {
+            status,
+            headers,
+            body,
+            text,
+        }
     }
 
     /// GET with the system token.
     pub async fn get(&self, path: &str) -> Answer {
-        self.call(Method::GET, path, Some(&self.system_token), None, &[]).await
+        self.call(Method::GET, path, Some(&self.system_token), None, &[])
+            .await
     }
 
     /// PUT `{spec}` with the system token.
     pub async fn put(&self, path: &str, spec: Value) -> Answer {
-        self.call(Method::PUT, path, Some(&self.system_token), Some(&serde_json::json!({ "spec": spec })), &[]).await
+        self.call(
+            Method::PUT,
+            path,
+            Some(&self.system_token),
+            Some(&serde_json::json!({ "spec": spec })),
+            &[],
+        )
+        .await
     }
 
     /// POST with the system token.
     pub async fn post(&self, path: &str, body: Value) -> Answer {
-        self.call(Method::POST, path, Some(&self.system_token), Some(&body), &[]).await
+        self.call(
+            Method::POST,
+            path,
+            Some(&self.system_token),
+            Some(&body),
+            &[],
+        )
+        .await
     }
 
     /// DELETE with the system token.
     pub async fn delete(&self, path: &str) -> Answer {
-        self.call(Method::DELETE, path, Some(&self.system_token), None, &[]).await
+        self.call(Method::DELETE, path, Some(&self.system_token), None, &[])
+            .await
     }
 
     /// A batch with the system token.
@@ -141,7 +207,12 @@ impl TestServer {
 
     /// Mints a token through the API.
     pub async fn token(&self, scope: &str, role: &str, user: Option<&str>) -> String {
-        let a = self.post("/api/v1/tokens", serde_json::json!({ "scope": scope, "role": role, "user": user })).await;
+        let a = self
+            .post(
+                "/api/v1/tokens",
+                serde_json::json!({ "scope": scope, "role": role, "user": user }),
+            )
+            .await;
         assert_eq!(a.status, StatusCode::CREATED, "token create: {}", a.text);
         a.body["token"].as_str().expect("token").to_string()
     }
@@ -154,7 +225,9 @@ fn replace_db(url: &str, name: &str) -> String {
         None => (url, None),
     };
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let host_end = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
+    let host_end = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..host_end]);
     if let Some(q) = query {
         out.push('?');

@@ -34,23 +34,46 @@ impl FromRequestParts<AppState> for Auth {
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
         let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::Unauthorized("missing bearer token: send `Authorization: Bearer <TOKEN>`".into()));
+            return Err(ApiError::Unauthorized(
+                "missing bearer token: send `Authorization: Bearer <TOKEN>`".into(),
+            ));
         };
-        let value = value.to_str().map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+        let value = value
+            .to_str()
+            .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
         let token = value
             .strip_prefix("Bearer ")
             .or_else(|| value.strip_prefix("bearer "))
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| ApiError::Unauthorized("the Authorization header must be `Bearer <TOKEN>`".into()))?;
+            .ok_or_else(|| {
+                ApiError::Unauthorized("the Authorization header must be `Bearer <TOKEN>`".into())
+            })?;
         let hash = hash_secret(token);
-        if let Some(p) = state.token_cache.lock().ok().and_then(|c| c.get(&hash).cloned()) {
+        if let Some(p) = state
+            .token_cache
+            .lock()
+            .ok()
+            .and_then(|c| c.get(&hash).cloned())
+        {
             return Ok(Auth(p));
         }
-        let row = state.engine.db.token_by_hash(&hash).await?.ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
-        let scope = Scope::parse(&row.scope).ok_or_else(|| ApiError::Internal(format!("token {} has a bad scope", row.id)))?;
-        let role = Role::parse(&row.role).ok_or_else(|| ApiError::Internal(format!("token {} has a bad role", row.id)))?;
-        let principal = Principal { token_id: row.id, scope, role, user: row.user };
+        let row = state
+            .engine
+            .db
+            .token_by_hash(&hash)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
+        let scope = Scope::parse(&row.scope)
+            .ok_or_else(|| ApiError::Internal(format!("token {} has a bad scope", row.id)))?;
+        let role = Role::parse(&row.role)
+            .ok_or_else(|| ApiError::Internal(format!("token {} has a bad role", row.id)))?;
+        let principal = Principal {
+            token_id: row.id,
+            scope,
+            role,
+            user: row.user,
+        };
         if let Ok(mut c) = state.token_cache.lock() {
             c.insert(hash, principal.clone());
         }
@@ -66,9 +89,20 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
-        let ct = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-        if mime != "application/json" && !(mime.starts_with("application/") && mime.ends_with("+json")) {
+        let ct = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
+        if mime != "application/json"
+            && !(mime.starts_with("application/") && mime.ends_with("+json"))
+        {
             return Err(ApiError::UnsupportedMediaType(format!(
                 "expected `Content-Type: application/json`, got `{}`",
                 if ct.is_empty() { "(none)" } else { ct }
@@ -76,22 +110,78 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == axum::http::StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::PayloadTooLarge("the request body is larger than this endpoint accepts".into())
+                ApiError::PayloadTooLarge(
+                    "the request body is larger than this endpoint accepts".into(),
+                )
             } else {
-                ApiError::bad_request("bad_body", format!("cannot read the request body: {}", e.body_text()))
+                ApiError::bad_request(
+                    "bad_body",
+                    format!("cannot read the request body: {}", e.body_text()),
+                )
             }
         })?;
         parse_json(&bytes).map(JsonBody)
     }
 }
 
+/// Turns integral floats (`3.0`) into integers: JSON Schema's `integer` admits them.
+fn integral_floats(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(a) => {
+            let mut changed = false;
+            for x in a {
+                changed |= integral_floats(x);
+            }
+            changed
+        }
+        Value::Object(o) => {
+            let mut changed = false;
+            for x in o.values_mut() {
+                changed |= integral_floats(x);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
 /// Parses JSON: a syntax error is a 400 `invalid_json`, a shape error a 422 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
-    serde_json::from_slice(bytes).map_err(|e| {
+    let e = match serde_json::from_slice(bytes) {
+        Ok(t) => return Ok(t),
+        Err(e) => e,
+    };
+    if e.classify() == serde_json::error::Category::Data {
+        // Retry once with integral floats as integers (`"version": 3.0`).
+        if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
+            if integral_floats(&mut v) {
+                if let Ok(t) = serde_json::from_value(v) {
+                    return Ok(t);
+                }
+            }
+        }
+    }
+    Err({
         let details = json!({ "line": e.line(), "column": e.column() });
         match e.classify() {
-            serde_json::error::Category::Data => ApiError::Invalid { code: "invalid_body", message: format!("the request body does not fit: {e}"), details },
-            _ => ApiError::BadRequest { code: "invalid_json", message: format!("the request body is not valid JSON: {e}"), details },
+            serde_json::error::Category::Data => ApiError::Invalid {
+                code: "invalid_body",
+                message: format!("the request body does not fit: {e}"),
+                details,
+            },
+            _ => ApiError::BadRequest {
+                code: "invalid_json",
+                message: format!("the request body is not valid JSON: {e}"),
+                details,
+            },
         }
     })
 }
@@ -105,7 +195,12 @@ impl<S: Send + Sync> FromRequestParts<S> for Params {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Params, ApiError> {
         let raw = RawPathParams::from_request_parts(parts, state)
             .await
-            .map_err(|e| ApiError::bad_request("invalid_path", format!("bad path parameter: {}", e.body_text())))?;
+            .map_err(|e| {
+                ApiError::bad_request(
+                    "invalid_path",
+                    format!("bad path parameter: {}", e.body_text()),
+                )
+            })?;
         Ok(Params(raw.iter().map(|(_, v)| v.to_string()).collect()))
     }
 }
@@ -118,8 +213,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryPairs {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<QueryPairs, ApiError> {
         let q = parts.uri.query().unwrap_or("");
-        let pairs: Vec<(String, String)> =
-            serde_urlencoded::from_str(q).map_err(|e| ApiError::bad_request("invalid_query", format!("bad query string: {e}")))?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(q).map_err(|e| {
+            ApiError::bad_request("invalid_query", format!("bad query string: {e}"))
+        })?;
         Ok(QueryPairs(pairs))
     }
 }
@@ -144,14 +240,21 @@ impl QueryPairs {
         let mut it = self.0.iter().filter(|(k, _)| k == name);
         let first = it.next().map(|(_, v)| v.as_str());
         if it.next().is_some() {
-            return Err(ApiError::bad_request("invalid_query", format!("query parameter `{name}` is given more than once")));
+            return Err(ApiError::bad_request(
+                "invalid_query",
+                format!("query parameter `{name}` is given more than once"),
+            ));
         }
         Ok(first)
     }
 
     /// Every value of `name`.
     pub fn all(&self, name: &str) -> Vec<&str> {
-        self.0.iter().filter(|(k, _)| k == name).map(|(_, v)| v.as_str()).collect()
+        self.0
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
     }
 
     /// `limit` (1..=max, default `default`) and `cursor`.
@@ -189,18 +292,28 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<IfMatch, ApiError> {
-        let Some(v) = parts.headers.get(header::IF_MATCH) else { return Ok(IfMatch(None)) };
-        let bad = || ApiError::bad_request("invalid_if_match", "`If-Match` must be a resource version, e.g. `\"3\"`");
+        let Some(v) = parts.headers.get(header::IF_MATCH) else {
+            return Ok(IfMatch(None));
+        };
+        let bad = || {
+            ApiError::bad_request(
+                "invalid_if_match",
+                "`If-Match` must be `*` or a resource version, e.g. `\"3\"`",
+            )
+        };
         let s = v.to_str().map_err(|_| bad())?.trim();
         if s == "*" {
             return Ok(IfMatch(None));
         }
         let s = s.strip_prefix("W/").unwrap_or(s);
-        let s = s.strip_prefix('"').and_then(|s| s.strip_suffix('"')).unwrap_or(s);
-        let n = s.parse::<i64>().map_err(|_| bad())?;
-        if n < 0 {
+        let s = match s.strip_prefix('"') {
+            Some(rest) => rest.strip_suffix('"').ok_or_else(bad)?,
+            None => s,
+        };
+        if s.is_empty() || s.len() > 18 || !s.bytes().all(|b| b.is_ascii_digit()) {
             return Err(bad());
         }
+        let n = s.parse::<i64>().map_err(|_| bad())?;
         Ok(IfMatch(Some(n)))
     }
 }
@@ -219,14 +332,25 @@ impl<S: Send + Sync> FromRequestParts<S> for AuditHeaders {
             match parts.headers.get(name) {
                 None => Ok(None),
                 Some(v) => {
-                    let s = v.to_str().map_err(|_| ApiError::bad_request("invalid_header", format!("`{name}` must be printable ASCII")))?;
+                    let s = v.to_str().map_err(|_| {
+                        ApiError::bad_request(
+                            "invalid_header",
+                            format!("`{name}` must be printable ASCII"),
+                        )
+                    })?;
                     if s.len() > 200 {
-                        return Err(ApiError::bad_request("invalid_header", format!("`{name}` is longer than 200 characters")));
+                        return Err(ApiError::bad_request(
+                            "invalid_header",
+                            format!("`{name}` is longer than 200 characters"),
+                        ));
                     }
                     Ok(Some(s.to_string()).filter(|s| !s.is_empty()))
                 }
             }
         };
-        Ok(AuditHeaders { change_set: get(CHANGE_SET_HEADER)?, commit: get(COMMIT_HEADER)? })
+        Ok(AuditHeaders {
+            change_set: get(CHANGE_SET_HEADER)?,
+            commit: get(COMMIT_HEADER)?,
+        })
     }
 }

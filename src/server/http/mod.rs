@@ -44,19 +44,38 @@ pub struct AppState {
 }
 
 fn resource_routes(kind: Kind) -> MethodRouter<AppState> {
-    get(move |AxState(app): AxState<AppState>, Auth(p): Auth, params: Params| resources::get_one(kind, app, p, params))
-        .put(
-            move |AxState(app): AxState<AppState>, Auth(p): Auth, params: Params, if_match: IfMatch, audit: AuditHeaders, JsonBody(body): JsonBody<PutBody>| {
-                resources::put_one(kind, app, p, params, if_match, audit, body)
-            },
-        )
-        .delete(move |AxState(app): AxState<AppState>, Auth(p): Auth, params: Params, if_match: IfMatch, audit: AuditHeaders| {
+    get(
+        move |AxState(app): AxState<AppState>, Auth(p): Auth, params: Params| {
+            resources::get_one(kind, app, p, params)
+        },
+    )
+    .put(
+        move |AxState(app): AxState<AppState>,
+              Auth(p): Auth,
+              params: Params,
+              if_match: IfMatch,
+              audit: AuditHeaders,
+              JsonBody(body): JsonBody<PutBody>| {
+            resources::put_one(kind, app, p, params, if_match, audit, body)
+        },
+    )
+    .delete(
+        move |AxState(app): AxState<AppState>,
+              Auth(p): Auth,
+              params: Params,
+              if_match: IfMatch,
+              audit: AuditHeaders| {
             resources::delete_one(kind, app, p, params, if_match, audit)
-        })
+        },
+    )
 }
 
 fn list_route(kind: Kind) -> MethodRouter<AppState> {
-    get(move |AxState(app): AxState<AppState>, Auth(p): Auth, q: QueryPairs| resources::list(kind, app, p, q))
+    get(
+        move |AxState(app): AxState<AppState>, Auth(p): Auth, q: QueryPairs| {
+            resources::list(kind, app, p, q)
+        },
+    )
 }
 
 /// The OpenAPI document, served as committed.
@@ -76,7 +95,11 @@ async fn method_not_allowed() -> ApiError {
 /// Answers 503 `timeout` when a request takes too long. Writes run in their own task, so a
 /// timed-out write still completes or rolls back as a whole.
 async fn timeout(req: Request, next: Next) -> Response {
-    let limit = if req.uri().path().ends_with("/batch") { BATCH_TIMEOUT } else { TIMEOUT };
+    let limit = if req.uri().path().ends_with("/batch") {
+        BATCH_TIMEOUT
+    } else {
+        TIMEOUT
+    };
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => ApiError::Timeout.into_response(),
@@ -88,13 +111,22 @@ async fn timeout(req: Request, next: Next) -> Response {
 async fn json_errors(req: Request, next: Next) -> Response {
     let resp = next.run(req).await;
     let status = resp.status();
-    if (status.is_client_error() || status.is_server_error()) && resp.headers().get(header::CONTENT_TYPE) != Some(&HeaderValue::from_static("application/json")) {
+    if (status.is_client_error() || status.is_server_error())
+        && resp.headers().get(header::CONTENT_TYPE)
+            != Some(&HeaderValue::from_static("application/json"))
+    {
         let err = match status {
             StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed,
             StatusCode::NOT_FOUND => ApiError::not_found("not found"),
-            StatusCode::PAYLOAD_TOO_LARGE => ApiError::PayloadTooLarge("the request body is too large".into()),
+            StatusCode::PAYLOAD_TOO_LARGE => {
+                ApiError::PayloadTooLarge("the request body is too large".into())
+            }
             s if s.is_server_error() => ApiError::Internal(format!("status {s} without a body")),
-            s => ApiError::BadRequest { code: "bad_request", message: format!("bad request ({s})"), details: serde_json::Value::Null },
+            s => ApiError::BadRequest {
+                code: "bad_request",
+                message: format!("bad request ({s})"),
+                details: serde_json::Value::Null,
+            },
         };
         let mut out = err.into_response();
         *out.status_mut() = status;
@@ -105,24 +137,42 @@ async fn json_errors(req: Request, next: Next) -> Response {
 
 /// The application: every route of the API.
 pub fn router(engine: Arc<Engine>, public_url: String) -> Router {
-    let state = AppState { engine, token_cache: Arc::new(Mutex::new(HashMap::new())), public_url };
+    let state = AppState {
+        engine,
+        token_cache: Arc::new(Mutex::new(HashMap::new())),
+        public_url,
+    };
     let mut api = Router::new()
         .route("/state", get(resources::get_state))
-        .route("/batch", post(resources::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)))
+        .route(
+            "/batch",
+            post(resources::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
+        )
         .route("/whoami", get(actions::whoami))
         .route("/tokens", post(actions::create_token))
-        .route("/invitations", get(actions::list_invitations).post(actions::invite))
+        .route(
+            "/invitations",
+            get(actions::list_invitations).post(actions::invite),
+        )
         .route("/invitations/{id}/accept", post(actions::accept))
         .route("/users/{email}/block", post(actions::block))
         .route("/users/{email}/unblock", post(actions::unblock))
-        .route("/users/{email}/password-reset", post(actions::password_reset))
-        .route("/users/{email}/memberships", axum::routing::delete(actions::remove_memberships))
+        .route(
+            "/users/{email}/password-reset",
+            post(actions::password_reset),
+        )
+        .route(
+            "/users/{email}/memberships",
+            axum::routing::delete(actions::remove_memberships),
+        )
         .route("/dashboard", get(actions::dashboard))
         .route("/exports/users.csv", get(actions::users_csv))
         .route("/audit", get(actions::audit))
         .route("/openapi.json", get(openapi_doc));
     for &kind in Kind::ALL {
-        api = api.route(&format!("/{}", kind.plural()), list_route(kind)).route(resources::resource_path(kind), resource_routes(kind));
+        api = api
+            .route(&format!("/{}", kind.plural()), list_route(kind))
+            .route(resources::resource_path(kind), resource_routes(kind));
     }
     Router::new()
         .route("/healthz", get(actions::health))

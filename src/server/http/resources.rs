@@ -34,16 +34,37 @@ pub fn resource_path(kind: Kind) -> &'static str {
 /// A JSON answer with a status.
 pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
     match serde_json::to_vec(body) {
-        Ok(bytes) => (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response(),
+        Ok(bytes) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
         Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
 }
 
 pub fn resource_body(kind: Kind, key: &str, meta: Meta, spec: &AnySpec) -> ResourceBody {
-    ResourceBody { kind, key: key.to_string(), version: meta.version, managed: meta.managed, protected: meta.protected, spec: spec.to_value() }
+    ResourceBody {
+        kind,
+        key: key.to_string(),
+        version: meta.version,
+        managed: meta.managed,
+        protected: meta.protected,
+        spec: spec.to_value(),
+    }
 }
 
-fn resource_response(status: StatusCode, kind: Kind, key: &str, meta: Meta, spec: &AnySpec) -> Response {
+fn resource_response(
+    status: StatusCode,
+    kind: Kind,
+    key: &str,
+    meta: Meta,
+    spec: &AnySpec,
+) -> Response {
     let mut resp = json_response(status, &resource_body(kind, key, meta, spec));
     if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", meta.version)) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -59,44 +80,89 @@ fn key_of(kind: Kind, params: &[String]) -> Result<String, ApiError> {
 }
 
 fn spec_of(kind: Kind, value: serde_json::Value) -> Result<AnySpec, ApiError> {
-    AnySpec::from_value(kind, value).map_err(|e| ApiError::invalid("invalid_spec", format!("not a valid {kind} spec: {e}"), json!({ "kind": kind })))
+    AnySpec::from_value(kind, value).map_err(|e| {
+        ApiError::invalid(
+            "invalid_spec",
+            format!("not a valid {kind} spec: {e}"),
+            json!({ "kind": kind }),
+        )
+    })
 }
 
 /// Answers a read of `kind/key` for `principal`.
-pub fn visible(principal: &Principal, state: &crate::model::State, kind: Kind, key: &str) -> Result<(Meta, AnySpec), ApiError> {
+pub fn visible(
+    principal: &Principal,
+    state: &crate::model::State,
+    kind: Kind,
+    key: &str,
+) -> Result<(Meta, AnySpec), ApiError> {
     match principal.read_access(state, kind, key) {
-        Access::Forbidden => Err(ApiError::forbidden(format!("this token cannot read {kind}s"))),
-        Access::Hidden => Err(ApiError::NotFound { message: format!("{kind} `{key}` does not exist"), details: json!({ "kind": kind, "key": key }) }),
-        Access::Allowed => state
-            .get(kind, key)
-            .ok_or_else(|| ApiError::NotFound { message: format!("{kind} `{key}` does not exist"), details: json!({ "kind": kind, "key": key }) }),
+        Access::Forbidden => Err(ApiError::forbidden(format!(
+            "this token cannot read {kind}s"
+        ))),
+        Access::Hidden => Err(ApiError::NotFound {
+            message: format!("{kind} `{key}` does not exist"),
+            details: json!({ "kind": kind, "key": key }),
+        }),
+        Access::Allowed => state.get(kind, key).ok_or_else(|| ApiError::NotFound {
+            message: format!("{kind} `{key}` does not exist"),
+            details: json!({ "kind": kind, "key": key }),
+        }),
     }
 }
 
 pub async fn get_state(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
     let bytes = app.engine.state_json(&p).await?;
-    Ok(([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], bytes).into_response())
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
 }
 
-pub async fn batch(AxState(app): AxState<AppState>, Auth(p): Auth, audit: AuditHeaders, JsonBody(req): JsonBody<BatchRequest>) -> ApiResult<Response> {
+pub async fn batch(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    audit: AuditHeaders,
+    JsonBody(req): JsonBody<BatchRequest>,
+) -> ApiResult<Response> {
     p.require_admin()?;
     let mut ops = Vec::with_capacity(req.operations.len());
     for (i, o) in req.operations.into_iter().enumerate() {
         let at = |e: ApiError| e.at_operation(i);
         check_key(o.kind, &o.key).map_err(at)?;
         if o.if_version.is_some_and(|v| v < 0) {
-            return Err(at(ApiError::invalid("invalid_body", "`if_version` must be 0 or more", json!({}))));
+            return Err(at(ApiError::invalid(
+                "invalid_body",
+                "`if_version` must be 0 or more",
+                json!({}),
+            )));
         }
         let action = match o.op {
             OpKind::Put => {
                 let Some(spec) = o.spec else {
-                    return Err(at(ApiError::invalid("invalid_spec", "a `put` needs a `spec`", json!({}))));
+                    return Err(at(ApiError::invalid(
+                        "invalid_spec",
+                        "a `put` needs a `spec`",
+                        json!({}),
+                    )));
                 };
-                Action::Put { spec: spec_of(o.kind, spec).map_err(at)?, protected: o.protected, managed: Some(true) }
+                Action::Put {
+                    spec: spec_of(o.kind, spec).map_err(at)?,
+                    protected: o.protected,
+                    managed: Some(true),
+                }
             }
             OpKind::Delete | OpKind::Adopt => {
                 if o.spec.is_some() || o.protected.is_some() {
-                    return Err(at(ApiError::invalid("invalid_body", "only a `put` takes `spec` and `protected`", json!({}))));
+                    return Err(at(ApiError::invalid(
+                        "invalid_body",
+                        "only a `put` takes `spec` and `protected`",
+                        json!({}),
+                    )));
                 }
                 if o.op == OpKind::Delete {
                     Action::Delete
@@ -105,7 +171,12 @@ pub async fn batch(AxState(app): AxState<AppState>, Auth(p): Auth, audit: AuditH
                 }
             }
         };
-        ops.push(Op { kind: o.kind, key: o.key, if_version: o.if_version, action });
+        ops.push(Op {
+            kind: o.kind,
+            key: o.key,
+            if_version: o.if_version,
+            action,
+        });
     }
     let mut w = WriteRequest::new(p, ops);
     w.expected_revision = req.expected_revision;
@@ -113,20 +184,48 @@ pub async fn batch(AxState(app): AxState<AppState>, Auth(p): Auth, audit: AuditH
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     let out = app.engine.write(w).await?;
-    Ok(json_response(StatusCode::OK, &BatchResponse { revision: out.revision, applied: out.applied }))
+    Ok(json_response(
+        StatusCode::OK,
+        &BatchResponse {
+            revision: out.revision,
+            applied: out.applied,
+        },
+    ))
 }
 
-pub async fn get_one(kind: Kind, app: AppState, p: Principal, params: Params) -> ApiResult<Response> {
+pub async fn get_one(
+    kind: Kind,
+    app: AppState,
+    p: Principal,
+    params: Params,
+) -> ApiResult<Response> {
     let key = key_of(kind, &params.0)?;
     let (meta, spec) = app.engine.read(|s| visible(&p, s, kind, &key)).await??;
     Ok(resource_response(StatusCode::OK, kind, &key, meta, &spec))
 }
 
-pub async fn put_one(kind: Kind, app: AppState, p: Principal, params: Params, if_match: IfMatch, audit: AuditHeaders, body: PutBody) -> ApiResult<Response> {
+pub async fn put_one(
+    kind: Kind,
+    app: AppState,
+    p: Principal,
+    params: Params,
+    if_match: IfMatch,
+    audit: AuditHeaders,
+    body: PutBody,
+) -> ApiResult<Response> {
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
     let spec = spec_of(kind, body.spec)?;
-    let op = Op { kind, key: key.clone(), if_version: if_match.0, action: Action::Put { spec, protected: body.protected, managed: body.managed } };
+    let op = Op {
+        kind,
+        key: key.clone(),
+        if_version: if_match.0,
+        action: Action::Put {
+            spec,
+            protected: body.protected,
+            managed: body.managed,
+        },
+    };
     let mut w = WriteRequest::new(p, vec![op]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
@@ -134,14 +233,30 @@ pub async fn put_one(kind: Kind, app: AppState, p: Principal, params: Params, if
     let Some((created, Some((meta, spec)))) = out.results.into_iter().next() else {
         return Err(ApiError::Internal("put returned no resource".into()));
     };
-    let status = if created { StatusCode::CREATED } else { StatusCode::OK };
+    let status = if created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
     Ok(resource_response(status, kind, &key, meta, &spec))
 }
 
-pub async fn delete_one(kind: Kind, app: AppState, p: Principal, params: Params, if_match: IfMatch, audit: AuditHeaders) -> ApiResult<Response> {
+pub async fn delete_one(
+    kind: Kind,
+    app: AppState,
+    p: Principal,
+    params: Params,
+    if_match: IfMatch,
+    audit: AuditHeaders,
+) -> ApiResult<Response> {
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
-    let op = Op { kind, key, if_version: if_match.0, action: Action::Delete };
+    let op = Op {
+        kind,
+        key,
+        if_version: if_match.0,
+        action: Action::Delete,
+    };
     let mut w = WriteRequest::new(p, vec![op]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;

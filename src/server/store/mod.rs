@@ -19,19 +19,32 @@ pub enum StoreError {
     #[error("unsupported database URL `{0}`: use `sqlite://PATH` or `postgres://…`")]
     BadUrl(String),
     #[error("cannot create the directory `{path}` of the SQLite database: {source}")]
-    CreateDir { path: String, source: std::io::Error },
+    CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("stored resource `{kind}/{key}` is corrupt: {message}")]
-    Corrupt { kind: String, key: String, message: String },
+    Corrupt {
+        kind: String,
+        key: String,
+        message: String,
+    },
 }
 
 /// The embedded migrations, shared by SQLite and PostgreSQL.
 fn migrator() -> Migrator {
     let sql: &'static str = include_str!("../../../migrations/0001_init.sql");
-    Migrator::with_migrations(vec![Migration::new(1, Cow::Borrowed("init"), MigrationType::Simple, sql.into_sql_str(), false)])
+    Migrator::with_migrations(vec![Migration::new(
+        1,
+        Cow::Borrowed("init"),
+        MigrationType::Simple,
+        sql.into_sql_str(),
+        false,
+    )])
 }
 
 /// A pool over one of the two backends.
@@ -118,8 +131,11 @@ pub fn now() -> String {
 /// Rows per multi-row INSERT: keeps the parameter count below SQLite's 32766.
 const CHUNK: usize = 2000;
 
-fn placeholders(rows: usize, cols: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
+/// `(…),(…)` placeholders for a multi-row statement. SQLite gets anonymous `?` (its named
+/// `$N` parameters are looked up linearly at parse time, which is quadratic for thousands of
+/// them); PostgreSQL gets `$N` starting after `offset`.
+fn placeholders(rows: usize, cols: usize, sqlite: bool, offset: usize) -> String {
+    let mut s = String::with_capacity(rows * cols * 6);
     for r in 0..rows {
         if r > 0 {
             s.push(',');
@@ -129,8 +145,12 @@ fn placeholders(rows: usize, cols: usize) -> String {
             if c > 0 {
                 s.push(',');
             }
-            s.push('$');
-            s.push_str(&(r * cols + c + 1).to_string());
+            if sqlite {
+                s.push('?');
+            } else {
+                s.push('$');
+                s.push_str(&(offset + r * cols + c + 1).to_string());
+            }
         }
         s.push(')');
     }
@@ -171,8 +191,12 @@ impl Db {
             if path != ":memory:" {
                 if let Some(parent) = std::path::Path::new(path).parent() {
                     if !parent.as_os_str().is_empty() {
-                        std::fs::create_dir_all(parent)
-                            .map_err(|source| StoreError::CreateDir { path: parent.display().to_string(), source })?;
+                        std::fs::create_dir_all(parent).map_err(|source| {
+                            StoreError::CreateDir {
+                                path: parent.display().to_string(),
+                                source,
+                            }
+                        })?;
                     }
                 }
             }
@@ -182,10 +206,17 @@ impl Db {
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
                 .foreign_keys(false);
-            let pool = SqlitePoolOptions::new().max_connections(8).connect_with(opts).await?;
+            let pool = SqlitePoolOptions::new()
+                .max_connections(8)
+                .connect_with(opts)
+                .await?;
             Db::Sqlite(pool)
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            let pool = PgPoolOptions::new().max_connections(8).acquire_timeout(Duration::from_secs(30)).connect(url).await?;
+            let pool = PgPoolOptions::new()
+                .max_connections(8)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await?;
             Db::Postgres(pool)
         } else {
             return Err(StoreError::BadUrl(url.to_string()));
@@ -210,7 +241,9 @@ impl Db {
 
     /// The state's current revision.
     pub async fn revision(&self) -> Result<i64, StoreError> {
-        Ok(dispatch!(self, p => sqlx::query_scalar::<_, i64>("SELECT revision FROM meta WHERE id = 1").fetch_one(p).await?))
+        Ok(
+            dispatch!(self, p => sqlx::query_scalar::<_, i64>("SELECT revision FROM meta WHERE id = 1").fetch_one(p).await?),
+        )
     }
 
     /// Loads every resource and the revision (outside a write).
@@ -228,7 +261,12 @@ impl Db {
     }
 
     /// Stores a token by the SHA-256 hash of its secret.
-    pub async fn insert_token(&self, row: &TokenRow, hash: &str, description: Option<&str>) -> Result<(), StoreError> {
+    pub async fn insert_token(
+        &self,
+        row: &TokenRow,
+        hash: &str,
+        description: Option<&str>,
+    ) -> Result<(), StoreError> {
         let now = now();
         dispatch!(self, p => sqlx::query("INSERT INTO tokens (id, hash, scope, role, user_email, description, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)")
             .bind(&row.id).bind(hash).bind(&row.scope).bind(&row.role).bind(&row.user).bind(description).bind(&now)
@@ -249,7 +287,12 @@ impl Db {
     }
 
     /// Audit entries visible through `tenant` (None: all), newest first, ids below `before`.
-    pub async fn audit_page(&self, tenant: Option<&str>, before: Option<i64>, limit: i64) -> Result<Vec<AuditRow>, StoreError> {
+    pub async fn audit_page(
+        &self,
+        tenant: Option<&str>,
+        before: Option<i64>,
+        limit: i64,
+    ) -> Result<Vec<AuditRow>, StoreError> {
         let before = before.unwrap_or(i64::MAX);
         let q = if tenant.is_some() {
             "SELECT id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha FROM audit WHERE id < $1 AND tenant = $3 ORDER BY id DESC LIMIT $2"
@@ -277,7 +320,9 @@ impl Db {
     }
 
     /// Creation times of the users, by e-mail.
-    pub async fn user_created(&self) -> Result<std::collections::HashMap<String, String>, StoreError> {
+    pub async fn user_created(
+        &self,
+    ) -> Result<std::collections::HashMap<String, String>, StoreError> {
         let rows = dispatch!(self, p => {
             let rows = sqlx::query("SELECT rkey, created_at FROM resources WHERE kind = 'user'").fetch_all(p).await?;
             let mut out = std::collections::HashMap::with_capacity(rows.len());
@@ -305,7 +350,10 @@ impl Db {
     }
 
     /// Invitations of `tenant` (None: all), oldest first.
-    pub async fn invitations(&self, tenant: Option<&str>) -> Result<Vec<InvitationRow>, StoreError> {
+    pub async fn invitations(
+        &self,
+        tenant: Option<&str>,
+    ) -> Result<Vec<InvitationRow>, StoreError> {
         let q = if tenant.is_some() {
             "SELECT * FROM invitations WHERE tenant = $1 ORDER BY created_at, id"
         } else {
@@ -338,7 +386,13 @@ impl Db {
     }
 
     /// Stores a password reset by the hash of its secret.
-    pub async fn insert_password_reset(&self, id: &str, email: &str, hash: &str, expires_at: &str) -> Result<(), StoreError> {
+    pub async fn insert_password_reset(
+        &self,
+        id: &str,
+        email: &str,
+        hash: &str,
+        expires_at: &str,
+    ) -> Result<(), StoreError> {
         let now = now();
         dispatch!(self, p => sqlx::query("INSERT INTO password_resets (id, email, hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)")
             .bind(id).bind(email).bind(hash).bind(&now).bind(expires_at).execute(p).await.map(|_| ())?);
@@ -346,9 +400,17 @@ impl Db {
     }
 
     /// Appends audit entries that change no resource (tokens, invitations, password resets).
-    pub async fn audit_only(&self, revision: i64, token_id: &str, entries: &[NewAudit], change_set: Option<&str>, commit: Option<&str>) -> Result<(), StoreError> {
+    pub async fn audit_only(
+        &self,
+        revision: i64,
+        token_id: &str,
+        entries: &[NewAudit],
+        change_set: Option<&str>,
+        commit: Option<&str>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        tx.insert_audit(revision, token_id, entries, change_set, commit).await?;
+        tx.insert_audit(revision, token_id, entries, change_set, commit)
+            .await?;
         tx.commit().await
     }
 }
@@ -375,6 +437,10 @@ where
 }
 
 impl Tx {
+    fn is_sqlite(&self) -> bool {
+        matches!(self, Tx::Sqlite(_))
+    }
+
     pub async fn commit(self) -> Result<(), StoreError> {
         dispatch_tx!(self, t => t.commit().await?);
         Ok(())
@@ -387,7 +453,9 @@ impl Tx {
 
     /// Takes the write lock (the `meta` row) and grows the revision; returns the new one.
     pub async fn bump_revision(&mut self) -> Result<i64, StoreError> {
-        Ok(dispatch_tx!(self, t => sqlx::query_scalar::<_, i64>("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision").fetch_one(&mut **t).await?))
+        Ok(
+            dispatch_tx!(self, t => sqlx::query_scalar::<_, i64>("UPDATE meta SET revision = revision + 1 WHERE id = 1 RETURNING revision").fetch_one(&mut **t).await?),
+        )
     }
 
     /// Loads every resource and the revision, inside this transaction.
@@ -419,7 +487,7 @@ impl Tx {
                 "INSERT INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) VALUES {} \
                  ON CONFLICT (kind, rkey) DO UPDATE SET tenant = excluded.tenant, body = excluded.body, version = excluded.version, \
                  managed = excluded.managed, protected = excluded.protected, updated_at = excluded.updated_at",
-                placeholders(chunk.len(), 9)
+                placeholders(chunk.len(), 9, self.is_sqlite(), 0)
             );
             dispatch_tx!(self, t => {
                 let mut query = sqlx::query(sql(q));
@@ -436,15 +504,10 @@ impl Tx {
     /// Deletes resources of one kind.
     pub async fn delete(&mut self, kind: Kind, keys: &[&str]) -> Result<(), StoreError> {
         for chunk in keys.chunks(CHUNK) {
-            let mut list = String::new();
-            for i in 0..chunk.len() {
-                if i > 0 {
-                    list.push(',');
-                }
-                list.push('$');
-                list.push_str(&(i + 2).to_string());
-            }
-            let q = format!("DELETE FROM resources WHERE kind = $1 AND rkey IN ({list})");
+            let sqlite = self.is_sqlite();
+            let list = placeholders(1, chunk.len(), sqlite, 1);
+            let first = if sqlite { "?" } else { "$1" };
+            let q = format!("DELETE FROM resources WHERE kind = {first} AND rkey IN {list}");
             dispatch_tx!(self, t => {
                 let mut query = sqlx::query(sql(q)).bind(kind.as_str());
                 for k in chunk {
@@ -457,7 +520,14 @@ impl Tx {
     }
 
     /// Appends audit entries, allocating their ids from `meta.audit_seq`.
-    pub async fn insert_audit(&mut self, revision: i64, token_id: &str, entries: &[NewAudit], change_set: Option<&str>, commit: Option<&str>) -> Result<(), StoreError> {
+    pub async fn insert_audit(
+        &mut self,
+        revision: i64,
+        token_id: &str,
+        entries: &[NewAudit],
+        change_set: Option<&str>,
+        commit: Option<&str>,
+    ) -> Result<(), StoreError> {
         if entries.is_empty() {
             return Ok(());
         }
@@ -468,7 +538,7 @@ impl Tx {
         for chunk in entries.chunks(CHUNK) {
             let q = format!(
                 "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha) VALUES {}",
-                placeholders(chunk.len(), 12)
+                placeholders(chunk.len(), 12, self.is_sqlite(), 0)
             );
             dispatch_tx!(self, t => {
                 let mut query = sqlx::query(sql(q));
