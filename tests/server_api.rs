@@ -1217,6 +1217,28 @@ async fn bad_requests(s: &TestServer) {
         "unauthorized",
     )
     .await;
+    // Specs are checked against the JSON Schema too, not only serde's shape.
+    for (path, spec) in [
+        (
+            "/api/v1/plans/x",
+            json!({ "price": { "amount": 1, "currency": "eur" } }),
+        ),
+        (
+            "/api/v1/models/x",
+            json!({ "deployment_id": "cd", "defaults": { "guidance": 99.0 } }),
+        ),
+        ("/api/v1/roles/x", json!([])),
+        ("/api/v1/plans/x", json!({ "limits": { "users": -1 } })),
+    ] {
+        let a = s.put(path, spec.clone()).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{spec}: {}",
+            a.text
+        );
+        assert_eq!(a.body["code"], "invalid_spec");
+    }
     // A batch op with a malformed key or spec names the operation.
     let a = s.batch(json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok", "spec": {} }, { "op": "put", "kind": "workspace", "key": "no-slash", "spec": {} }] })).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod specs;
 pub mod store;
 pub mod tokens;
 

@@ -1,0 +1,69 @@
+//! Spec bodies are checked against the same JSON Schema the YAML is validated with (the
+//! schemars schema of each kind's spec type), so the API never stores a value its own
+//! OpenAPI document says is invalid: a currency in lower case, a guidance above 30, an
+//! array where an object belongs.
+
+use std::collections::HashMap;
+use std::sync::OnceLock;
+
+use schemars::generate::SchemaSettings;
+use serde_json::{json, Value};
+
+use crate::model::{AnySpec, Kind};
+
+use super::error::ApiError;
+
+fn validators() -> &'static Result<HashMap<Kind, jsonschema::Validator>, String> {
+    static V: OnceLock<Result<HashMap<Kind, jsonschema::Validator>, String>> = OnceLock::new();
+    V.get_or_init(|| {
+        let mut out = HashMap::new();
+        for &kind in Kind::ALL {
+            let mut gen = SchemaSettings::draft2020_12().into_generator();
+            let mut root = AnySpec::schema(kind, &mut gen).to_value();
+            let defs = gen.take_definitions(true);
+            if let Value::Object(m) = &mut root {
+                m.insert("$defs".into(), Value::Object(defs));
+            }
+            let v =
+                jsonschema::validator_for(&root).map_err(|e| format!("schema of {kind}: {e}"))?;
+            out.insert(kind, v);
+        }
+        Ok(out)
+    })
+}
+
+/// Checks `value` against the schema of `kind`'s spec, then parses it.
+pub fn parse(kind: Kind, value: Value) -> Result<AnySpec, ApiError> {
+    let validators = validators()
+        .as_ref()
+        .map_err(|e| ApiError::Internal(e.clone()))?;
+    if let Some(v) = validators.get(&kind) {
+        let errors: Vec<Value> = v
+            .iter_errors(&value)
+            .take(20)
+            .map(|e| json!({ "path": e.instance_path().to_string(), "message": e.to_string() }))
+            .collect();
+        if let Some(first) = errors.first() {
+            let message = format!(
+                "not a valid {kind} spec: {} (at `{}`)",
+                first["message"].as_str().unwrap_or(""),
+                first["path"]
+                    .as_str()
+                    .filter(|p| !p.is_empty())
+                    .unwrap_or("/")
+            );
+            return Err(ApiError::invalid(
+                "invalid_spec",
+                message,
+                json!({ "kind": kind, "errors": errors }),
+            ));
+        }
+    }
+    AnySpec::from_value(kind, value).map_err(|e| {
+        ApiError::invalid(
+            "invalid_spec",
+            format!("not a valid {kind} spec: {e}"),
+            json!({ "kind": kind }),
+        )
+    })
+}
