@@ -44,6 +44,7 @@ pub struct Operation {
     pub op: OpKind,
     pub kind: Kind,
     /// Identity of the resource (`acme`, `acme/paris`, `alice@acme.example/acme`).
+    #[schemars(length(min = 1))]
     pub key: String,
     /// The spec, for `put`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
