@@ -1239,6 +1239,15 @@ async fn bad_requests(s: &TestServer) {
         );
         assert_eq!(a.body["code"], "invalid_spec");
     }
+    // JSON Schema's `integer` admits `3.0`; so does the API.
+    let a = s
+        .put(
+            "/api/v1/plans/floaty",
+            json!({ "limits": { "users": 3.0 } }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.body["spec"]["limits"]["users"], 3);
     // A batch op with a malformed key or spec names the operation.
     let a = s.batch(json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok", "spec": {} }, { "op": "put", "kind": "workspace", "key": "no-slash", "spec": {} }] })).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);

@@ -425,7 +425,7 @@ pub fn document() -> Value {
     );
     let res = d.schema::<api::RemovedMemberships>();
     let tenants = json!({ "name": "tenant", "in": "query", "required": true, "description": "A tenant to remove the user from (repeatable)",
-        "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 } });
+        "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "pattern": SLUG_PATTERN }, "minItems": 1 } });
     d.op(
         "delete",
         "/users/{email}/memberships",

@@ -32,8 +32,37 @@ fn validators() -> &'static Result<HashMap<Kind, jsonschema::Validator>, String>
     })
 }
 
+/// Turns integral floats (`3.0`) into integers: JSON Schema's `integer` admits them.
+pub fn integral_floats(v: &mut serde_json::Value) -> bool {
+    use serde_json::Value;
+    match v {
+        Value::Number(n) if n.is_f64() => match n.as_f64() {
+            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
+                *v = Value::from(f as i64);
+                true
+            }
+            _ => false,
+        },
+        Value::Array(a) => {
+            let mut changed = false;
+            for x in a {
+                changed |= integral_floats(x);
+            }
+            changed
+        }
+        Value::Object(o) => {
+            let mut changed = false;
+            for x in o.values_mut() {
+                changed |= integral_floats(x);
+            }
+            changed
+        }
+        _ => false,
+    }
+}
+
 /// Checks `value` against the schema of `kind`'s spec, then parses it.
-pub fn parse(kind: Kind, value: Value) -> Result<AnySpec, ApiError> {
+pub fn parse(kind: Kind, mut value: Value) -> Result<AnySpec, ApiError> {
     let validators = validators()
         .as_ref()
         .map_err(|e| ApiError::Internal(e.clone()))?;
@@ -59,6 +88,7 @@ pub fn parse(kind: Kind, value: Value) -> Result<AnySpec, ApiError> {
             ));
         }
     }
+    integral_floats(&mut value);
     AnySpec::from_value(kind, value).map_err(|e| {
         ApiError::invalid(
             "invalid_spec",

@@ -124,35 +124,6 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Turns integral floats (`3.0`) into integers: JSON Schema's `integer` admits them.
-fn integral_floats(v: &mut serde_json::Value) -> bool {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                *v = Value::from(f as i64);
-                true
-            }
-            _ => false,
-        },
-        Value::Array(a) => {
-            let mut changed = false;
-            for x in a {
-                changed |= integral_floats(x);
-            }
-            changed
-        }
-        Value::Object(o) => {
-            let mut changed = false;
-            for x in o.values_mut() {
-                changed |= integral_floats(x);
-            }
-            changed
-        }
-        _ => false,
-    }
-}
-
 /// Parses JSON: a syntax error is a 400 `invalid_json`, a shape error a 422 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let e = match serde_json::from_slice(bytes) {
@@ -162,7 +133,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if e.classify() == serde_json::error::Category::Data {
         // Retry once with integral floats as integers (`"version": 3.0`).
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if integral_floats(&mut v) {
+            if crate::server::specs::integral_floats(&mut v) {
                 if let Ok(t) = serde_json::from_value(v) {
                     return Ok(t);
                 }
