@@ -234,6 +234,21 @@ pub struct PasswordResetResponse {
     pub expires_at: String,
 }
 
+/// `POST /api/v1/password-resets/redeem`: the secret of a reset link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// The `token` of the link.
+    #[schemars(length(min = 1, max = 200))]
+    pub token: String,
+}
+
+/// A redeemed reset: whose password may now be set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RedeemResponse {
+    pub email: String,
+}
+
 /// `DELETE /api/v1/users/{email}/memberships?tenant=…`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RemovedMemberships {

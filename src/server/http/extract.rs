@@ -124,8 +124,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// Whether a JSON text holds the escape `\u0000` in a string (PostgreSQL text cannot store
+/// NUL, so the API refuses it everywhere). Raw control characters are invalid JSON already.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u')
+                && bytes.get(i + 2..i + 6) == Some(b"0000".as_slice())
+            {
+                return true;
+            }
+            i += 2;
+        } else {
+            i += 1;
+        }
+    }
+    false
+}
+
 /// Parses JSON: a syntax error is a 400 `invalid_json`, a shape error a 422 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul_escape(bytes) {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "strings may not contain the NUL character (`\\u0000`)",
+            json!({}),
+        ));
+    }
     let e = match serde_json::from_slice(bytes) {
         Ok(t) => return Ok(t),
         Err(e) => e,
