@@ -44,6 +44,7 @@ pub struct Operation {
     pub op: OpKind,
     pub kind: Kind,
     /// Identity of the resource (`acme`, `acme/paris`, `alice@acme.example/acme`).
+    #[schemars(length(min = 1))]
     pub key: String,
     /// The spec, for `put`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -231,6 +232,21 @@ pub struct PasswordResetResponse {
     pub link: String,
     /// RFC 3339.
     pub expires_at: String,
+}
+
+/// `POST /api/v1/password-resets/redeem`: the secret of a reset link.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemRequest {
+    /// The `token` of the link.
+    #[schemars(length(min = 1, max = 200))]
+    pub token: String,
+}
+
+/// A redeemed reset: whose password may now be set.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RedeemResponse {
+    pub email: String,
 }
 
 /// `DELETE /api/v1/users/{email}/memberships?tenant=…`.

@@ -685,6 +685,40 @@ async fn block_reset_remove(s: &TestServer) {
         !database_contains(s, secret).await,
         "the reset secret is stored in clear"
     );
+    // The link works once, without a token.
+    let redeem = json!({ "token": secret });
+    let a = s
+        .call(
+            Method::POST,
+            "/api/v1/password-resets/redeem",
+            None,
+            Some(&redeem),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["email"], BOB);
+    let a = s
+        .call(
+            Method::POST,
+            "/api/v1/password-resets/redeem",
+            None,
+            Some(&redeem),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CONFLICT);
+    assert_eq!(a.body["code"], "reset_used");
+    let a = s
+        .call(
+            Method::POST,
+            "/api/v1/password-resets/redeem",
+            None,
+            Some(&json!({ "token": "guess" })),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND);
     assert_eq!(
         s.post(
             "/api/v1/users/nobody@acme.example/password-reset",
@@ -1037,16 +1071,16 @@ async fn bad_requests(s: &TestServer) {
         "{{\"spec\": {{\"display_name\": \"{}\"}}}}",
         "x".repeat(2 * 1024 * 1024)
     );
+    // On a client of its own: the server closes a connection whose body it refused.
     check(
-        raw(
-            Method::PUT,
-            "/api/v1/plans/x",
-            Some("application/json"),
-            big.into_bytes(),
-        )
-        .send()
-        .await
-        .unwrap(),
+        reqwest::Client::new()
+            .put(url("/api/v1/plans/x"))
+            .bearer_auth(&tok)
+            .header("content-type", "application/json")
+            .body(big.into_bytes())
+            .send()
+            .await
+            .unwrap(),
         413,
         "payload_too_large",
     )
@@ -1217,6 +1251,57 @@ async fn bad_requests(s: &TestServer) {
         "unauthorized",
     )
     .await;
+    // Specs are checked against the JSON Schema too, not only serde's shape.
+    for (path, spec) in [
+        (
+            "/api/v1/plans/x",
+            json!({ "price": { "amount": 1, "currency": "eur" } }),
+        ),
+        (
+            "/api/v1/models/x",
+            json!({ "deployment_id": "cd", "defaults": { "guidance": 99.0 } }),
+        ),
+        ("/api/v1/roles/x", json!([])),
+        ("/api/v1/plans/x", json!({ "limits": { "users": -1 } })),
+        (
+            "/api/v1/plans/x",
+            json!({ "limits": { "users": 55_945_195_829u64 } }),
+        ),
+    ] {
+        let a = s.put(path, spec.clone()).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{spec}: {}",
+            a.text
+        );
+        assert_eq!(a.body["code"], "invalid_spec");
+    }
+    // NUL cannot be stored by PostgreSQL: refused everywhere, as a 4xx.
+    let a = s
+        .post(
+            "/api/v1/invitations",
+            json!({ "emails": [], "tenant": "a\u{0}b", "role": "org_admin" }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    let a = s
+        .put("/api/v1/plans/nul", json!({ "display_name": "x\u{0}y" }))
+        .await;
+    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+    let a = s
+        .post("/api/v1/invitations/inv_%00/accept", json!({}))
+        .await;
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text);
+    // JSON Schema's `integer` admits `3.0`; so does the API.
+    let a = s
+        .put(
+            "/api/v1/plans/floaty",
+            json!({ "limits": { "users": 3.0 } }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    assert_eq!(a.body["spec"]["limits"]["users"], 3);
     // A batch op with a malformed key or spec names the operation.
     let a = s.batch(json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok", "spec": {} }, { "op": "put", "kind": "workspace", "key": "no-slash", "spec": {} }] })).await;
     assert_eq!(a.status, StatusCode::BAD_REQUEST);

@@ -8,6 +8,7 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod openapi;
+pub mod specs;
 pub mod store;
 pub mod tokens;
 
@@ -81,7 +82,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         None
     } else {
         Some(
-            tokens::create(&db, "system", "org_admin", None, Some("bootstrap"))
+            tokens::create(&db, "system", "org_admin", None, Some("bootstrap"), None)
                 .await?
                 .token,
         )
@@ -133,7 +134,7 @@ pub async fn mint_token(
     description: Option<&str>,
 ) -> Result<String, ServerError> {
     let db = store::Db::connect(database_url).await?;
-    let out = tokens::create(&db, scope, role, user, description).await;
+    let out = tokens::create(&db, scope, role, user, description, None).await;
     db.close().await;
     Ok(out?.token)
 }

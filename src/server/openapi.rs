@@ -423,9 +423,23 @@ pub fn document() -> Value {
         vec![(201, "The link", json_of(res))],
         true,
     );
+    let req = d.schema::<api::RedeemRequest>();
+    let res = d.schema::<api::RedeemResponse>();
+    d.op(
+        "post",
+        "/password-resets/redeem",
+        "redeemPasswordReset",
+        "user",
+        "Redeem a password reset link, once (the link's secret is the credential)",
+        Shape::Write,
+        vec![],
+        Some(req),
+        vec![(200, "Redeemed", json_of(res))],
+        false,
+    );
     let res = d.schema::<api::RemovedMemberships>();
     let tenants = json!({ "name": "tenant", "in": "query", "required": true, "description": "A tenant to remove the user from (repeatable)",
-        "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "minLength": 1 }, "minItems": 1 } });
+        "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "pattern": SLUG_PATTERN }, "minItems": 1 } });
     d.op(
         "delete",
         "/users/{email}/memberships",
@@ -483,7 +497,10 @@ pub fn document() -> Value {
         true,
     );
 
-    let schemas = d.gen.take_definitions(true);
+    let mut schemas = Value::Object(d.gen.take_definitions(true));
+    super::specs::bound_integer_formats(&mut schemas);
+    let mut paths = Value::Object(d.paths);
+    super::specs::bound_integer_formats(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {
@@ -493,7 +510,7 @@ pub fn document() -> Value {
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],
-        "paths": d.paths,
+        "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": schemas

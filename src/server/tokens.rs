@@ -7,16 +7,18 @@ use rand::RngCore;
 use crate::api::TokenResponse;
 
 use super::authz::{Role, Scope};
-use super::store::{Db, TokenRow};
+use super::store::{AuditCtx, Db, NewAudit, TokenRow};
 use super::ServerError;
 
-/// Validates a scope, role and user, mints a token and stores its hash.
+/// Validates a scope, role and user, mints a token and stores its hash, with an audit
+/// entry when `audit` says who asked (the API; the CLI and the bootstrap write none).
 pub async fn create(
     db: &Db,
     scope: &str,
     role: &str,
     user: Option<&str>,
     description: Option<&str>,
+    audit: Option<&AuditCtx>,
 ) -> Result<TokenResponse, ServerError> {
     if Scope::parse(scope).is_none() {
         return Err(ServerError::InvalidToken(format!(
@@ -53,10 +55,20 @@ pub async fn create(
         role: role.to_string(),
         user: user.map(str::to_string),
     };
+    let entry = NewAudit {
+        op: "create".into(),
+        kind: "token".into(),
+        key: id.clone(),
+        tenant: scope.strip_prefix("tenant:").map(str::to_string),
+        before: None,
+        after: Some(serde_json::json!({ "scope": scope, "role": role, "user": user, "description": description }).to_string()),
+    };
+    let entries = [entry];
     db.insert_token(
         &row,
         &super::http::extract::hash_secret(&token),
         description,
+        audit.map(|a| (a, &entries[..])),
     )
     .await?;
     Ok(TokenResponse { id, token })

@@ -21,7 +21,7 @@ use crate::rules::{self, Severity, Violation, MAX_INVITATION_BATCH, MAX_INVITATI
 use crate::server::authz::{Access, Principal, Role};
 use crate::server::engine::{check_key, Action, Op, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{AuditRow, InvitationRow, NewAudit};
+use crate::server::store::{AuditCtx, AuditRow, InvitationRow, NewAudit};
 
 use super::extract::{hash_secret, AuditHeaders, Auth, JsonBody, Params, QueryPairs};
 use super::resources::{json_response, resource_body, visible};
@@ -57,12 +57,19 @@ pub async fn create_token(
     if !p.is_system() {
         return Err(ApiError::forbidden("only a system token can create tokens"));
     }
+    let ctx = AuditCtx {
+        revision: app.engine.read(|s| s.revision).await?,
+        token_id: p.token_id.clone(),
+        change_set: audit.change_set,
+        commit: audit.commit,
+    };
     let token = crate::server::tokens::create(
         &app.engine.db,
         &req.scope,
         &req.role,
         req.user.as_deref(),
         req.description.as_deref(),
+        Some(&ctx),
     )
     .await
     .map_err(|e| match e {
@@ -71,25 +78,6 @@ pub async fn create_token(
         }
         other => ApiError::Internal(other.to_string()),
     })?;
-    let revision = app.engine.read(|s| s.revision).await?;
-    let entry = NewAudit {
-        op: "create".into(),
-        kind: "token".into(),
-        key: token.id.clone(),
-        tenant: req.scope.strip_prefix("tenant:").map(str::to_string),
-        before: None,
-        after: Some(json!({ "scope": req.scope, "role": req.role, "user": req.user, "description": req.description }).to_string()),
-    };
-    app.engine
-        .db
-        .audit_only(
-            revision,
-            &p.token_id,
-            &[entry],
-            audit.change_set.as_deref(),
-            audit.commit.as_deref(),
-        )
-        .await?;
     Ok(json_response(StatusCode::CREATED, &token))
 }
 
@@ -312,7 +300,6 @@ pub async fn invite(
             accepted_at: None,
         })
         .collect();
-    app.engine.db.insert_invitations(&rows).await?;
     let entries: Vec<NewAudit> = rows
         .iter()
         .map(|r| NewAudit {
@@ -324,15 +311,15 @@ pub async fn invite(
             after: Some(json!({ "email": r.email, "tenant": r.tenant, "role": r.role, "workspaces": r.workspaces, "message": r.message }).to_string()),
         })
         .collect();
+    let ctx = AuditCtx {
+        revision,
+        token_id: p.token_id.clone(),
+        change_set: audit.change_set,
+        commit: audit.commit,
+    };
     app.engine
         .db
-        .audit_only(
-            revision,
-            &p.token_id,
-            &entries,
-            audit.change_set.as_deref(),
-            audit.commit.as_deref(),
-        )
+        .insert_invitations(&rows, Some((&ctx, &entries)))
         .await?;
     Ok(json_response(
         StatusCode::CREATED,
@@ -371,6 +358,12 @@ pub async fn accept(
         message: format!("invitation `{id}` does not exist"),
         details: json!({ "id": id }),
     };
+    let well_formed = id
+        .strip_prefix("inv_")
+        .is_some_and(|h| h.len() == 32 && h.bytes().all(|b| b.is_ascii_hexdigit()));
+    if !well_formed {
+        return Err(not_found());
+    }
     let inv = app.engine.db.invitation(&id).await?.ok_or_else(not_found)?;
     if p.tenant().is_some_and(|t| t != inv.tenant) {
         return Err(not_found());
@@ -555,10 +548,6 @@ pub async fn password_reset(
         .format(&time::format_description::well_known::Rfc3339)
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let id = format!("pwr_{}", uuid::Uuid::new_v4().simple());
-    app.engine
-        .db
-        .insert_password_reset(&id, &email, &hash_secret(&secret), &expires_at)
-        .await?;
     let entry = NewAudit {
         op: "password_reset".into(),
         kind: "user".into(),
@@ -567,14 +556,20 @@ pub async fn password_reset(
         before: None,
         after: Some(json!({ "reset": id, "expires_at": expires_at }).to_string()),
     };
+    let ctx = AuditCtx {
+        revision,
+        token_id: p.token_id.clone(),
+        change_set: audit.change_set,
+        commit: audit.commit,
+    };
     app.engine
         .db
-        .audit_only(
-            revision,
-            &p.token_id,
-            &[entry],
-            audit.change_set.as_deref(),
-            audit.commit.as_deref(),
+        .insert_password_reset(
+            &id,
+            &email,
+            &hash_secret(&secret),
+            &expires_at,
+            Some((&ctx, &[entry])),
         )
         .await?;
     let link = format!("{}/reset-password?token={secret}", app.public_url);
@@ -850,4 +845,34 @@ pub async fn users_csv(
         body,
     )
         .into_response())
+}
+
+/// Redeems a password reset link, once: the link's secret is the credential (no token).
+pub async fn redeem_password_reset(
+    AxState(app): AxState<AppState>,
+    JsonBody(req): JsonBody<crate::api::RedeemRequest>,
+) -> ApiResult<Response> {
+    use crate::server::store::Redeemed;
+    match app
+        .engine
+        .db
+        .redeem_password_reset(&hash_secret(&req.token))
+        .await?
+    {
+        Redeemed::Ok(email) => Ok(json_response(
+            StatusCode::OK,
+            &crate::api::RedeemResponse { email },
+        )),
+        Redeemed::Unknown => Err(ApiError::not_found("no such password reset link")),
+        Redeemed::Used => Err(ApiError::Conflict {
+            code: "reset_used",
+            message: "this password reset link was already used".into(),
+            details: json!({}),
+        }),
+        Redeemed::Expired => Err(ApiError::Conflict {
+            code: "reset_expired",
+            message: "this password reset link has expired".into(),
+            details: json!({}),
+        }),
+    }
 }

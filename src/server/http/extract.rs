@@ -124,37 +124,34 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
-/// Turns integral floats (`3.0`) into integers: JSON Schema's `integer` admits them.
-fn integral_floats(v: &mut serde_json::Value) -> bool {
-    use serde_json::Value;
-    match v {
-        Value::Number(n) if n.is_f64() => match n.as_f64() {
-            Some(f) if f.fract() == 0.0 && f.abs() < 9.0e15 => {
-                *v = Value::from(f as i64);
-                true
+/// Whether a JSON text holds the escape `\u0000` in a string (PostgreSQL text cannot store
+/// NUL, so the API refuses it everywhere). Raw control characters are invalid JSON already.
+fn has_nul_escape(bytes: &[u8]) -> bool {
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'\\' {
+            if bytes.get(i + 1) == Some(&b'u')
+                && bytes.get(i + 2..i + 6) == Some(b"0000".as_slice())
+            {
+                return true;
             }
-            _ => false,
-        },
-        Value::Array(a) => {
-            let mut changed = false;
-            for x in a {
-                changed |= integral_floats(x);
-            }
-            changed
+            i += 2;
+        } else {
+            i += 1;
         }
-        Value::Object(o) => {
-            let mut changed = false;
-            for x in o.values_mut() {
-                changed |= integral_floats(x);
-            }
-            changed
-        }
-        _ => false,
     }
+    false
 }
 
 /// Parses JSON: a syntax error is a 400 `invalid_json`, a shape error a 422 `invalid_body`.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul_escape(bytes) {
+        return Err(ApiError::invalid(
+            "invalid_body",
+            "strings may not contain the NUL character (`\\u0000`)",
+            json!({}),
+        ));
+    }
     let e = match serde_json::from_slice(bytes) {
         Ok(t) => return Ok(t),
         Err(e) => e,
@@ -162,7 +159,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if e.classify() == serde_json::error::Category::Data {
         // Retry once with integral floats as integers (`"version": 3.0`).
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if integral_floats(&mut v) {
+            if crate::server::specs::integral_floats(&mut v) {
                 if let Ok(t) = serde_json::from_value(v) {
                     return Ok(t);
                 }

@@ -162,6 +162,10 @@ pub fn router(engine: Arc<Engine>, public_url: String) -> Router {
             post(actions::password_reset),
         )
         .route(
+            "/password-resets/redeem",
+            post(actions::redeem_password_reset),
+        )
+        .route(
             "/users/{email}/memberships",
             axum::routing::delete(actions::remove_memberships),
         )

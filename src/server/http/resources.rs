@@ -80,13 +80,7 @@ fn key_of(kind: Kind, params: &[String]) -> Result<String, ApiError> {
 }
 
 fn spec_of(kind: Kind, value: serde_json::Value) -> Result<AnySpec, ApiError> {
-    AnySpec::from_value(kind, value).map_err(|e| {
-        ApiError::invalid(
-            "invalid_spec",
-            format!("not a valid {kind} spec: {e}"),
-            json!({ "kind": kind }),
-        )
-    })
+    crate::server::specs::parse(kind, value)
 }
 
 /// Answers a read of `kind/key` for `principal`.

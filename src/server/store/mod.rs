@@ -169,6 +169,15 @@ pub struct ResourceRow<'a> {
     pub body: String,
 }
 
+/// Who wrote, for audit entries written alongside a change that is not a resource.
+#[derive(Debug, Clone)]
+pub struct AuditCtx {
+    pub revision: i64,
+    pub token_id: String,
+    pub change_set: Option<String>,
+    pub commit: Option<String>,
+}
+
 /// An audit entry to insert (the id is allocated at insert).
 #[derive(Debug, Clone)]
 pub struct NewAudit {
@@ -260,18 +269,22 @@ impl Db {
         Ok(n > 0)
     }
 
-    /// Stores a token by the SHA-256 hash of its secret.
+    /// Stores a token by the SHA-256 hash of its secret, and its audit entries, in one
+    /// transaction.
     pub async fn insert_token(
         &self,
         row: &TokenRow,
         hash: &str,
         description: Option<&str>,
+        audit: Option<(&AuditCtx, &[NewAudit])>,
     ) -> Result<(), StoreError> {
         let now = now();
-        dispatch!(self, p => sqlx::query("INSERT INTO tokens (id, hash, scope, role, user_email, description, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)")
+        let mut tx = self.begin().await?;
+        dispatch_tx!(&mut tx, t => sqlx::query("INSERT INTO tokens (id, hash, scope, role, user_email, description, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)")
             .bind(&row.id).bind(hash).bind(&row.scope).bind(&row.role).bind(&row.user).bind(description).bind(&now)
-            .execute(p).await.map(|_| ())?);
-        Ok(())
+            .execute(&mut **t).await.map(|_| ())?);
+        tx.audit(audit).await?;
+        tx.commit().await
     }
 
     /// The token whose secret hashes to `hash`.
@@ -334,8 +347,12 @@ impl Db {
         Ok(rows)
     }
 
-    /// Inserts invitations.
-    pub async fn insert_invitations(&self, rows: &[InvitationRow]) -> Result<(), StoreError> {
+    /// Inserts invitations and their audit entries, in one transaction.
+    pub async fn insert_invitations(
+        &self,
+        rows: &[InvitationRow],
+        audit: Option<(&AuditCtx, &[NewAudit])>,
+    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
         dispatch_tx!(&mut tx, t => {
             for r in rows {
@@ -346,6 +363,7 @@ impl Db {
                     .execute(&mut **t).await?;
             }
         });
+        tx.audit(audit).await?;
         tx.commit().await
     }
 
@@ -385,33 +403,69 @@ impl Db {
         Ok(row)
     }
 
-    /// Stores a password reset by the hash of its secret.
+    /// Stores a password reset by the hash of its secret, and its audit entries, in one
+    /// transaction.
     pub async fn insert_password_reset(
         &self,
         id: &str,
         email: &str,
         hash: &str,
         expires_at: &str,
+        audit: Option<(&AuditCtx, &[NewAudit])>,
     ) -> Result<(), StoreError> {
         let now = now();
-        dispatch!(self, p => sqlx::query("INSERT INTO password_resets (id, email, hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)")
-            .bind(id).bind(email).bind(hash).bind(&now).bind(expires_at).execute(p).await.map(|_| ())?);
-        Ok(())
-    }
-
-    /// Appends audit entries that change no resource (tokens, invitations, password resets).
-    pub async fn audit_only(
-        &self,
-        revision: i64,
-        token_id: &str,
-        entries: &[NewAudit],
-        change_set: Option<&str>,
-        commit: Option<&str>,
-    ) -> Result<(), StoreError> {
         let mut tx = self.begin().await?;
-        tx.insert_audit(revision, token_id, entries, change_set, commit)
-            .await?;
+        dispatch_tx!(&mut tx, t => sqlx::query("INSERT INTO password_resets (id, email, hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)")
+            .bind(id).bind(email).bind(hash).bind(&now).bind(expires_at).execute(&mut **t).await.map(|_| ())?);
+        tx.audit(audit).await?;
         tx.commit().await
+    }
+}
+
+/// What redeeming a password reset found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Redeemed {
+    /// The reset was valid and is now used; the user's e-mail.
+    Ok(String),
+    Unknown,
+    Used,
+    Expired,
+}
+
+impl Db {
+    /// Marks the password reset whose secret hashes to `hash` as used, once.
+    pub async fn redeem_password_reset(&self, hash: &str) -> Result<Redeemed, StoreError> {
+        let mut tx = self.begin().await?;
+        let row: Option<(String, String, Option<String>)> = dispatch_tx!(&mut tx, t => {
+            match sqlx::query("SELECT email, expires_at, used_at FROM password_resets WHERE hash = $1").bind(hash).fetch_optional(&mut **t).await? {
+                Some(r) => Some((r.try_get("email")?, r.try_get("expires_at")?, r.try_get("used_at")?)),
+                None => None,
+            }
+        });
+        let Some((email, expires_at, used_at)) = row else {
+            tx.rollback().await?;
+            return Ok(Redeemed::Unknown);
+        };
+        if used_at.is_some() {
+            tx.rollback().await?;
+            return Ok(Redeemed::Used);
+        }
+        let rfc = &time::format_description::well_known::Rfc3339;
+        let expired = time::OffsetDateTime::parse(&expires_at, rfc)
+            .map_or(true, |e| e <= time::OffsetDateTime::now_utc());
+        if expired {
+            tx.rollback().await?;
+            return Ok(Redeemed::Expired);
+        }
+        let now = now();
+        let n = dispatch_tx!(&mut tx, t => sqlx::query("UPDATE password_resets SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
+            .bind(&now).bind(hash).execute(&mut **t).await?.rows_affected());
+        tx.commit().await?;
+        Ok(if n == 1 {
+            Redeemed::Ok(email)
+        } else {
+            Redeemed::Used
+        })
     }
 }
 
@@ -437,6 +491,22 @@ where
 }
 
 impl Tx {
+    async fn audit(&mut self, audit: Option<(&AuditCtx, &[NewAudit])>) -> Result<(), StoreError> {
+        match audit {
+            Some((ctx, entries)) => {
+                self.insert_audit(
+                    ctx.revision,
+                    &ctx.token_id,
+                    entries,
+                    ctx.change_set.as_deref(),
+                    ctx.commit.as_deref(),
+                )
+                .await
+            }
+            None => Ok(()),
+        }
+    }
+
     fn is_sqlite(&self) -> bool {
         matches!(self, Tx::Sqlite(_))
     }
