@@ -304,6 +304,51 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
     log.set(state, kind, key, None, "delete");
 }
 
+/// Whether every identity in `kind/key` has the form rule 5 requires (keys, e-mails). A
+/// resource whose identity is malformed can never exist, so no precondition applies to it.
+fn identity_problem(kind: Kind, key: &str) -> Option<Violation> {
+    use crate::rules::{is_valid_email, is_valid_key};
+    let email = |s: &str| {
+        is_valid_email(s).then_some(()).ok_or((
+            "invalid_email",
+            format!("`{s}` is not a valid e-mail address"),
+        ))
+    };
+    let slug = |s: &str| {
+        is_valid_key(s)
+            .then_some(())
+            .ok_or(("invalid_key", format!("`{s}` is not a valid key")))
+    };
+    let check = || -> Result<(), (&'static str, String)> {
+        match kind {
+            Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant => slug(key),
+            Kind::User => email(key),
+            Kind::Workspace | Kind::TenantModel => {
+                keys::split2(key).map_or(Ok(()), |(a, b)| slug(a).and(slug(b)))
+            }
+            Kind::Membership | Kind::UserModel => {
+                keys::split2(key).map_or(Ok(()), |(a, b)| email(a).and(slug(b)))
+            }
+            Kind::Grant => keys::split_grant(key).map_or(Ok(()), |(t, w, g)| {
+                slug(t).and(slug(w)).and(match &g {
+                    keys::Grantee::Role(r) => slug(r),
+                    keys::Grantee::User(u) => email(u),
+                    keys::Grantee::Tenant => Ok(()),
+                })
+            }),
+        }
+    };
+    check().err().map(|(code, message)| Violation {
+        code,
+        severity: crate::rules::Severity::Error,
+        kind,
+        key: key.to_string(),
+        field: None,
+        message,
+        help: Some("keys are lower-case letters, digits and `-` (at most 63); users are keyed by a lower-case e-mail".into()),
+    })
+}
+
 fn apply_op(
     state: &mut State,
     principal: &Principal,
@@ -313,6 +358,18 @@ fn apply_op(
 ) -> Result<(bool, Option<(Meta, AnySpec)>), ApiError> {
     check_key(op.kind, &op.key)?;
     let (kind, key) = (op.kind, op.key.as_str());
+    if let Some(v) = identity_problem(kind, key) {
+        return Err(match op.action {
+            Action::Put { .. } => ApiError::Rules {
+                message: format!("the write breaks 1 rule(s) of the platform: {}", v.message),
+                violations: vec![v],
+            },
+            Action::Delete | Action::Adopt => ApiError::NotFound {
+                message: format!("{kind} `{key}` does not exist"),
+                details: json!({ "kind": kind, "key": key }),
+            },
+        });
+    }
     let before = state.get(kind, key);
     let hidden = |principal: &Principal, state: &State| {
         principal.read_access(state, kind, key) == authz::Access::Hidden
