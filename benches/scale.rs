@@ -142,6 +142,8 @@ fn bench_backend(
     let client = Arc::new(Client::new(config)?);
     let options = PlanOptions::default();
 
+    // The resources column of every step, validate included, is the size's count.
+    run.resources = size.resources();
     let desired = run.measure(size, backend, "validate", || {
         let d = load(base)?;
         let n = d.state.len();

@@ -46,7 +46,11 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     plan.risks.extend(self_lockout(&plan, live, opts));
     plan.risks
         .extend(limits_below_usage(&plan, &desired.state, live));
-    let mut warnings: Vec<Warning> = rules::check(&desired.state)
+    let checked = match &desired.warnings {
+        Some(w) => w.clone(),
+        None => rules::check(&desired.state),
+    };
+    let mut warnings: Vec<Warning> = checked
         .into_iter()
         .filter(|v| v.severity == Severity::Warning)
         .map(|v| Warning {
@@ -408,8 +412,34 @@ impl<'a> Differ<'a> {
         }
     }
 
+    /// No rename, move or e-mail change is pending: every desired resource has its live
+    /// counterpart under the same key, so `matched` is exactly the desired keys found live.
+    fn no_renames(&self) -> bool {
+        self.tenant_map.is_empty()
+            && self.ws_map.is_empty()
+            && self.ws_moves.is_empty()
+            && self.user_map.is_empty()
+    }
+
+    /// Whether the desired pass matched the live resource `kind/key`.
+    fn is_matched(&self, no_renames: bool, kind: Kind, key: &str) -> bool {
+        if no_renames {
+            self.desired.contains(kind, key)
+        } else {
+            self.matched.contains(&(kind, key.to_string()))
+        }
+    }
+
     fn desired_pass(&mut self) {
+        let no_renames = self.no_renames();
         for (kind, key) in all_keys(self.desired) {
+            // The common case of a large configuration, without cloning a spec: unchanged.
+            if no_renames
+                && self.desired.same(self.live, kind, key)
+                && self.live.meta(kind, key).is_some_and(|m| m.managed)
+            {
+                continue;
+            }
             if self.folded_into_replace(kind, key) {
                 continue;
             }
@@ -440,7 +470,9 @@ impl<'a> Differ<'a> {
                 });
                 continue;
             };
-            self.matched.insert((kind, lk.clone()));
+            if !no_renames {
+                self.matched.insert((kind, lk.clone()));
+            }
             let same_spec = lspec == dspec;
             let mut fields = Vec::new();
             if lk != key {
@@ -635,11 +667,12 @@ impl<'a> Differ<'a> {
         // Protected resources kept although the configuration left them out: their
         // subtree is kept with them.
         let mut kept: HashSet<Res> = HashSet::new();
+        let no_renames = self.no_renames();
         for (kind, key) in all_keys(self.live) {
-            let res = (kind, key.to_string());
-            if self.matched.contains(&res) {
+            if self.is_matched(no_renames, kind, key) {
                 continue;
             }
+            let res = (kind, key.to_string());
             let Some((meta, spec)) = self.live.get(kind, key) else {
                 continue;
             };

@@ -223,6 +223,9 @@ pub struct Desired {
     pub origins: Origins,
     /// Grants declared twice for the same workspace and grantee: (first, second) pointers.
     pub duplicate_grants: Vec<(String, String)>,
+    /// The rule warnings of the normalized `state`, when `validate` already computed them
+    /// (the plan reuses them rather than checking 100,000 users twice). `None`: not known.
+    pub warnings: Option<Vec<crate::rules::Violation>>,
 }
 
 fn esc(s: &str) -> String {

@@ -124,20 +124,103 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
         collect(p, &mut files, &mut loaded.problems);
     }
     let mut seen = HashSet::new();
+    // Files are read in order (ids and problems stay in file order); their texts are parsed
+    // afterwards, in parallel: composing YAML is most of the time of a large configuration.
+    let mut slots: Vec<Slot> = Vec::new();
     for f in files {
         // The same file named twice (`a.yaml dir/` with a.yaml inside dir) is read once.
         let canonical = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
         if seen.insert(canonical) {
-            read_file(&f, &mut loaded);
+            let mut part = Loaded {
+                files: std::mem::take(&mut loaded.files),
+                values: std::mem::take(&mut loaded.values),
+                problems: Vec::new(),
+            };
+            let pending = read_file(&f, &mut part);
+            loaded.files = part.files;
+            loaded.values = part.values;
+            slots.push(Slot {
+                problems: part.problems,
+                pending,
+            });
+        }
+    }
+    parse_pending(&mut slots, &loaded.files);
+    for slot in slots {
+        loaded.problems.extend(slot.problems);
+        if let Some((id, value)) = slot.pending.and_then(|p| p.value.map(|v| (p.id, v))) {
+            loaded.values[id] = Some(value);
         }
     }
     loaded
 }
 
+/// One file of [`load_paths`]: the problems found reading it, then parsing it.
+struct Slot {
+    problems: Vec<Problem>,
+    pending: Option<Pending>,
+}
+
+/// A file read but not parsed yet; `value` is filled by [`parse_pending`].
+struct Pending {
+    id: FileId,
+    value: Option<Value>,
+}
+
+/// Parses every pending file, on up to as many threads as there are cores, the largest
+/// files first.
+fn parse_pending(slots: &mut [Slot], files: &[Arc<SourceFile>]) {
+    let mut work: Vec<&mut Slot> = slots.iter_mut().filter(|s| s.pending.is_some()).collect();
+    let threads = std::thread::available_parallelism()
+        .map_or(1, |n| n.get())
+        .min(work.len());
+    let size = |s: &Slot| {
+        s.pending
+            .as_ref()
+            .and_then(|p| files.get(p.id))
+            .map_or(0, |f| f.text.len())
+    };
+    if threads <= 1 {
+        for slot in work {
+            parse_slot(slot, files);
+        }
+        return;
+    }
+    // Largest first, dealt round-robin to balance the threads.
+    work.sort_by_key(|s| std::cmp::Reverse(size(s)));
+    let mut shares: Vec<Vec<&mut Slot>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut loads = vec![0usize; threads];
+    for slot in work {
+        let i = (0..threads).min_by_key(|i| loads[*i]).unwrap_or(0);
+        loads[i] += size(slot);
+        shares[i].push(slot);
+    }
+    std::thread::scope(|scope| {
+        for share in shares {
+            scope.spawn(move || {
+                for slot in share {
+                    parse_slot(slot, files);
+                }
+            });
+        }
+    });
+}
+
+fn parse_slot(slot: &mut Slot, files: &[Arc<SourceFile>]) {
+    if let Some(p) = slot.pending.as_mut() {
+        if let Some(file) = files.get(p.id) {
+            p.value = parse_value(p.id, file, &mut slot.problems);
+        }
+    }
+}
+
 /// Parses one text as if it were a file named `name`: the entry point for tests and fuzzing.
 pub fn load_str(name: &str, text: &str) -> Loaded {
     let mut loaded = Loaded::default();
-    parse_text(PathBuf::from(name), text.to_string(), &mut loaded);
+    if let Some(p) = parse_text(PathBuf::from(name), text.to_string(), &mut loaded) {
+        let file = loaded.files[p.id].clone();
+        loaded.values[p.id] = parse_value(p.id, &file, &mut loaded.problems);
+    }
     loaded
 }
 
@@ -232,7 +315,8 @@ fn walk_dir(
     }
 }
 
-fn read_file(path: &Path, loaded: &mut Loaded) {
+/// Reads one file into `loaded`; a file to parse is returned pending, its value `None`.
+fn read_file(path: &Path, loaded: &mut Loaded) -> Option<Pending> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_FILE_BYTES {
         loaded.problems.push(
@@ -248,7 +332,7 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
             )
             .help("split the configuration into several files, for example one per tenant"),
         );
-        return;
+        return None;
     }
     // Read at most one byte past the limit: a device or a growing file cannot exhaust memory.
     let read = std::fs::File::open(path).and_then(|f| {
@@ -272,7 +356,7 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
                 )
                 .help("split the configuration into several files, for example one per tenant"),
             );
-            return;
+            return None;
         }
         Ok(b) => b,
         Err(e) => {
@@ -281,7 +365,7 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
                 Place::Path(path.into()),
                 format!("cannot read `{}`: {e}", path.display()),
             ));
-            return;
+            return None;
         }
     };
     match String::from_utf8(bytes) {
@@ -301,6 +385,7 @@ fn read_file(path: &Path, loaded: &mut Loaded) {
                 .help("save the file as UTF-8"),
             );
             loaded.values.push(None);
+            None
         }
     }
 }
@@ -310,14 +395,14 @@ fn push_file(loaded: &mut Loaded, path: PathBuf, text: String) -> FileId {
     loaded.files.len() - 1
 }
 
-fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) {
+/// Registers a text as a file; returns it pending when it is to be parsed.
+fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) -> Option<Pending> {
     // An explicitly named file may be of any size: enforce the limit on strings too.
     let too_large = text.len() as u64 > MAX_FILE_BYTES;
     let id = push_file(loaded, path, text);
-    let file = loaded.files[id].clone();
-    let text: &str = &file.text;
-    let name = file.path.display();
+    loaded.values.push(None);
     if too_large {
+        let name = loaded.files[id].path.display().to_string();
         loaded.problems.push(Problem::error(
             "file_too_large",
             Place::Bytes(id, 0..0),
@@ -326,35 +411,36 @@ fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) {
                 MAX_FILE_BYTES / (1024 * 1024)
             ),
         ));
-        loaded.values.push(None);
-        return;
+        return None;
     }
+    Some(Pending { id, value: None })
+}
+
+/// Parses a file's text and substitutes `${env:…}`; `None` when there is no value.
+fn parse_value(id: FileId, file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Value> {
+    let text: &str = &file.text;
+    let name = file.path.display();
     if text.trim().is_empty() {
-        loaded.problems.push(Problem {
+        problems.push(Problem {
             place: Place::Path(file.path.clone()),
             ..empty_file(id, &name.to_string())
         });
-        loaded.values.push(None);
-        return;
+        return None;
     }
     let mut value = match super::compose::compose(text) {
         Ok(Value::Null) => {
-            loaded.problems.push(empty_file(id, &name.to_string()));
-            loaded.values.push(None);
-            return;
+            problems.push(empty_file(id, &name.to_string()));
+            return None;
         }
         Ok(v) => v,
         Err(errors) => {
-            loaded
-                .problems
-                .extend(errors.into_iter().map(|e| yaml_problem(id, &file, e)));
-            loaded.values.push(None);
-            return;
+            problems.extend(errors.into_iter().map(|e| yaml_problem(id, file, e)));
+            return None;
         }
     };
     let mut pointer = String::new();
-    substitute_env(id, &mut value, &mut pointer, &mut loaded.problems);
-    loaded.values.push(Some(value));
+    substitute_env(id, &mut value, &mut pointer, problems);
+    Some(value)
 }
 
 fn empty_file(id: FileId, name: &str) -> Problem {

@@ -111,10 +111,15 @@ fn check_loaded(loaded: Loaded) -> Checked {
     problems.extend(merge_problems);
     let mut desired = None;
     if well_formed && typed {
-        let d = document.to_desired();
+        let mut d = document.to_desired();
+        let mut warnings = Vec::new();
         for v in rules::check(&d.state) {
+            if v.severity == Severity::Warning {
+                warnings.push(v.clone());
+            }
             problems.push(violation(v, &d, &document, &owners));
         }
+        d.warnings = Some(warnings);
         document_rules(&d, &owners, &mut problems);
         desired = Some(d);
     }
@@ -131,7 +136,20 @@ fn check_loaded(loaded: Loaded) -> Checked {
     };
     if checked.error_count() == 0 {
         checked.desired = desired.map(|mut d: Desired| {
+            let listed = |d: &Desired| -> usize {
+                d.state
+                    .memberships
+                    .values()
+                    .map(|m| m.spec.workspaces.len())
+                    .sum()
+            };
+            let before = listed(&d);
             d.state.normalize();
+            // The warnings stay those of the normalized state unless a membership listed a
+            // workspace twice (its count is in `invitation_workspaces`): then recompute them.
+            if listed(&d) != before {
+                d.warnings = None;
+            }
             d
         });
     }
