@@ -112,7 +112,7 @@ async fn fetch(client: &Client) -> Result<State, Error> {
     Ok(client.state().await?)
 }
 
-#[allow(clippy::too_many_arguments)] // the steps of one backend share all of these
+#[allow(clippy::too_many_arguments)]
 fn bench_backend(
     run: &mut Run,
     rt: &tokio::runtime::Runtime,
