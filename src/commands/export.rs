@@ -11,15 +11,16 @@ use super::{Exit, Global};
 use crate::cli::{ExportArgs, ExportLayout};
 use crate::spec::Document;
 
-const SCHEMA_LINE: &str =
-    "# yaml-language-server: $schema=https://tenantctl.dev/schemas/tenantctl.schema.json";
+/// How an exported file points an editor at the schema: the schema's location depends on
+/// where the user keeps it, so the export says how rather than guessing a path.
+const SCHEMA_LINE: &str = "# Editor support: `tenantctl schema > tenantctl.schema.json`, then make the first line\n# `# yaml-language-server: $schema=<path to tenantctl.schema.json>`.";
 
 fn yaml(doc: &Document) -> miette::Result<String> {
     serde_saphyr::to_string(doc).map_err(|e| miette!("cannot write YAML: {e}"))
 }
 
 fn header(origin: &str, revision: i64) -> String {
-    format!("{SCHEMA_LINE}\n# Exported by tenantctl from {origin} at revision {revision}.\n")
+    format!("# Exported by tenantctl from {origin} at revision {revision}.\n{SCHEMA_LINE}\n")
 }
 
 /// The files of an export, by relative path.
