@@ -363,6 +363,22 @@ fn main() -> Result<(), Error> {
             vec!["small".into()]
         };
     }
+    // `--generate DIR`: only write the YAML of each size under DIR/SIZE/{base,edit}, to
+    // profile the command line on it (`perf record tenantctl validate DIR/large/base`).
+    if let Some(i) = args.iter().position(|a| a == "--generate") {
+        let dir = PathBuf::from(args.get(i + 1).ok_or("--generate needs a directory")?);
+        for name in names.iter().filter(|n| Path::new(n.as_str()) != dir) {
+            let size = Size::by_name(name)
+                .ok_or_else(|| format!("unknown size `{name}` (small, medium, large)"))?;
+            for (sub, edit) in [("base", false), ("edit", true)] {
+                let d = dir.join(size.name).join(sub);
+                std::fs::create_dir_all(&d)?;
+                gen::write(&d, &size, edit)?;
+            }
+            eprintln!("{}: written under {}", size.name, dir.join(size.name).display());
+        }
+        return Ok(());
+    }
     let postgres = std::env::var("TENANTCTL_TEST_POSTGRES")
         .ok()
         .filter(|s| !s.is_empty());

@@ -270,6 +270,11 @@ pub fn compose(text: &str) -> Result<Value, Vec<ComposeError>> {
     Ok(root.unwrap_or(Value::Null))
 }
 
+/// Resolves an untagged plain scalar by the YAML 1.2 core schema.
+pub(crate) fn plain_scalar(text: &str) -> Result<Value, String> {
+    scalar(text, ScalarStyle::Plain, None)
+}
+
 /// Resolves a scalar by the YAML 1.2 core schema (or its explicit core tag).
 fn scalar(text: &str, style: ScalarStyle, tag: Option<&Tag>) -> Result<Value, String> {
     if let Some(tag) = tag {

@@ -427,7 +427,12 @@ fn parse_value(id: FileId, file: &SourceFile, problems: &mut Vec<Problem>) -> Op
         });
         return None;
     }
-    let mut value = match super::compose::compose(text) {
+    // The fast path takes the usual shapes; the full parser the rest, and every error.
+    let composed = match super::fast::parse(text) {
+        Some(v) => Ok(v),
+        None => super::compose::compose(text),
+    };
+    let mut value = match composed {
         Ok(Value::Null) => {
             problems.push(empty_file(id, &name.to_string()));
             return None;
@@ -438,8 +443,10 @@ fn parse_value(id: FileId, file: &SourceFile, problems: &mut Vec<Problem>) -> Op
             return None;
         }
     };
-    let mut pointer = String::new();
-    substitute_env(id, &mut value, &mut pointer, problems);
+    if text.contains("${env:") {
+        let mut pointer = String::new();
+        substitute_env(id, &mut value, &mut pointer, problems);
+    }
     Some(value)
 }
 

@@ -3,6 +3,7 @@
 
 pub mod compose;
 mod document;
+pub mod fast;
 pub mod load;
 pub mod span;
 
