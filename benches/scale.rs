@@ -375,7 +375,11 @@ fn main() -> Result<(), Error> {
                 std::fs::create_dir_all(&d)?;
                 gen::write(&d, &size, edit)?;
             }
-            eprintln!("{}: written under {}", size.name, dir.join(size.name).display());
+            eprintln!(
+                "{}: written under {}",
+                size.name,
+                dir.join(size.name).display()
+            );
         }
         return Ok(());
     }

@@ -2,16 +2,16 @@
 //! model's specs; tenants and users carry their children and the `previously`/`protected`
 //! hints. [`Document::to_desired`] flattens a document into the model's [`State`].
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::keys::{self, Grantee};
 use crate::model::{
-    Access, AnySpec, Contact, DateFormat, GrantAction, GrantSpec, Kind, Language, Limits,
-    MembershipSpec, Meta, ModelSpec, PlanSpec, RoleSpec, State, SystemRole, TenantModelSpec,
-    TenantSpec, TenantStatus, UserModelSpec, UserSpec, UserStatus, WorkspaceSpec,
+    Access, Contact, DateFormat, Entry, GrantAction, GrantSpec, Kind, Language, Limits,
+    MembershipSpec, ModelSpec, PlanSpec, RoleSpec, State, SystemRole, TenantModelSpec, TenantSpec,
+    TenantStatus, UserModelSpec, UserSpec, UserStatus, WorkspaceSpec,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -211,9 +211,58 @@ pub struct Rename {
     pub to: String,
 }
 
-/// Where a flattened resource (or one of its fields) was declared: a JSON pointer into the
-/// merged document (`/tenants/acme/grants/0`), for placing diagnostics.
-pub type Origins = std::collections::HashMap<(Kind, String), String>;
+/// Where each resource of a [`Desired`] state was declared, as a JSON pointer into the merged
+/// document (`/tenants/acme/workspaces/paris`), for placing diagnostics. Pointers follow from
+/// the keys; only what the keys lose is kept: e-mails written with upper-case letters and the
+/// index of each grant in its tenant's list.
+#[derive(Debug, Clone, Default)]
+pub struct Origins {
+    /// E-mail as compared (lower case) → as written, when the two differ.
+    users: HashMap<String, String>,
+    /// Grant key → its index in the tenant's `grants` list.
+    grants: HashMap<String, usize>,
+}
+
+impl Origins {
+    fn user(&self, email: &str) -> String {
+        format!(
+            "/users/{}",
+            esc(self.users.get(email).map_or(email, String::as_str))
+        )
+    }
+
+    /// The pointer of a resource's declaration; `None` for a malformed key.
+    fn pointer(&self, kind: Kind, key: &str) -> Option<String> {
+        let two = || keys::split2(key);
+        Some(match kind {
+            Kind::Plan => format!("/plans/{}", esc(key)),
+            Kind::Model => format!("/models/{}", esc(key)),
+            Kind::Role => format!("/roles/{}", esc(key)),
+            Kind::Tenant => format!("/tenants/{}", esc(key)),
+            Kind::Workspace => {
+                let (t, w) = two()?;
+                format!("/tenants/{}/workspaces/{}", esc(t), esc(w))
+            }
+            Kind::TenantModel => {
+                let (t, m) = two()?;
+                format!("/tenants/{}/models/{}", esc(t), esc(m))
+            }
+            Kind::Grant => {
+                let (t, _, _) = keys::split_grant(key)?;
+                format!("/tenants/{}/grants/{}", esc(t), self.grants.get(key)?)
+            }
+            Kind::User => self.user(key),
+            Kind::Membership => {
+                let (u, t) = two()?;
+                format!("{}/memberships/{}", self.user(u), esc(t))
+            }
+            Kind::UserModel => {
+                let (u, m) = two()?;
+                format!("{}/models/{}", self.user(u), esc(m))
+            }
+        })
+    }
+}
 
 /// The desired state: the flat [`State`], rename hints, and where each resource came from.
 #[derive(Debug, Clone, Default)]
@@ -221,106 +270,72 @@ pub struct Desired {
     pub state: State,
     pub renames: Vec<Rename>,
     pub origins: Origins,
-    /// Grants declared twice for the same workspace and grantee: (first, second) pointers.
+    /// Pointers of a grant and of a later grant with the same workspace and grantee.
     pub duplicate_grants: Vec<(String, String)>,
-    /// The rule warnings of the normalized `state`, when `validate` already computed them
-    /// (the plan reuses them rather than checking 100,000 users twice). `None`: not known.
+    /// The rules' warnings, when validate computed them (the plan reuses them).
     pub warnings: Option<Vec<crate::rules::Violation>>,
 }
 
+impl Desired {
+    /// The JSON pointer where a resource of the state was declared.
+    pub fn origin(&self, kind: Kind, key: &str) -> Option<String> {
+        if !self.state.contains(kind, key) {
+            return None;
+        }
+        self.origins.pointer(kind, key)
+    }
+}
+
 fn esc(s: &str) -> String {
-    s.replace('~', "~0").replace('/', "~1")
+    if s.contains(['~', '/']) {
+        s.replace('~', "~0").replace('/', "~1")
+    } else {
+        s.to_string()
+    }
 }
 
 impl Document {
-    /// Flattens the nested document into the model's keyed state. Lists keep their written
-    /// order, so diagnostics can point at an element; call [`State::normalize`] before
-    /// diffing.
+    /// Flattens a copy of the document; see [`Document::into_desired`].
     pub fn to_desired(&self) -> Desired {
+        self.clone().into_desired()
+    }
+
+    /// Flattens the document into the model's state, moving every value: tenants' children
+    /// and users' memberships become resources keyed `tenant/child` and `email/tenant`.
+    pub fn into_desired(self) -> Desired {
         let mut d = Desired::default();
-        let managed = Meta {
-            version: 0,
-            managed: true,
-            protected: false,
-        };
-        let put =
-            |d: &mut Desired, key: String, protected: bool, spec: AnySpec, pointer: String| {
-                d.origins.insert((spec.kind(), key.clone()), pointer);
-                d.state.insert(
-                    key,
-                    Meta {
-                        protected,
-                        ..managed
-                    },
-                    spec,
-                );
-            };
-        for (k, p) in &self.plans {
-            put(
-                &mut d,
-                k.clone(),
-                false,
-                AnySpec::Plan(p.clone()),
-                format!("/plans/{}", esc(k)),
-            );
-        }
-        for (k, m) in &self.models {
-            put(
-                &mut d,
-                k.clone(),
-                false,
-                AnySpec::Model(m.clone()),
-                format!("/models/{}", esc(k)),
-            );
-        }
-        for (k, r) in &self.roles {
-            put(
-                &mut d,
-                k.clone(),
-                false,
-                AnySpec::Role(r.clone()),
-                format!("/roles/{}", esc(k)),
-            );
-        }
-        for (tk, t) in &self.tenants {
-            let tp = format!("/tenants/{}", esc(tk));
-            let spec = TenantSpec {
-                display_name: t.display_name.clone(),
-                description: t.description.clone(),
-                contact: Contact {
-                    email: t.contact.email.as_ref().map(|e| e.to_lowercase()),
-                    ..t.contact.clone()
-                },
-                plan: t.plan.clone(),
-                limits: t.limits.clone(),
-                status: t.status,
-            };
-            put(
-                &mut d,
-                tk.clone(),
-                t.protected,
-                AnySpec::Tenant(spec),
-                tp.clone(),
-            );
-            if let Some(old) = &t.previously {
+        let st = &mut d.state;
+        st.plans = self
+            .plans
+            .into_iter()
+            .map(|(k, s)| (k, managed(false, s)))
+            .collect();
+        st.models = self
+            .models
+            .into_iter()
+            .map(|(k, s)| (k, managed(false, s)))
+            .collect();
+        st.roles = self
+            .roles
+            .into_iter()
+            .map(|(k, s)| (k, managed(false, s)))
+            .collect();
+        for (tk, t) in self.tenants {
+            if let Some(old) = t.previously {
                 d.renames.push(Rename {
                     kind: Kind::Tenant,
-                    from: old.clone(),
+                    from: old,
                     to: tk.clone(),
                 });
             }
-            for (wk, w) in &t.workspaces {
-                let spec = WorkspaceSpec {
-                    display_name: w.display_name.clone(),
-                    description: w.description.clone(),
-                };
-                let key = keys::join(&[tk, wk]);
-                if let Some(old) = &w.previously {
+            for (wk, w) in t.workspaces {
+                let key = keys::join(&[&tk, &wk]);
+                if let Some(old) = w.previously {
                     // `previously: other-tenant/old` names a workspace of another tenant.
                     let from = if old.contains('/') {
-                        old.clone()
+                        old
                     } else {
-                        keys::join(&[tk, old])
+                        keys::join(&[&tk, &old])
                     };
                     d.renames.push(Rename {
                         kind: Kind::Workspace,
@@ -328,87 +343,91 @@ impl Document {
                         to: key.clone(),
                     });
                 }
-                put(
-                    &mut d,
-                    key,
-                    w.protected,
-                    AnySpec::Workspace(spec),
-                    format!("{tp}/workspaces/{}", esc(wk)),
-                );
+                let spec = WorkspaceSpec {
+                    display_name: w.display_name,
+                    description: w.description,
+                };
+                d.state.workspaces.insert(key, managed(w.protected, spec));
             }
-            for (mk, m) in &t.models {
-                put(
-                    &mut d,
-                    keys::join(&[tk, mk]),
-                    false,
-                    AnySpec::TenantModel(m.clone()),
-                    format!("{tp}/models/{}", esc(mk)),
-                );
+            for (mk, m) in t.models {
+                d.state
+                    .tenant_models
+                    .insert(keys::join(&[&tk, &mk]), managed(false, m));
             }
-            for (i, g) in t.grants.iter().enumerate() {
-                let key = keys::grant(tk, &g.workspace, &g.grantee());
-                let pointer = format!("{tp}/grants/{i}");
-                let mut actions = g.actions.clone();
-                actions.sort();
-                actions.dedup();
-                if let Some(first) = d.origins.get(&(Kind::Grant, key.clone())) {
-                    d.duplicate_grants.push((first.clone(), pointer.clone()));
+            for (i, g) in t.grants.into_iter().enumerate() {
+                let key = keys::grant(&tk, &g.workspace, &g.grantee());
+                if let Some(first) = d.origins.grants.get(&key) {
+                    d.duplicate_grants.push((
+                        format!("/tenants/{}/grants/{first}", esc(&tk)),
+                        format!("/tenants/{}/grants/{i}", esc(&tk)),
+                    ));
                     continue;
                 }
-                put(
-                    &mut d,
-                    key,
-                    false,
-                    AnySpec::Grant(GrantSpec { actions }),
-                    pointer,
-                );
+                let mut actions = g.actions;
+                actions.sort();
+                actions.dedup();
+                d.origins.grants.insert(key.clone(), i);
+                d.state
+                    .grants
+                    .insert(key, managed(false, GrantSpec { actions }));
             }
-        }
-        for (raw, u) in &self.users {
-            let email = raw.to_lowercase();
-            let up = format!("/users/{}", esc(raw));
-            let spec = UserSpec {
-                first_name: u.first_name.clone(),
-                last_name: u.last_name.clone(),
-                language: u.language,
-                date_format: u.date_format,
-                status: u.status,
-                system_role: u.system_role,
+            let spec = TenantSpec {
+                display_name: t.display_name,
+                description: t.description,
+                contact: Contact {
+                    email: t.contact.email.map(|e| e.to_lowercase()),
+                    ..t.contact
+                },
+                plan: t.plan,
+                limits: t.limits,
+                status: t.status,
             };
-            put(
-                &mut d,
-                email.clone(),
-                u.protected,
-                AnySpec::User(spec),
-                up.clone(),
-            );
-            if let Some(old) = &u.previously {
+            d.state.tenants.insert(tk, managed(t.protected, spec));
+        }
+        for (raw, u) in self.users {
+            let email = raw.to_lowercase();
+            if let Some(old) = u.previously {
                 d.renames.push(Rename {
                     kind: Kind::User,
                     from: old.to_lowercase(),
                     to: email.clone(),
                 });
             }
-            for (tk, m) in &u.memberships {
-                put(
-                    &mut d,
-                    keys::join(&[&email, tk]),
-                    false,
-                    AnySpec::Membership(m.clone()),
-                    format!("{up}/memberships/{}", esc(tk)),
+            for (tk, m) in u.memberships {
+                d.state
+                    .memberships
+                    .insert(keys::join(&[&email, &tk]), managed(false, m));
+            }
+            for (mk, a) in u.models {
+                d.state.user_models.insert(
+                    keys::join(&[&email, &mk]),
+                    managed(false, UserModelSpec { access: a }),
                 );
             }
-            for (mk, a) in &u.models {
-                put(
-                    &mut d,
-                    keys::join(&[&email, mk]),
-                    false,
-                    AnySpec::UserModel(UserModelSpec { access: *a }),
-                    format!("{up}/models/{}", esc(mk)),
-                );
+            let spec = UserSpec {
+                first_name: u.first_name,
+                last_name: u.last_name,
+                language: u.language,
+                date_format: u.date_format,
+                status: u.status,
+                system_role: u.system_role,
+            };
+            if email != raw {
+                d.origins.users.insert(email.clone(), raw);
             }
+            d.state.users.insert(email, managed(u.protected, spec));
         }
         d
+    }
+}
+
+/// A resource of a desired state: managed, at version 0.
+fn managed<S>(protected: bool, spec: S) -> Entry<S> {
+    Entry {
+        version: 0,
+        managed: true,
+        protected,
+        spec,
     }
 }
 

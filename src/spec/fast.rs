@@ -39,7 +39,10 @@ fn plain_text(text: &str) -> bool {
         return true;
     }
     !text.chars().any(|c| {
-        matches!(c, '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}')
+        matches!(
+            c,
+            '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
+        )
     })
 }
 
@@ -405,7 +408,11 @@ impl<'a> Parser<'a> {
                     b'r' => out.push('\r'),
                     b'0' => out.push('\0'),
                     b'u' => {
-                        let hex = self.text.get(j..j + 4).filter(|_| j + 4 <= end).ok_or(Bail)?;
+                        let hex = self
+                            .text
+                            .get(j..j + 4)
+                            .filter(|_| j + 4 <= end)
+                            .ok_or(Bail)?;
                         if !hex.bytes().all(|h| h.is_ascii_hexdigit()) {
                             return Err(Bail);
                         }
@@ -542,8 +549,7 @@ impl<'a> Parser<'a> {
         while j < end && !matches!(b[j], b',' | b'[' | b']' | b'{' | b'}' | b':' | b'#') {
             j += 1;
         }
-        if j < end && (b[j] == b'#' || (b[j] == b':' && !key) || b[j] == b'[' || b[j] == b'{')
-        {
+        if j < end && (b[j] == b'#' || (b[j] == b':' && !key) || b[j] == b'[' || b[j] == b'{') {
             return Err(Bail);
         }
         let s = self.text[i..j].trim_end_matches(' ');
@@ -565,8 +571,8 @@ mod tests {
             Some(v) if full.as_ref().ok() != Some(&v) => {
                 let _ = std::fs::write(std::env::temp_dir().join("fast-differs.yaml"), text);
                 assert_eq!(
-                full.as_ref().ok(),
-                Some(&v),
+                    full.as_ref().ok(),
+                    Some(&v),
                     "fast path differs on {text:?}: {full:?}"
                 )
             }
@@ -656,7 +662,11 @@ mod tests {
             same(t);
             answered += usize::from(parse(t).is_some());
         }
-        assert!(answered * 2 > texts.len(), "the fast path takes most examples: {answered}/{}", texts.len());
+        assert!(
+            answered * 2 > texts.len(),
+            "the fast path takes most examples: {answered}/{}",
+            texts.len()
+        );
         // Mutations that matter to YAML: indicators, spaces, quotes, line breaks.
         let alphabet: &[&str] = &[
             " ", "  ", "\n", ":", ": ", "-", "- ", "#", " #", "'", "\"", "[", "]", "{", "}", ",",
@@ -710,6 +720,9 @@ mod tests {
             }
         }
         eprintln!("fast path took {fast} of {mutated} mutated texts");
-        assert!(fast * 5 > mutated, "the mutations exercise the fast path: {fast}/{mutated}");
+        assert!(
+            fast * 5 > mutated,
+            "the mutations exercise the fast path: {fast}/{mutated}"
+        );
     }
 }

@@ -652,6 +652,14 @@ pub fn normalise(section: Section, key: &str) -> String {
 }
 
 impl Owners {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
     /// The file that declares the node at `pointer` of the merged document
     /// (`/users/alice@acme.example/memberships/acme`).
     pub fn file_of(&self, pointer: &str) -> Option<FileId> {

@@ -9,7 +9,7 @@
 mod render;
 mod schema;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -18,11 +18,11 @@ use serde::Serialize;
 
 pub use render::{render, render_styled, summary};
 
-use crate::model::Kind;
+use crate::model::{Kind, RoleSpec};
 use crate::rules::{self, Severity, Violation};
 use crate::spec::load::{self, FileId, Loaded, Merged, Owners, Place, Problem, Target};
 use crate::spec::span::{self, SourceFile};
-use crate::spec::{Desired, Document};
+use crate::spec::Desired;
 
 /// One problem found in the desired state.
 #[derive(Debug, Clone, Serialize)]
@@ -111,23 +111,26 @@ fn check_loaded(loaded: Loaded) -> Checked {
     problems.extend(merge_problems);
     let mut desired = None;
     if well_formed && typed {
-        let mut d = document.to_desired();
+        // Role permissions as written place a violation on its line; roles are few.
+        let roles = document.roles.clone();
+        let mut d = document.into_desired();
         let mut warnings = Vec::new();
         for v in rules::check(&d.state) {
             if v.severity == Severity::Warning {
                 warnings.push(v.clone());
             }
-            problems.push(violation(v, &d, &document, &owners));
+            problems.push(violation(v, &d, &roles, &owners));
         }
         d.warnings = Some(warnings);
         document_rules(&d, &owners, &mut problems);
         desired = Some(d);
+    } else if document.users.len() + document.tenants.len() > 10_000 {
+        // Freeing a large document is slow (0.1 s for 100,000 users): not on the caller's path.
+        drop_in_background(document);
     }
     let diagnostics = place(&files, problems);
-    // Freeing the merged document of a large configuration is slow (0.1 s for 100,000
-    // users); do it off the caller's path. Small ones are freed here: a thread costs more.
-    if document.users.len() + document.tenants.len() > 10_000 {
-        drop_in_background((document, owners));
+    if owners.len() > 10_000 {
+        drop_in_background(owners);
     }
     let mut checked = Checked {
         desired: None,
@@ -164,15 +167,20 @@ fn drop_in_background<T: Send + 'static>(value: T) {
 }
 
 /// Places a rule violation at its resource (the key) or field (the value).
-fn violation(v: Violation, d: &Desired, doc: &Document, owners: &Owners) -> Problem {
-    let place = match d.origins.get(&(v.kind, v.key.clone())) {
+fn violation(
+    v: Violation,
+    d: &Desired,
+    roles: &BTreeMap<String, RoleSpec>,
+    owners: &Owners,
+) -> Problem {
+    let place = match d.origin(v.kind, &v.key) {
         Some(origin) => {
             let (ptr, target) = match &v.field {
                 Some(f) => (
-                    format!("{origin}/{}", field_in_yaml(&v, f, d, doc)),
+                    format!("{origin}/{}", field_in_yaml(&v, f, d, roles)),
                     Target::Value,
                 ),
-                None => (origin.clone(), Target::Key),
+                None => (origin, Target::Key),
             };
             owners
                 .file_of(&ptr)
@@ -214,7 +222,12 @@ fn rule_label(code: &str) -> Option<&'static str> {
 
 /// The field path of a violation in the YAML as written. Role permissions are sorted and
 /// deduplicated in the state, so their index is looked up by value.
-fn field_in_yaml(v: &Violation, field: &str, d: &Desired, doc: &Document) -> String {
+fn field_in_yaml(
+    v: &Violation,
+    field: &str,
+    d: &Desired,
+    roles: &BTreeMap<String, RoleSpec>,
+) -> String {
     if v.kind == Kind::Role {
         if let Some(i) = field
             .strip_prefix("permissions/")
@@ -225,8 +238,7 @@ fn field_in_yaml(v: &Violation, field: &str, d: &Desired, doc: &Document) -> Str
                 .roles
                 .get(&v.key)
                 .and_then(|r| r.spec.permissions.get(i));
-            let written = doc
-                .roles
+            let written = roles
                 .get(&v.key)
                 .and_then(|r| name.and_then(|n| r.permissions.iter().position(|p| p == n)));
             if let Some(j) = written {
@@ -257,7 +269,7 @@ fn document_rules(d: &Desired, owners: &Owners, out: &mut Vec<Problem>) {
         );
     }
     for r in &d.renames {
-        let Some(origin) = d.origins.get(&(r.kind, r.to.clone())) else {
+        let Some(origin) = d.origin(r.kind, &r.to) else {
             continue;
         };
         let ptr = format!("{origin}/previously");
@@ -273,9 +285,8 @@ fn document_rules(d: &Desired, owners: &Owners, out: &mut Vec<Problem>) {
             );
         } else if d.state.contains(r.kind, &r.from) {
             let other = d
-                .origins
-                .get(&(r.kind, r.from.clone()))
-                .map_or(Place::Nowhere, |o| at(o, Target::Key));
+                .origin(r.kind, &r.from)
+                .map_or(Place::Nowhere, |o| at(&o, Target::Key));
             out.push(
                 Problem::error(
                     "rename_conflict",
