@@ -22,6 +22,10 @@ use tenantctl::server::{self, ServerConfig};
 use tenantctl::spec::Desired;
 use tenantctl::validate;
 
+/// The allocator of the `tenantctl` binary, so that the numbers are the binary's.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 type Error = Box<dyn std::error::Error + Send + Sync>;
 
 /// Peak resident set size since the last reset, in bytes (Linux; 0 elsewhere).

@@ -14,3 +14,8 @@ fn main() -> ExitCode {
         }
     }
 }
+
+/// mimalloc rather than glibc's allocator: loading a large configuration is mostly small
+/// allocations, which it serves twice as fast with less memory (see README, Performance).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
