@@ -16,6 +16,8 @@ use std::time::{Duration, Instant};
 use gen::Size;
 use tenantctl::apply::{self, Mode};
 use tenantctl::client::{Client, ClientConfig};
+use tenantctl::commands::platform::{self, Platform};
+use tenantctl::commands::Global;
 use tenantctl::model::State;
 use tenantctl::plan::{self, Plan, PlanOptions};
 use tenantctl::server::{self, ServerConfig};
@@ -96,6 +98,59 @@ impl Run {
     }
 }
 
+impl Run {
+    /// Runs a child process to its end: its wall time and its own peak resident memory.
+    fn measure_child(
+        &mut self,
+        size: &Size,
+        backend: &'static str,
+        step: &'static str,
+        command: impl FnOnce() -> std::process::Command,
+    ) -> Result<(), Error> {
+        let start = Instant::now();
+        let mut child = command().spawn()?;
+        let (status, peak) = wait_with_peak(&mut child)?;
+        let elapsed = start.elapsed();
+        if !status.success() {
+            return Err(format!("{step}: the command failed: {status}").into());
+        }
+        let s = Step {
+            size: size.name,
+            backend,
+            step,
+            seconds: elapsed.as_secs_f64(),
+            peak_mb: peak as f64 / 1e6,
+            users: size.users,
+            resources: self.resources,
+            items: 0,
+            us_per_user: elapsed.as_secs_f64() * 1e6 / size.users as f64,
+        };
+        eprintln!(
+            "  {:<8} {:<9} {:<24} {:>8.3} s {:>8.0} MB  (child process)",
+            s.size, s.backend, s.step, s.seconds, s.peak_mb
+        );
+        self.steps.push(s);
+        Ok(())
+    }
+}
+
+/// Waits for a child and reads its peak resident size (`ru_maxrss`, Linux: in KiB).
+fn wait_with_peak(
+    child: &mut std::process::Child,
+) -> Result<(std::process::ExitStatus, u64), Error> {
+    use std::os::unix::process::ExitStatusExt;
+    let pid = libc::pid_t::try_from(child.id())?;
+    let mut status: libc::c_int = 0;
+    // SAFETY: `rusage` is plain data, filled in by the kernel; `pid` is our own child.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    if r != pid {
+        return Err(std::io::Error::last_os_error().into());
+    }
+    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
+    Ok((std::process::ExitStatus::from_raw(status), peak))
+}
+
 fn load(dir: &Path) -> Result<Desired, Error> {
     let checked = validate::check_paths(&[dir.to_path_buf()]);
     if checked.error_count() > 0 {
@@ -141,10 +196,30 @@ fn bench_backend(
             Some("bench"),
         ))?,
     };
-    let mut config = ClientConfig::new(&server.url(), Some(token));
+    let mut config = ClientConfig::new(&server.url(), Some(token.clone()));
     config.timeout = Duration::from_secs(600);
     let client = Arc::new(Client::new(config)?);
     let options = PlanOptions::default();
+    // The platform as `tenantctl plan --endpoint` sees it: plans below go through the same
+    // function as the command (the YAML is loaded while the live state is read).
+    let global = Global {
+        endpoint: Some(server.url()),
+        token: Some(token.clone()),
+        local_dir: work.join("local"),
+        max_rps: 0,
+        timeout: Duration::from_secs(600),
+    };
+    let platform = rt.block_on(Platform::connect(&global))?;
+    let plan_paths = |dir: &Path| -> Result<Plan, Error> {
+        let planned = rt.block_on(platform::load_and_plan(
+            &platform,
+            None,
+            &[dir.to_path_buf()],
+            options.clone(),
+        ))?;
+        let (_, plan) = planned.ok_or("generated configuration does not validate")?;
+        Ok(plan)
+    };
 
     // The resources column of every step, validate included, is the size's count.
     run.resources = size.resources();
@@ -173,9 +248,7 @@ fn bench_backend(
     drop(plan);
     drop(desired);
     run.measure(size, backend, "no-op plan", || {
-        let desired = load(base)?;
-        let live = rt.block_on(fetch(&client))?;
-        let plan = plan::diff(&desired, &live, &options);
+        let plan = plan_paths(base)?;
         if plan.has_changes() {
             return Err(format!("the no-op plan has {} changes", changes(&plan)).into());
         }
@@ -197,10 +270,19 @@ fn bench_backend(
         Ok(((), changes(&plan)))
     })?;
     drop((desired, live));
+    // The client alone: the `tenantctl plan` process, its wall time and peak memory (the
+    // server's memory stays in this process).
+    run.measure_child(size, backend, "no-op plan, CLI process", || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+        cmd.args(["plan", "--detailed-exitcode"])
+            .arg(base)
+            .env("TENANTCTL_ENDPOINT", server.url())
+            .env("TENANTCTL_TOKEN", &token)
+            .stdout(std::process::Stdio::null());
+        cmd
+    })?;
     run.measure(size, backend, "plan+apply 1% change", || {
-        let desired = load(edit)?;
-        let live = rt.block_on(fetch(&client))?;
-        let plan = plan::diff(&desired, &live, &options);
+        let plan = plan_paths(edit)?;
         let n = changes(&plan);
         rt.block_on(apply::apply(
             &plan,
@@ -212,9 +294,7 @@ fn bench_backend(
         Ok(((), n))
     })?;
     run.measure(size, backend, "re-plan after change", || {
-        let desired = load(edit)?;
-        let live = rt.block_on(fetch(&client))?;
-        let plan = plan::diff(&desired, &live, &options);
+        let plan = plan_paths(edit)?;
         if plan.has_changes() {
             return Err(format!(
                 "the plan after the 1% change did not converge: {} changes",
@@ -244,6 +324,7 @@ fn bench_backend(
         }
         Ok(((), files.len()))
     })?;
+    rt.block_on(platform.close());
     rt.block_on(server.shutdown());
     Ok(())
 }

@@ -53,8 +53,8 @@ pub fn run(args: ApplyArgs, global: &Global) -> miette::Result<Exit> {
     };
     let desired = match &saved {
         Some(_) => None,
-        None => match platform::load(&args.paths)? {
-            Some(d) => Some(d),
+        None => match platform::load_early(global, &args.paths)?.valid() {
+            Some(early) => Some(early),
             None => return Ok(Exit::Failure),
         },
     };
@@ -72,7 +72,7 @@ async fn run_async(
     args: &ApplyArgs,
     p: &Platform,
     saved: Option<SavedPlan>,
-    desired: Option<platform::Loaded>,
+    desired: Option<Option<platform::Loaded>>,
     options: crate::plan::PlanOptions,
     ask: bool,
 ) -> miette::Result<Exit> {
@@ -93,8 +93,12 @@ async fn run_async(
             plan.recheck_delete_guard(&live, args.options.max_delete_percent);
             plan
         }
-        (None, Some(loaded)) => {
-            let plan = platform::make_plan(p, &loaded.desired, options).await?;
+        (None, Some(early)) => {
+            let Some((loaded, plan)) =
+                platform::load_and_plan(p, early, &args.paths, options).await?
+            else {
+                return Ok(Exit::Failure);
+            };
             print_warnings = Some(loaded.warnings);
             plan
         }

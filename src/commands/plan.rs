@@ -11,18 +11,21 @@ use crate::apply::saved::{SavedOptions, SavedPlan};
 use crate::cli::PlanArgs;
 
 pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
-    let Some(loaded) = platform::load(&args.paths)? else {
+    let Some(early) = platform::load_early(global, &args.paths)?.valid() else {
         return Ok(Exit::Failure);
     };
     let options = platform::plan_options(&args.options)?;
     let rt = super::runtime()?;
-    let (plan, label) = rt.block_on(async {
+    let planned = rt.block_on(async {
         let p = Platform::connect(global).await?;
-        let plan = platform::make_plan(&p, &loaded.desired, options).await;
+        let planned = platform::load_and_plan(&p, early, &args.paths, options).await;
         let label = p.label.clone();
         p.close().await;
-        plan.map(|plan| (plan, label))
+        planned.map(|o| o.map(|(loaded, plan)| (loaded, plan, label)))
     })?;
+    let Some((loaded, plan, label)) = planned else {
+        return Ok(Exit::Failure);
+    };
     let mut out = std::io::stdout().lock();
     out.write_all(platform::render(&plan, args.format).as_bytes())
         .into_diagnostic()?;

@@ -11,6 +11,7 @@ use miette::{miette, IntoDiagnostic, WrapErr};
 use super::Global;
 use crate::cli::{DiagnosticFormat, PlanFormat, PlanOptions as PlanFlags};
 use crate::client::{Client, ClientConfig};
+use crate::model::State;
 use crate::plan::{self, Identity, Plan, PlanOptions};
 use crate::spec::Desired;
 use crate::validate;
@@ -222,35 +223,121 @@ pub fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
     })
 }
 
-/// Fetches the live state and who we are, checks the targets exist, and diffs.
-pub async fn make_plan(
-    platform: &Platform,
-    desired: &Desired,
-    mut options: PlanOptions,
-) -> miette::Result<Plan> {
+/// What a plan is made against: the live state and who the token is.
+pub struct Live {
+    pub state: State,
+    pub identity: Identity,
+}
+
+/// Reads who we are and the live state.
+pub async fn fetch(platform: &Platform) -> miette::Result<Live> {
     let who = platform
         .client
         .whoami()
         .await
         .into_diagnostic()
         .wrap_err("cannot ask the platform who this token is")?;
-    options.identity = Identity {
-        user: who.user.map(|u| u.to_lowercase()),
-    };
-    let live = platform
+    let state = platform
         .client
         .state()
         .await
         .into_diagnostic()
         .wrap_err("cannot read the live state")?;
+    Ok(Live {
+        state,
+        identity: Identity {
+            user: who.user.map(|u| u.to_lowercase()),
+        },
+    })
+}
+
+/// Checks the targets exist, and diffs.
+pub fn diff(desired: &Desired, live: &Live, mut options: PlanOptions) -> miette::Result<Plan> {
+    options.identity = live.identity.clone();
     for (kind, key) in &options.targets {
-        if !desired.state.contains(*kind, key) && !live.contains(*kind, key) {
+        if !desired.state.contains(*kind, key) && !live.state.contains(*kind, key) {
             return Err(miette!(
                 "--target {kind}/{key} matches nothing in the configuration or on the platform"
             ));
         }
     }
-    Ok(plan::diff(desired, &live, &options))
+    Ok(plan::diff(desired, &live.state, &options))
+}
+
+/// Fetches the live state and who we are, checks the targets exist, and diffs.
+pub async fn make_plan(
+    platform: &Platform,
+    desired: &Desired,
+    options: PlanOptions,
+) -> miette::Result<Plan> {
+    let live = fetch(platform).await?;
+    diff(desired, &live, options)
+}
+
+/// Loads the YAML of `paths` (unless it was loaded already: `early`) and plans it. The YAML
+/// is loaded on a thread while the live state is read, as at scale the two take about as
+/// long; YAML errors are reported as soon as they are known, without waiting for the
+/// platform. `None` when the configuration has errors (already rendered on stderr).
+pub async fn load_and_plan(
+    platform: &Platform,
+    early: Option<Loaded>,
+    paths: &[PathBuf],
+    options: PlanOptions,
+) -> miette::Result<Option<(Loaded, Plan)>> {
+    if let Some(loaded) = early {
+        let plan = make_plan(platform, &loaded.desired, options).await?;
+        return Ok(Some((loaded, plan)));
+    }
+    let owned = paths.to_vec();
+    let mut loading = tokio::task::spawn_blocking(move || load(&owned));
+    let mut fetching = std::pin::pin!(fetch(platform));
+    let mut live = None;
+    let loaded = loop {
+        tokio::select! {
+            l = &mut loading => break l,
+            r = &mut fetching, if live.is_none() => live = Some(r),
+        }
+    };
+    let loaded = loaded.map_err(|e| miette!("loading the configuration failed: {e}"))??;
+    let Some(loaded) = loaded else {
+        return Ok(None);
+    };
+    let live = match live {
+        Some(r) => r?,
+        None => fetching.await?,
+    };
+    let plan = diff(&loaded.desired, &live, options)?;
+    Ok(Some((loaded, plan)))
+}
+
+/// The YAML as loaded before connecting, if it was.
+pub enum Early {
+    /// Loaded and valid.
+    Ready(Loaded),
+    /// To be loaded while the live state is read.
+    Deferred,
+    /// It has errors, already rendered on stderr.
+    Invalid,
+}
+
+impl Early {
+    /// The configuration for [`load_and_plan`]; `None` when it is invalid.
+    pub fn valid(self) -> Option<Option<Loaded>> {
+        match self {
+            Early::Ready(l) => Some(Some(l)),
+            Early::Deferred => Some(None),
+            Early::Invalid => None,
+        }
+    }
+}
+
+/// Loads the YAML now when the platform is the embedded one, so that an invalid
+/// configuration does not start it; a remote endpoint's plan loads it while fetching.
+pub fn load_early(global: &Global, paths: &[PathBuf]) -> miette::Result<Early> {
+    if global.endpoint.is_some() {
+        return Ok(Early::Deferred);
+    }
+    Ok(load(paths)?.map_or(Early::Invalid, Early::Ready))
 }
 
 /// Whether stdout is a terminal that takes colour (`NO_COLOR` and `CLICOLOR_FORCE` honoured).

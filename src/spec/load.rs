@@ -8,7 +8,7 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::compose::{ComposeError, MAX_DEPTH};
 use super::span::{escape, unescape, SourceFile};
@@ -99,18 +99,37 @@ impl Problem {
     }
 }
 
-/// The files read and their parsed documents.
-#[derive(Debug, Default)]
-pub struct Loaded {
+/// The files read and their parsed documents (or what a [`Hook`] made of them).
+#[derive(Debug)]
+pub struct Loaded<T = Value> {
     pub files: Vec<Arc<SourceFile>>,
     /// The parsed, substituted document of each file; `None` when it could not be parsed.
-    pub values: Vec<Option<Value>>,
+    pub values: Vec<Option<T>>,
     pub problems: Vec<Problem>,
 }
+
+impl<T> Default for Loaded<T> {
+    fn default() -> Self {
+        Loaded {
+            files: Vec::new(),
+            values: Vec::new(),
+            problems: Vec::new(),
+        }
+    }
+}
+
+/// What to make of each parsed file, on the thread that parsed it (so that a file's JSON
+/// value is dropped as soon as it is used, not kept until every file is parsed).
+pub type Hook<'a, T> = &'a (dyn Fn(FileId, Value, &mut Vec<Problem>) -> Option<T> + Sync);
 
 /// Reads every path (files, and directories recursively: `*.yaml` and `*.yml` in sorted
 /// order, hidden entries skipped) and parses each file.
 pub fn load_paths(paths: &[PathBuf]) -> Loaded {
+    load_paths_with(paths, &|_, v, _| Some(v))
+}
+
+/// [`load_paths`], with `hook` applied to each parsed file.
+pub fn load_paths_with<T: Send>(paths: &[PathBuf], hook: Hook<'_, T>) -> Loaded<T> {
     let mut loaded = Loaded::default();
     if paths.is_empty() {
         loaded.problems.push(Problem::error(
@@ -126,7 +145,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
     let mut seen = HashSet::new();
     // Files are read in order (ids and problems stay in file order); their texts are parsed
     // afterwards, in parallel: composing YAML is most of the time of a large configuration.
-    let mut slots: Vec<Slot> = Vec::new();
+    let mut slots: Vec<Slot<T>> = Vec::new();
     for f in files {
         // The same file named twice (`a.yaml dir/` with a.yaml inside dir) is read once.
         let canonical = std::fs::canonicalize(&f).unwrap_or_else(|_| f.clone());
@@ -145,7 +164,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
             });
         }
     }
-    parse_pending(&mut slots, &loaded.files);
+    parse_pending(&mut slots, &loaded.files, hook);
     for slot in slots {
         loaded.problems.extend(slot.problems);
         if let Some((id, value)) = slot.pending.and_then(|p| p.value.map(|v| (p.id, v))) {
@@ -156,25 +175,25 @@ pub fn load_paths(paths: &[PathBuf]) -> Loaded {
 }
 
 /// One file of [`load_paths`]: the problems found reading it, then parsing it.
-struct Slot {
+struct Slot<T> {
     problems: Vec<Problem>,
-    pending: Option<Pending>,
+    pending: Option<Pending<T>>,
 }
 
 /// A file read but not parsed yet; `value` is filled by [`parse_pending`].
-struct Pending {
+struct Pending<T> {
     id: FileId,
-    value: Option<Value>,
+    value: Option<T>,
 }
 
 /// Parses every pending file, on up to as many threads as there are cores, the largest
 /// files first.
-fn parse_pending(slots: &mut [Slot], files: &[Arc<SourceFile>]) {
-    let mut work: Vec<&mut Slot> = slots.iter_mut().filter(|s| s.pending.is_some()).collect();
+fn parse_pending<T: Send>(slots: &mut [Slot<T>], files: &[Arc<SourceFile>], hook: Hook<'_, T>) {
+    let mut work: Vec<&mut Slot<T>> = slots.iter_mut().filter(|s| s.pending.is_some()).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
         .min(work.len());
-    let size = |s: &Slot| {
+    let size = |s: &Slot<T>| {
         s.pending
             .as_ref()
             .and_then(|p| files.get(p.id))
@@ -182,13 +201,13 @@ fn parse_pending(slots: &mut [Slot], files: &[Arc<SourceFile>]) {
     };
     if threads <= 1 {
         for slot in work {
-            parse_slot(slot, files);
+            parse_slot(slot, files, hook);
         }
         return;
     }
     // Largest first, dealt round-robin to balance the threads.
     work.sort_by_key(|s| std::cmp::Reverse(size(s)));
-    let mut shares: Vec<Vec<&mut Slot>> = (0..threads).map(|_| Vec::new()).collect();
+    let mut shares: Vec<Vec<&mut Slot<T>>> = (0..threads).map(|_| Vec::new()).collect();
     let mut loads = vec![0usize; threads];
     for slot in work {
         let i = (0..threads).min_by_key(|i| loads[*i]).unwrap_or(0);
@@ -199,27 +218,34 @@ fn parse_pending(slots: &mut [Slot], files: &[Arc<SourceFile>]) {
         for share in shares {
             scope.spawn(move || {
                 for slot in share {
-                    parse_slot(slot, files);
+                    parse_slot(slot, files, hook);
                 }
             });
         }
     });
 }
 
-fn parse_slot(slot: &mut Slot, files: &[Arc<SourceFile>]) {
+fn parse_slot<T>(slot: &mut Slot<T>, files: &[Arc<SourceFile>], hook: Hook<'_, T>) {
     if let Some(p) = slot.pending.as_mut() {
         if let Some(file) = files.get(p.id) {
-            p.value = parse_value(p.id, file, &mut slot.problems);
+            p.value = parse_value(p.id, file, &mut slot.problems)
+                .and_then(|v| hook(p.id, v, &mut slot.problems));
         }
     }
 }
 
 /// Parses one text as if it were a file named `name`: the entry point for tests and fuzzing.
 pub fn load_str(name: &str, text: &str) -> Loaded {
+    load_str_with(name, text, &|_, v, _| Some(v))
+}
+
+/// [`load_str`], with `hook` applied to the parsed file.
+pub fn load_str_with<T>(name: &str, text: &str, hook: Hook<'_, T>) -> Loaded<T> {
     let mut loaded = Loaded::default();
     if let Some(p) = parse_text(PathBuf::from(name), text.to_string(), &mut loaded) {
         let file = loaded.files[p.id].clone();
-        loaded.values[p.id] = parse_value(p.id, &file, &mut loaded.problems);
+        loaded.values[p.id] = parse_value(p.id, &file, &mut loaded.problems)
+            .and_then(|v| hook(p.id, v, &mut loaded.problems));
     }
     loaded
 }
@@ -316,7 +342,7 @@ fn walk_dir(
 }
 
 /// Reads one file into `loaded`; a file to parse is returned pending, its value `None`.
-fn read_file(path: &Path, loaded: &mut Loaded) -> Option<Pending> {
+fn read_file<T>(path: &Path, loaded: &mut Loaded<T>) -> Option<Pending<T>> {
     let size = std::fs::metadata(path).map(|m| m.len()).unwrap_or(0);
     if size > MAX_FILE_BYTES {
         loaded.problems.push(
@@ -390,13 +416,13 @@ fn read_file(path: &Path, loaded: &mut Loaded) -> Option<Pending> {
     }
 }
 
-fn push_file(loaded: &mut Loaded, path: PathBuf, text: String) -> FileId {
+fn push_file<T>(loaded: &mut Loaded<T>, path: PathBuf, text: String) -> FileId {
     loaded.files.push(Arc::new(SourceFile::new(path, text)));
     loaded.files.len() - 1
 }
 
 /// Registers a text as a file; returns it pending when it is to be parsed.
-fn parse_text(path: PathBuf, text: String, loaded: &mut Loaded) -> Option<Pending> {
+fn parse_text<T>(path: PathBuf, text: String, loaded: &mut Loaded<T>) -> Option<Pending<T>> {
     // An explicitly named file may be of any size: enforce the limit on strings too.
     let too_large = text.len() as u64 > MAX_FILE_BYTES;
     let id = push_file(loaded, path, text);
@@ -627,6 +653,16 @@ impl Section {
         })
     }
 
+    fn name(self) -> &'static str {
+        match self {
+            Section::Plans => "plans",
+            Section::Models => "models",
+            Section::Roles => "roles",
+            Section::Tenants => "tenants",
+            Section::Users => "users",
+        }
+    }
+
     fn noun(self) -> &'static str {
         match self {
             Section::Plans => "plan",
@@ -680,103 +716,133 @@ pub struct Merged {
     pub problems: Vec<Problem>,
 }
 
+/// One declaration of a file, typed.
+#[derive(Debug)]
+pub enum Decl {
+    Plan(crate::model::PlanSpec),
+    Model(crate::model::ModelSpec),
+    Role(crate::model::RoleSpec),
+    Tenant(super::TenantDecl),
+    User(super::UserDecl),
+}
+
+/// A file's declarations in the order written: section, key as written, and the typed
+/// value or why it could not be typed.
+#[derive(Debug, Default)]
+pub struct Typed(Vec<(Section, String, Result<Decl, String>)>);
+
+/// Types a file's document, entry by entry (moving the values out of it).
+pub fn typed(value: Value) -> Typed {
+    let mut out = Typed::default();
+    let Value::Object(sections) = value else {
+        return out;
+    };
+    for (name, body) in sections {
+        let Some(section) = Section::parse(&name) else {
+            continue;
+        };
+        let Value::Object(entries) = body else {
+            continue;
+        };
+        out.0.reserve(entries.len());
+        for (raw, body) in entries {
+            let decl = match section {
+                Section::Plans => serde_json::from_value(body).map(Decl::Plan),
+                Section::Models => serde_json::from_value(body).map(Decl::Model),
+                Section::Roles => serde_json::from_value(body).map(Decl::Role),
+                Section::Tenants => serde_json::from_value(body).map(Decl::Tenant),
+                Section::Users => serde_json::from_value(body).map(Decl::User),
+            };
+            out.0.push((section, raw, decl.map_err(|e| e.to_string())));
+        }
+    }
+    out
+}
+
 /// Merges parsed files, section by section and key by key. A key declared twice (also after
 /// normalisation) is an error at the second place, pointing back at the first; the first
 /// declaration is kept.
 pub fn merge(values: Vec<(FileId, Value)>) -> Merged {
+    merge_typed(values.into_iter().map(|(id, v)| (id, typed(v))).collect())
+}
+
+/// [`merge`] of files already typed.
+pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
     let mut m = Merged::default();
-    for (id, value) in values {
-        let Value::Object(sections) = value else {
-            continue;
-        };
-        for (name, body) in sections {
-            let Some(section) = Section::parse(&name) else {
-                continue;
-            };
-            let Value::Object(entries) = body else {
-                continue;
-            };
-            merge_section(&mut m, id, section, entries);
+    for (id, file) in files {
+        for (section, raw, decl) in file.0 {
+            merge_entry(&mut m, id, section, raw, decl);
         }
     }
     m
 }
 
-fn merge_section(m: &mut Merged, id: FileId, section: Section, entries: Map<String, Value>) {
-    let sname = match section {
-        Section::Plans => "plans",
-        Section::Models => "models",
-        Section::Roles => "roles",
-        Section::Tenants => "tenants",
-        Section::Users => "users",
-    };
-    for (raw, body) in entries {
-        let pointer = format!("/{sname}/{}", escape(&raw));
-        let norm = normalise(section, &raw);
-        if let Some((first_file, first_raw)) = m.owners.0.get(&(section, norm.clone())) {
-            let first = Place::Pointer(
-                *first_file,
-                format!("/{sname}/{}", escape(first_raw)),
-                Target::Key,
-            );
-            let noun = section.noun();
-            let message = if *first_raw == raw {
-                format!("{noun} `{raw}` is declared twice")
-            } else {
-                format!("{noun} `{raw}` is declared twice: `{first_raw}` is the same e-mail in another case")
-            };
-            m.problems.push(
-                Problem::error(
-                    "duplicate_identity",
-                    Place::Pointer(id, pointer, Target::Key),
-                    message,
-                )
-                .label("declared again here")
-                .related(first, "first declared here")
-                .help(format!(
-                    "a {noun} is declared once, in one file; merge the two declarations"
-                )),
-            );
-            continue;
-        }
-        if section == Section::Users && norm != raw {
-            m.problems.push(
-                Problem::warning(
-                    "not_normalised",
-                    Place::Pointer(id, pointer.clone(), Target::Key),
-                    format!("`{raw}` is read as `{norm}`"),
-                )
-                .label("upper-case letters")
-                .help("e-mail addresses are compared in lower case; write them so"),
-            );
-        }
-        let typed = match section {
-            Section::Plans => serde_json::from_value(body).map(|v| {
-                m.document.plans.insert(raw.clone(), v);
-            }),
-            Section::Models => serde_json::from_value(body).map(|v| {
-                m.document.models.insert(raw.clone(), v);
-            }),
-            Section::Roles => serde_json::from_value(body).map(|v| {
-                m.document.roles.insert(raw.clone(), v);
-            }),
-            Section::Tenants => serde_json::from_value(body).map(|v| {
-                m.document.tenants.insert(raw.clone(), v);
-            }),
-            Section::Users => serde_json::from_value(body).map(|v| {
-                m.document.users.insert(raw.clone(), v);
-            }),
+fn merge_entry(
+    m: &mut Merged,
+    id: FileId,
+    section: Section,
+    raw: String,
+    decl: Result<Decl, String>,
+) {
+    let sname = section.name();
+    let pointer = || format!("/{sname}/{}", escape(&raw));
+    let norm = normalise(section, &raw);
+    if let Some((first_file, first_raw)) = m.owners.0.get(&(section, norm.clone())) {
+        let first = Place::Pointer(
+            *first_file,
+            format!("/{sname}/{}", escape(first_raw)),
+            Target::Key,
+        );
+        let noun = section.noun();
+        let message = if *first_raw == raw {
+            format!("{noun} `{raw}` is declared twice")
+        } else {
+            format!(
+                "{noun} `{raw}` is declared twice: `{first_raw}` is the same e-mail in another case"
+            )
         };
-        if let Err(e) = typed {
+        m.problems.push(
+            Problem::error(
+                "duplicate_identity",
+                Place::Pointer(id, pointer(), Target::Key),
+                message,
+            )
+            .label("declared again here")
+            .related(first, "first declared here")
+            .help(format!(
+                "a {noun} is declared once, in one file; merge the two declarations"
+            )),
+        );
+        return;
+    }
+    if section == Section::Users && norm != raw {
+        m.problems.push(
+            Problem::warning(
+                "not_normalised",
+                Place::Pointer(id, pointer(), Target::Key),
+                format!("`{raw}` is read as `{norm}`"),
+            )
+            .label("upper-case letters")
+            .help("e-mail addresses are compared in lower case; write them so"),
+        );
+    }
+    let doc = &mut m.document;
+    match decl {
+        Ok(Decl::Plan(v)) => drop(doc.plans.insert(raw.clone(), v)),
+        Ok(Decl::Model(v)) => drop(doc.models.insert(raw.clone(), v)),
+        Ok(Decl::Role(v)) => drop(doc.roles.insert(raw.clone(), v)),
+        Ok(Decl::Tenant(v)) => drop(doc.tenants.insert(raw.clone(), v)),
+        Ok(Decl::User(v)) => drop(doc.users.insert(raw.clone(), v)),
+        Err(e) => {
             m.problems.push(Problem::error(
                 "invalid_value",
-                Place::Pointer(id, pointer, Target::Key),
-                e.to_string(),
+                Place::Pointer(id, pointer(), Target::Key),
+                e,
             ));
-            continue;
+            return;
         }
-        m.owners.0.insert((section, norm), (id, raw));
     }
+    m.owners.0.insert((section, norm), (id, raw));
 }
 
 #[cfg(test)]

@@ -20,7 +20,7 @@ pub use render::{render, render_styled, summary};
 
 use crate::model::{Kind, RoleSpec};
 use crate::rules::{self, Severity, Violation};
-use crate::spec::load::{self, FileId, Loaded, Merged, Owners, Place, Problem, Target};
+use crate::spec::load::{self, FileId, Loaded, Merged, Owners, Place, Problem, Target, Typed};
 use crate::spec::span::{self, SourceFile};
 use crate::spec::Desired;
 
@@ -79,34 +79,41 @@ impl Checked {
 
 /// Loads YAML files and directories, merges them and checks schema and rules. Never panics.
 pub fn check_paths(paths: &[PathBuf]) -> Checked {
-    check_loaded(load::load_paths(paths))
+    check_loaded(load::load_paths_with(paths, &schema_and_type))
 }
 
 /// Checks one text as if it were the file `name` (tests, fuzzing).
 pub fn check_str(name: &str, text: &str) -> Checked {
-    check_loaded(load::load_str(name, text))
+    check_loaded(load::load_str_with(name, text, &schema_and_type))
 }
 
-fn check_loaded(loaded: Loaded) -> Checked {
+/// Checks a parsed file against the schema and, when it holds, types its declarations; run
+/// on the thread that parsed the file.
+fn schema_and_type(
+    id: FileId,
+    value: serde_json::Value,
+    problems: &mut Vec<Problem>,
+) -> Option<Typed> {
+    schema::check(id, &value, problems).then(|| load::typed(value))
+}
+
+fn check_loaded(loaded: Loaded<Typed>) -> Checked {
     let Loaded {
         files,
         values,
         mut problems,
     } = loaded;
-    let mut docs = Vec::new();
-    for (id, value) in values.into_iter().enumerate() {
-        if let Some(value) = value {
-            if schema::check(id, &value, &mut problems) {
-                docs.push((id, value));
-            }
-        }
-    }
+    let docs: Vec<(FileId, Typed)> = values
+        .into_iter()
+        .enumerate()
+        .filter_map(|(id, typed)| typed.map(|t| (id, t)))
+        .collect();
     let well_formed = !problems.iter().any(|p| p.severity == Severity::Error);
     let Merged {
         document,
         owners,
         problems: merge_problems,
-    } = load::merge(docs);
+    } = load::merge_typed(docs);
     let typed = !merge_problems.iter().any(|p| p.code == "invalid_value");
     problems.extend(merge_problems);
     let mut desired = None;
