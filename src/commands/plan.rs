@@ -49,16 +49,18 @@ pub fn run(args: PlanArgs, global: &Global) -> miette::Result<Exit> {
         );
     }
     let refused: Vec<_> = plan.risks.iter().filter(|r| r.always_refused()).collect();
-    if !refused.is_empty() {
+    let exit = if !refused.is_empty() {
         eprintln!("error: apply would refuse this plan:");
         for r in refused {
             eprintln!("  - {} [{}]", r.message, r.code);
         }
-        return Ok(Exit::Failure);
-    }
-    Ok(if args.detailed_exitcode && plan.has_changes() {
+        Exit::Failure
+    } else if args.detailed_exitcode && plan.has_changes() {
         Exit::Changes
     } else {
         Exit::Success
-    })
+    };
+    // Freeing a large desired state takes longer than exiting: not on the user's time.
+    crate::validate::drop_in_background((loaded, plan));
+    Ok(exit)
 }

@@ -127,6 +127,25 @@ macro_rules! kinds {
                 match kind { $( Kind::$variant => self.$field.remove(key).map(|e| (e.meta(), AnySpec::$variant(e.spec))), )* }
             }
 
+            /// Keys of `kind` in `self` that `other` does not hold as they are here: absent
+            /// there, with another spec or protection, or not managed there. One walk over
+            /// both sorted maps, not a lookup per key.
+            pub fn changed_keys<'a>(&'a self, other: &State, kind: Kind) -> Vec<&'a str> {
+                match kind { $( Kind::$variant => walk_both(&self.$field, &other.$field, |a, b| {
+                    b.is_some_and(|b| a.spec == b.spec && a.protected == b.protected && b.managed)
+                }), )* }
+            }
+
+            /// Keys of `kind` in `self` that `other` does not hold; one walk over both maps.
+            pub fn missing_keys<'a>(&'a self, other: &State, kind: Kind) -> Vec<&'a str> {
+                match kind { $( Kind::$variant => walk_both(&self.$field, &other.$field, |_, b| b.is_some()), )* }
+            }
+
+            /// Keys of `kind` whose resource is protected.
+            pub fn protected_keys(&self, kind: Kind) -> Vec<&str> {
+                match kind { $( Kind::$variant => self.$field.iter().filter(|(_, e)| e.protected).map(|(k, _)| k.as_str()).collect(), )* }
+            }
+
             /// Keys of `kind`, sorted.
             pub fn keys(&self, kind: Kind) -> Box<dyn Iterator<Item = &str> + '_> {
                 match kind { $( Kind::$variant => Box::new(self.$field.keys().map(String::as_str)), )* }
@@ -161,17 +180,27 @@ macro_rules! kinds {
             pub fn mark_all_managed(&mut self, managed: bool) {
                 $( for e in self.$field.values_mut() { e.managed = managed; } )*
             }
-
-            /// Compares one resource of `self` with the same of `other`, by spec and protection.
-            pub fn same(&self, other: &State, kind: Kind, key: &str) -> bool {
-                match kind { $( Kind::$variant => match (self.$field.get(key), other.$field.get(key)) {
-                    (Some(a), Some(b)) => a.spec == b.spec && a.protected == b.protected,
-                    (None, None) => true,
-                    _ => false,
-                }, )* }
-            }
         }
     };
+}
+
+/// The keys of `a` for which `keep` is false, given the entry of `b` under the same key:
+/// one merge of the two sorted maps.
+fn walk_both<'a, S>(
+    a: &'a BTreeMap<String, Entry<S>>,
+    b: &BTreeMap<String, Entry<S>>,
+    keep: impl Fn(&Entry<S>, Option<&Entry<S>>) -> bool,
+) -> Vec<&'a str> {
+    let mut out = Vec::new();
+    let mut other = b.iter().peekable();
+    for (k, x) in a {
+        while other.next_if(|(o, _)| o.as_str() < k.as_str()).is_some() {}
+        let y = other.peek().filter(|(o, _)| *o == k).map(|(_, y)| *y);
+        if !keep(x, y) {
+            out.push(k.as_str());
+        }
+    }
+    out
 }
 
 kinds! {

@@ -131,11 +131,16 @@ fn field(path: &str, before: impl Into<Value>, after: impl Into<Value>) -> Field
 
 /// Every resource of a state as (kind, key), by dependency rank then key.
 fn all_keys(state: &State) -> Vec<(Kind, &str)> {
+    by_rank(|k| state.keys(k).collect())
+}
+
+/// Keys gathered kind by kind, parents' kinds first.
+fn by_rank<'a>(mut keys: impl FnMut(Kind) -> Vec<&'a str>) -> Vec<(Kind, &'a str)> {
     let mut kinds: Vec<Kind> = Kind::ALL.to_vec();
     kinds.sort_by_key(|k| rank(*k));
     kinds
         .into_iter()
-        .flat_map(|k| state.keys(k).map(move |key| (k, key)))
+        .flat_map(|k| keys(k).into_iter().map(move |key| (k, key)))
         .collect()
 }
 
@@ -431,15 +436,16 @@ impl<'a> Differ<'a> {
     }
 
     fn desired_pass(&mut self) {
+        // The common case of a large configuration: without renames, only the resources
+        // that differ from their live counterpart are looked at (one merge of sorted maps).
         let no_renames = self.no_renames();
-        for (kind, key) in all_keys(self.desired) {
-            // The common case of a large configuration, without cloning a spec: unchanged.
-            if no_renames
-                && self.desired.same(self.live, kind, key)
-                && self.live.meta(kind, key).is_some_and(|m| m.managed)
-            {
-                continue;
-            }
+        let keys = if no_renames {
+            let (desired, live) = (self.desired, self.live);
+            by_rank(|k| desired.changed_keys(live, k))
+        } else {
+            all_keys(self.desired)
+        };
+        for (kind, key) in keys {
             if self.folded_into_replace(kind, key) {
                 continue;
             }
@@ -655,20 +661,26 @@ impl<'a> Differ<'a> {
     fn live_pass(&mut self) {
         // Live resources with a protected descendant: deleting them would cascade to it.
         let mut protected_below: HashMap<Res, Res> = HashMap::new();
-        for (kind, key) in all_keys(self.live) {
-            if self.live.meta(kind, key).is_some_and(|m| m.protected) {
-                let mut stack = keys::parents(kind, key);
-                while let Some(p) = stack.pop() {
-                    stack.extend(keys::parents(p.0, &p.1));
-                    protected_below.entry(p).or_insert((kind, key.to_string()));
-                }
+        let live = self.live;
+        for (kind, key) in by_rank(|k| live.protected_keys(k)) {
+            let mut stack = keys::parents(kind, key);
+            while let Some(p) = stack.pop() {
+                stack.extend(keys::parents(p.0, &p.1));
+                protected_below.entry(p).or_insert((kind, key.to_string()));
             }
         }
         // Protected resources kept although the configuration left them out: their
         // subtree is kept with them.
         let mut kept: HashSet<Res> = HashSet::new();
         let no_renames = self.no_renames();
-        for (kind, key) in all_keys(self.live) {
+        // Without renames, the live resources the configuration lacks: one merge of sorted maps.
+        let candidates = if no_renames {
+            let desired = self.desired;
+            by_rank(|k| live.missing_keys(desired, k))
+        } else {
+            all_keys(self.live)
+        };
+        for (kind, key) in candidates {
             if self.is_matched(no_renames, kind, key) {
                 continue;
             }

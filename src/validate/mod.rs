@@ -166,7 +166,8 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
     checked
 }
 
-fn drop_in_background<T: Send + 'static>(value: T) {
+/// Drops a value on a thread of its own (freeing a large state takes a tenth of a second).
+pub(crate) fn drop_in_background<T: Send + 'static>(value: T) {
     // Without a thread, the value is dropped with the failed closure, here.
     let _ = std::thread::Builder::new()
         .name("drop".into())
