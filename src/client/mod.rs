@@ -261,7 +261,7 @@ impl Client {
         body: Option<&[u8]>,
         if_match: Option<i64>,
         repeat: Repeat,
-    ) -> Result<(StatusCode, Vec<u8>), ClientError> {
+    ) -> Result<(StatusCode, bytes::Bytes), ClientError> {
         let is_write = method != Method::GET;
         let mut attempt = 0u32;
         loop {
@@ -325,7 +325,7 @@ impl Client {
                         attempts: attempt,
                         source: e,
                     })?;
-                    return Ok((status, bytes.to_vec()));
+                    return Ok((status, bytes));
                 }
             }
         }
@@ -502,7 +502,7 @@ impl Client {
         if !status.is_success() {
             return Err(Self::error(&Method::GET, &url, status, &b));
         }
-        String::from_utf8(b).map_err(|e| ClientError::Decode {
+        String::from_utf8(b.to_vec()).map_err(|e| ClientError::Decode {
             method: "GET".into(),
             url: url.to_string(),
             message: e.to_string(),

@@ -313,7 +313,7 @@ pub async fn load_and_plan(
 /// The YAML as loaded before connecting, if it was.
 pub enum Early {
     /// Loaded and valid.
-    Ready(Loaded),
+    Ready(Box<Loaded>),
     /// To be loaded while the live state is read.
     Deferred,
     /// It has errors, already rendered on stderr.
@@ -324,7 +324,7 @@ impl Early {
     /// The configuration for [`load_and_plan`]; `None` when it is invalid.
     pub fn valid(self) -> Option<Option<Loaded>> {
         match self {
-            Early::Ready(l) => Some(Some(l)),
+            Early::Ready(l) => Some(Some(*l)),
             Early::Deferred => Some(None),
             Early::Invalid => None,
         }
@@ -337,7 +337,7 @@ pub fn load_early(global: &Global, paths: &[PathBuf]) -> miette::Result<Early> {
     if global.endpoint.is_some() {
         return Ok(Early::Deferred);
     }
-    Ok(load(paths)?.map_or(Early::Invalid, Early::Ready))
+    Ok(load(paths)?.map_or(Early::Invalid, |l| Early::Ready(Box::new(l))))
 }
 
 /// Whether stdout is a terminal that takes colour (`NO_COLOR` and `CLICOLOR_FORCE` honoured).
