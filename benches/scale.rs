@@ -50,13 +50,19 @@ struct Step {
     size: &'static str,
     backend: &'static str,
     step: &'static str,
+    /// Median wall time of the runs.
     seconds: f64,
+    /// Fastest and slowest run.
+    min_seconds: f64,
+    max_seconds: f64,
+    runs: usize,
+    /// Highest peak of the runs.
     peak_mb: f64,
     users: usize,
     resources: usize,
     /// Changes in the plan, or resources in the step's output.
     items: usize,
-    /// Wall time per user, in microseconds.
+    /// Median wall time per user, in microseconds.
     us_per_user: f64,
 }
 
@@ -64,9 +70,12 @@ struct Run {
     steps: Vec<Step>,
     /// Resources in the current size's desired state, as validated (not as estimated).
     resources: usize,
+    /// Runs of each step that can be repeated (the median is reported).
+    repeat: usize,
 }
 
 impl Run {
+    /// Times a step that changes the platform: run once.
     fn measure<T>(
         &mut self,
         size: &Size,
@@ -74,81 +83,157 @@ impl Run {
         step: &'static str,
         f: impl FnOnce() -> Result<(T, usize), Error>,
     ) -> Result<T, Error> {
-        reset_peak();
-        let start = Instant::now();
-        let (out, items) = f()?;
-        let elapsed = start.elapsed();
+        let mut f = Some(f);
+        self.measure_runs(size, backend, step, 1, || {
+            f.take().ok_or("measured twice")?()
+        })
+    }
+
+    /// Times a step that leaves the platform as it is: run `self.repeat` times, the output
+    /// of the last run kept.
+    fn repeated<T>(
+        &mut self,
+        size: &Size,
+        backend: &'static str,
+        step: &'static str,
+        f: impl FnMut() -> Result<(T, usize), Error>,
+    ) -> Result<T, Error> {
+        let n = self.repeat;
+        self.measure_runs(size, backend, step, n, f)
+    }
+
+    fn measure_runs<T>(
+        &mut self,
+        size: &Size,
+        backend: &'static str,
+        step: &'static str,
+        runs: usize,
+        mut f: impl FnMut() -> Result<(T, usize), Error>,
+    ) -> Result<T, Error> {
+        let mut times = Vec::new();
+        let mut peak = 0u64;
+        let mut last = None;
+        for _ in 0..runs.max(1) {
+            // The previous run's output is freed before, not during, the next run.
+            drop(last.take());
+            reset_peak();
+            let start = Instant::now();
+            let out = f()?;
+            times.push(start.elapsed().as_secs_f64());
+            peak = peak.max(peak_rss());
+            last = Some(out);
+        }
+        let (out, items) = last.ok_or("no run")?;
+        self.record(size, backend, step, &times, peak, items, "");
+        Ok(out)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &mut self,
+        size: &Size,
+        backend: &'static str,
+        step: &'static str,
+        times: &[f64],
+        peak: u64,
+        items: usize,
+        note: &str,
+    ) {
+        let mut sorted = times.to_vec();
+        sorted.sort_by(f64::total_cmp);
+        let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0.0);
         let s = Step {
             size: size.name,
             backend,
             step,
-            seconds: elapsed.as_secs_f64(),
-            peak_mb: peak_rss() as f64 / 1e6,
+            seconds: median,
+            min_seconds: sorted.first().copied().unwrap_or(0.0),
+            max_seconds: sorted.last().copied().unwrap_or(0.0),
+            runs: sorted.len(),
+            peak_mb: peak as f64 / 1e6,
             users: size.users,
             resources: self.resources,
             items,
-            us_per_user: elapsed.as_secs_f64() * 1e6 / size.users as f64,
+            us_per_user: median * 1e6 / size.users as f64,
         };
         eprintln!(
-            "  {:<8} {:<9} {:<24} {:>8.3} s {:>8.0} MB  ({} items)",
-            s.size, s.backend, s.step, s.seconds, s.peak_mb, s.items
+            "  {:<8} {:<9} {:<24} {:>8.3} s {:>8.0} MB  ({} items{}{})",
+            s.size,
+            s.backend,
+            s.step,
+            s.seconds,
+            s.peak_mb,
+            s.items,
+            if s.runs > 1 {
+                format!(
+                    ", median of {}: {:.3}–{:.3} s",
+                    s.runs, s.min_seconds, s.max_seconds
+                )
+            } else {
+                String::new()
+            },
+            note
         );
         self.steps.push(s);
-        Ok(out)
     }
 }
 
 impl Run {
     /// Runs a child process to its end: its wall time and its own peak resident memory.
+    ///
+    /// The peak is read by GNU time (`/usr/bin/time -f %M`), not by `wait4` here: a child
+    /// spawned from this process inherits, at `exec`, the high-water mark of this process's
+    /// memory, so its `ru_maxrss` would be the bench's. GNU time's own child starts small.
     fn measure_child(
         &mut self,
         size: &Size,
         backend: &'static str,
         step: &'static str,
-        command: impl FnOnce() -> std::process::Command,
+        command: impl Fn() -> std::process::Command,
     ) -> Result<(), Error> {
-        let start = Instant::now();
-        let mut child = command().spawn()?;
-        let (status, peak) = wait_with_peak(&mut child)?;
-        let elapsed = start.elapsed();
-        if !status.success() {
-            return Err(format!("{step}: the command failed: {status}").into());
+        let timed = Path::new("/usr/bin/time").exists();
+        let mut times = Vec::new();
+        let mut peak = 0u64;
+        for _ in 0..self.repeat.max(1) {
+            let inner = command();
+            let report = tempfile::NamedTempFile::new()?;
+            let mut cmd = if timed {
+                let mut c = std::process::Command::new("/usr/bin/time");
+                c.arg("-f").arg("%M").arg("-o").arg(report.path());
+                c.arg(inner.get_program()).args(inner.get_args());
+                c
+            } else {
+                let mut c = std::process::Command::new(inner.get_program());
+                c.args(inner.get_args());
+                c
+            };
+            for (k, v) in inner.get_envs() {
+                match v {
+                    Some(v) => cmd.env(k, v),
+                    None => cmd.env_remove(k),
+                };
+            }
+            cmd.stdout(std::process::Stdio::null());
+            let start = Instant::now();
+            let status = cmd.status()?;
+            times.push(start.elapsed().as_secs_f64());
+            if !status.success() {
+                return Err(format!("{step}: the command failed: {status}").into());
+            }
+            let kb: u64 = std::fs::read_to_string(report.path())
+                .ok()
+                .and_then(|t| t.lines().last().and_then(|l| l.trim().parse().ok()))
+                .unwrap_or(0);
+            peak = peak.max(kb * 1024);
         }
-        let s = Step {
-            size: size.name,
-            backend,
-            step,
-            seconds: elapsed.as_secs_f64(),
-            peak_mb: peak as f64 / 1e6,
-            users: size.users,
-            resources: self.resources,
-            items: 0,
-            us_per_user: elapsed.as_secs_f64() * 1e6 / size.users as f64,
+        let note = if timed {
+            ", child process"
+        } else {
+            ", child process; no /usr/bin/time: its memory is not measured"
         };
-        eprintln!(
-            "  {:<8} {:<9} {:<24} {:>8.3} s {:>8.0} MB  (child process)",
-            s.size, s.backend, s.step, s.seconds, s.peak_mb
-        );
-        self.steps.push(s);
+        self.record(size, backend, step, &times, peak, 0, note);
         Ok(())
     }
-}
-
-/// Waits for a child and reads its peak resident size (`ru_maxrss`, Linux: in KiB).
-fn wait_with_peak(
-    child: &mut std::process::Child,
-) -> Result<(std::process::ExitStatus, u64), Error> {
-    use std::os::unix::process::ExitStatusExt;
-    let pid = libc::pid_t::try_from(child.id())?;
-    let mut status: libc::c_int = 0;
-    // SAFETY: `rusage` is plain data, filled in by the kernel; `pid` is our own child.
-    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
-    let r = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
-    if r != pid {
-        return Err(std::io::Error::last_os_error().into());
-    }
-    let peak = u64::try_from(usage.ru_maxrss).unwrap_or(0) * 1024;
-    Ok((std::process::ExitStatus::from_raw(status), peak))
 }
 
 fn load(dir: &Path) -> Result<Desired, Error> {
@@ -223,13 +308,13 @@ fn bench_backend(
 
     // The resources column of every step, validate included, is the size's count.
     run.resources = size.resources();
-    let desired = run.measure(size, backend, "validate", || {
+    let desired = run.repeated(size, backend, "validate", || {
         let d = load(base)?;
         let n = d.state.len();
         Ok((d, n))
     })?;
     run.resources = desired.state.len();
-    let plan = run.measure(size, backend, "plan from empty", || {
+    let plan = run.repeated(size, backend, "plan from empty", || {
         let live = rt.block_on(fetch(&client))?;
         let plan = plan::diff(&desired, &live, &options);
         let n = changes(&plan);
@@ -247,7 +332,7 @@ fn bench_backend(
     })?;
     drop(plan);
     drop(desired);
-    run.measure(size, backend, "no-op plan", || {
+    run.repeated(size, backend, "no-op plan", || {
         let plan = plan_paths(base)?;
         if plan.has_changes() {
             return Err(format!("the no-op plan has {} changes", changes(&plan)).into());
@@ -255,23 +340,28 @@ fn bench_backend(
         Ok(((), changes(&plan)))
     })?;
     // The parts of a no-op plan, apart.
-    let desired = run.measure(size, backend, "  no-op: load+validate", || {
+    let desired = run.repeated(size, backend, "  no-op: load+validate", || {
         let d = load(base)?;
         let n = d.state.len();
         Ok((d, n))
     })?;
-    let live = run.measure(size, backend, "  no-op: fetch state", || {
+    let live = run.repeated(size, backend, "  no-op: fetch state", || {
         let live = rt.block_on(fetch(&client))?;
         let n = live.len();
         Ok((live, n))
     })?;
-    run.measure(size, backend, "  no-op: diff", || {
+    run.repeated(size, backend, "  no-op: diff", || {
         let plan = plan::diff(&desired, &live, &options);
         Ok(((), changes(&plan)))
     })?;
     drop((desired, live));
-    // The client alone: the `tenantctl plan` process, its wall time and peak memory (the
+    // The client alone: the `tenantctl` process, its wall time and peak memory (the
     // server's memory stays in this process).
+    run.measure_child(size, backend, "validate, CLI process", || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
+        cmd.arg("validate").arg(base);
+        cmd
+    })?;
     run.measure_child(size, backend, "no-op plan, CLI process", || {
         let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"));
         cmd.args(["plan", "--detailed-exitcode"])
@@ -293,7 +383,7 @@ fn bench_backend(
         ))?;
         Ok(((), n))
     })?;
-    run.measure(size, backend, "re-plan after change", || {
+    run.repeated(size, backend, "re-plan after change", || {
         let plan = plan_paths(edit)?;
         if plan.has_changes() {
             return Err(format!(
@@ -305,7 +395,7 @@ fn bench_backend(
         Ok(((), 0))
     })?;
     let out = work.join(format!("export-{backend}"));
-    run.measure(size, backend, "export", || {
+    run.repeated(size, backend, "export", || {
         let live = rt.block_on(fetch(&client))?;
         let doc = live.to_document();
         let files = tenantctl::commands::export::files(
@@ -412,14 +502,16 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 }
 
 fn table(steps: &[Step]) -> String {
-    let mut s = String::from("| size | backend | step | wall (s) | peak RSS (MB) | µs / user | items | resources |\n|---|---|---|---:|---:|---:|---:|---:|\n");
+    let mut s = String::from("| size | backend | step | wall (s), median | min–max (s) | peak RSS (MB) | µs / user | items | resources |\n|---|---|---|---:|---:|---:|---:|---:|---:|\n");
     for st in steps {
         s.push_str(&format!(
-            "| {} | {} | {} | {:.3} | {:.0} | {:.2} | {} | {} |\n",
+            "| {} | {} | {} | {:.3} | {:.3}–{:.3} | {:.0} | {:.2} | {} | {} |\n",
             st.size,
             st.backend,
             st.step,
             st.seconds,
+            st.min_seconds,
+            st.max_seconds,
             st.peak_mb,
             st.us_per_user,
             st.items,
@@ -474,9 +566,12 @@ fn main() -> Result<(), Error> {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+    // Repeatable steps run 3 times under `cargo bench` (the median is reported), once as a
+    // smoke test.
     let mut run = Run {
         steps: Vec::new(),
         resources: 0,
+        repeat: if benching { 3 } else { 1 },
     };
     for name in &names {
         let size = Size::by_name(name)
