@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
+use indexmap::IndexMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
@@ -194,11 +195,11 @@ pub struct UserDecl {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previously: Option<String>,
     /// Tenants the user belongs to, keyed by tenant, with a role and workspaces.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub memberships: BTreeMap<String, MembershipSpec>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub memberships: IndexMap<String, MembershipSpec>,
     /// Direct model grants, keyed by model: `allow` or `deny`, overriding the tenant level.
-    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-    pub models: BTreeMap<String, Access>,
+    #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
+    pub models: IndexMap<String, Access>,
 }
 
 /// A rename hint from `previously:`.
