@@ -149,7 +149,7 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     // A protected tenant left out of the YAML, with the memberships naming it.
     doc.tenants.remove(&p);
     for u in doc.users.values_mut() {
-        u.memberships.remove(&p);
+        u.memberships.shift_remove(&p);
     }
 
     // Remove a workspace (with what refers to it), from the tenant with the most.
@@ -245,7 +245,7 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     t.previously = Some(r.clone());
     doc.tenants.insert(renamed.clone(), t);
     for u in doc.users.values_mut() {
-        if let Some(m) = u.memberships.remove(&r) {
+        if let Some(m) = u.memberships.shift_remove(&r) {
             u.memberships.insert(renamed.clone(), m);
         }
     }

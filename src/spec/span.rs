@@ -15,7 +15,8 @@ use serde_saphyr::granit_parser::{Event, Parser, StructureStyle};
 /// One configuration file as read: its path and its text, shared by every diagnostic in it.
 pub struct SourceFile {
     pub path: PathBuf,
-    pub text: Arc<str>,
+    /// An `Arc<String>`, not an `Arc<str>`: the text read is kept as is, not copied.
+    pub text: Arc<String>,
     line_starts: OnceLock<Vec<usize>>,
 }
 
@@ -29,10 +30,10 @@ impl std::fmt::Debug for SourceFile {
 }
 
 impl SourceFile {
-    pub fn new(path: impl Into<PathBuf>, text: impl Into<Arc<str>>) -> SourceFile {
+    pub fn new(path: impl Into<PathBuf>, text: impl Into<String>) -> SourceFile {
         SourceFile {
             path: path.into(),
-            text: text.into(),
+            text: Arc::new(text.into()),
             line_starts: OnceLock::new(),
         }
     }
