@@ -52,6 +52,13 @@ struct Bail;
 
 type R<T> = Result<T, Bail>;
 
+/// After an entry of a flow collection: the index of the next entry, or the index past the
+/// closing bracket.
+enum Next {
+    Item(usize),
+    Closed(usize),
+}
+
 /// A line with content: its indentation, the first content byte and the end of the line.
 #[derive(Debug, Clone, Copy)]
 struct Line {
@@ -444,19 +451,12 @@ impl<'a> Parser<'a> {
                 loop {
                     let (v, j) = self.flow_node(i, end, false)?;
                     items.push(v);
-                    i = self.skip_spaces(j, end);
-                    match b.get(i).filter(|_| i < end) {
-                        Some(b',') => {
-                            i = self.skip_spaces(i + 1, end);
-                            if i >= end || b[i] == b']' {
-                                return Err(Bail);
-                            }
-                        }
-                        Some(b']') => {
-                            i += 1;
+                    match self.flow_next(j, end, b']')? {
+                        Next::Item(k) => i = k,
+                        Next::Closed(k) => {
+                            i = k;
                             break;
                         }
-                        _ => return Err(Bail),
                     }
                 }
             }
@@ -495,19 +495,12 @@ impl<'a> Parser<'a> {
                         return Err(Bail);
                     }
                     map.insert(key, v);
-                    i = self.skip_spaces(j, end);
-                    match b.get(i).filter(|_| i < end) {
-                        Some(b',') => {
-                            i = self.skip_spaces(i + 1, end);
-                            if i >= end || b[i] == b'}' {
-                                return Err(Bail);
-                            }
-                        }
-                        Some(b'}') => {
-                            i += 1;
+                    match self.flow_next(j, end, b'}')? {
+                        Next::Item(k) => i = k,
+                        Next::Closed(k) => {
+                            i = k;
                             break;
                         }
-                        _ => return Err(Bail),
                     }
                 }
             }
@@ -515,6 +508,24 @@ impl<'a> Parser<'a> {
         };
         self.depth -= 1;
         Ok((v, i))
+    }
+
+    /// What follows an entry of a flow collection closed by `close`: a comma and the next
+    /// entry (a trailing comma is left to the full parser), or the closing bracket.
+    fn flow_next(&self, j: usize, end: usize, close: u8) -> R<Next> {
+        let b = self.b;
+        let i = self.skip_spaces(j, end);
+        match b.get(i).filter(|_| i < end) {
+            Some(b',') => {
+                let k = self.skip_spaces(i + 1, end);
+                if k >= end || b[k] == close {
+                    return Err(Bail);
+                }
+                Ok(Next::Item(k))
+            }
+            Some(&c) if c == close => Ok(Next::Closed(i + 1)),
+            _ => Err(Bail),
+        }
     }
 
     /// A node inside a flow collection.
