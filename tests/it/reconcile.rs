@@ -960,6 +960,98 @@ async fn the_applying_identity_cannot_demote_itself() {
     ctx.shutdown().await;
 }
 
+/// Rule 6 with one ranking of roles for the plan and the platform: a `billing_admin` that
+/// demotes itself to `member` is a `self_lockout` risk in the plan (as the platform refuses
+/// it), and apply refuses before any write, with the tenant token of that billing admin and
+/// with a system token acting as it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_billing_admin_cannot_demote_itself() {
+    let s = TestServer::sqlite().await;
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let mut doc = load_example("workspaces");
+    let v1 = write_doc(&dir.join("v1"), &doc);
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["apply", "--auto-approve", v1.to_str().expect("p")],
+    )
+    .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let me = "olivier.marchand@fiduciaire-marchand.fr";
+    doc.users
+        .get_mut(me)
+        .expect("olivier")
+        .memberships
+        .get_mut("voyages-azur")
+        .expect("m")
+        .role = "member".into();
+    let v2 = write_doc(&dir.join("v2"), &doc);
+    let before = live(&s).await;
+    let as_tenant_billing_admin = s
+        .token("tenant:voyages-azur", "billing_admin", Some(me))
+        .await;
+    let as_system = s.token("system", "billing_admin", Some(me)).await;
+    for (who, as_me) in [
+        ("tenant token", &as_tenant_billing_admin),
+        ("system token", &as_system),
+    ] {
+        let r = tenantctl(&url, as_me, dir, &["plan", v2.to_str().expect("p")]).await;
+        assert_eq!(r.code, 1, "{who}: {}\n{}", r.stdout, r.stderr);
+        assert!(
+            r.stdout.contains(&format!(
+                "the identity running the apply (`{me}`) cannot demote itself from `billing_admin` to `member` (rule 6)"
+            )),
+            "{who}: {}",
+            r.stdout
+        );
+        let r = tenantctl(
+            &url,
+            as_me,
+            dir,
+            &["apply", "--auto-approve", v2.to_str().expect("p")],
+        )
+        .await;
+        assert_eq!(r.code, 1, "{who}: {}", r.stderr);
+        assert!(r.stderr.contains("self_lockout"), "{who}: {}", r.stderr);
+        assert_eq!(live(&s).await, before, "{who}: nothing written");
+    }
+    // The platform refuses the same change for the same reason.
+    let a = s
+        .call(
+            reqwest::Method::PUT,
+            &format!("/api/v1/users/{me}/memberships/voyages-azur"),
+            Some(&as_system),
+            Some(&json!({ "spec": { "role": "member" } })),
+            &[],
+        )
+        .await;
+    assert_eq!(
+        a.status,
+        reqwest::StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        a.text
+    );
+    assert_eq!(
+        a.body["details"]["violations"][0]["code"], "self_demotion",
+        "{}",
+        a.text
+    );
+    assert_eq!(live(&s).await, before);
+    // Another identity may do it.
+    let r = tenantctl(
+        &url,
+        &token,
+        dir,
+        &["plan", "--detailed-exitcode", v2.to_str().expect("p")],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
+    s.shutdown().await;
+}
+
 /// `--target` limits the plan to a resource, what it depends on and its children.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn targets_limit_the_plan() {

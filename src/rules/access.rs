@@ -1,5 +1,7 @@
-//! Why a user can or cannot use a model or hold a permission, step by step, over any
-//! [`State`] (live or desired). Pure: the `explain` command fetches the state and prints this.
+//! The access decision: can a user use a model, hold a catalog permission, or perform an
+//! action on a workspace, over any [`State`] (live or desired). [`decide`] is the one
+//! function that answers it, and returns its trace: the steps in the order decided and the
+//! verdict. Pure: the `explain` command fetches the state and renders the trace.
 //!
 //! Model access, in the order decided: the user must be a member of a tenant (of `--tenant`
 //! when given); a direct user-model grant decides alone (`deny` beats every tenant grant,
@@ -8,9 +10,46 @@
 
 use serde::Serialize;
 
+use super::{did_you_mean, role_sees_all_workspaces, ORG_ADMIN};
 use crate::model::keys::{self, Grantee};
 use crate::model::{catalog, Access, GrantAction, State};
-use crate::rules::{self, ORG_ADMIN};
+
+/// What is asked about a user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Question<'a> {
+    /// May the user use `model` (through `tenant` only, when given)?
+    Model {
+        model: &'a str,
+        tenant: Option<&'a str>,
+    },
+    /// Does the user hold a catalog permission (`project.create`), in `tenant` when given?
+    Permission {
+        permission: &'a str,
+        tenant: Option<&'a str>,
+    },
+    /// May the user perform a grant action on workspace `workspace` of `tenant`?
+    WorkspaceAction {
+        action: GrantAction,
+        tenant: &'a str,
+        workspace: &'a str,
+    },
+}
+
+/// Answers `question` about the user `email` on `state`, with the trace of how.
+pub fn decide(state: &State, email: &str, question: &Question) -> Decision {
+    match *question {
+        Question::Model { model, tenant } => model_access(state, email, model, tenant),
+        Question::Permission {
+            permission: p,
+            tenant,
+        } => permission(state, email, p, tenant),
+        Question::WorkspaceAction {
+            action,
+            tenant,
+            workspace,
+        } => workspace_action(state, email, action, tenant, workspace),
+    }
+}
 
 /// What one step found.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -35,9 +74,9 @@ pub struct Step {
     pub detail: String,
 }
 
-/// A decision and how it was reached.
+/// A decision and how it was reached: its trace.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Explanation {
+pub struct Decision {
     pub question: String,
     pub steps: Vec<Step>,
     pub allowed: bool,
@@ -74,13 +113,13 @@ fn memberships<'a>(
         .collect()
 }
 
-fn not_member(state: &State, email: &str, tenant: Option<&str>, question: String) -> Explanation {
+fn not_member(state: &State, email: &str, tenant: Option<&str>, question: String) -> Decision {
     let detail = match (state.users.contains_key(email), tenant) {
         (false, _) => format!("`{email}` is not a user of the platform"),
         (true, Some(t)) => format!("`{email}` is not a member of tenant `{t}`"),
         (true, None) => format!("`{email}` is not a member of any tenant"),
     };
-    Explanation {
+    Decision {
         question,
         steps: vec![step("membership", tenant, Outcome::Fail, detail.clone())],
         allowed: false,
@@ -105,7 +144,7 @@ fn blocked(state: &State, email: &str) -> Option<Step> {
 }
 
 /// Whether `email` may use `model`.
-pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str>) -> Explanation {
+fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str>) -> Decision {
     let email = email.to_lowercase();
     let question = match tenant {
         Some(t) => format!("can `{email}` use model `{model}` in tenant `{t}`?"),
@@ -117,7 +156,7 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
     }
     let mut steps = Vec::new();
     if !state.models.contains_key(model) {
-        let help = rules::did_you_mean(model, state.models.keys().map(String::as_str))
+        let help = did_you_mean(model, state.models.keys().map(String::as_str))
             .map(|c| format!(" (did you mean `{c}`?)"))
             .unwrap_or_default();
         steps.push(step(
@@ -126,7 +165,7 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
             Outcome::Fail,
             format!("model `{model}` does not exist{help}"),
         ));
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: false,
@@ -143,7 +182,7 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
     }
     if let Some(b) = blocked(state, &email) {
         steps.push(b);
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: false,
@@ -164,7 +203,7 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
                     "`{email}` has a direct `deny` on `{model}`; it overrides every tenant grant"
                 ),
             ));
-            return Explanation {
+            return Decision {
                 question,
                 steps,
                 allowed: false,
@@ -180,7 +219,7 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
                     "`{email}` has a direct `allow` on `{model}`; it overrides the tenant level"
                 ),
             ));
-            return Explanation {
+            return Decision {
                 question,
                 steps,
                 allowed: true,
@@ -230,13 +269,13 @@ pub fn model_access(state: &State, email: &str, model: &str, tenant: Option<&str
         allowed_by.get_or_insert_with(|| t.to_string());
     }
     match allowed_by {
-        Some(t) => Explanation {
+        Some(t) => Decision {
             question,
             steps,
             allowed: true,
             verdict: format!("allowed through tenant `{t}`"),
         },
-        None => Explanation {
+        None => Decision {
             question,
             steps,
             allowed: false,
@@ -263,12 +302,7 @@ fn role_permissions(state: &State, role: &str) -> Option<Vec<String>> {
 }
 
 /// Whether `email` holds a catalog permission (`project.create`) in a tenant.
-pub fn permission(
-    state: &State,
-    email: &str,
-    permission: &str,
-    tenant: Option<&str>,
-) -> Explanation {
+fn permission(state: &State, email: &str, permission: &str, tenant: Option<&str>) -> Decision {
     let email = email.to_lowercase();
     let question = match tenant {
         Some(t) => format!("does `{email}` hold `{permission}` in tenant `{t}`?"),
@@ -281,7 +315,7 @@ pub fn permission(
     let mut steps = Vec::new();
     if let Some(b) = blocked(state, &email) {
         steps.push(b);
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: false,
@@ -326,14 +360,14 @@ pub fn permission(
         }
     }
     if allowed_in.is_empty() {
-        Explanation {
+        Decision {
             question,
             steps,
             allowed: false,
             verdict: format!("denied: no role of `{email}` includes `{permission}`"),
         }
     } else {
-        Explanation {
+        Decision {
             question,
             steps,
             allowed: true,
@@ -352,13 +386,13 @@ pub fn permission(
 /// Whether `email` may perform a grant action (`read`, `update`, `delete`, `create`) on a
 /// workspace of `tenant`: the role must see the workspace, then a grant to the user, to the
 /// user's role or to the whole tenant must give the action. `org_admin` may do everything.
-pub fn workspace_action(
+fn workspace_action(
     state: &State,
     email: &str,
     action: GrantAction,
     tenant: &str,
     workspace: &str,
-) -> Explanation {
+) -> Decision {
     let email = email.to_lowercase();
     let a = action.as_str();
     let question = format!("can `{email}` {a} in workspace `{workspace}` of tenant `{tenant}`?");
@@ -375,7 +409,7 @@ pub fn workspace_action(
     )];
     if let Some(b) = blocked(state, &email) {
         steps.push(b);
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: false,
@@ -390,7 +424,7 @@ pub fn workspace_action(
             Outcome::Fail,
             format!("workspace `{workspace}` does not exist in `{tenant}`"),
         ));
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: false,
@@ -404,14 +438,14 @@ pub fn workspace_action(
             Outcome::Pass,
             format!("`{ORG_ADMIN}` administers every workspace of `{tenant}`"),
         ));
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: true,
             verdict: format!("allowed: `{email}` is `{ORG_ADMIN}` of `{tenant}`"),
         };
     }
-    if rules::role_sees_all_workspaces(state, role) {
+    if role_sees_all_workspaces(state, role) {
         steps.push(step(
             "role",
             t,
@@ -427,7 +461,7 @@ pub fn workspace_action(
         ));
     } else {
         steps.push(step("role", t, Outcome::Fail, format!("role `{role}` sees selected workspaces only, and the membership does not list `{workspace}`")));
-        return Explanation {
+        return Decision {
             question,
             steps,
             allowed: false,
@@ -480,13 +514,13 @@ pub fn workspace_action(
         }
     }
     match by {
-        Some(label) => Explanation {
+        Some(label) => Decision {
             question,
             steps,
             allowed: true,
             verdict: format!("allowed by the {label}"),
         },
-        None => Explanation {
+        None => Decision {
             question,
             steps,
             allowed: false,
