@@ -966,19 +966,11 @@ async fn the_applying_identity_cannot_demote_itself() {
 /// with a system token acting as it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_admin_cannot_demote_itself() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+    let ctx = Ctx::sqlite().await;
+    let s = ctx.server();
     let mut doc = load_example("workspaces");
-    let v1 = write_doc(&dir.join("v1"), &doc);
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", v1.to_str().expect("p")],
-    )
-    .await;
+    let v1 = ctx.write_config("v1", &doc);
+    let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let me = "olivier.marchand@fiduciaire-marchand.fr";
     doc.users
@@ -988,8 +980,8 @@ async fn a_billing_admin_cannot_demote_itself() {
         .get_mut("voyages-azur")
         .expect("m")
         .role = "member".into();
-    let v2 = write_doc(&dir.join("v2"), &doc);
-    let before = live(&s).await;
+    let v2 = ctx.write_config("v2", &doc);
+    let before = ctx.live().await;
     let as_tenant_billing_admin = s
         .token("tenant:voyages-azur", "billing_admin", Some(me))
         .await;
@@ -998,7 +990,7 @@ async fn a_billing_admin_cannot_demote_itself() {
         ("tenant token", &as_tenant_billing_admin),
         ("system token", &as_system),
     ] {
-        let r = tenantctl(&url, as_me, dir, &["plan", v2.to_str().expect("p")]).await;
+        let r = ctx.tenantctl(["plan", &v2]).token(as_me).await;
         assert_eq!(r.code, 1, "{who}: {}\n{}", r.stdout, r.stderr);
         assert!(
             r.stdout.contains(&format!(
@@ -1007,16 +999,13 @@ async fn a_billing_admin_cannot_demote_itself() {
             "{who}: {}",
             r.stdout
         );
-        let r = tenantctl(
-            &url,
-            as_me,
-            dir,
-            &["apply", "--auto-approve", v2.to_str().expect("p")],
-        )
-        .await;
+        let r = ctx
+            .tenantctl(["apply", "--auto-approve", &v2])
+            .token(as_me)
+            .await;
         assert_eq!(r.code, 1, "{who}: {}", r.stderr);
         assert!(r.stderr.contains("self_lockout"), "{who}: {}", r.stderr);
-        assert_eq!(live(&s).await, before, "{who}: nothing written");
+        assert_eq!(ctx.live().await, before, "{who}: nothing written");
     }
     // The platform refuses the same change for the same reason.
     let a = s
@@ -1039,17 +1028,11 @@ async fn a_billing_admin_cannot_demote_itself() {
         "{}",
         a.text
     );
-    assert_eq!(live(&s).await, before);
+    assert_eq!(ctx.live().await, before);
     // Another identity may do it.
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["plan", "--detailed-exitcode", v2.to_str().expect("p")],
-    )
-    .await;
+    let r = ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await;
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// `--target` limits the plan to a resource, what it depends on and its children.
