@@ -6,6 +6,9 @@
 //! Run by `cargo test` (no `--bench` argument) it does the `small` size once, as a smoke
 //! test that keeps the harness from rotting; it asserts nothing about time.
 
+// A benchmark stops on a broken setup: `unwrap`/`expect` here end a measurement, not a user's run.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 #[path = "scale/gen.rs"]
 mod gen;
 

@@ -2,6 +2,10 @@
 //! and uv do). One module per area; `common` holds the platform server the tests run
 //! against and the fixture. Run one area with `cargo test --test it reconcile::`.
 
+// In a test a panic is the failure report: `unwrap`/`expect` are fine in this whole crate,
+// helpers included (clippy's allow-*-in-tests covers only `#[test]` and `#[cfg(test)]` code).
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod common;
 
 mod reconcile;
