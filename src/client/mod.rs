@@ -8,11 +8,10 @@ use std::time::Duration;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION, IF_MATCH, RETRY_AFTER};
 use reqwest::{Method, StatusCode, Url};
 use serde::de::DeserializeOwned;
-use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
-use crate::api::{self, BatchRequest, BatchResponse, ErrorBody, PutBody, ResourceBody};
+use crate::api::{self, BatchRequest, BatchResponse, ErrorBody, PutBody, ResourceBody, WhoAmI};
 use crate::model::{keys, Kind, State};
 
 /// An error talking to the platform. Messages name the endpoint and what was asked.
@@ -58,17 +57,6 @@ impl ClientError {
             _ => None,
         }
     }
-}
-
-/// `GET /api/v1/whoami`.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct WhoAmI {
-    pub token_id: String,
-    /// `system` or `tenant:SLUG`.
-    pub scope: String,
-    pub role: String,
-    /// The user the token acts as.
-    pub user: Option<String>,
 }
 
 /// How the client is set up (resolved from flags and environment).

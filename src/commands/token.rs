@@ -3,11 +3,11 @@
 
 use miette::{miette, IntoDiagnostic};
 
-use super::{Exit, Global};
-use crate::cli::{TokenArgs, TokenCommand};
+use super::{print, Exit, Settings};
+use crate::cli::TokenCreateArgs;
 
-pub fn run(args: TokenArgs, global: &Global) -> miette::Result<Exit> {
-    let TokenCommand::Create(a) = args.command;
+pub fn run(a: TokenCreateArgs, settings: &Settings) -> miette::Result<Exit> {
+    let global = &settings.connection;
     let rt = super::runtime()?;
     let token = rt.block_on(async {
         if let Some(db) = &a.database {
@@ -32,6 +32,6 @@ pub fn run(args: TokenArgs, global: &Global) -> miette::Result<Exit> {
         let out: crate::api::TokenResponse = serde_json::from_slice(&bytes).into_diagnostic()?;
         Ok(out.token)
     })?;
-    println!("{token}");
+    print(&format!("{token}\n"), Exit::Failure)?;
     Ok(Exit::Success)
 }

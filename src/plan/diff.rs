@@ -10,19 +10,18 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::{json, Map, Value};
 
 use super::{
-    cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Op,
-    OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, PROTECTED_REPLACE,
-    SELF_LOCKOUT, TOO_MANY_DELETES,
+    cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Plan,
+    PlanInput, PlanOptions, Reason, Risk, Step, Verb, Warning, LIMIT_BELOW_USAGE,
+    PROTECTED_REPLACE, SELF_LOCKOUT, TOO_MANY_DELETES,
 };
 use crate::model::keys::{self, Grantee};
-use crate::model::{AnySpec, Kind, Limits, Meta, State, UserStatus};
-use crate::rules::{self, Severity};
-use crate::spec::Desired;
+use crate::model::{AnySpec, Kind, Limits, Meta, Rename, State, UserStatus};
+use crate::rules;
 
 type Res = (Kind, String);
 
 /// Diffs `desired` against `live`. Pure and total: any pair of states gives a plan.
-pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
+pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
     let mut d = Differ::new(desired, live, opts);
     d.resolve_renames();
     d.user_replaces();
@@ -46,20 +45,10 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     plan.risks.extend(self_lockout(&plan, live, opts));
     plan.risks
         .extend(limits_below_usage(&plan, &desired.state, live));
-    let checked = match &desired.warnings {
+    let mut warnings = match &desired.warnings {
         Some(w) => w.clone(),
-        None => rules::check(&desired.state),
+        None => Warning::of_rules(rules::check(&desired.state)),
     };
-    let mut warnings: Vec<Warning> = checked
-        .into_iter()
-        .filter(|v| v.severity == Severity::Warning)
-        .map(|v| Warning {
-            code: v.code.to_string(),
-            kind: v.kind,
-            key: v.key,
-            message: v.message,
-        })
-        .collect();
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
     plan
@@ -68,7 +57,7 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
 struct Differ<'a> {
     desired: &'a State,
     live: &'a State,
-    renames: &'a [crate::spec::Rename],
+    renames: &'a [Rename],
     opts: &'a PlanOptions,
     /// Desired tenant key → live tenant key, for renames not yet applied.
     tenant_map: HashMap<String, String>,
@@ -99,9 +88,9 @@ fn spec_value(spec: &AnySpec) -> Value {
     spec.to_value()
 }
 
-fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Op {
-    Op {
-        op: OpKind::Put,
+fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Step {
+    Step {
+        verb: Verb::Put,
         kind,
         key: key.to_string(),
         spec: Some(spec_value(spec)),
@@ -110,9 +99,9 @@ fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) 
     }
 }
 
-fn delete(kind: Kind, key: &str, if_version: i64) -> Op {
-    Op {
-        op: OpKind::Delete,
+fn delete(kind: Kind, key: &str, if_version: i64) -> Step {
+    Step {
+        verb: Verb::Delete,
         kind,
         key: key.to_string(),
         spec: None,
@@ -145,7 +134,7 @@ fn by_rank<'a>(mut keys: impl FnMut(Kind) -> Vec<&'a str>) -> Vec<(Kind, &'a str
 }
 
 impl<'a> Differ<'a> {
-    fn new(desired: &'a Desired, live: &'a State, opts: &'a PlanOptions) -> Self {
+    fn new(desired: &'a PlanInput, live: &'a State, opts: &'a PlanOptions) -> Self {
         Differ {
             desired: &desired.state,
             live,
@@ -398,7 +387,7 @@ impl<'a> Differ<'a> {
                 after: Some(after),
                 reason: Some(Reason::Email),
                 moved: Vec::new(),
-                ops,
+                steps: ops,
             });
         }
     }
@@ -472,7 +461,7 @@ impl<'a> Differ<'a> {
                     fields: Vec::new(),
                     reason: None,
                     moved: Vec::new(),
-                    ops: vec![put(kind, key, &dspec, 0, dmeta.protected)],
+                    steps: vec![put(kind, key, &dspec, 0, dmeta.protected)],
                 });
                 continue;
             };
@@ -517,7 +506,7 @@ impl<'a> Differ<'a> {
                             from: lk,
                             to: key.to_string(),
                         });
-                        root.ops.extend(ops);
+                        root.steps.extend(ops);
                         continue;
                     }
                 }
@@ -535,7 +524,7 @@ impl<'a> Differ<'a> {
                     fields,
                     reason: None,
                     moved: Vec::new(),
-                    ops,
+                    steps: ops,
                 });
                 continue;
             }
@@ -543,8 +532,8 @@ impl<'a> Differ<'a> {
                 continue;
             }
             let op = if same_spec && lmeta.protected == dmeta.protected {
-                Op {
-                    op: OpKind::Adopt,
+                Step {
+                    verb: Verb::Adopt,
                     kind,
                     key: key.to_string(),
                     spec: Some(spec_value(&dspec)),
@@ -564,7 +553,7 @@ impl<'a> Differ<'a> {
                 fields,
                 reason: None,
                 moved: Vec::new(),
-                ops: vec![op],
+                steps: vec![op],
             });
         }
     }
@@ -596,7 +585,7 @@ impl<'a> Differ<'a> {
             fields,
             reason: Some(Reason::Tenant),
             moved: Vec::new(),
-            ops: vec![
+            steps: vec![
                 put(Kind::Workspace, key, dspec, 0, dmeta.protected),
                 delete(Kind::Workspace, from, lmeta.version),
             ],
@@ -654,7 +643,7 @@ impl<'a> Differ<'a> {
             fields: Vec::new(),
             reason: Some(reason),
             moved: Vec::new(),
-            ops: vec![delete(kind, key, meta.version)],
+            steps: vec![delete(kind, key, meta.version)],
         });
     }
 
@@ -710,8 +699,8 @@ impl<'a> Differ<'a> {
                             from: key.to_string(),
                             to: to.clone(),
                         });
-                        root.ops.push(put(kind, &to, &spec, 0, meta.protected));
-                        root.ops.push(delete(kind, key, meta.version));
+                        root.steps.push(put(kind, &to, &spec, 0, meta.protected));
+                        root.steps.push(delete(kind, key, meta.version));
                         self.doomed.insert(res.clone());
                         self.moved_live.insert(res);
                     }
@@ -774,13 +763,13 @@ impl<'a> Differ<'a> {
 fn drop_cascaded_deletes(changes: &mut [Change]) {
     let deleted: HashSet<Res> = changes
         .iter()
-        .flat_map(|c| c.ops.iter())
-        .filter(|o| o.op == OpKind::Delete)
+        .flat_map(|c| c.steps.iter())
+        .filter(|o| o.verb == Verb::Delete)
         .map(|o| (o.kind, o.key.clone()))
         .collect();
     for c in changes.iter_mut() {
-        c.ops.retain(|o| {
-            o.op != OpKind::Delete
+        c.steps.retain(|o| {
+            o.verb != Verb::Delete
                 || !cascade_parents(o.kind, &o.key)
                     .iter()
                     .any(|p| deleted.contains(p))
@@ -858,7 +847,7 @@ fn ancestors(kind: Kind, key: &str, state: &State) -> Vec<Res> {
 fn filter_targets(
     changes: Vec<Change>,
     targets: &[Res],
-    desired: &Desired,
+    desired: &PlanInput,
     live: &State,
 ) -> Vec<Change> {
     let target_set: HashSet<&Res> = targets.iter().collect();
