@@ -5,6 +5,8 @@
 mod diff;
 pub mod explain;
 mod fields;
+mod order;
+mod risks;
 
 use std::collections::BTreeMap;
 
@@ -15,6 +17,7 @@ use crate::rules::{Severity, Violation};
 
 pub use diff::diff;
 pub use fields::field_changes;
+pub use order::{cascade_parents, delete_rank, parse_target, rank};
 
 /// What a change does to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -328,7 +331,7 @@ impl Plan {
     /// --max-delete-percent N`): the other risks stay as planned.
     pub fn recheck_delete_guard(&mut self, live: &crate::model::State, max_percent: u8) {
         self.risks.retain(|r| r.code != TOO_MANY_DELETES);
-        let guard = diff::delete_guard(self, live, max_percent);
+        let guard = risks::delete_guard(self, live, max_percent);
         self.risks.extend(guard);
     }
 
@@ -339,95 +342,4 @@ impl Plan {
             .filter(|r| r.always_refused() || !allow_limit_below_usage)
             .collect()
     }
-}
-
-/// The dependency rank of a kind: plans, models, roles → tenants → workspaces, tenant models
-/// → users → memberships, user models → grants. Creates run by increasing rank, deletes by
-/// decreasing rank; resources of one rank never depend on each other.
-pub fn rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::Plan | Kind::Model | Kind::Role => 0,
-        Kind::Tenant => 1,
-        Kind::Workspace | Kind::TenantModel => 2,
-        Kind::User => 3,
-        Kind::Membership | Kind::UserModel => 4,
-        Kind::Grant => 5,
-    }
-}
-
-/// The order of deletes: children before parents, and tenants before users, so that no
-/// single delete leaves a tenant without its `org_admin` (a user's delete takes their
-/// memberships with it; a tenant's delete takes its memberships first). Plans, models and
-/// roles go last: tenants, memberships and model grants refer to them.
-pub fn delete_rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::Grant => 0,
-        Kind::Membership | Kind::UserModel => 1,
-        Kind::Workspace | Kind::TenantModel => 2,
-        Kind::Tenant => 3,
-        Kind::User => 4,
-        Kind::Plan | Kind::Model | Kind::Role => 5,
-    }
-}
-
-/// The resources whose delete takes `kind/key` with it on the platform: a tenant takes its
-/// workspaces, tenant models, grants and memberships; a user their memberships, model grants
-/// and the grants to them; a workspace its grants; a membership the grants to its user in
-/// its tenant.
-pub fn cascade_parents(kind: Kind, key: &str) -> Vec<(Kind, String)> {
-    use crate::model::keys::{self, Grantee};
-    let mut out = Vec::new();
-    match kind {
-        Kind::Workspace | Kind::TenantModel => {
-            if let Some((t, _)) = keys::split2(key) {
-                out.push((Kind::Tenant, t.to_string()));
-            }
-        }
-        Kind::Membership => {
-            if let Some((u, t)) = keys::split2(key) {
-                out.push((Kind::Tenant, t.to_string()));
-                out.push((Kind::User, u.to_string()));
-            }
-        }
-        Kind::UserModel => {
-            if let Some((u, _)) = keys::split2(key) {
-                out.push((Kind::User, u.to_string()));
-            }
-        }
-        Kind::Grant => {
-            if let Some((t, w, g)) = keys::split_grant(key) {
-                out.push((Kind::Tenant, t.to_string()));
-                out.push((Kind::Workspace, keys::join(&[t, w])));
-                if let Grantee::User(u) = g {
-                    out.push((Kind::Membership, keys::join(&[&u, t])));
-                    out.push((Kind::User, u));
-                }
-            }
-        }
-        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => {}
-    }
-    out
-}
-
-/// Parses a `--target` value `KIND/KEY` (`tenant/acme`, `workspace/acme/paris`).
-pub fn parse_target(s: &str) -> Result<(Kind, String), String> {
-    let (kind, key) = s
-        .split_once('/')
-        .ok_or_else(|| format!("`{s}` is not KIND/KEY (e.g. `tenant/acme`)"))?;
-    let kind = Kind::parse(kind).ok_or_else(|| {
-        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        format!(
-            "`{kind}` is not a kind; expected one of {}",
-            names.join(", ")
-        )
-    })?;
-    if key.is_empty() {
-        return Err(format!("`{s}` has no key after the kind"));
-    }
-    let key = if kind == Kind::User || kind == Kind::Membership || kind == Kind::UserModel {
-        key.to_lowercase()
-    } else {
-        key.to_string()
-    };
-    Ok((kind, key))
 }
