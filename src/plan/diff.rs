@@ -44,7 +44,8 @@ pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
     };
     plan.risks
         .extend(risks::delete_guard(&plan, live, opts.max_delete_percent));
-    plan.risks.extend(risks::self_lockout(&plan, live, opts));
+    plan.risks
+        .extend(risks::self_lockout(&plan, &desired.state, live, opts));
     plan.risks
         .extend(risks::limits_below_usage(&plan, &desired.state, live));
     let mut warnings = match &desired.warnings {
