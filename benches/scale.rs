@@ -242,7 +242,7 @@ fn load(dir: &Path) -> Result<Desired, Error> {
         let first = checked
             .diagnostics
             .iter()
-            .find(|d| d.severity == tenantctl::rules::Severity::Error);
+            .find(|d| d.severity == tenantctl::diagnostic::Severity::Error);
         return Err(format!("generated configuration does not validate: {first:?}").into());
     }
     checked.desired.ok_or_else(|| "no desired state".into())

@@ -8,6 +8,7 @@ pub mod apply;
 pub mod cli;
 pub mod client;
 pub mod commands;
+pub mod diagnostic;
 pub mod model;
 pub mod plan;
 pub mod render;

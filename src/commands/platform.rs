@@ -180,7 +180,7 @@ pub fn load(paths: &[PathBuf]) -> miette::Result<Option<Loaded>> {
     let warnings = checked
         .diagnostics
         .into_iter()
-        .filter(|d| d.severity == crate::rules::Severity::Warning)
+        .filter(|d| d.severity == crate::diagnostic::Severity::Warning)
         .collect();
     match checked.desired {
         Some(desired) => Ok(Some(Loaded { desired, warnings })),

@@ -14,9 +14,10 @@ use super::{
     OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, PROTECTED_REPLACE,
     SELF_LOCKOUT, TOO_MANY_DELETES,
 };
+use crate::diagnostic::Severity;
 use crate::model::keys::{self, Grantee};
 use crate::model::{AnySpec, Kind, Meta, State};
-use crate::rules::{self, SelfLockout, Severity};
+use crate::rules::{self, SelfLockout};
 use crate::spec::Desired;
 
 type Res = (Kind, String);

@@ -13,91 +13,10 @@ use serde_json::Value;
 use super::compose::{ComposeError, MAX_DEPTH};
 use super::span::{escape, unescape, SourceFile};
 use super::Document;
-use crate::rules::Severity;
+use crate::diagnostic::{FileId, Place, Problem, Target};
 
 /// Files larger than this are refused without being read.
 pub const MAX_FILE_BYTES: u64 = 32 * 1024 * 1024;
-
-/// Index of a file in [`Loaded::files`].
-pub type FileId = usize;
-
-/// Which part of a pointed node a problem underlines.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Target {
-    /// The mapping key (`acme:`), or the value when the node has no key.
-    Key,
-    /// The value.
-    Value,
-}
-
-/// Where a problem is.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Place {
-    /// Not in any file (an empty set of paths).
-    Nowhere,
-    /// A path that could not be read.
-    Path(PathBuf),
-    /// A byte range of a file.
-    Bytes(FileId, Range<usize>),
-    /// A node of a file, by JSON pointer; resolved to a span when diagnostics are made.
-    Pointer(FileId, String, Target),
-}
-
-/// A problem found while loading or checking, before it is placed on a line.
-#[derive(Debug, Clone)]
-pub struct Problem {
-    /// Stable code without the `tenantctl::` prefix.
-    pub code: &'static str,
-    pub severity: Severity,
-    pub message: String,
-    pub help: Option<String>,
-    pub place: Place,
-    /// Text under the primary span.
-    pub label: Option<String>,
-    /// A second place that explains the first (the other declaration of a duplicate).
-    pub related: Option<(Place, String)>,
-}
-
-impl Problem {
-    pub fn error(code: &'static str, place: Place, message: impl Into<String>) -> Problem {
-        Problem {
-            code,
-            severity: Severity::Error,
-            message: message.into(),
-            help: None,
-            place,
-            label: None,
-            related: None,
-        }
-    }
-
-    pub fn warning(code: &'static str, place: Place, message: impl Into<String>) -> Problem {
-        Problem {
-            severity: Severity::Warning,
-            ..Problem::error(code, place, message)
-        }
-    }
-
-    pub fn help(mut self, help: impl Into<String>) -> Problem {
-        self.help = Some(help.into());
-        self
-    }
-
-    pub fn maybe_help(mut self, help: Option<String>) -> Problem {
-        self.help = help;
-        self
-    }
-
-    pub fn label(mut self, label: impl Into<String>) -> Problem {
-        self.label = Some(label.into());
-        self
-    }
-
-    pub fn related(mut self, place: Place, label: impl Into<String>) -> Problem {
-        self.related = Some((place, label.into()));
-        self
-    }
-}
 
 /// The files read and their parsed documents (or what a [`Hook`] made of them).
 #[derive(Debug)]

@@ -18,9 +18,10 @@ use serde::Serialize;
 
 pub use render::{render, render_styled, summary};
 
+use crate::diagnostic::{FileId, Place, Problem, Severity, Target};
 use crate::model::{Kind, RoleSpec};
-use crate::rules::{self, Severity, Violation};
-use crate::spec::load::{self, FileId, Loaded, Merged, Owners, Place, Problem, Target, Typed};
+use crate::rules::{self, Violation};
+use crate::spec::load::{self, Loaded, Merged, Owners, Typed};
 use crate::spec::span::{self, SourceFile};
 use crate::spec::Desired;
 

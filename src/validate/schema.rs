@@ -7,8 +7,8 @@ use std::sync::OnceLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
+use crate::diagnostic::{FileId, Place, Problem, Target};
 use crate::rules::did_you_mean;
-use crate::spec::load::{FileId, Place, Problem, Target};
 use crate::spec::span::{escape, unescape};
 
 struct Compiled {
