@@ -3,8 +3,10 @@
 
 pub mod compose;
 mod document;
+mod env;
 pub mod fast;
 pub mod load;
+pub mod merge;
 pub mod span;
 
 pub use document::*;

@@ -21,7 +21,8 @@ pub use render::{render, render_styled, summary};
 use crate::diagnostic::{FileId, Place, Problem, Severity, Target};
 use crate::model::{Kind, RoleSpec};
 use crate::rules::{self, Violation};
-use crate::spec::load::{self, Loaded, Merged, Owners, Typed};
+use crate::spec::load::{self, Loaded};
+use crate::spec::merge::{self, Merged, Owners, Typed};
 use crate::spec::span::{self, SourceFile};
 use crate::spec::Desired;
 
@@ -95,7 +96,7 @@ fn schema_and_type(
     value: serde_json::Value,
     problems: &mut Vec<Problem>,
 ) -> Option<Typed> {
-    schema::check(id, &value, problems).then(|| load::typed(value))
+    schema::check(id, &value, problems).then(|| merge::typed(value))
 }
 
 fn check_loaded(loaded: Loaded<Typed>) -> Checked {
@@ -114,7 +115,7 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         document,
         owners,
         problems: merge_problems,
-    } = load::merge_typed(docs);
+    } = merge::merge_typed(docs);
     let typed = !merge_problems.iter().any(|p| p.code == "invalid_value");
     problems.extend(merge_problems);
     let mut desired = None;
