@@ -1,7 +1,7 @@
 //! Schema and rule checks of the desired state → diagnostics placed at their YAML line and
 //! column. No I/O beyond reading the files.
 //!
-//! The pipeline: [`crate::spec::load`] reads and parses each file; each document is checked
+//! The pipeline: [`crate::config::load`] reads and parses each file; each document is checked
 //! against the JSON Schema ([`schema`]); valid documents are merged; when every file is well
 //! formed, the platform's rules run on the merged state. Each problem carries a JSON pointer,
 //! resolved to a span by one walk per file that has diagnostics.
@@ -18,13 +18,13 @@ use serde::Serialize;
 
 pub use render::{render, render_styled, summary};
 
+use crate::config::load::{self, Loaded};
+use crate::config::merge::{self, Merged, Owners, Typed};
+use crate::config::yaml::span::{self, SourceFile};
+use crate::config::Desired;
 use crate::diagnostic::{FileId, Place, Problem, Severity, Target};
 use crate::model::{Kind, RoleSpec};
 use crate::rules::{self, Violation};
-use crate::spec::load::{self, Loaded};
-use crate::spec::merge::{self, Merged, Owners, Typed};
-use crate::spec::span::{self, SourceFile};
-use crate::spec::Desired;
 
 /// One problem found in the desired state.
 #[derive(Debug, Clone, Serialize)]

@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use super::span::escape;
+use super::yaml::span::escape;
 use crate::diagnostic::{FileId, Place, Problem, Target};
 
 /// Replaces `${env:NAME}` in every string value of `v`, reporting missing variables and

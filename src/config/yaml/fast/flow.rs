@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{indicator, Bail, Parser, R};
-use crate::spec::compose::plain_scalar;
+use crate::config::yaml::compose::plain_scalar;
 
 /// After an entry of a flow collection: the index of the next entry, or the index past the
 /// closing bracket.

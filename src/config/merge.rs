@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use serde_json::Value;
 
-use super::span::{escape, unescape};
+use super::yaml::span::{escape, unescape};
 use super::Document;
 use crate::diagnostic::{FileId, Place, Problem, Target};
 

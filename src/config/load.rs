@@ -11,9 +11,9 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::compose::{ComposeError, MAX_DEPTH};
 use super::env::substitute_env;
-use super::span::SourceFile;
+use super::yaml::compose::{ComposeError, MAX_DEPTH};
+use super::yaml::span::SourceFile;
 use crate::diagnostic::{FileId, Place, Problem};
 
 /// Files larger than this are refused without being read.
@@ -374,9 +374,9 @@ fn parse_value(id: FileId, file: &SourceFile, problems: &mut Vec<Problem>) -> Op
         return None;
     }
     // The fast path takes the usual shapes; the full parser the rest, and every error.
-    let composed = match super::fast::parse(text) {
+    let composed = match super::yaml::fast::parse(text) {
         Some(v) => Ok(v),
-        None => super::compose::compose(text),
+        None => super::yaml::compose::compose(text),
     };
     let mut value = match composed {
         Ok(Value::Null) => {
@@ -436,7 +436,7 @@ fn yaml_problem(id: FileId, file: &SourceFile, e: ComposeError) -> Problem {
         ComposeError::AliasBudget { at: r } => Problem::error(
             "too_complex",
             Place::Bytes(id, at(r)),
-            format!("aliases expand to more than {} values", super::compose::MAX_ALIAS_NODES),
+            format!("aliases expand to more than {} values", super::yaml::compose::MAX_ALIAS_NODES),
         )
         .label("this alias")
         .help("aliases are limited (a guard against \"billion laughs\"); write the values out"),
