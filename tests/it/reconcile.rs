@@ -3,72 +3,35 @@
 //! empty, re-plan, a set of edits (rename, role change, e-mail replace, workspace and user
 //! deletes, a limit below usage, a protected tenant left out), the plan in three formats
 //! (snapshots), apply, converged; then an unmanaged user left alone and pruned. Also: export
-//! round-trips, stale saved plans, explain, users CSV, and a server killed mid-apply.
+//! round-trips, stale saved plans, explain, users CSV, and a server killed mid-apply. Each
+//! test holds a [`Ctx`] (server, temp dir, token, snapshot filters) and runs the binary with
+//! `ctx.tenantctl([...]).await`.
 
 use std::collections::BTreeMap;
+use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 
-use crate::common::TestServer;
-use assert_cmd::Command;
 use serde_json::json;
 use tenantctl::config::Document;
 use tenantctl::model::{Kind, MembershipSpec, State};
 
+use crate::common::context::Run;
+use crate::common::Ctx;
+use crate::ctx_snapshot;
+
 const EXAMPLES: &[&str] = &["imagegen", "registers", "geodata", "workspaces"];
-
-/// The outcome of one run of the binary.
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-/// Runs `tenantctl ARGS` against `server` with its system token, in `dir`, without colour.
-async fn tenantctl(server_url: &str, token: &str, dir: &Path, args: &[&str]) -> Run {
-    tenantctl_env(server_url, token, dir, args, &[]).await
-}
-
-/// [`tenantctl`] with extra environment variables.
-async fn tenantctl_env(
-    server_url: &str,
-    token: &str,
-    dir: &Path,
-    args: &[&str],
-    envs: &[(&str, &str)],
-) -> Run {
-    let (url, token, dir) = (server_url.to_string(), token.to_string(), dir.to_path_buf());
-    let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
-    let envs: Vec<(String, String)> = envs
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_string()))
-        .collect();
-    tokio::task::spawn_blocking(move || {
-        let out = Command::cargo_bin("tenantctl")
-            .expect("binary built")
-            .args(&args)
-            .current_dir(&dir)
-            .env("TENANTCTL_ENDPOINT", &url)
-            .env("TENANTCTL_TOKEN", &token)
-            .env("NO_COLOR", "1")
-            .env_remove("GITHUB_SHA")
-            .env_remove("CI_COMMIT_SHA")
-            .env_remove("TENANTCTL_MAX_RPS")
-            .envs(envs)
-            .timeout(std::time::Duration::from_secs(120))
-            .output()
-            .expect("tenantctl runs");
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            stdout: String::from_utf8_lossy(&out.stdout).into(),
-            stderr: String::from_utf8_lossy(&out.stderr).into(),
-        }
-    })
-    .await
-    .expect("join")
-}
 
 fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
+}
+
+/// An example's directory, as an argument.
+fn example_path(name: &str) -> String {
+    examples_dir()
+        .join(name)
+        .to_str()
+        .expect("a UTF-8 path")
+        .to_string()
 }
 
 /// An example's files merged into one document.
@@ -89,13 +52,6 @@ fn load_example(name: &str) -> Document {
         doc.users.extend(d.users);
     }
     doc
-}
-
-fn write_doc(dir: &Path, doc: &Document) -> PathBuf {
-    std::fs::create_dir_all(dir).expect("mkdir");
-    let path = dir.join("config.yaml");
-    std::fs::write(&path, serde_saphyr::to_string(doc).expect("yaml")).expect("write");
-    path
 }
 
 /// What the edits did, for the assertions.
@@ -267,12 +223,6 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     )
 }
 
-async fn live(server: &TestServer) -> State {
-    let a = server.get("/api/v1/state").await;
-    assert!(a.status.is_success(), "state: {}", a.text);
-    serde_json::from_value(a.body).expect("state parses")
-}
-
 fn assert_no_changes(run: &Run, what: &str) {
     assert_eq!(
         run.code, 0,
@@ -283,30 +233,26 @@ fn assert_no_changes(run: &Run, what: &str) {
 }
 
 async fn example_lifecycle(name: &str) {
-    lifecycle(TestServer::sqlite().await, name, None).await;
+    lifecycle(Ctx::sqlite().await, name, None).await;
 }
 
 /// The lifecycle of one example; with `parallelism`, the edits are applied resource by
 /// resource (without the lowered limit: single-resource writes cannot accept it) and the
 /// plans are not snapshotted again.
-async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+async fn lifecycle(ctx: Ctx, name: &str, parallelism: Option<&str>) {
     let mut initial = load_example(name);
     protected_tenant(&mut initial);
-    let v1 = write_doc(&dir.join("v1"), &initial);
-    let v1 = v1.to_str().expect("path");
+    let v1 = ctx.write_config("v1", &initial);
 
     // Apply from empty, then a re-plan shows no changes.
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1]).await;
+    let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(
         r.code, 0,
         "first apply\nstdout:\n{}\nstderr:\n{}",
         r.stdout, r.stderr
     );
     assert!(r.stdout.contains("Apply complete!"), "{}", r.stdout);
-    let first = live(&s).await;
+    let first = ctx.live().await;
     assert!(first.len() > 10, "{name}: {} resources", first.len());
     let managed_all = Kind::ALL.iter().all(|k| {
         first
@@ -315,7 +261,7 @@ async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
     });
     assert!(managed_all, "everything applied is managed");
     assert_no_changes(
-        &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await,
+        &ctx.tenantctl(["plan", "--detailed-exitcode", &v1]).await,
         "re-plan after the first apply",
     );
 
@@ -329,34 +275,29 @@ async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
             .limits
             .users = None;
     }
-    let v2 = write_doc(&dir.join("v2"), &edited);
-    let v2 = v2.to_str().expect("path");
+    let v2 = ctx.write_config("v2", &edited);
     if let Some(n) = parallelism {
-        let r = tenantctl(
-            &url,
-            &token,
-            dir,
-            &[
+        let r = ctx
+            .tenantctl([
                 "apply",
                 "--auto-approve",
                 "--max-delete-percent",
                 "100",
                 "--parallelism",
                 n,
-                v2,
-            ],
-        )
-        .await;
+                &v2,
+            ])
+            .await;
         assert_eq!(
             r.code, 0,
             "resource-by-resource apply of the edits\nstdout:\n{}\nstderr:\n{}",
             r.stdout, r.stderr
         );
         assert_no_changes(
-            &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await,
+            &ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await,
             "re-plan after the edits",
         );
-        let state = live(&s).await;
+        let state = ctx.live().await;
         assert!(
             state.tenants.contains_key(&edits.renamed.1)
                 && !state.tenants.contains_key(&edits.renamed.0)
@@ -364,21 +305,22 @@ async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
         assert!(
             state.users.contains_key(&edits.email.1) && !state.users.contains_key(&edits.email.0)
         );
-        s.shutdown().await;
+        ctx.shutdown().await;
         return;
     }
-    let human = tenantctl(&url, &token, dir, &["plan", v2]).await;
-    let md = tenantctl(&url, &token, dir, &["plan", "--format", "markdown", v2]).await;
-    let js = tenantctl(&url, &token, dir, &["plan", "--format", "json", v2]).await;
-    insta::assert_snapshot!(
+    let human = ctx.tenantctl(["plan", &v2]).await;
+    let md = ctx.tenantctl(["plan", "--format", "markdown", &v2]).await;
+    let js = ctx.tenantctl(["plan", "--format", "json", &v2]).await;
+    ctx_snapshot!(
+        ctx,
         format!("{name}_edits_human"),
         format!(
             "exit {}\n{}\n--- stderr\n{}",
             human.code, human.stdout, human.stderr
         )
     );
-    insta::assert_snapshot!(format!("{name}_edits_markdown"), md.stdout);
-    insta::assert_snapshot!(format!("{name}_edits_json"), js.stdout);
+    ctx_snapshot!(ctx, format!("{name}_edits_markdown"), md.stdout);
+    ctx_snapshot!(ctx, format!("{name}_edits_json"), js.stdout);
     let plan: serde_json::Value = serde_json::from_str(&js.stdout).expect("json plan");
     assert_eq!(plan["format_version"], 1);
     let changes = plan["changes"].as_array().expect("changes");
@@ -446,41 +388,39 @@ async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
     );
 
     // Apply refuses the lowered limit without the flag, and changes nothing.
-    let before = live(&s).await.revision;
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", "--max-delete-percent", "100", v2],
-    )
-    .await;
+    let before = ctx.live().await.revision;
+    let r = ctx
+        .tenantctl([
+            "apply",
+            "--auto-approve",
+            "--max-delete-percent",
+            "100",
+            &v2,
+        ])
+        .await;
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(r.stderr.contains("limit_below_usage"), "{}", r.stderr);
-    assert_eq!(live(&s).await.revision, before);
+    assert_eq!(ctx.live().await.revision, before);
 
     // Apply, converged.
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &[
+    let r = ctx
+        .tenantctl([
             "apply",
             "--auto-approve",
             "--max-delete-percent",
             "100",
             "--allow-limit-below-usage",
-            v2,
-        ],
-    )
-    .await;
+            &v2,
+        ])
+        .await;
     assert_eq!(
         r.code, 0,
         "apply of the edits\nstdout:\n{}\nstderr:\n{}",
         r.stdout, r.stderr
     );
-    let after = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await;
+    let after = ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await;
     assert_no_changes(&after, "re-plan after the edits");
-    let state = live(&s).await;
+    let state = ctx.live().await;
     assert!(
         state.tenants.contains_key(&edits.renamed.1)
             && !state.tenants.contains_key(&edits.renamed.0)
@@ -493,72 +433,66 @@ async fn lifecycle(s: TestServer, name: &str, parallelism: Option<&str>) {
     assert!(!state.users.contains_key(&edits.removed_user));
 
     // An unmanaged user (made outside tenantctl) is left alone, then pruned.
-    let a = s
-        .call(
-            reqwest::Method::PUT,
-            "/api/v1/users/zoe.outside@elsewhere.example",
-            Some(&token),
-            Some(&json!({ "spec": { "first_name": "Zoé" }, "managed": false })),
-            &[("if-match", "\"0\"")],
-        )
-        .await;
-    assert!(a.status.is_success(), "unmanaged user: {}", a.text);
-    let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await;
+    put_unmanaged(
+        &ctx,
+        "/api/v1/users/zoe.outside@elsewhere.example",
+        json!({ "first_name": "Zoé" }),
+    )
+    .await;
+    let r = ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await;
     assert_no_changes(&r, "an unmanaged user is left alone");
     assert!(
         r.stdout.contains("Unmanaged, left alone: 1 user"),
         "{}",
         r.stdout
     );
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["plan", "--prune", "--detailed-exitcode", v2],
-    )
-    .await;
+    let r = ctx
+        .tenantctl(["plan", "--prune", "--detailed-exitcode", &v2])
+        .await;
     assert_eq!(r.code, 2, "{}", r.stdout);
-    insta::assert_snapshot!(format!("{name}_prune_human"), r.stdout);
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", "--prune", v2],
-    )
-    .await;
+    ctx_snapshot!(ctx, format!("{name}_prune_human"), r.stdout);
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", "--prune", &v2])
+        .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(!live(&s)
+    assert!(!ctx
+        .live()
         .await
         .users
         .contains_key("zoe.outside@elsewhere.example"));
     assert_no_changes(
-        &tenantctl(
-            &url,
-            &token,
-            dir,
-            &["plan", "--prune", "--detailed-exitcode", v2],
-        )
-        .await,
+        &ctx.tenantctl(["plan", "--prune", "--detailed-exitcode", &v2])
+            .await,
         "converged after prune",
     );
 
     // Export round-trips: both layouts plan to no changes.
     for layout in ["kind", "tenant"] {
-        let out = dir.join(format!("export-{layout}"));
-        let out = out.to_str().expect("path");
-        let r = tenantctl(
-            &url,
-            &token,
-            dir,
-            &["export", "--layout", layout, "--out", out],
-        )
-        .await;
+        let out = ctx.path(&format!("export-{layout}"));
+        let r = ctx
+            .tenantctl(["export", "--layout", layout, "--out", &out])
+            .await;
         assert_eq!(r.code, 0, "export: {}", r.stderr);
-        let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", out]).await;
+        let r = ctx.tenantctl(["plan", "--detailed-exitcode", &out]).await;
         assert_no_changes(&r, &format!("{name}: plan of the {layout} export"));
         assert!(!r.stdout.contains("Unmanaged"), "{}", r.stdout);
     }
-    s.shutdown().await;
+    ctx.shutdown().await;
+}
+
+/// Creates a resource outside tenantctl (`managed: false`) through the API.
+async fn put_unmanaged(ctx: &Ctx, path: &str, spec: serde_json::Value) {
+    let a = ctx
+        .server()
+        .call(
+            reqwest::Method::PUT,
+            path,
+            Some(ctx.token()),
+            Some(&json!({ "spec": spec, "managed": false })),
+            &[("if-match", "\"0\"")],
+        )
+        .await;
+    assert!(a.status.is_success(), "unmanaged {path}: {}", a.text);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -584,7 +518,7 @@ async fn lifecycle_workspaces() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_resource_by_resource() {
     for name in ["imagegen", "workspaces", "registers"] {
-        lifecycle(TestServer::sqlite().await, name, Some("3")).await;
+        lifecycle(Ctx::sqlite().await, name, Some("3")).await;
     }
 }
 
@@ -592,15 +526,15 @@ async fn lifecycle_resource_by_resource() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn lifecycle_on_postgres() {
     for name in ["registers", "geodata"] {
-        let Some(s) = TestServer::postgres().await else {
+        let Some(ctx) = Ctx::postgres().await else {
             return;
         };
-        lifecycle(s, name, None).await;
+        lifecycle(ctx, name, None).await;
     }
-    let Some(s) = TestServer::postgres().await else {
+    let Some(ctx) = Ctx::postgres().await else {
         return;
     };
-    lifecycle(s, "imagegen", Some("3")).await;
+    lifecycle(ctx, "imagegen", Some("3")).await;
 }
 
 #[test]
@@ -625,19 +559,10 @@ fn every_example_is_tested() {
 /// stale and changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stale_saved_plan_is_refused() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+    let ctx = Ctx::sqlite().await;
     let base = load_example("workspaces");
-    let v1 = write_doc(&dir.join("v1"), &base);
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", v1.to_str().expect("p")],
-    )
-    .await;
+    let v1 = ctx.write_config("v1", &base);
+    let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
     let mut a = base.clone();
@@ -645,76 +570,46 @@ async fn a_stale_saved_plan_is_refused() {
     a.tenants.get_mut(&t).expect("t").display_name = Some("Renamed by plan A".into());
     let mut b = base.clone();
     b.tenants.get_mut(&t).expect("t").description = Some("Described by plan B".into());
-    let va = write_doc(&dir.join("a"), &a);
-    let vb = write_doc(&dir.join("b"), &b);
-    let pa = dir.join("a.plan");
-    let pb = dir.join("b.plan");
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &[
-            "plan",
-            "--out",
-            pa.to_str().expect("p"),
-            va.to_str().expect("p"),
-        ],
-    )
-    .await;
+    let va = ctx.write_config("a", &a);
+    let vb = ctx.write_config("b", &b);
+    let pa = ctx.path("a.plan");
+    let pb = ctx.path("b.plan");
+    let r = ctx.tenantctl(["plan", "--out", &pa, &va]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(r.stderr.contains("Saved the plan"), "{}", r.stderr);
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &[
-            "plan",
-            "--out",
-            pb.to_str().expect("p"),
-            vb.to_str().expect("p"),
-        ],
-    )
-    .await;
+    let r = ctx.tenantctl(["plan", "--out", &pb, &vb]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
 
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", "--plan", pa.to_str().expect("p")],
-    )
-    .await;
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", "--plan", &pa])
+        .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let after_a = live(&s).await;
+    let after_a = ctx.live().await;
     assert_eq!(
         after_a.tenants[&t].spec.display_name.as_deref(),
         Some("Renamed by plan A")
     );
 
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", "--plan", pb.to_str().expect("p")],
-    )
-    .await;
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", "--plan", &pb])
+        .await;
     assert_eq!(r.code, 1, "{}", r.stdout);
-    let stderr = r.stderr.replace(&url, "URL");
-    insta::assert_snapshot!("stale_plan_refused", stderr);
-    assert_eq!(live(&s).await, after_a, "the refused plan changed nothing");
-    s.shutdown().await;
+    let stderr = r.stderr;
+    ctx_snapshot!(ctx, "stale_plan_refused", stderr);
+    assert_eq!(
+        ctx.live().await,
+        after_a,
+        "the refused plan changed nothing"
+    );
+    ctx.shutdown().await;
 }
 
 /// `explain` on the imagegen example, live and on the desired state.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn explain_cases() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
-    let ex = examples_dir().join("imagegen");
-    let ex = ex.to_str().expect("p");
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", ex]).await;
+    let ctx = Ctx::sqlite().await;
+    let ex = example_path("imagegen");
+    let r = ctx.tenantctl(["apply", "--auto-approve", &ex]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let cases: &[(&str, &[&str], bool)] = &[
         (
@@ -777,7 +672,7 @@ async fn explain_cases() {
     for (name, args, allowed) in cases {
         let mut live_args = vec!["explain", "user"];
         live_args.extend_from_slice(args);
-        let r = tenantctl(&url, &token, dir, &live_args).await;
+        let r = ctx.tenantctl(live_args.clone()).await;
         assert_eq!(r.code, 0, "{name}: {}", r.stderr);
         assert_eq!(
             r.stdout.contains("\nALLOWED:"),
@@ -785,34 +680,27 @@ async fn explain_cases() {
             "{name}: {}",
             r.stdout
         );
-        insta::assert_snapshot!(format!("explain_{name}"), r.stdout);
+        ctx_snapshot!(ctx, format!("explain_{name}"), r.stdout);
         // The same decision on the desired state.
-        let mut desired_args = live_args.clone();
-        desired_args.extend_from_slice(&["--path", ex]);
-        let d = tenantctl("http://127.0.0.1:9", "unused", dir, &desired_args).await;
+        let mut desired_args = live_args;
+        desired_args.extend_from_slice(&["--path", &ex]);
+        let d = ctx.tenantctl(desired_args).nowhere().await;
         assert_eq!(d.stdout, r.stdout, "{name}: desired and live agree");
     }
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// `users export --csv` writes the platform's CSV, one row per membership.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn users_export_csv() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ex = examples_dir().join("workspaces");
-    let r = tenantctl(
-        &url,
-        &token,
-        tmp.path(),
-        &["apply", "--auto-approve", ex.to_str().expect("p")],
-    )
-    .await;
+    let ctx = Ctx::sqlite().await;
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", &example_path("workspaces")])
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let r = tenantctl(&url, &token, tmp.path(), &["users", "export", "--csv"]).await;
+    let r = ctx.tenantctl(["users", "export", "--csv"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let state = live(&s).await;
+    let state = ctx.live().await;
     let lines: Vec<&str> = r.stdout.lines().collect();
     assert!(lines.len() > 1, "{}", r.stdout);
     let memberships = state.memberships.len();
@@ -835,7 +723,7 @@ async fn users_export_csv() {
         let (u, _) = m.split_once('/').expect("key");
         assert!(r.stdout.contains(u), "{u} in the CSV");
     }
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// A counts-by-kind summary of a state.
@@ -847,35 +735,28 @@ fn counts(s: &State) -> BTreeMap<Kind, usize> {
 /// over the same database, and apply is run again: converged, nothing lost or duplicated.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn server_killed_mid_apply_then_apply_again_converges() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
-    let db = format!("sqlite://{}", dir.join("platform.db").display());
-    let (mut child, url, token) = serve(&db, None).await;
+    // The platform is a `tenantctl serve` process of the test's own, to be killed.
+    let ctx = Ctx::without_server();
+    let db = format!("sqlite://{}", ctx.path("platform.db"));
+    let (mut child, url, token) = serve(&db).await;
     let token = token.expect("bootstrap token on a new database");
-    let ex = examples_dir().join("imagegen");
-    let ex = ex.to_str().expect("p").to_string();
+    let ex = example_path("imagegen");
 
     // Apply slowly (2 requests in flight, 15 per second) in the background.
-    let apply = {
-        let (url, token, dir, ex) = (url.clone(), token.clone(), dir.to_path_buf(), ex.clone());
-        tokio::spawn(async move {
-            tenantctl(
-                &url,
-                &token,
-                &dir,
-                &[
-                    "--max-rps",
-                    "15",
-                    "apply",
-                    "--auto-approve",
-                    "--parallelism",
-                    "2",
-                    &ex,
-                ],
-            )
-            .await
-        })
-    };
+    let apply = tokio::spawn(
+        ctx.tenantctl([
+            "--max-rps",
+            "15",
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+            &ex,
+        ])
+        .endpoint(&url)
+        .token(&token)
+        .into_future(),
+    );
     // Kill the platform once some writes landed.
     let http = reqwest::Client::new();
     let mut seen = 0;
@@ -915,7 +796,7 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
     );
 
     // Restart over the same database and apply again.
-    let (mut child, url, again) = serve(&db, None).await;
+    let (mut child, url, again) = serve(&db).await;
     assert!(
         again.is_none(),
         "an existing database mints no new bootstrap token"
@@ -934,15 +815,17 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
         "partial state after the kill: {} resources",
         mid.len()
     );
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", "--parallelism", "4", &ex],
-    )
-    .await;
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", "--parallelism", "4", &ex])
+        .endpoint(&url)
+        .token(&token)
+        .await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let r = tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", &ex]).await;
+    let r = ctx
+        .tenantctl(["plan", "--detailed-exitcode", &ex])
+        .endpoint(&url)
+        .token(&token)
+        .await;
     assert_no_changes(&r, "converged after the restart");
     let end: State = http
         .get(format!("{url}/api/v1/state"))
@@ -968,10 +851,7 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
 
 /// Starts `tenantctl serve` on a free port; returns the child, its URL and the bootstrap
 /// token if it printed one.
-async fn serve(
-    database: &str,
-    _port: Option<u16>,
-) -> (std::process::Child, String, Option<String>) {
+async fn serve(database: &str) -> (std::process::Child, String, Option<String>) {
     use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let bin = assert_cmd::cargo::cargo_bin("tenantctl");
@@ -1036,25 +916,15 @@ async fn serve(
 /// Rule 6 through the real platform: a token acting as a user cannot demote that user.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_applying_identity_cannot_demote_itself() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+    let ctx = Ctx::sqlite().await;
     let mut doc = load_example("workspaces");
-    let v1 = write_doc(&dir.join("v1"), &doc);
+    let v1 = ctx.write_config("v1", &doc);
     assert_eq!(
-        tenantctl(
-            &url,
-            &token,
-            dir,
-            &["apply", "--auto-approve", v1.to_str().expect("p")]
-        )
-        .await
-        .code,
+        ctx.tenantctl(["apply", "--auto-approve", &v1]).await.code,
         0
     );
     let me = "claire.dubois@voyages-azur.fr";
-    let as_claire = s.token("system", "org_admin", Some(me)).await;
+    let as_claire = ctx.server().token("system", "org_admin", Some(me)).await;
     doc.users
         .get_mut(me)
         .expect("claire")
@@ -1062,8 +932,8 @@ async fn the_applying_identity_cannot_demote_itself() {
         .get_mut("voyages-azur")
         .expect("m")
         .role = "member".into();
-    let v2 = write_doc(&dir.join("v2"), &doc);
-    let r = tenantctl(&url, &as_claire, dir, &["plan", v2.to_str().expect("p")]).await;
+    let v2 = ctx.write_config("v2", &doc);
+    let r = ctx.tenantctl(["plan", &v2]).token(&as_claire).await;
     assert_eq!(r.code, 1, "{}", r.stdout);
     assert!(
         r.stdout
@@ -1076,27 +946,18 @@ async fn the_applying_identity_cannot_demote_itself() {
         "{}",
         r.stderr
     );
-    let before = live(&s).await;
-    let r = tenantctl(
-        &url,
-        &as_claire,
-        dir,
-        &["apply", "--auto-approve", v2.to_str().expect("p")],
-    )
-    .await;
+    let before = ctx.live().await;
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", &v2])
+        .token(&as_claire)
+        .await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("self_lockout"), "{}", r.stderr);
-    assert_eq!(live(&s).await, before);
+    assert_eq!(ctx.live().await, before);
     // Another identity may do it.
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["plan", "--detailed-exitcode", v2.to_str().expect("p")],
-    )
-    .await;
+    let r = ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await;
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// Rule 6 with one ranking of roles for the plan and the platform: a `billing_admin` that
@@ -1105,19 +966,11 @@ async fn the_applying_identity_cannot_demote_itself() {
 /// with a system token acting as it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_admin_cannot_demote_itself() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+    let ctx = Ctx::sqlite().await;
+    let s = ctx.server();
     let mut doc = load_example("workspaces");
-    let v1 = write_doc(&dir.join("v1"), &doc);
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", v1.to_str().expect("p")],
-    )
-    .await;
+    let v1 = ctx.write_config("v1", &doc);
+    let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let me = "olivier.marchand@fiduciaire-marchand.fr";
     doc.users
@@ -1127,8 +980,8 @@ async fn a_billing_admin_cannot_demote_itself() {
         .get_mut("voyages-azur")
         .expect("m")
         .role = "member".into();
-    let v2 = write_doc(&dir.join("v2"), &doc);
-    let before = live(&s).await;
+    let v2 = ctx.write_config("v2", &doc);
+    let before = ctx.live().await;
     let as_tenant_billing_admin = s
         .token("tenant:voyages-azur", "billing_admin", Some(me))
         .await;
@@ -1137,7 +990,7 @@ async fn a_billing_admin_cannot_demote_itself() {
         ("tenant token", &as_tenant_billing_admin),
         ("system token", &as_system),
     ] {
-        let r = tenantctl(&url, as_me, dir, &["plan", v2.to_str().expect("p")]).await;
+        let r = ctx.tenantctl(["plan", &v2]).token(as_me).await;
         assert_eq!(r.code, 1, "{who}: {}\n{}", r.stdout, r.stderr);
         assert!(
             r.stdout.contains(&format!(
@@ -1146,16 +999,13 @@ async fn a_billing_admin_cannot_demote_itself() {
             "{who}: {}",
             r.stdout
         );
-        let r = tenantctl(
-            &url,
-            as_me,
-            dir,
-            &["apply", "--auto-approve", v2.to_str().expect("p")],
-        )
-        .await;
+        let r = ctx
+            .tenantctl(["apply", "--auto-approve", &v2])
+            .token(as_me)
+            .await;
         assert_eq!(r.code, 1, "{who}: {}", r.stderr);
         assert!(r.stderr.contains("self_lockout"), "{who}: {}", r.stderr);
-        assert_eq!(live(&s).await, before, "{who}: nothing written");
+        assert_eq!(ctx.live().await, before, "{who}: nothing written");
     }
     // The platform refuses the same change for the same reason.
     let a = s
@@ -1178,42 +1028,28 @@ async fn a_billing_admin_cannot_demote_itself() {
         "{}",
         a.text
     );
-    assert_eq!(live(&s).await, before);
+    assert_eq!(ctx.live().await, before);
     // Another identity may do it.
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &["plan", "--detailed-exitcode", v2.to_str().expect("p")],
-    )
-    .await;
+    let r = ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await;
     assert_eq!(r.code, 2, "{}\n{}", r.stdout, r.stderr);
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// `--target` limits the plan to a resource, what it depends on and its children.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn targets_limit_the_plan() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
-    let ex = examples_dir().join("workspaces");
-    let ex = ex.to_str().expect("p");
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &[
+    let ctx = Ctx::sqlite().await;
+    let ex = example_path("workspaces");
+    let r = ctx
+        .tenantctl([
             "plan",
             "--format",
             "json",
             "--target",
             "tenant/kobayashi-ramen",
-            ex,
-        ],
-    )
-    .await;
+            &ex,
+        ])
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     let mut got: Vec<String> = plan["changes"]
@@ -1240,46 +1076,36 @@ async fn targets_limit_the_plan() {
             .any(|c| c.starts_with("workspace kobayashi-ramen/")),
         "{got:?}"
     );
-    let r = tenantctl(
-        &url,
-        &token,
-        dir,
-        &[
+    let r = ctx
+        .tenantctl([
             "apply",
             "--auto-approve",
             "--target",
             "tenant/kobayashi-ramen",
-            ex,
-        ],
-    )
-    .await;
+            &ex,
+        ])
+        .await;
     // The tenant alone has no org_admin: memberships are children of users too, and come
     // with the tenant target.
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    let st = live(&s).await;
+    let st = ctx.live().await;
     assert!(st.tenants.contains_key("kobayashi-ramen") && !st.tenants.contains_key("voyages-azur"));
-    let r = tenantctl(&url, &token, dir, &["plan", "--target", "nope/x", ex]).await;
+    let r = ctx.tenantctl(["plan", "--target", "nope/x", &ex]).await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("`nope` is not a kind"), "{}", r.stderr);
-    let r = tenantctl(&url, &token, dir, &["plan", "--target", "tenant/ghost", ex]).await;
+    let r = ctx
+        .tenantctl(["plan", "--target", "tenant/ghost", &ex])
+        .await;
     assert_eq!(r.code, 1);
     assert!(r.stderr.contains("matches nothing"), "{}", r.stderr);
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// Without a terminal, apply needs --auto-approve; the plan is not applied.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn apply_without_a_terminal_needs_auto_approve() {
-    let s = TestServer::sqlite().await;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ex = examples_dir().join("workspaces");
-    let r = tenantctl(
-        &s.url(),
-        s.system_token(),
-        tmp.path(),
-        &["apply", ex.to_str().expect("p")],
-    )
-    .await;
+    let ctx = Ctx::sqlite().await;
+    let r = ctx.tenantctl(["apply", &example_path("workspaces")]).await;
     assert_eq!(r.code, 1);
     assert!(
         r.stderr.contains("no terminal to ask for confirmation on")
@@ -1287,131 +1113,75 @@ async fn apply_without_a_terminal_needs_auto_approve() {
         "{}",
         r.stderr
     );
-    assert!(live(&s).await.is_empty());
-    s.shutdown().await;
+    assert!(ctx.live().await.is_empty());
+    ctx.shutdown().await;
 }
 
 /// With no endpoint, commands run on the embedded local platform in `.tenantctl/`.
-#[test]
-fn the_embedded_local_platform_is_the_default() {
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ex = examples_dir().join("imagegen");
-    let run = |args: &[&str]| {
-        Command::cargo_bin("tenantctl")
-            .expect("bin")
-            .args(args)
-            .current_dir(tmp.path())
-            .env_remove("TENANTCTL_ENDPOINT")
-            .env_remove("TENANTCTL_TOKEN")
-            .env_remove("TENANTCTL_LOCAL_DIR")
-            .env("NO_COLOR", "1")
-            .output()
-            .expect("runs")
-    };
-    let out = run(&["apply", "--auto-approve", ex.to_str().expect("p")]);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_local_platform_is_the_default() {
+    let ctx = Ctx::without_server();
+    let ex = example_path("imagegen");
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", &ex])
+        .embedded()
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
     assert!(
-        out.status.success(),
+        r.stderr
+            .contains("using the embedded local platform (.tenantctl/local.db)"),
         "{}",
-        String::from_utf8_lossy(&out.stderr)
+        r.stderr
     );
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("using the embedded local platform (.tenantctl/local.db)"),
-        "{stderr}"
-    );
-    assert!(tmp.path().join(".tenantctl/local.db").exists());
+    assert!(ctx.dir().join(".tenantctl/local.db").exists());
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(tmp.path().join(".tenantctl/local.token"))
+        let mode = std::fs::metadata(ctx.dir().join(".tenantctl/local.token"))
             .expect("token file")
             .permissions()
             .mode();
         assert_eq!(mode & 0o777, 0o600);
     }
-    let out = run(&["plan", "--detailed-exitcode", ex.to_str().expect("p")]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
-    assert!(String::from_utf8_lossy(&out.stdout).contains("No changes."));
+    let r = ctx
+        .tenantctl(["plan", "--detailed-exitcode", &ex])
+        .embedded()
+        .await;
+    assert_no_changes(&r, "a re-plan on the embedded platform");
 }
 
 /// Colour on request (a terminal, or CLICOLOR_FORCE), plain under NO_COLOR.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn colour_only_when_asked() {
-    let s = TestServer::sqlite().await;
-    let tmp = tempfile::tempdir().expect("tmp");
-    let ex = examples_dir().join("workspaces");
-    let (url, token, dir, ex) = (
-        s.url(),
-        s.system_token().to_string(),
-        tmp.path().to_path_buf(),
-        ex.to_str().expect("p").to_string(),
-    );
-    let out = tokio::task::spawn_blocking(move || {
-        let plain = Command::cargo_bin("tenantctl")
-            .expect("bin")
-            .args(["plan", &ex])
-            .current_dir(&dir)
-            .env("TENANTCTL_ENDPOINT", &url)
-            .env("TENANTCTL_TOKEN", &token)
-            .env_remove("NO_COLOR")
-            .env_remove("CLICOLOR_FORCE")
-            .output()
-            .expect("runs");
-        let forced = Command::cargo_bin("tenantctl")
-            .expect("bin")
-            .args(["plan", &ex])
-            .current_dir(&dir)
-            .env("TENANTCTL_ENDPOINT", &url)
-            .env("TENANTCTL_TOKEN", &token)
-            .env_remove("NO_COLOR")
-            .env("CLICOLOR_FORCE", "1")
-            .output()
-            .expect("runs");
-        (plain, forced)
-    })
-    .await
-    .expect("join");
-    assert!(
-        !String::from_utf8_lossy(&out.0.stdout).contains('\u{1b}'),
-        "piped output is plain"
-    );
-    assert!(
-        String::from_utf8_lossy(&out.1.stdout).contains("\u{1b}[32m"),
-        "forced colour"
-    );
-    s.shutdown().await;
+    let ctx = Ctx::sqlite().await;
+    let ex = example_path("workspaces");
+    let plain = ctx
+        .tenantctl(["plan", &ex])
+        .env_remove("NO_COLOR")
+        .env_remove("CLICOLOR_FORCE")
+        .await;
+    let forced = ctx
+        .tenantctl(["plan", &ex])
+        .env_remove("NO_COLOR")
+        .env("CLICOLOR_FORCE", "1")
+        .await;
+    assert!(!plain.stdout.contains('\u{1b}'), "piped output is plain");
+    assert!(forced.stdout.contains("\u{1b}[32m"), "forced colour");
+    ctx.shutdown().await;
 }
 
 /// A live resource made outside tenantctl that the YAML mentions, unchanged, is adopted:
 /// the plan shows `managed: false → true`, apply marks it managed, the re-plan is empty.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn mentioned_unmanaged_resources_are_adopted() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+    let ctx = Ctx::sqlite().await;
     let doc = load_example("workspaces");
     let (email, user) = doc.users.iter().next().expect("a user");
     let spec = json!({ "first_name": user.first_name, "last_name": user.last_name, "language": user.language, "date_format": user.date_format });
-    let a = s
-        .call(
-            reqwest::Method::PUT,
-            &format!("/api/v1/users/{email}"),
-            Some(&token),
-            Some(&json!({ "spec": spec, "managed": false })),
-            &[("if-match", "\"0\"")],
-        )
-        .await;
-    assert!(a.status.is_success(), "{}", a.text);
-    assert!(!live(&s).await.users[email].managed);
-    let v1 = write_doc(&dir.join("v1"), &doc);
-    let v1 = v1.to_str().expect("p");
-    let r = tenantctl(&url, &token, dir, &["plan", "--format", "json", v1]).await;
+    put_unmanaged(&ctx, &format!("/api/v1/users/{email}"), spec).await;
+    assert!(!ctx.live().await.users[email].managed);
+    let v1 = ctx.write_config("v1", &doc);
+    let r = ctx.tenantctl(["plan", "--format", "json", &v1]).await;
     let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
     let adopt = plan["changes"]
         .as_array()
@@ -1424,54 +1194,37 @@ async fn mentioned_unmanaged_resources_are_adopted() {
         adopt["fields"],
         json!([{ "path": "managed", "before": false, "after": true }])
     );
-    let r = tenantctl(&url, &token, dir, &["apply", "--auto-approve", v1]).await;
+    let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
-    assert!(live(&s).await.users[email].managed);
+    assert!(ctx.live().await.users[email].managed);
     assert_no_changes(
-        &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v1]).await,
+        &ctx.tenantctl(["plan", "--detailed-exitcode", &v1]).await,
         "after adoption",
     );
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// Every write of an apply carries the apply's change-set id and the CI commit, recorded in
 /// the platform's audit log; in batch and in resource-by-resource mode.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn writes_carry_the_change_set_and_the_commit() {
-    let s = TestServer::sqlite().await;
-    let (url, token) = (s.url(), s.system_token().to_string());
-    let tmp = tempfile::tempdir().expect("tmp");
-    let dir = tmp.path();
+    let ctx = Ctx::sqlite().await;
     let mut doc = load_example("workspaces");
-    let v1 = write_doc(&dir.join("v1"), &doc);
-    let r = tenantctl_env(
-        &url,
-        &token,
-        dir,
-        &["apply", "--auto-approve", v1.to_str().expect("p")],
-        &[("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")],
-    )
-    .await;
+    let v1 = ctx.write_config("v1", &doc);
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", &v1])
+        .env("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let t = doc.tenants.keys().next().cloned().expect("tenant");
     doc.tenants.get_mut(&t).expect("t").display_name = Some("Changed in resource mode".into());
-    let v2 = write_doc(&dir.join("v2"), &doc);
-    let r = tenantctl_env(
-        &url,
-        &token,
-        dir,
-        &[
-            "apply",
-            "--auto-approve",
-            "--parallelism",
-            "2",
-            v2.to_str().expect("p"),
-        ],
-        &[("CI_COMMIT_SHA", "feedface")],
-    )
-    .await;
+    let v2 = ctx.write_config("v2", &doc);
+    let r = ctx
+        .tenantctl(["apply", "--auto-approve", "--parallelism", "2", &v2])
+        .env("CI_COMMIT_SHA", "feedface")
+        .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let audit = s.get("/api/v1/audit?limit=1000").await;
+    let audit = ctx.server().get("/api/v1/audit?limit=1000").await;
     assert!(audit.status.is_success(), "{}", audit.text);
     let items = audit.body["items"].as_array().expect("items");
     let first: Vec<&serde_json::Value> = items.iter().filter(|e| e["revision"] == 1).collect();
@@ -1502,12 +1255,13 @@ async fn writes_carry_the_change_set_and_the_commit() {
     assert!(second
         .iter()
         .all(|e| e["commit"] == "feedface" && e["change_set"].as_str().is_some_and(|c| c != set)));
-    s.shutdown().await;
+    ctx.shutdown().await;
 }
 
 /// `explain` of workspace grants and catalog permissions, on the desired state of examples.
-#[test]
-fn explain_workspace_grants_and_permissions() {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn explain_workspace_grants_and_permissions() {
+    let ctx = Ctx::without_server();
     let registers = examples_dir().join("registers");
     let geodata = examples_dir().join("geodata");
     let imagegen = examples_dir().join("imagegen");
@@ -1609,21 +1363,16 @@ fn explain_workspace_grants_and_permissions() {
         let mut all = vec!["explain", "user"];
         all.extend_from_slice(args);
         all.extend_from_slice(&["--path", path.to_str().expect("p")]);
-        let out = Command::cargo_bin("tenantctl")
-            .expect("bin")
-            .args(&all)
-            .env("NO_COLOR", "1")
-            .env("TENANTCTL_ENDPOINT", "http://127.0.0.1:9")
-            .output()
-            .expect("runs");
-        let stdout = String::from_utf8_lossy(&out.stdout).to_string();
-        assert!(
-            out.status.success(),
+        let r = ctx.tenantctl(all).nowhere().await;
+        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert_eq!(
+            r.stdout.contains("\nALLOWED:"),
+            *allowed,
             "{name}: {}",
-            String::from_utf8_lossy(&out.stderr)
+            r.stdout
         );
-        assert_eq!(stdout.contains("\nALLOWED:"), *allowed, "{name}: {stdout}");
-        insta::assert_snapshot!(format!("explain_{name}"), stdout);
+        let stdout = r.stdout;
+        ctx_snapshot!(ctx, format!("explain_{name}"), stdout);
     }
 }
 
@@ -1632,21 +1381,11 @@ fn explain_workspace_grants_and_permissions() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn workspace_rename_and_move_between_tenants() {
     for parallelism in [None, Some("2")] {
-        let s = TestServer::sqlite().await;
-        let (url, token) = (s.url(), s.system_token().to_string());
-        let tmp = tempfile::tempdir().expect("tmp");
-        let dir = tmp.path();
+        let ctx = Ctx::sqlite().await;
         let doc = load_example("registers");
-        let v1 = write_doc(&dir.join("v1"), &doc);
+        let v1 = ctx.write_config("v1", &doc);
         assert_eq!(
-            tenantctl(
-                &url,
-                &token,
-                dir,
-                &["apply", "--auto-approve", v1.to_str().expect("p")]
-            )
-            .await
-            .code,
+            ctx.tenantctl(["apply", "--auto-approve", &v1]).await.code,
             0
         );
 
@@ -1688,23 +1427,18 @@ async fn workspace_rename_and_move_between_tenants() {
             .expect("morel")
             .workspaces
             .insert("vernier-services".into(), moved);
-        let v2 = write_doc(&dir.join("v2"), &d);
-        let v2 = v2.to_str().expect("p");
+        let v2 = ctx.write_config("v2", &d);
 
-        let r = tenantctl(
-            &url,
-            &token,
-            dir,
-            &[
+        let r = ctx
+            .tenantctl([
                 "plan",
                 "--format",
                 "json",
                 "--max-delete-percent",
                 "100",
-                v2,
-            ],
-        )
-        .await;
+                &v2,
+            ])
+            .await;
         assert_eq!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
         let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
         let changes = plan["changes"].as_array().expect("changes");
@@ -1729,14 +1463,14 @@ async fn workspace_rename_and_move_between_tenants() {
         if let Some(n) = parallelism {
             args.extend_from_slice(&["--parallelism", n]);
         }
-        args.push(v2);
-        let r = tenantctl(&url, &token, dir, &args).await;
+        args.push(&v2);
+        let r = ctx.tenantctl(args).await;
         assert_eq!(r.code, 0, "{parallelism:?}\n{}\n{}", r.stdout, r.stderr);
         assert_no_changes(
-            &tenantctl(&url, &token, dir, &["plan", "--detailed-exitcode", v2]).await,
+            &ctx.tenantctl(["plan", "--detailed-exitcode", &v2]).await,
             "after the workspace rename and move",
         );
-        let st = live(&s).await;
+        let st = ctx.live().await;
         assert!(
             st.workspaces
                 .contains_key("cabinet-morel/garage-dupuis-auto")
@@ -1753,7 +1487,7 @@ async fn workspace_rename_and_move_between_tenants() {
                     .workspaces
                     .contains_key("groupe-vernier/vernier-services")
         );
-        s.shutdown().await;
+        ctx.shutdown().await;
     }
 }
 
@@ -1761,8 +1495,7 @@ async fn workspace_rename_and_move_between_tenants() {
 /// keeps the summary table, and says what was cut.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_big_markdown_plan_is_cut_with_a_note() {
-    let s = TestServer::sqlite().await;
-    let tmp = tempfile::tempdir().expect("tmp");
+    let ctx = Ctx::sqlite().await;
     let mut doc = Document::default();
     doc.plans.insert("standard".into(), Default::default());
     for t in 0..150 {
@@ -1790,14 +1523,8 @@ async fn a_big_markdown_plan_is_cut_with_a_note() {
             doc.users.insert(format!("u{u}@{tk}.example"), user);
         }
     }
-    let path = write_doc(tmp.path(), &doc);
-    let r = tenantctl(
-        &s.url(),
-        s.system_token(),
-        tmp.path(),
-        &["plan", "--format", "markdown", path.to_str().expect("p")],
-    )
-    .await;
+    let path = ctx.write_config("v1", &doc);
+    let r = ctx.tenantctl(["plan", "--format", "markdown", &path]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     let md = r.stdout;
     assert!(
@@ -1819,5 +1546,5 @@ async fn a_big_markdown_plan_is_cut_with_a_note() {
         note.contains("of 1351 changes are not shown") && note.contains("under 60,000 characters"),
         "{note}"
     );
-    s.shutdown().await;
+    ctx.shutdown().await;
 }

@@ -951,385 +951,293 @@ async fn dashboard_and_csv(s: &TestServer) {
     );
 }
 
-async fn bad_requests(s: &TestServer) {
-    fixture::load(s).await;
-    let url = |p: &str| format!("{}{p}", s.url());
-    let tok = s.system_token().to_string();
-    let raw = |method: Method, path: &str, ct: Option<&str>, body: Vec<u8>| {
-        let mut r = s
-            .client
-            .request(method, url(path))
-            .bearer_auth(&tok)
-            .body(body);
-        if let Some(ct) = ct {
-            r = r.header("content-type", ct);
+/// Who a request of [`bad_requests`] comes from.
+#[derive(Clone, Copy)]
+enum Auth {
+    /// The system token.
+    System,
+    /// No `Authorization` header.
+    Anonymous,
+    /// `Authorization: Bearer <this>`.
+    Bearer(&'static str),
+    /// `Authorization: <this>`.
+    Header(&'static str),
+}
+
+/// One row of [`bad_requests`]: a request, and what the platform must answer.
+struct Row {
+    what: &'static str,
+    method: Method,
+    path: String,
+    auth: Auth,
+    content_type: Option<&'static str>,
+    headers: Vec<(&'static str, &'static str)>,
+    body: Vec<u8>,
+    /// Sent on a client of its own: the server closes a connection whose body it refused.
+    own_client: bool,
+    status: u16,
+    /// The error code of the answer, when the row names it.
+    code: Option<&'static str>,
+    /// Values the answer must hold: (JSON pointer, value).
+    holds: Vec<(&'static str, Value)>,
+}
+
+/// A request with the system token and no body; the answer is set with [`Row::answers`].
+fn row(what: &'static str, method: Method, path: impl Into<String>) -> Row {
+    Row {
+        what,
+        method,
+        path: path.into(),
+        auth: Auth::System,
+        content_type: None,
+        headers: Vec::new(),
+        body: Vec::new(),
+        own_client: false,
+        status: 0,
+        code: None,
+        holds: Vec::new(),
+    }
+}
+
+impl Row {
+    /// A JSON body.
+    fn json(self, body: Value) -> Row {
+        self.raw(Some("application/json"), body.to_string())
+    }
+
+    /// A body as bytes, with this content type (or none).
+    fn raw(mut self, content_type: Option<&'static str>, body: impl Into<Vec<u8>>) -> Row {
+        self.content_type = content_type;
+        self.body = body.into();
+        self
+    }
+
+    fn header(mut self, name: &'static str, value: &'static str) -> Row {
+        self.headers.push((name, value));
+        self
+    }
+
+    fn auth(mut self, auth: Auth) -> Row {
+        self.auth = auth;
+        self
+    }
+
+    fn own_client(mut self) -> Row {
+        self.own_client = true;
+        self
+    }
+
+    /// The expected status and error code.
+    fn answers(self, status: u16, code: &'static str) -> Row {
+        Row {
+            code: Some(code),
+            ..self.status(status)
         }
-        r
-    };
-    let check = |resp: reqwest::Response, status: u16, code: &'static str| async move {
-        let got = resp.status().as_u16();
-        let ct = resp
-            .headers()
-            .get("content-type")
-            .map(|v| v.to_str().unwrap_or("").to_string());
-        let text = resp.text().await.unwrap();
-        assert_eq!(got, status, "{code}: {text}");
-        assert_eq!(ct.as_deref(), Some("application/json"), "{code}");
-        let v: Value = serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"));
-        assert_eq!(v["code"], code, "{text}");
-        assert!(
-            v["message"].is_string() && v["details"].is_object(),
-            "{text}"
-        );
-    };
-    check(
-        raw(
-            Method::POST,
-            "/api/v1/batch",
-            Some("application/json"),
-            b"{\"operations\": [".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        400,
-        "invalid_json",
-    )
-    .await;
-    check(
-        raw(
-            Method::POST,
-            "/api/v1/batch",
-            Some("application/json"),
-            b"{\"operations\": 3}".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        422,
-        "invalid_body",
-    )
-    .await;
-    check(
-        raw(
-            Method::POST,
-            "/api/v1/batch",
-            Some("application/json"),
-            b"{\"operations\": [], \"extra\": 1}".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        422,
-        "invalid_body",
-    )
-    .await;
-    check(
-        raw(
-            Method::PUT,
-            "/api/v1/plans/x",
-            Some("application/json"),
-            b"{\"spec\": {\"limits\": {\"users\": \"ten\"}}}".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        422,
-        "invalid_spec",
-    )
-    .await;
-    check(
-        raw(
-            Method::PUT,
-            "/api/v1/plans/x",
-            Some("text/plain"),
-            b"{\"spec\": {}}".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
-    check(
-        raw(
-            Method::PUT,
-            "/api/v1/plans/x",
-            None,
-            b"{\"spec\": {}}".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        415,
-        "unsupported_media_type",
-    )
-    .await;
+    }
+
+    /// The expected status.
+    fn status(mut self, status: u16) -> Row {
+        self.status = status;
+        self
+    }
+
+    /// A value the answer holds at a JSON pointer.
+    fn holds(mut self, pointer: &'static str, value: Value) -> Row {
+        self.holds.push((pointer, value));
+        self
+    }
+}
+
+/// PUT `{"spec": spec}` to `path`.
+fn put_spec(what: &'static str, path: &str, spec: Value) -> Row {
+    row(what, Method::PUT, path).json(json!({ "spec": spec }))
+}
+
+fn batch(what: &'static str, body: Value) -> Row {
+    row(what, Method::POST, "/api/v1/batch").json(body)
+}
+
+/// Bad requests, one row each: every error is JSON `{code, message, details}` with the
+/// status and code of its row. Rows run in order (a later one may read what an earlier one
+/// wrote), and every row runs: the failures are reported together at the end.
+fn bad_request_rows() -> Vec<Row> {
+    use Method as M;
     let big = format!(
         "{{\"spec\": {{\"display_name\": \"{}\"}}}}",
         "x".repeat(2 * 1024 * 1024)
     );
-    // On a client of its own: the server closes a connection whose body it refused.
-    check(
-        reqwest::Client::new()
-            .put(url("/api/v1/plans/x"))
-            .bearer_auth(&tok)
-            .header("content-type", "application/json")
-            .body(big.into_bytes())
-            .send()
-            .await
-            .unwrap(),
-        413,
-        "payload_too_large",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/plans?limit=0", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "invalid_pagination",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/plans?limit=abc", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "invalid_pagination",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/plans?limit=5000", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "invalid_pagination",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/audit?cursor=zzz", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "invalid_pagination",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/plans?bogus=1", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "invalid_query",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/plans/nope", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    check(
-        raw(
-            Method::GET,
-            "/api/v1/tenants/acme/workspaces/nope",
-            None,
-            vec![],
-        )
-        .send()
-        .await
-        .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    check(
-        raw(
-            Method::POST,
-            "/api/v1/invitations/nope/accept",
-            Some("application/json"),
-            b"{}".to_vec(),
-        )
-        .send()
-        .await
-        .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    check(
-        raw(
-            Method::GET,
-            "/api/v1/tenants/acme/workspaces/paris/grants/nobody",
-            None,
-            vec![],
-        )
-        .send()
-        .await
-        .unwrap(),
-        400,
-        "invalid_key",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/plans/a%2Fb", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        400,
-        "invalid_key",
-    )
-    .await;
-    check(
-        raw(Method::GET, "/api/v1/no/such/route", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        404,
-        "not_found",
-    )
-    .await;
-    check(
-        raw(Method::PATCH, "/api/v1/plans/essential", None, vec![])
-            .send()
-            .await
-            .unwrap(),
-        405,
-        "method_not_allowed",
-    )
-    .await;
-    check(
-        raw(
-            Method::PUT,
-            "/api/v1/plans/x",
-            Some("application/json"),
-            b"{\"spec\": {}}".to_vec(),
-        )
-        .header("if-match", "yesterday")
-        .send()
-        .await
-        .unwrap(),
-        400,
-        "invalid_if_match",
-    )
-    .await;
-    check(
-        s.client.get(url("/api/v1/state")).send().await.unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
-    check(
-        s.client
-            .get(url("/api/v1/state"))
-            .bearer_auth("tct_not-a-token")
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
-    check(
-        s.client
-            .get(url("/api/v1/state"))
-            .header("authorization", "Basic Zm9vOmJhcg==")
-            .send()
-            .await
-            .unwrap(),
-        401,
-        "unauthorized",
-    )
-    .await;
-    // Specs are checked against the JSON Schema too, not only serde's shape.
-    for (path, spec) in [
-        (
-            "/api/v1/plans/x",
-            json!({ "price": { "amount": 1, "currency": "eur" } }),
-        ),
-        (
-            "/api/v1/models/x",
-            json!({ "deployment_id": "cd", "defaults": { "guidance": 99.0 } }),
-        ),
-        ("/api/v1/roles/x", json!([])),
-        ("/api/v1/plans/x", json!({ "limits": { "users": -1 } })),
-        (
-            "/api/v1/plans/x",
-            json!({ "limits": { "users": 55_945_195_829u64 } }),
-        ),
-    ] {
-        let a = s.put(path, spec.clone()).await;
-        assert_eq!(
-            a.status,
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "{spec}: {}",
-            a.text
-        );
-        assert_eq!(a.body["code"], "invalid_spec");
+    let bulk: Vec<Value> = (0..20_000).map(|i| json!({ "op": "put", "kind": "plan", "key": format!("bulk-{i}"), "spec": { "display_name": "a fairly long display name" } })).collect();
+    vec![
+        // Bodies.
+        row("truncated JSON", M::POST, "/api/v1/batch")
+            .raw(Some("application/json"), "{\"operations\": [")
+            .answers(400, "invalid_json"),
+        batch("a body of the wrong shape", json!({ "operations": 3 }))
+            .answers(422, "invalid_body"),
+        batch("an unknown body field", json!({ "operations": [], "extra": 1 }))
+            .answers(422, "invalid_body"),
+        put_spec("a spec field of the wrong type", "/api/v1/plans/x", json!({ "limits": { "users": "ten" } }))
+            .answers(422, "invalid_spec"),
+        row("a body that is not JSON", M::PUT, "/api/v1/plans/x")
+            .raw(Some("text/plain"), "{\"spec\": {}}")
+            .answers(415, "unsupported_media_type"),
+        row("a body without a content type", M::PUT, "/api/v1/plans/x")
+            .raw(None, "{\"spec\": {}}")
+            .answers(415, "unsupported_media_type"),
+        row("a body over 1 MiB", M::PUT, "/api/v1/plans/x")
+            .raw(Some("application/json"), big)
+            .own_client()
+            .answers(413, "payload_too_large"),
+        // Queries and paths.
+        row("limit 0", M::GET, "/api/v1/plans?limit=0").answers(400, "invalid_pagination"),
+        row("a limit that is not a number", M::GET, "/api/v1/plans?limit=abc")
+            .answers(400, "invalid_pagination"),
+        row("a limit over the maximum", M::GET, "/api/v1/plans?limit=5000")
+            .answers(400, "invalid_pagination"),
+        row("a cursor that is not one", M::GET, "/api/v1/audit?cursor=zzz")
+            .answers(400, "invalid_pagination"),
+        row("an unknown query parameter", M::GET, "/api/v1/plans?bogus=1")
+            .answers(400, "invalid_query"),
+        row("a missing plan", M::GET, "/api/v1/plans/nope").answers(404, "not_found"),
+        row("a missing workspace", M::GET, "/api/v1/tenants/acme/workspaces/nope")
+            .answers(404, "not_found"),
+        row("a missing invitation", M::POST, "/api/v1/invitations/nope/accept")
+            .json(json!({}))
+            .answers(404, "not_found"),
+        row("a grantee that is not one", M::GET, "/api/v1/tenants/acme/workspaces/paris/grants/nobody")
+            .answers(400, "invalid_key"),
+        row("a key with a slash", M::GET, "/api/v1/plans/a%2Fb").answers(400, "invalid_key"),
+        row("an unknown route", M::GET, "/api/v1/no/such/route").answers(404, "not_found"),
+        row("an unknown method", M::PATCH, "/api/v1/plans/essential")
+            .answers(405, "method_not_allowed"),
+        put_spec("an If-Match that is not a version", "/api/v1/plans/x", json!({}))
+            .header("if-match", "yesterday")
+            .answers(400, "invalid_if_match"),
+        // Authentication.
+        row("no token", M::GET, "/api/v1/state")
+            .auth(Auth::Anonymous)
+            .answers(401, "unauthorized"),
+        row("an unknown token", M::GET, "/api/v1/state")
+            .auth(Auth::Bearer("tct_not-a-token"))
+            .answers(401, "unauthorized"),
+        row("basic authentication", M::GET, "/api/v1/state")
+            .auth(Auth::Header("Basic Zm9vOmJhcg=="))
+            .answers(401, "unauthorized"),
+        // Specs are checked against the JSON Schema too, not only serde's shape.
+        put_spec("a currency not in the schema", "/api/v1/plans/x", json!({ "price": { "amount": 1, "currency": "eur" } }))
+            .answers(422, "invalid_spec"),
+        put_spec("a default over the schema's maximum", "/api/v1/models/x", json!({ "deployment_id": "cd", "defaults": { "guidance": 99.0 } }))
+            .answers(422, "invalid_spec"),
+        put_spec("a spec that is a list", "/api/v1/roles/x", json!([]))
+            .answers(422, "invalid_spec"),
+        put_spec("a negative limit", "/api/v1/plans/x", json!({ "limits": { "users": -1 } }))
+            .answers(422, "invalid_spec"),
+        put_spec("a limit over u32", "/api/v1/plans/x", json!({ "limits": { "users": 55_945_195_829u64 } }))
+            .answers(422, "invalid_spec"),
+        // NUL cannot be stored by PostgreSQL: refused everywhere, as a 4xx.
+        row("NUL in an invitation's tenant", M::POST, "/api/v1/invitations")
+            .json(json!({ "emails": [], "tenant": "a\u{0}b", "role": "org_admin" }))
+            .answers(422, "invalid_body"),
+        put_spec("NUL in a spec", "/api/v1/plans/nul", json!({ "display_name": "x\u{0}y" }))
+            .answers(422, "invalid_body"),
+        row("NUL in an invitation id", M::POST, "/api/v1/invitations/inv_%00/accept")
+            .json(json!({}))
+            .answers(404, "not_found"),
+        // JSON Schema's `integer` admits `3.0`; so does the API.
+        put_spec("an integer written 3.0", "/api/v1/plans/floaty", json!({ "limits": { "users": 3.0 } }))
+            .status(201)
+            .holds("/spec/limits/users", json!(3)),
+        // A batch op with a malformed key or spec names the operation, and writes nothing.
+        batch("a batch op with a malformed key", json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok", "spec": {} }, { "op": "put", "kind": "workspace", "key": "no-slash", "spec": {} }] }))
+            .answers(400, "invalid_key")
+            .holds("/details/operation", json!(1)),
+        batch("a batch put without a spec", json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok" }] }))
+            .answers(422, "invalid_spec")
+            .holds("/details/operation", json!(0)),
+        row("nothing written by the refused batches", M::GET, "/api/v1/plans/ok")
+            .answers(404, "not_found"),
+        // The batch accepts bodies beyond the 1 MiB of other endpoints.
+        batch("a batch of 20,000 operations", json!({ "operations": bulk }))
+            .status(200)
+            .holds("/applied", json!(20_000)),
+    ]
+}
+
+async fn bad_requests(s: &TestServer) {
+    fixture::load(s).await;
+    let mut failures = Vec::new();
+    let rows = bad_request_rows();
+    let n = rows.len();
+    for r in rows {
+        if let Err(why) = bad_request(s, &r).await {
+            failures.push(format!("{} {} ({}): {why}", r.method, r.path, r.what));
+        }
     }
-    // NUL cannot be stored by PostgreSQL: refused everywhere, as a 4xx.
-    let a = s
-        .post(
-            "/api/v1/invitations",
-            json!({ "emails": [], "tenant": "a\u{0}b", "role": "org_admin" }),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
-    let a = s
-        .put("/api/v1/plans/nul", json!({ "display_name": "x\u{0}y" }))
-        .await;
-    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
-    let a = s
-        .post("/api/v1/invitations/inv_%00/accept", json!({}))
-        .await;
-    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text);
-    // JSON Schema's `integer` admits `3.0`; so does the API.
-    let a = s
-        .put(
-            "/api/v1/plans/floaty",
-            json!({ "limits": { "users": 3.0 } }),
-        )
-        .await;
-    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
-    assert_eq!(a.body["spec"]["limits"]["users"], 3);
-    // A batch op with a malformed key or spec names the operation.
-    let a = s.batch(json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok", "spec": {} }, { "op": "put", "kind": "workspace", "key": "no-slash", "spec": {} }] })).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST);
-    assert_eq!(
-        (
-            a.body["code"].clone(),
-            a.body["details"]["operation"].clone()
-        ),
-        (json!("invalid_key"), json!(1))
+    assert!(
+        failures.is_empty(),
+        "{} of {n} rows failed:\n{}",
+        failures.len(),
+        failures.join("\n")
     );
-    let a = s
-        .batch(json!({ "operations": [{ "op": "put", "kind": "plan", "key": "ok" }] }))
-        .await;
-    assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY);
-    assert_eq!(
-        s.get("/api/v1/plans/ok").await.status,
-        StatusCode::NOT_FOUND,
-        "nothing written"
-    );
-    // The batch accepts bodies beyond the 1 MiB of other endpoints.
-    let ops: Vec<Value> = (0..20_000).map(|i| json!({ "op": "put", "kind": "plan", "key": format!("bulk-{i}"), "spec": { "display_name": "a fairly long display name" } })).collect();
-    let a = s.batch(json!({ "operations": ops })).await;
-    assert_eq!(
-        a.status,
-        StatusCode::OK,
-        "{}",
-        &a.text[..a.text.len().min(300)]
-    );
-    assert_eq!(a.body["applied"], 20_000);
+}
+
+/// Sends one row's request and checks the answer.
+async fn bad_request(s: &TestServer, r: &Row) -> Result<(), String> {
+    let client = if r.own_client {
+        reqwest::Client::new()
+    } else {
+        s.client.clone()
+    };
+    let mut req = client
+        .request(r.method.clone(), format!("{}{}", s.url(), r.path))
+        .body(r.body.clone());
+    req = match r.auth {
+        Auth::System => req.bearer_auth(s.system_token()),
+        Auth::Anonymous => req,
+        Auth::Bearer(t) => req.bearer_auth(t),
+        Auth::Header(h) => req.header("authorization", h),
+    };
+    if let Some(ct) = r.content_type {
+        req = req.header("content-type", ct);
+    }
+    for (k, v) in &r.headers {
+        req = req.header(*k, *v);
+    }
+    let resp = req.send().await.map_err(|e| format!("not sent: {e}"))?;
+    let status = resp.status().as_u16();
+    let content_type = resp
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let text = resp.text().await.map_err(|e| format!("no body: {e}"))?;
+    let shown = &text[..text.len().min(300)];
+    if status != r.status {
+        return Err(format!("status {status}, expected {}: {shown}", r.status));
+    }
+    let body: Value = serde_json::from_str(&text).map_err(|_| format!("not JSON: {shown}"))?;
+    if status >= 400 {
+        // Every error has the same shape.
+        if content_type.as_deref() != Some("application/json") {
+            return Err(format!("content type {content_type:?}: {shown}"));
+        }
+        if !(body["code"].is_string() && body["message"].is_string() && body["details"].is_object())
+        {
+            return Err(format!("not a {{code, message, details}} error: {shown}"));
+        }
+    }
+    if let Some(code) = r.code {
+        if body["code"] != code {
+            return Err(format!("code {}, expected {code}: {shown}", body["code"]));
+        }
+    }
+    for (pointer, want) in &r.holds {
+        let got = body.pointer(pointer).unwrap_or(&Value::Null);
+        if got != want {
+            return Err(format!("{pointer} is {got}, expected {want}: {shown}"));
+        }
+    }
+    Ok(())
 }
 
 async fn whoami_and_tokens(s: &TestServer) {

@@ -1,11 +1,12 @@
-//! Shared test helper: a real `tenantctl` platform server on an ephemeral loopback port, over
-//! a fresh SQLite file in a temp dir or a fresh PostgreSQL database (from
-//! `TENANTCTL_TEST_POSTGRES`), with its bootstrap system token and a small HTTP helper.
+//! What the integration tests share: a real `tenantctl` platform server on an ephemeral
+//! loopback port, over a fresh SQLite file in a temp dir or a fresh PostgreSQL database (from
+//! `TENANTCTL_TEST_POSTGRES`), with its bootstrap system token and a small HTTP helper; the
+//! end-to-end context that runs the real binary against it ([`context`]); the fixture.
 //!
 //! ```ignore
 //! let s = TestServer::sqlite().await;
 //! let Some(s) = TestServer::postgres().await else { return }; // loud skip when unset locally
-//! let (status, body) = s.get("/api/v1/state").await;
+//! let a = s.get("/api/v1/state").await; // a.status, a.body (JSON), a.text
 //! ```
 
 use reqwest::{Method, StatusCode};
@@ -259,4 +260,7 @@ macro_rules! on_both {
     };
 }
 
+pub mod context;
 pub mod fixture;
+
+pub use context::Ctx;
