@@ -4,9 +4,9 @@
 
 use std::time::Instant;
 
+use tenantctl::config::{Document, GrantDecl, GrantTo, TenantDecl, UserDecl, WorkspaceDecl};
 use tenantctl::model::{Kind, MembershipSpec, PlanSpec, State};
 use tenantctl::plan::{diff, PlanInput, PlanOptions};
-use tenantctl::spec::{Document, GrantDecl, GrantTo, TenantDecl, UserDecl, WorkspaceDecl};
 
 fn document(tenants: usize, users_per_tenant: usize, workspaces: usize) -> Document {
     let mut doc = Document::default();

@@ -241,7 +241,7 @@ fn load(dir: &Path) -> Result<PlanInput, Error> {
         let first = checked
             .diagnostics
             .iter()
-            .find(|d| d.severity == tenantctl::rules::Severity::Error);
+            .find(|d| d.severity == tenantctl::diagnostic::Severity::Error);
         return Err(format!("generated configuration does not validate: {first:?}").into());
     }
     let desired = checked.desired.ok_or("no desired state")?;

@@ -1,9 +1,9 @@
 //! Unit tests of the diff, fed as the pipeline feeds it: one `check` helper over desired YAML
 //! and live YAML, many small cases.
 
+use crate::config::Document;
 use crate::model::{Kind, State};
 use crate::plan::*;
-use crate::spec::Document;
 
 const BASE: &str = r#"
 plans:

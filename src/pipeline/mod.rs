@@ -9,11 +9,11 @@ mod diff_tests;
 use std::path::PathBuf;
 
 use crate::client::ClientError;
+use crate::config::Desired;
 use crate::connect::Platform;
+use crate::diagnostic::Severity;
 use crate::model::{Kind, State};
 use crate::plan::{self, Identity, Plan, PlanInput, PlanOptions, Warning};
-use crate::rules::Severity;
-use crate::spec::Desired;
 use crate::validate::{self, Diagnostic};
 
 /// A configuration that passed validation: what the plan is made from, and validate's

@@ -11,8 +11,9 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::diagnostic::Severity;
 use crate::model::{Kind, Rename, State};
-use crate::rules::{Severity, Violation};
+use crate::rules::Violation;
 
 pub use diff::diff;
 pub use fields::field_changes;
