@@ -17,7 +17,7 @@ use crate::rules::{self, Violation};
 
 use super::authz::{self, Principal};
 use super::error::ApiError;
-use super::store::{Db, NewAudit, ResourceRow};
+use super::store::{AuditOp, AuditSubject, Db, NewAudit, ResourceRow};
 
 /// What an operation does.
 #[derive(Debug, Clone)]
@@ -158,7 +158,7 @@ impl Log {
         kind: Kind,
         key: &str,
         new: Option<(Meta, AnySpec)>,
-        op: &str,
+        op: AuditOp,
     ) {
         let after_json = new.as_ref().map(|(m, s)| resource_json(m, s).to_string());
         let prev = match new {
@@ -166,8 +166,8 @@ impl Log {
             None => state.remove(kind, key),
         };
         self.audit.push(NewAudit {
-            op: op.to_string(),
-            kind: kind.as_str().to_string(),
+            op,
+            subject: AuditSubject::Resource(kind),
             key: key.to_string(),
             tenant: keys::tenant_of(kind, key).map(str::to_string),
             before: prev.as_ref().map(|(m, s)| resource_json(m, s).to_string()),
@@ -279,7 +279,7 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
                         Kind::Membership,
                         &k,
                         Some((meta, spec)),
-                        "cascade_update",
+                        AuditOp::CascadeUpdate,
                     );
                 }
             }
@@ -298,10 +298,10 @@ fn delete_cascade(state: &mut State, log: &mut Log, kind: Kind, key: &str) {
     }
     for (k, c) in children {
         if state.contains(k, &c) {
-            log.set(state, k, &c, None, "cascade_delete");
+            log.set(state, k, &c, None, AuditOp::CascadeDelete);
         }
     }
-    log.set(state, kind, key, None, "delete");
+    log.set(state, kind, key, None, AuditOp::Delete);
 }
 
 /// Whether every identity in `kind/key` has the form rule 5 requires (keys, e-mails). A
@@ -426,7 +426,7 @@ fn apply_op(
                     protected: protected.unwrap_or(false),
                 },
             };
-            log.set(state, kind, key, Some((meta, spec.clone())), "put");
+            log.set(state, kind, key, Some((meta, spec.clone())), AuditOp::Put);
             Ok((before.is_none(), Some((meta, spec.clone()))))
         }
         Action::Adopt => {
@@ -441,7 +441,7 @@ fn apply_op(
                 managed: true,
                 ..meta
             };
-            log.set(state, kind, key, Some((meta, spec.clone())), "adopt");
+            log.set(state, kind, key, Some((meta, spec.clone())), AuditOp::Adopt);
             Ok((false, Some((meta, spec))))
         }
         Action::Delete => {

@@ -21,7 +21,9 @@ use crate::rules::{self, Severity, Violation, MAX_INVITATION_BATCH, MAX_INVITATI
 use crate::server::authz::{Access, Principal, Role};
 use crate::server::engine::{check_key, Action, Op, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{AuditCtx, AuditRow, InvitationRow, NewAudit};
+use crate::server::store::{
+    self, AuditCtx, AuditOp, AuditRow, AuditSubject, InvitationRow, NewAudit,
+};
 
 use super::extract::{hash_secret, AuditHeaders, Auth, JsonBody, Params, QueryPairs};
 use super::resources::{json_response, resource_body, visible};
@@ -89,10 +91,9 @@ fn invitation_wire(r: InvitationRow) -> Invitation {
         role: r.role,
         workspaces: r.workspaces,
         message: r.message,
-        status: if r.status == "accepted" {
-            InvitationStatus::Accepted
-        } else {
-            InvitationStatus::Pending
+        status: match r.status {
+            store::InvitationStatus::Pending => InvitationStatus::Pending,
+            store::InvitationStatus::Accepted => InvitationStatus::Accepted,
         },
         invited_by: r.invited_by,
         created_at: r.created_at,
@@ -220,7 +221,7 @@ pub async fn invite(
         let existing = app.engine.db.invitations(Some(&t)).await?;
         let pending: BTreeSet<String> = existing
             .into_iter()
-            .filter(|r| r.status == "pending")
+            .filter(|r| r.status == store::InvitationStatus::Pending)
             .map(|r| r.email)
             .collect();
         (pending, app.engine.read(|s| s.revision).await?)
@@ -284,7 +285,7 @@ pub async fn invite(
             violations: problems,
         });
     }
-    let now = crate::server::store::now();
+    let now = store::now();
     let rows: Vec<InvitationRow> = emails
         .iter()
         .map(|e| InvitationRow {
@@ -294,7 +295,7 @@ pub async fn invite(
             role: req.role.clone(),
             workspaces: req.workspaces.clone(),
             message: req.message.clone(),
-            status: "pending".into(),
+            status: store::InvitationStatus::Pending,
             invited_by: p.token_id.clone(),
             created_at: now.clone(),
             accepted_at: None,
@@ -303,8 +304,8 @@ pub async fn invite(
     let entries: Vec<NewAudit> = rows
         .iter()
         .map(|r| NewAudit {
-            op: "invite".into(),
-            kind: "invitation".into(),
+            op: AuditOp::Invite,
+            subject: AuditSubject::Invitation,
             key: r.id.clone(),
             tenant: Some(t.clone()),
             before: None,
@@ -368,7 +369,7 @@ pub async fn accept(
     if p.tenant().is_some_and(|t| t != inv.tenant) {
         return Err(not_found());
     }
-    if inv.status != "pending" {
+    if inv.status != store::InvitationStatus::Pending {
         return Err(ApiError::Conflict {
             code: "invitation_not_pending",
             message: format!("invitation `{id}` was already accepted"),
@@ -549,8 +550,8 @@ pub async fn password_reset(
         .map_err(|e| ApiError::Internal(e.to_string()))?;
     let id = format!("pwr_{}", uuid::Uuid::new_v4().simple());
     let entry = NewAudit {
-        op: "password_reset".into(),
-        kind: "user".into(),
+        op: AuditOp::PasswordReset,
+        subject: AuditSubject::Resource(Kind::User),
         key: email.clone(),
         tenant: None,
         before: None,
@@ -621,18 +622,17 @@ pub async fn remove_memberships(
 }
 
 fn audit_wire(r: AuditRow) -> AuditEntry {
-    let parse = |s: Option<String>| s.and_then(|s| serde_json::from_str(&s).ok());
     AuditEntry {
         id: r.id,
         at: r.at,
         revision: r.revision,
         token_id: r.token_id,
-        op: r.op,
-        kind: r.kind,
+        op: r.op.as_str().to_string(),
+        kind: r.subject.as_str().to_string(),
         key: r.key,
         tenant: r.tenant,
-        before: parse(r.before),
-        after: parse(r.after),
+        before: r.before,
+        after: r.after,
         change_set: r.change_set,
         commit: r.commit,
     }
@@ -691,7 +691,7 @@ pub async fn dashboard(
         .invitations(p.tenant())
         .await?
         .into_iter()
-        .filter(|r| r.status == "pending")
+        .filter(|r| r.status == store::InvitationStatus::Pending)
         .count() as u64;
     let mut dash = app
         .engine
@@ -852,7 +852,7 @@ pub async fn redeem_password_reset(
     AxState(app): AxState<AppState>,
     JsonBody(req): JsonBody<crate::api::RedeemRequest>,
 ) -> ApiResult<Response> {
-    use crate::server::store::Redeemed;
+    use store::Redeemed;
     match app
         .engine
         .db
