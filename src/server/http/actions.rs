@@ -19,7 +19,7 @@ use crate::api::{
 use crate::model::{keys, AnySpec, Kind, MembershipSpec, State, UserSpec, UserStatus};
 use crate::rules::{self, Severity, Violation, MAX_INVITATION_BATCH, MAX_INVITATION_WORKSPACES};
 use crate::server::authz::{Access, Principal, Role};
-use crate::server::engine::{check_key, Action, Op, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::store::{
     self, AuditCtx, AuditOp, AuditRow, AuditSubject, InvitationRow, NewAudit,
@@ -391,7 +391,7 @@ pub async fn accept(
             Ok(s.users.contains_key(&inv.email))
         })
         .await??;
-    let mut ops = Vec::new();
+    let mut mutations = Vec::new();
     if !user_exists {
         let spec = UserSpec {
             first_name: req.first_name.clone(),
@@ -399,11 +399,11 @@ pub async fn accept(
             language: req.language.unwrap_or_default(),
             ..UserSpec::default()
         };
-        ops.push(Op {
+        mutations.push(Mutation {
             kind: Kind::User,
             key: inv.email.clone(),
             if_version: Some(0),
-            action: Action::Put {
+            effect: Effect::Put {
                 spec: AnySpec::User(spec),
                 protected: None,
                 managed: Some(false),
@@ -414,17 +414,17 @@ pub async fn accept(
         role: inv.role.clone(),
         workspaces: inv.workspaces.clone(),
     };
-    ops.push(Op {
+    mutations.push(Mutation {
         kind: Kind::Membership,
         key: membership_key.clone(),
         if_version: Some(0),
-        action: Action::Put {
+        effect: Effect::Put {
             spec: AnySpec::Membership(spec),
             protected: None,
             managed: Some(false),
         },
     });
-    let mut w = WriteRequest::new(p.clone(), ops);
+    let mut w = WriteRequest::new(p.clone(), mutations);
     w.accept_invitation = Some(id.clone());
     w.change_set = audit.change_set;
     w.commit = audit.commit;
@@ -482,17 +482,17 @@ async fn set_status(
         ));
     }
     user.status = status;
-    let op = Op {
+    let mutation = Mutation {
         kind: Kind::User,
         key: email.clone(),
         if_version: Some(meta.version),
-        action: Action::Put {
+        effect: Effect::Put {
             spec: AnySpec::User(user),
             protected: None,
             managed: None,
         },
     };
-    let mut w = WriteRequest::new(p, vec![op]);
+    let mut w = WriteRequest::new(p, vec![mutation]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     let out = app.engine.write(w).await?;
@@ -597,18 +597,18 @@ pub async fn remove_memberships(
             "name the tenants to remove the user from: `?tenant=a&tenant=b`",
         ));
     }
-    let mut ops = Vec::new();
+    let mut mutations = Vec::new();
     for t in &tenants {
         let key = keys::join(&[&email, t]);
         check_key(Kind::Membership, &key)?;
-        ops.push(Op {
+        mutations.push(Mutation {
             kind: Kind::Membership,
             key,
             if_version: None,
-            action: Action::Delete,
+            effect: Effect::Delete,
         });
     }
-    let mut w = WriteRequest::new(p, ops);
+    let mut w = WriteRequest::new(p, mutations);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     let out = app.engine.write(w).await?;

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::{BatchRequest, BatchResponse, OpKind, PutBody, ResourceBody};
 use crate::model::{keys, AnySpec, Kind, Meta};
 use crate::server::authz::{Access, Principal};
-use crate::server::engine::{check_key, Action, Op, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
@@ -124,7 +124,7 @@ pub async fn batch(
     JsonBody(req): JsonBody<BatchRequest>,
 ) -> ApiResult<Response> {
     p.require_admin()?;
-    let mut ops = Vec::with_capacity(req.operations.len());
+    let mut mutations = Vec::with_capacity(req.operations.len());
     for (i, o) in req.operations.into_iter().enumerate() {
         let at = |e: ApiError| e.at_operation(i);
         check_key(o.kind, &o.key).map_err(at)?;
@@ -135,7 +135,7 @@ pub async fn batch(
                 json!({}),
             )));
         }
-        let action = match o.op {
+        let effect = match o.op {
             OpKind::Put => {
                 let Some(spec) = o.spec else {
                     return Err(at(ApiError::invalid(
@@ -144,7 +144,7 @@ pub async fn batch(
                         json!({}),
                     )));
                 };
-                Action::Put {
+                Effect::Put {
                     spec: spec_of(o.kind, spec).map_err(at)?,
                     protected: o.protected,
                     managed: Some(true),
@@ -159,20 +159,20 @@ pub async fn batch(
                     )));
                 }
                 if o.op == OpKind::Delete {
-                    Action::Delete
+                    Effect::Delete
                 } else {
-                    Action::Adopt
+                    Effect::Adopt
                 }
             }
         };
-        ops.push(Op {
+        mutations.push(Mutation {
             kind: o.kind,
             key: o.key,
             if_version: o.if_version,
-            action,
+            effect,
         });
     }
-    let mut w = WriteRequest::new(p, ops);
+    let mut w = WriteRequest::new(p, mutations);
     w.expected_revision = req.expected_revision;
     w.allow_limit_below_usage = req.allow_limit_below_usage;
     w.change_set = audit.change_set;
@@ -210,17 +210,17 @@ pub async fn put_one(
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
     let spec = spec_of(kind, body.spec)?;
-    let op = Op {
+    let mutation = Mutation {
         kind,
         key: key.clone(),
         if_version: if_match.0,
-        action: Action::Put {
+        effect: Effect::Put {
             spec,
             protected: body.protected,
             managed: body.managed,
         },
     };
-    let mut w = WriteRequest::new(p, vec![op]);
+    let mut w = WriteRequest::new(p, vec![mutation]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     let out = app.engine.write(w).await?;
@@ -245,13 +245,13 @@ pub async fn delete_one(
 ) -> ApiResult<Response> {
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
-    let op = Op {
+    let mutation = Mutation {
         kind,
         key,
         if_version: if_match.0,
-        action: Action::Delete,
+        effect: Effect::Delete,
     };
-    let mut w = WriteRequest::new(p, vec![op]);
+    let mut w = WriteRequest::new(p, vec![mutation]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     app.engine.write(w).await?;
