@@ -10,7 +10,7 @@ use super::platform::{self, Platform};
 use super::{Exit, Global};
 use crate::cli::{ExplainArgs, ExplainUserArgs, ExplainWhat};
 use crate::model::{GrantAction, State};
-use crate::plan::explain::{self, Explanation, Outcome};
+use crate::rules::access::{self, Decision, Outcome, Question};
 
 fn paint(color: bool, style: Style, s: &str) -> String {
     if color {
@@ -21,7 +21,7 @@ fn paint(color: bool, style: Style, s: &str) -> String {
 }
 
 /// The explanation as text: the question, one line per step, the verdict.
-pub fn render(e: &Explanation, color: bool) -> String {
+pub fn render(e: &Decision, color: bool) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -59,28 +59,34 @@ pub fn render(e: &Explanation, color: bool) -> String {
     out
 }
 
-fn decide(state: &State, a: &ExplainUserArgs) -> miette::Result<Explanation> {
+/// What the arguments ask: a model, a catalog permission, or (with `--workspace`) a grant
+/// action on a workspace of `--tenant` or of the user's only tenant.
+fn question<'a>(state: &'a State, a: &'a ExplainUserArgs) -> miette::Result<Question<'a>> {
     match (&a.model, &a.permission) {
-        (Some(m), None) => Ok(explain::model_access(
-            state,
-            &a.email,
-            m,
-            a.tenant.as_deref(),
-        )),
+        (Some(model), None) => Ok(Question::Model {
+            model,
+            tenant: a.tenant.as_deref(),
+        }),
         (None, Some(p)) => match &a.workspace {
             Some(w) => {
                 let action: GrantAction = serde_json::from_value(serde_json::Value::String(p.clone()))
                     .map_err(|_| miette!(help = "with --workspace, --permission is a grant action: read, update, delete or create", "`{p}` is not a grant action"))?;
                 let tenant = match &a.tenant {
-                    Some(t) => t.clone(),
+                    Some(t) => t.as_str(),
                     None => {
                         let prefix = format!("{}/", a.email.to_lowercase());
                         let tenants: Vec<&str> = state
-                            .keys_in(crate::model::Kind::Membership, &prefix)
+                            .memberships
+                            .range::<str, _>((
+                                std::ops::Bound::Included(prefix.as_str()),
+                                std::ops::Bound::Unbounded,
+                            ))
+                            .map(|(k, _)| k.as_str())
+                            .take_while(|k| k.starts_with(&prefix))
                             .map(|k| &k[prefix.len()..])
                             .collect();
                         match tenants.as_slice() {
-                            [one] => one.to_string(),
+                            [one] => *one,
                             _ => {
                                 return Err(miette!(
                                     "--workspace needs --tenant (`{}` belongs to {} tenants)",
@@ -91,11 +97,16 @@ fn decide(state: &State, a: &ExplainUserArgs) -> miette::Result<Explanation> {
                         }
                     }
                 };
-                Ok(explain::workspace_action(
-                    state, &a.email, action, &tenant, w,
-                ))
+                Ok(Question::WorkspaceAction {
+                    action,
+                    tenant,
+                    workspace: w,
+                })
             }
-            None => Ok(explain::permission(state, &a.email, p, a.tenant.as_deref())),
+            None => Ok(Question::Permission {
+                permission: p,
+                tenant: a.tenant.as_deref(),
+            }),
         },
         (Some(_), Some(_)) => Err(miette!("give either --model or --permission, not both")),
         (None, None) => Err(miette!(
@@ -126,7 +137,7 @@ pub fn run(args: ExplainArgs, global: &Global) -> miette::Result<Exit> {
             None => return Ok(Exit::Failure),
         }
     };
-    let e = decide(&state, &a)?;
+    let e = access::decide(&state, &a.email, &question(&state, &a)?);
     print!("{}", render(&e, platform::stdout_color()));
     Ok(Exit::Success)
 }

@@ -15,8 +15,8 @@ use super::{
     SELF_LOCKOUT, TOO_MANY_DELETES,
 };
 use crate::model::keys::{self, Grantee};
-use crate::model::{AnySpec, Kind, Limits, Meta, State, UserStatus};
-use crate::rules::{self, Severity};
+use crate::model::{AnySpec, Kind, Meta, State};
+use crate::rules::{self, SelfLockout, Severity};
 use crate::spec::Desired;
 
 type Res = (Kind, String);
@@ -43,7 +43,8 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     };
     plan.risks
         .extend(delete_guard(&plan, live, opts.max_delete_percent));
-    plan.risks.extend(self_lockout(&plan, live, opts));
+    plan.risks
+        .extend(self_lockout(&plan, &desired.state, live, opts));
     plan.risks
         .extend(limits_below_usage(&plan, &desired.state, live));
     let checked = match &desired.warnings {
@@ -923,137 +924,74 @@ pub(crate) fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Ri
         .collect()
 }
 
-/// Rule 6: the identity running the apply cannot remove, block or demote itself.
-fn self_lockout(plan: &Plan, live: &State, opts: &PlanOptions) -> Vec<Risk> {
+/// Rule 6: the identity running the apply cannot remove, block or demote itself. What locks
+/// it out is [`rules::self_lockout`]'s decision, the same the server refuses.
+fn self_lockout(plan: &Plan, desired: &State, live: &State, opts: &PlanOptions) -> Vec<Risk> {
     let Some(me) = opts.identity.user.as_deref() else {
         return Vec::new();
     };
     let me = me.to_lowercase();
     let mut out = Vec::new();
-    let mut risk = |kind: Kind, key: &str, what: String| {
-        out.push(Risk {
-            code: SELF_LOCKOUT.into(),
-            kind,
-            key: key.to_string(),
-            message: format!("the identity running the apply (`{me}`) cannot {what} (rule 6); run the apply with another identity"),
-        });
-    };
     for c in &plan.changes {
         let live_key = c.previous_key.as_deref().unwrap_or(&c.key);
-        match (c.kind, c.action) {
-            (Kind::User, Action::Delete | Action::Replace) if live_key == me => {
-                risk(c.kind, live_key, "delete itself".into())
+        let gone = match (c.kind, c.action) {
+            (Kind::User, Action::Delete | Action::Replace) | (Kind::Membership, Action::Delete) => {
+                true
             }
-            (Kind::User, Action::Update) if c.key == me => {
-                for f in &c.fields {
-                    if f.path == "status"
-                        && f.after
-                            == Some(serde_json::to_value(UserStatus::Blocked).unwrap_or_default())
-                    {
-                        risk(c.kind, &c.key, "block itself".into());
-                    }
-                    if f.path == "system_role" && f.before.is_some() && f.after.is_none() {
-                        risk(c.kind, &c.key, "remove its own system role".into());
-                    }
-                }
-            }
-            (Kind::Membership, Action::Delete)
-                if keys::split2(live_key).is_some_and(|(u, _)| u == me) =>
-            {
-                risk(c.kind, live_key, "remove its own membership".into())
-            }
-            (Kind::Membership, Action::Update)
-                if keys::split2(&c.key).is_some_and(|(u, _)| u == me) =>
-            {
-                let before = live.memberships.get(live_key).map(|e| e.spec.role.as_str());
-                for f in c.fields.iter().filter(|f| f.path == "role") {
-                    let after = f.after.as_ref().and_then(Value::as_str);
-                    if demotes(before, after) {
-                        risk(
-                            c.kind,
-                            &c.key,
-                            format!(
-                                "demote itself from `{}` to `{}`",
-                                before.unwrap_or("?"),
-                                after.unwrap_or("?")
-                            ),
-                        );
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    out
-}
-
-/// Whether a role change lowers administrative power: org_admin > user_admin > the rest.
-fn demotes(before: Option<&str>, after: Option<&str>) -> bool {
-    let power = |r: Option<&str>| match r {
-        Some("org_admin") => 2,
-        Some("user_admin") => 1,
-        _ => 0,
-    };
-    power(after) < power(before)
-}
-
-fn effective_limits(state: &State, tenant: &str, fallback: &State) -> Option<Limits> {
-    let t = state.tenants.get(tenant)?;
-    let plan = state
-        .plans
-        .get(&t.spec.plan)
-        .or_else(|| fallback.plans.get(&t.spec.plan));
-    Some(
-        t.spec
-            .limits
-            .over(&plan.map(|p| p.spec.limits.clone()).unwrap_or_default()),
-    )
-}
-
-/// Rule 9: a tenant limit lowered below the tenant's live usage.
-fn limits_below_usage(plan: &Plan, desired: &State, live: &State) -> Vec<Risk> {
-    let members = rules::members_by_tenant(live);
-    let mut out = Vec::new();
-    // The live key of each desired tenant (a renamed tenant is compared with its old self).
-    let mut live_key: HashMap<&str, &str> = HashMap::new();
-    for c in plan.changes.iter().filter(|c| c.kind == Kind::Tenant) {
-        if let Some(p) = &c.previous_key {
-            live_key.insert(c.key.as_str(), p.as_str());
-        }
-    }
-    for tenant in desired.tenants.keys() {
-        let lt = live_key.get(tenant.as_str()).copied().unwrap_or(tenant);
-        let (Some(after), Some(before)) = (
-            effective_limits(desired, tenant, live),
-            effective_limits(live, lt, live),
-        ) else {
-            continue;
+            (Kind::User | Kind::Membership, Action::Update) => false,
+            _ => continue,
         };
-        let users = members.get(lt).map_or(0, Vec::len);
-        let workspaces = live.keys_in(Kind::Workspace, &format!("{lt}/")).count();
-        for (name, limit, was, usage, unit) in [
-            ("users", after.users, before.users, users, "members"),
-            (
-                "workspaces",
-                after.workspaces,
-                before.workspaces,
-                workspaces,
-                "workspaces",
-            ),
-        ] {
-            let Some(limit) = limit else { continue };
-            if (limit as usize) < usage && was.is_none_or(|w| w > limit) {
-                out.push(Risk {
-                    code: LIMIT_BELOW_USAGE.into(),
-                    kind: Kind::Tenant,
-                    key: tenant.clone(),
-                    message: format!(
-                        "the {name} limit of tenant `{tenant}` goes from {} to {limit}, below its {usage} live {unit}; apply refuses it without --allow-limit-below-usage",
-                        was.map_or("unlimited".to_string(), |w| w.to_string())
-                    ),
-                });
-            }
+        let before = live.get(c.kind, live_key).map(|(_, s)| s);
+        let after = if gone {
+            None
+        } else {
+            desired.get(c.kind, &c.key).map(|(_, s)| s)
+        };
+        for lockout in rules::self_lockout(&me, c.kind, live_key, before.as_ref(), after.as_ref()) {
+            let what = match lockout {
+                SelfLockout::DeleteUser => "delete itself".to_string(),
+                SelfLockout::BlockUser => "block itself".into(),
+                SelfLockout::DropSystemRole => "remove its own system role".into(),
+                SelfLockout::RemoveMembership => "remove its own membership".into(),
+                SelfLockout::Demote { from, to } => {
+                    format!("demote itself from `{from}` to `{to}`")
+                }
+            };
+            out.push(Risk {
+                code: SELF_LOCKOUT.into(),
+                kind: c.kind,
+                key: if gone { live_key } else { &c.key }.to_string(),
+                message: format!("the identity running the apply (`{me}`) cannot {what} (rule 6); run the apply with another identity"),
+            });
         }
     }
     out
+}
+
+/// Rule 9: a tenant limit lowered below the tenant's live usage ([`rules::limits::below_usage`]).
+fn limits_below_usage(plan: &Plan, desired: &State, live: &State) -> Vec<Risk> {
+    // The live key of each desired tenant (a renamed tenant is compared with its old self).
+    let live_key: HashMap<&str, &str> = plan
+        .changes
+        .iter()
+        .filter(|c| c.kind == Kind::Tenant)
+        .filter_map(|c| Some((c.key.as_str(), c.previous_key.as_deref()?)))
+        .collect();
+    rules::limits::below_usage(desired, live, &live_key)
+        .into_iter()
+        .map(|b| Risk {
+            code: LIMIT_BELOW_USAGE.into(),
+            kind: Kind::Tenant,
+            key: b.tenant.to_string(),
+            message: format!(
+                "the {} limit of tenant `{}` goes from {} to {}, below its {} live {}; apply refuses it without --allow-limit-below-usage",
+                b.limit,
+                b.tenant,
+                b.was.map_or("unlimited".to_string(), |w| w.to_string()),
+                b.to,
+                b.usage,
+                b.unit,
+            ),
+        })
+        .collect()
 }

@@ -1,9 +1,8 @@
 //! The diff engine: desired state + live state → a [`Plan`] of typed changes, ordered by
-//! dependency, with ownership, protection, renames, replaces and the plan-time rules (6, 9)
-//! decided here. Pure: no I/O, nothing of HTTP or YAML.
+//! dependency, with ownership, protection, renames, replaces, and the plan-time rules (6, 9)
+//! as risks (decided by `rules/`, worded here). Pure: no I/O, nothing of HTTP or YAML.
 
 mod diff;
-pub mod explain;
 mod fields;
 
 #[cfg(test)]

@@ -15,8 +15,8 @@
 
 use std::collections::HashSet;
 
-use crate::model::{keys, AnySpec, Kind, State, UserStatus};
-use crate::rules::{Severity, Violation, ORG_ADMIN};
+use crate::model::{keys, AnySpec, Kind, State};
+use crate::rules::{self, SelfLockout, Severity, Violation};
 
 use super::error::ApiError;
 
@@ -390,17 +390,10 @@ impl Principal {
     }
 }
 
-/// Rank of a tenant role for rule 6 (demotion): org_admin above the other admins above the rest.
-fn rank(role: &str) -> u8 {
-    match role {
-        ORG_ADMIN => 3,
-        "user_admin" | "billing_admin" => 2,
-        _ => 1,
-    }
-}
-
 /// Rule 6: a token acting as a user cannot remove, block or demote that user. `changes`
 /// lists each resource the write touched: kind, key, its spec before and after the write.
+/// What counts as a lockout (and the ranking of roles) is [`rules::self_lockout`]'s, the
+/// same the plan flags as a `self_lockout` risk.
 pub fn self_protection(
     principal: &Principal,
     changes: &[(Kind, &str, Option<&AnySpec>, Option<&AnySpec>)],
@@ -409,70 +402,30 @@ pub fn self_protection(
         return Vec::new();
     };
     let mut out = Vec::new();
-    let v = |code: &'static str, kind: Kind, key: &str, message: String| {
-        Violation {
-        code,
-        severity: Severity::Error,
-        kind,
-        key: key.to_string(),
-        field: None,
-        message,
-        help: Some("the identity that runs the change cannot remove, block or demote itself; use another token".into()),
-    }
-    };
     for &(kind, key, before, after) in changes {
-        match (kind, before, after) {
-            (Kind::User, Some(AnySpec::User(_)), None) if key == me => {
-                out.push(v(
-                    "self_removal",
-                    kind,
-                    key,
-                    format!("the token acts as `{me}` and cannot delete it"),
-                ));
-            }
-            (Kind::User, Some(AnySpec::User(b)), Some(AnySpec::User(a))) if key == me => {
-                if b.status == UserStatus::Active && a.status == UserStatus::Blocked {
-                    out.push(v(
-                        "self_block",
-                        kind,
-                        key,
-                        format!("the token acts as `{me}` and cannot block it"),
-                    ));
+        for lockout in rules::self_lockout(me, kind, key, before, after) {
+            let message = match lockout {
+                SelfLockout::DeleteUser => format!("the token acts as `{me}` and cannot delete it"),
+                SelfLockout::BlockUser => format!("the token acts as `{me}` and cannot block it"),
+                SelfLockout::DropSystemRole => {
+                    format!("the token acts as `{me}` and cannot remove its system role")
                 }
-                if b.system_role.is_some() && a.system_role.is_none() {
-                    out.push(v(
-                        "self_demotion",
-                        kind,
-                        key,
-                        format!("the token acts as `{me}` and cannot remove its system role"),
-                    ));
+                SelfLockout::RemoveMembership => {
+                    format!("the token acts as `{me}` and cannot remove its membership `{key}`")
                 }
-            }
-            (Kind::Membership, Some(AnySpec::Membership(b)), a)
-                if keys::split2(key).is_some_and(|(u, _)| u == me) =>
-            {
-                match a {
-                    Some(AnySpec::Membership(a)) if rank(&a.role) < rank(&b.role) => out.push(v(
-                        "self_demotion",
-                        kind,
-                        key,
-                        format!(
-                            "the token acts as `{me}` and cannot lower its role from `{}` to `{}`",
-                            b.role, a.role
-                        ),
-                    )),
-                    Some(_) => {}
-                    None => out.push(v(
-                        "self_removal",
-                        kind,
-                        key,
-                        format!(
-                            "the token acts as `{me}` and cannot remove its membership `{key}`"
-                        ),
-                    )),
-                }
-            }
-            _ => {}
+                SelfLockout::Demote { from, to } => format!(
+                    "the token acts as `{me}` and cannot lower its role from `{from}` to `{to}`"
+                ),
+            };
+            out.push(Violation {
+                code: lockout.code(),
+                severity: Severity::Error,
+                kind,
+                key: key.to_string(),
+                field: None,
+                message,
+                help: Some("the identity that runs the change cannot remove, block or demote itself; use another token".into()),
+            });
         }
     }
     out

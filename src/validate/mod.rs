@@ -511,22 +511,43 @@ mod tests {
         );
     }
 
+    /// Garbage never panics, and never passes in silence: each input is reported with its
+    /// error (or, for the one valid input, checked clean).
     #[test]
     fn garbage_never_panics() {
-        for text in [
-            "",
-            "\t",
-            "a: [",
-            "- 1\n- 2",
-            "{{{{",
-            "a: &x [*x]",
-            "? [a]\n: b",
-            "users: 5",
-            "~",
-            "---\n---\n",
-            "\u{feff}plans: {}",
-        ] {
-            let _ = check_str("t.yaml", text);
+        let cases: &[(&str, Option<&str>)] = &[
+            ("", Some("empty_file")),
+            ("\t", Some("empty_file")),
+            ("a: [", Some("invalid_yaml")),
+            ("- 1\n- 2", Some("wrong_type")),
+            ("{{{{", Some("invalid_yaml")),
+            ("a: &x [*x]", Some("invalid_yaml")),
+            ("? [a]\n: b", Some("invalid_yaml")),
+            ("users: 5", Some("wrong_type")),
+            ("~", Some("empty_file")),
+            ("---\n---\n", Some("multiple_documents")),
+            // A byte-order mark is not garbage: the file is valid.
+            ("\u{feff}plans: {}", None),
+        ];
+        let mut failures = Vec::new();
+        for (text, want) in cases {
+            let c = check_str("t.yaml", text);
+            let got: Vec<(&str, Severity)> = c
+                .diagnostics
+                .iter()
+                .map(|d| (d.code.as_str(), d.severity))
+                .collect();
+            let ok = match want {
+                Some(code) => {
+                    got == [(format!("tenantctl::{code}").as_str(), Severity::Error)]
+                        && c.desired.is_none()
+                }
+                None => got.is_empty() && c.desired.is_some(),
+            };
+            if !ok {
+                failures.push(format!("{text:?}: expected {want:?}, reported {got:?}"));
+            }
         }
+        assert!(failures.is_empty(), "{}", failures.join("\n"));
     }
 }

@@ -13,8 +13,8 @@ use crate::api::{
     InvitationStatus,
 };
 use crate::model::{keys, AnySpec, Kind, MembershipSpec, State, UserSpec};
-use crate::rules::{self, Severity, Violation, MAX_INVITATION_BATCH, MAX_INVITATION_WORKSPACES};
-use crate::server::authz::{Access, Principal, Role};
+use crate::rules::invitation;
+use crate::server::authz::{Access, Principal};
 use crate::server::engine::{Effect, Mutation, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::store::{self, AuditCtx, AuditOp, AuditSubject, InvitationRow, NewAudit};
@@ -66,26 +66,8 @@ fn invitation_wire(r: InvitationRow) -> Invitation {
     }
 }
 
-fn violation(
-    code: &'static str,
-    kind: Kind,
-    key: &str,
-    field: Option<&str>,
-    message: String,
-    help: Option<&str>,
-) -> Violation {
-    Violation {
-        code,
-        severity: Severity::Error,
-        kind,
-        key: key.to_string(),
-        field: field.map(str::to_string),
-        message,
-        help: help.map(str::to_string),
-    }
-}
-
-/// Checks that `p` may invite into (or accept for) tenant `t` with `role`.
+/// Checks that `p` may invite into (or accept for) tenant `t` with `role`: the tenant is
+/// visible to the token (the access matrix), and its role may invite with `role` (rule 8).
 fn may_invite(p: &Principal, state: &State, t: &str, role: &str) -> Result<(), ApiError> {
     if p.read_access(state, Kind::Tenant, t) == Access::Hidden || !state.tenants.contains_key(t) {
         return Err(ApiError::NotFound {
@@ -93,17 +75,8 @@ fn may_invite(p: &Principal, state: &State, t: &str, role: &str) -> Result<(), A
             details: json!({ "kind": "tenant", "key": t }),
         });
     }
-    match (&p.tenant(), p.role) {
-        (None, _) | (Some(_), Role::OrgAdmin) => Ok(()),
-        (Some(_), Role::UserAdmin) if role == "member" => Ok(()),
-        (Some(_), Role::UserAdmin) => Err(ApiError::forbidden(
-            "a `user_admin` token can only invite `member`s",
-        )),
-        _ => Err(ApiError::forbidden(format!(
-            "a `{}` token cannot invite",
-            p.role.as_str()
-        ))),
-    }
+    let token_role = p.tenant().map(|_| p.role.as_str());
+    invitation::may_invite(token_role, role).map_err(|r| ApiError::forbidden(r.to_string()))
 }
 
 async fn invite(
@@ -117,71 +90,15 @@ async fn invite(
         Emails::List(v) => v,
         Emails::Joined(s) => s.split(';').map(str::to_string).collect(),
     };
-    let emails: Vec<String> = raw
-        .iter()
-        .map(|e| e.trim().to_lowercase())
-        .filter(|e| !e.is_empty())
-        .collect();
+    let emails = invitation::normalise_emails(&raw);
     let t = req.tenant.clone();
-    let mut problems = Vec::new();
-    if emails.is_empty() {
-        problems.push(violation(
-            "invitation_empty",
-            Kind::Tenant,
-            &t,
-            Some("emails"),
-            "the invitation names no e-mail".into(),
-            None,
-        ));
-    }
-    if emails.len() > MAX_INVITATION_BATCH {
-        problems.push(violation(
-            "invitation_batch",
-            Kind::Tenant,
-            &t,
-            Some("emails"),
-            format!(
-                "{} e-mails: at most {MAX_INVITATION_BATCH} per invitation",
-                emails.len()
-            ),
-            Some("send the invitations in batches of at most 100"),
-        ));
-    }
-    if req.workspaces.len() > MAX_INVITATION_WORKSPACES {
-        problems.push(violation(
-            "invitation_workspaces",
-            Kind::Tenant,
-            &t,
-            Some("workspaces"),
-            format!(
-                "{} workspaces: at most {MAX_INVITATION_WORKSPACES} are assigned at invitation",
-                req.workspaces.len()
-            ),
-            Some("assign the rest after the invitation is accepted"),
-        ));
-    }
-    let mut seen = BTreeSet::new();
-    for (i, e) in emails.iter().enumerate() {
-        if !rules::is_valid_email(e) {
-            problems.push(violation(
-                "invalid_email",
-                Kind::User,
-                e,
-                Some(&format!("emails/{i}")),
-                format!("`{e}` is not a valid e-mail address"),
-                None,
-            ));
-        } else if !seen.insert(e.clone()) {
-            problems.push(violation(
-                "duplicate_email",
-                Kind::User,
-                e,
-                Some(&format!("emails/{i}")),
-                format!("`{e}` is listed twice"),
-                None,
-            ));
-        }
-    }
+    let asked = invitation::Request {
+        tenant: &t,
+        role: &req.role,
+        workspaces: &req.workspaces,
+        emails: &emails,
+    };
+    let mut problems = invitation::check_request(&asked);
     let (pending, revision) = {
         let existing = app.engine.db.invitations(Some(&t)).await?;
         let pending: BTreeSet<String> = existing
@@ -194,49 +111,7 @@ async fn invite(
     app.engine
         .read(|s| -> Result<(), ApiError> {
             may_invite(&p, s, &t, &req.role)?;
-            if !rules::role_exists(s, &req.role) {
-                problems.push(violation(
-                    "unknown_role",
-                    Kind::Tenant,
-                    &t,
-                    Some("role"),
-                    format!("role `{}` does not exist", req.role),
-                    None,
-                ));
-            }
-            for (i, w) in req.workspaces.iter().enumerate() {
-                if !s.workspaces.contains_key(&keys::join(&[&t, w])) {
-                    problems.push(violation(
-                        "unknown_workspace",
-                        Kind::Tenant,
-                        &t,
-                        Some(&format!("workspaces/{i}")),
-                        format!("workspace `{w}` does not exist in tenant `{t}`"),
-                        None,
-                    ));
-                }
-            }
-            for e in &emails {
-                if s.memberships.contains_key(&keys::join(&[e, &t])) {
-                    problems.push(violation(
-                        "already_member",
-                        Kind::Membership,
-                        &keys::join(&[e, &t]),
-                        None,
-                        format!("`{e}` is already a member of `{t}`"),
-                        None,
-                    ));
-                } else if pending.contains(e) {
-                    problems.push(violation(
-                        "already_invited",
-                        Kind::User,
-                        e,
-                        None,
-                        format!("`{e}` already has a pending invitation to `{t}`"),
-                        None,
-                    ));
-                }
-            }
+            problems.extend(invitation::check_against(s, &asked, &pending));
             Ok(())
         })
         .await??;

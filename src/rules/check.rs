@@ -1,0 +1,444 @@
+//! The rules that need no platform (1–5, 8) over one [`State`]: references resolve (1), an
+//! `org_admin` per tenant (2), limits (3), ignored workspace lists (4), valid identities (5),
+//! the workspaces assigned at invitation (8).
+
+use std::collections::HashMap;
+
+use crate::model::catalog;
+use crate::model::keys::{self, Grantee};
+use crate::model::{Kind, State};
+
+use super::names::{is_valid_email, is_valid_key, suggestion};
+use super::{
+    limits, members_by_tenant, role_exists, role_sees_all_workspaces, Severity, Violation,
+    MAX_INVITATION_WORKSPACES, ORG_ADMIN,
+};
+
+struct Checker<'a> {
+    state: &'a State,
+    out: Vec<Violation>,
+}
+
+impl Checker<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn push(
+        &mut self,
+        code: &'static str,
+        severity: Severity,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        message: String,
+        help: Option<String>,
+    ) {
+        self.out.push(Violation {
+            code,
+            severity,
+            kind,
+            key: key.to_string(),
+            field,
+            message,
+            help,
+        });
+    }
+
+    fn err(
+        &mut self,
+        code: &'static str,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        message: String,
+        help: Option<String>,
+    ) {
+        self.push(code, Severity::Error, kind, key, field, message, help);
+    }
+
+    fn warn(
+        &mut self,
+        code: &'static str,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        message: String,
+        help: Option<String>,
+    ) {
+        self.push(code, Severity::Warning, kind, key, field, message, help);
+    }
+
+    fn unknown_role(&mut self, kind: Kind, key: &str, field: Option<String>, role: &str) {
+        let builtins = catalog::BUILTIN_ROLES.iter().map(|r| r.name);
+        let customs = self.state.roles.keys().map(String::as_str);
+        let help = suggestion(role, builtins.chain(customs))
+            .or_else(|| Some("declare it under `roles:` or use a built-in role: org_admin, billing_admin, user_admin, member".into()));
+        self.err(
+            "unknown_role",
+            kind,
+            key,
+            field,
+            format!("role `{role}` does not exist"),
+            help,
+        );
+    }
+
+    fn unknown_workspace(
+        &mut self,
+        kind: Kind,
+        key: &str,
+        field: Option<String>,
+        tenant: &str,
+        ws: &str,
+    ) {
+        let prefix = format!("{tenant}/");
+        let candidates: Vec<&str> = self
+            .state
+            .keys_in(Kind::Workspace, &prefix)
+            .map(|k| &k[prefix.len()..])
+            .collect();
+        let help = suggestion(ws, candidates.iter().copied())
+            .or_else(|| Some(format!("declare it under `tenants.{tenant}.workspaces`")));
+        self.err(
+            "unknown_workspace",
+            kind,
+            key,
+            field,
+            format!("workspace `{ws}` does not exist in tenant `{tenant}`"),
+            help,
+        );
+    }
+
+    fn unknown_model(&mut self, kind: Kind, key: &str, model: &str) {
+        let help = suggestion(model, self.state.models.keys().map(String::as_str))
+            .or_else(|| Some("declare it under `models:`".into()));
+        self.err(
+            "unknown_model",
+            kind,
+            key,
+            None,
+            format!("model `{model}` does not exist"),
+            help,
+        );
+    }
+
+    fn unknown_tenant(&mut self, kind: Kind, key: &str, tenant: &str) {
+        let help = suggestion(tenant, self.state.tenants.keys().map(String::as_str))
+            .or_else(|| Some("declare it under `tenants:`".into()));
+        self.err(
+            "unknown_tenant",
+            kind,
+            key,
+            None,
+            format!("tenant `{tenant}` does not exist"),
+            help,
+        );
+    }
+
+    fn identities(&mut self) {
+        for kind in [Kind::Plan, Kind::Model, Kind::Role, Kind::Tenant] {
+            let bad: Vec<String> = self
+                .state
+                .keys(kind)
+                .filter(|k| !is_valid_key(k))
+                .map(str::to_string)
+                .collect();
+            for k in bad {
+                self.err("invalid_key", kind, &k, None, format!("`{k}` is not a valid {kind} key"),
+                    Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+            }
+        }
+        let bad: Vec<String> = self
+            .state
+            .workspaces
+            .keys()
+            .filter(|k| keys::split2(k).is_none_or(|(_, w)| !is_valid_key(w)))
+            .cloned()
+            .collect();
+        for k in bad {
+            let ws = keys::split2(&k).map_or(k.as_str(), |(_, w)| w).to_string();
+            self.err("invalid_key", Kind::Workspace, &k, None, format!("`{ws}` is not a valid workspace key"),
+                Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+        }
+        let bad: Vec<String> = self
+            .state
+            .users
+            .keys()
+            .filter(|k| !is_valid_email(k))
+            .cloned()
+            .collect();
+        for k in bad {
+            self.err(
+                "invalid_email",
+                Kind::User,
+                &k,
+                None,
+                format!("`{k}` is not a valid e-mail address"),
+                Some("users are keyed by their e-mail address, e.g. `alice@acme.example`".into()),
+            );
+        }
+        let bad: Vec<(String, String)> = self
+            .state
+            .tenants
+            .iter()
+            .filter_map(|(k, t)| {
+                t.spec
+                    .contact
+                    .email
+                    .as_ref()
+                    .filter(|e| !is_valid_email(e))
+                    .map(|e| (k.clone(), e.clone()))
+            })
+            .collect();
+        for (k, e) in bad {
+            self.err(
+                "invalid_email",
+                Kind::Tenant,
+                &k,
+                Some("contact/email".into()),
+                format!("`{e}` is not a valid e-mail address"),
+                None,
+            );
+        }
+    }
+
+    fn roles(&mut self) {
+        for (key, role) in &self.state.roles {
+            if catalog::builtin_role(key).is_some() {
+                self.out.push(Violation { code: "reserved_role", severity: Severity::Error, kind: Kind::Role, key: key.clone(), field: None,
+                    message: format!("`{key}` is a built-in role and cannot be declared"),
+                    help: Some("built-in roles (org_admin, billing_admin, user_admin, member) exist on every platform; choose another name".into()) });
+            }
+            for (i, p) in role.spec.permissions.iter().enumerate() {
+                if catalog::permission(p).is_none() {
+                    let help = suggestion(p, catalog::PERMISSIONS.iter().map(|p| p.name))
+                        .or_else(|| Some("see `tenantctl schema` or ARCHITECTURE.md for the permission catalog".into()));
+                    self.out.push(Violation {
+                        code: "unknown_permission",
+                        severity: Severity::Error,
+                        kind: Kind::Role,
+                        key: key.clone(),
+                        field: Some(format!("permissions/{i}")),
+                        message: format!("permission `{p}` is not in the platform's catalog"),
+                        help,
+                    });
+                }
+            }
+        }
+    }
+
+    fn tenants(&mut self, members: &HashMap<&str, Vec<(&str, &str)>>) {
+        let state = self.state;
+        for (key, t) in &state.tenants {
+            let billing_plan = state.plans.get(&t.spec.plan);
+            if billing_plan.is_none() {
+                let help = suggestion(&t.spec.plan, state.plans.keys().map(String::as_str))
+                    .or_else(|| Some("declare it under `plans:`".into()));
+                self.err(
+                    "unknown_plan",
+                    Kind::Tenant,
+                    key,
+                    Some("plan".into()),
+                    format!("plan `{}` does not exist", t.spec.plan),
+                    help,
+                );
+            }
+            let limits = limits::effective(&t.spec, billing_plan.map(|p| &p.spec));
+            let empty = Vec::new();
+            let ms = members.get(key.as_str()).unwrap_or(&empty);
+            let admins = ms.iter().filter(|(_, r)| *r == ORG_ADMIN).count();
+            if admins == 0 {
+                self.err("no_org_admin", Kind::Tenant, key, None, format!("tenant `{key}` has no `org_admin` member"),
+                    Some("every tenant needs at least one organisation admin; give a member `role: org_admin`".into()));
+            } else if admins == 1 {
+                self.warn("single_org_admin", Kind::Tenant, key, None, format!("tenant `{key}` has a single `org_admin`"),
+                    Some("two organisation admins are recommended, so the tenant is never left without one".into()));
+            }
+            if let Some(max) = limits.users {
+                if ms.len() > max as usize {
+                    let field = if t.spec.limits.users.is_some() {
+                        "limits/users"
+                    } else {
+                        "plan"
+                    };
+                    self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
+                        format!("tenant `{key}` has {} members but its limit is {max} users", ms.len()),
+                        Some("raise `limits.users` on the tenant, move it to a larger plan, or remove members".into()));
+                }
+            }
+            if let Some(max) = limits.workspaces {
+                let n = state.keys_in(Kind::Workspace, &format!("{key}/")).count();
+                if n > max as usize {
+                    let field = if t.spec.limits.workspaces.is_some() {
+                        "limits/workspaces"
+                    } else {
+                        "plan"
+                    };
+                    self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
+                        format!("tenant `{key}` has {n} workspaces but its limit is {max}"),
+                        Some("raise `limits.workspaces` on the tenant, move it to a larger plan, or remove workspaces".into()));
+                }
+            }
+        }
+    }
+
+    fn children(&mut self) {
+        let state = self.state;
+        for key in state.workspaces.keys() {
+            if let Some((t, _)) = keys::split2(key) {
+                if !state.tenants.contains_key(t) {
+                    self.unknown_tenant(Kind::Workspace, key, t);
+                }
+            }
+        }
+        for key in state.tenant_models.keys() {
+            if let Some((t, m)) = keys::split2(key) {
+                if !state.tenants.contains_key(t) {
+                    self.unknown_tenant(Kind::TenantModel, key, t);
+                }
+                if !state.models.contains_key(m) {
+                    self.unknown_model(Kind::TenantModel, key, m);
+                }
+            }
+        }
+        for (key, g) in &state.grants {
+            let Some((t, w, grantee)) = keys::split_grant(key) else {
+                self.err(
+                    "invalid_key",
+                    Kind::Grant,
+                    key,
+                    None,
+                    format!("`{key}` is not a valid grant key"),
+                    None,
+                );
+                continue;
+            };
+            if !state.workspaces.contains_key(&keys::join(&[t, w])) {
+                self.unknown_workspace(Kind::Grant, key, Some("workspace".into()), t, w);
+            }
+            match &grantee {
+                Grantee::Role(r) if !role_exists(state, r) => {
+                    self.unknown_role(Kind::Grant, key, Some("to/role".into()), r)
+                }
+                Grantee::User(u) if !state.memberships.contains_key(&keys::join(&[u, t])) => {
+                    let prefix_members: Vec<&str> = state
+                        .memberships
+                        .keys()
+                        .filter_map(|k| {
+                            keys::split2(k).filter(|(_, mt)| *mt == t).map(|(mu, _)| mu)
+                        })
+                        .collect();
+                    let help = suggestion(u, prefix_members.iter().copied()).or_else(|| {
+                        Some(format!(
+                            "only members of `{t}` can be granted permissions on its workspaces"
+                        ))
+                    });
+                    self.err(
+                        "unknown_user",
+                        Kind::Grant,
+                        key,
+                        Some("to/user".into()),
+                        format!("user `{u}` is not a member of tenant `{t}`"),
+                        help,
+                    );
+                }
+                _ => {}
+            }
+            if g.spec.actions.is_empty() {
+                self.warn(
+                    "empty_grant",
+                    Kind::Grant,
+                    key,
+                    Some("actions".into()),
+                    "this grant gives no action".into(),
+                    Some(
+                        "list at least one of read, update, delete, create, or remove the grant"
+                            .into(),
+                    ),
+                );
+            }
+        }
+        for (key, m) in &state.memberships {
+            let Some((u, t)) = keys::split2(key) else {
+                continue;
+            };
+            if !state.users.contains_key(u) {
+                self.err(
+                    "unknown_user",
+                    Kind::Membership,
+                    key,
+                    None,
+                    format!("user `{u}` does not exist"),
+                    None,
+                );
+            }
+            if !state.tenants.contains_key(t) {
+                self.unknown_tenant(Kind::Membership, key, t);
+            }
+            let role = m.spec.role.as_str();
+            if !role_exists(state, role) {
+                self.unknown_role(Kind::Membership, key, Some("role".into()), role);
+            } else if role_sees_all_workspaces(state, role) && !m.spec.workspaces.is_empty() {
+                self.warn(
+                    "workspaces_ignored",
+                    Kind::Membership,
+                    key,
+                    Some("workspaces".into()),
+                    format!("role `{role}` sees every workspace of `{t}`; this list is ignored"),
+                    Some("remove the `workspaces:` list".into()),
+                );
+            }
+            if state.tenants.contains_key(t) {
+                for (i, w) in m.spec.workspaces.iter().enumerate() {
+                    if !state.workspaces.contains_key(&keys::join(&[t, w])) {
+                        self.unknown_workspace(
+                            Kind::Membership,
+                            key,
+                            Some(format!("workspaces/{i}")),
+                            t,
+                            w,
+                        );
+                    }
+                }
+            }
+            if m.spec.workspaces.len() > MAX_INVITATION_WORKSPACES {
+                self.warn("invitation_workspaces", Kind::Membership, key, Some("workspaces".into()),
+                    format!("{} workspaces: at most {MAX_INVITATION_WORKSPACES} are assigned at invitation", m.spec.workspaces.len()),
+                    Some("the rest are assigned after the invitation, in a second step".into()));
+            }
+        }
+        for key in state.user_models.keys() {
+            let Some((u, m)) = keys::split2(key) else {
+                continue;
+            };
+            if !state.users.contains_key(u) {
+                self.err(
+                    "unknown_user",
+                    Kind::UserModel,
+                    key,
+                    None,
+                    format!("user `{u}` does not exist"),
+                    None,
+                );
+            }
+            if !state.models.contains_key(m) {
+                self.unknown_model(Kind::UserModel, key, m);
+            }
+        }
+    }
+}
+
+/// Every violation of the rules that need no platform (1–5, 8) in `state`, sorted by kind
+/// and key.
+pub fn check(state: &State) -> Vec<Violation> {
+    let mut c = Checker {
+        state,
+        out: Vec::new(),
+    };
+    let members = members_by_tenant(state);
+    c.identities();
+    c.roles();
+    c.tenants(&members);
+    c.children();
+    let mut out = c.out;
+    out.sort_by(|a, b| (a.kind, &a.key, &a.field, a.code).cmp(&(b.kind, &b.key, &b.field, b.code)));
+    out
+}

@@ -1,0 +1,91 @@
+//! Limits: a tenant's effective limits (its own overrides over its billing plan's, rule 3),
+//! and rule 9: a limit lowered below the tenant's live usage.
+
+use std::collections::HashMap;
+
+use crate::model::{Kind, Limits, PlanSpec, State, TenantSpec};
+
+use super::members_by_tenant;
+
+/// The limits that apply to a tenant: each limit it sets itself, else its billing plan's.
+pub fn effective(tenant: &TenantSpec, billing_plan: Option<&PlanSpec>) -> Limits {
+    match billing_plan {
+        Some(p) => tenant.limits.over(&p.limits),
+        None => tenant.limits.over(&Limits::default()),
+    }
+}
+
+/// The effective limits of tenant `tenant` of `state`, its billing plan looked up in `state`
+/// and then in `fallback` (a desired state may leave out the plans it does not change).
+/// `None` when the tenant does not exist.
+pub fn effective_limits(state: &State, tenant: &str, fallback: &State) -> Option<Limits> {
+    let t = state.tenants.get(tenant)?;
+    let billing_plan = state
+        .plans
+        .get(&t.spec.plan)
+        .or_else(|| fallback.plans.get(&t.spec.plan));
+    Some(effective(&t.spec, billing_plan.map(|p| &p.spec)))
+}
+
+/// One limit of a tenant lowered below its live usage (rule 9).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BelowUsage<'a> {
+    /// The desired tenant key.
+    pub tenant: &'a str,
+    /// Which limit: `users` or `workspaces`.
+    pub limit: &'static str,
+    /// What is counted against it: `members` or `workspaces`.
+    pub unit: &'static str,
+    /// The live limit (`None`: unlimited).
+    pub was: Option<u32>,
+    /// The desired limit.
+    pub to: u32,
+    /// The live usage, above `to`.
+    pub usage: usize,
+}
+
+/// Rule 9: every limit of a desired tenant that goes down to below its live usage. A tenant
+/// renamed by the change is compared with its live self: `live_key` maps a desired tenant
+/// key to its live key when they differ.
+pub fn below_usage<'a>(
+    desired: &'a State,
+    live: &State,
+    live_key: &HashMap<&str, &str>,
+) -> Vec<BelowUsage<'a>> {
+    let members = members_by_tenant(live);
+    let mut out = Vec::new();
+    for tenant in desired.tenants.keys() {
+        let lt = live_key.get(tenant.as_str()).copied().unwrap_or(tenant);
+        let (Some(after), Some(before)) = (
+            effective_limits(desired, tenant, live),
+            effective_limits(live, lt, live),
+        ) else {
+            continue;
+        };
+        let users = members.get(lt).map_or(0, Vec::len);
+        let workspaces = live.keys_in(Kind::Workspace, &format!("{lt}/")).count();
+        for (limit, to, was, usage, unit) in [
+            ("users", after.users, before.users, users, "members"),
+            (
+                "workspaces",
+                after.workspaces,
+                before.workspaces,
+                workspaces,
+                "workspaces",
+            ),
+        ] {
+            let Some(to) = to else { continue };
+            if (to as usize) < usage && was.is_none_or(|w| w > to) {
+                out.push(BelowUsage {
+                    tenant,
+                    limit,
+                    unit,
+                    was,
+                    to,
+                    usage,
+                });
+            }
+        }
+    }
+    out
+}
