@@ -4,9 +4,11 @@
 
 use std::time::Instant;
 
+use tenantctl::config::{
+    Desired, Document, GrantDecl, GrantTo, TenantDecl, UserDecl, WorkspaceDecl,
+};
 use tenantctl::model::{Kind, MembershipSpec, PlanSpec, State};
 use tenantctl::plan::{diff, PlanOptions};
-use tenantctl::spec::{Desired, Document, GrantDecl, GrantTo, TenantDecl, UserDecl, WorkspaceDecl};
 
 fn document(tenants: usize, users_per_tenant: usize, workspaces: usize) -> Document {
     let mut doc = Document::default();

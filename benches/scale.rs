@@ -18,10 +18,10 @@ use tenantctl::apply::{self, Mode};
 use tenantctl::client::{Client, ClientConfig};
 use tenantctl::commands::platform::{self, Platform};
 use tenantctl::commands::Global;
+use tenantctl::config::Desired;
 use tenantctl::model::State;
 use tenantctl::plan::{self, Plan, PlanOptions};
 use tenantctl::server::{self, ServerConfig};
-use tenantctl::spec::Desired;
 use tenantctl::validate;
 
 /// The allocator of the `tenantctl` binary, so that the numbers are the binary's.
@@ -242,7 +242,7 @@ fn load(dir: &Path) -> Result<Desired, Error> {
         let first = checked
             .diagnostics
             .iter()
-            .find(|d| d.severity == tenantctl::rules::Severity::Error);
+            .find(|d| d.severity == tenantctl::diagnostic::Severity::Error);
         return Err(format!("generated configuration does not validate: {first:?}").into());
     }
     checked.desired.ok_or_else(|| "no desired state".into())

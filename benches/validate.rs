@@ -61,7 +61,7 @@ fn main() {
         let mut render = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let loaded = tenantctl::spec::load_paths(&paths);
+            let loaded = tenantctl::config::load_paths(&paths);
             load.push(t.elapsed());
             drop(loaded);
             let t = Instant::now();

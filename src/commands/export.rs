@@ -9,7 +9,7 @@ use miette::{miette, IntoDiagnostic, WrapErr};
 use super::platform::Platform;
 use super::{Exit, Global};
 use crate::cli::{ExportArgs, ExportLayout};
-use crate::spec::Document;
+use crate::config::Document;
 
 /// How an exported file points an editor at the schema: the schema's location depends on
 /// where the user keeps it, so the export says how rather than guessing a path.
@@ -154,7 +154,7 @@ pub fn run(args: ExportArgs, global: &Global) -> miette::Result<Exit> {
 
 #[cfg(test)]
 mod tests {
-    use crate::spec::Document;
+    use crate::config::Document;
 
     #[test]
     fn export_yaml_round_trips_tricky_strings() {

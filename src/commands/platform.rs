@@ -11,9 +11,9 @@ use miette::{miette, IntoDiagnostic, WrapErr};
 use super::Global;
 use crate::cli::{DiagnosticFormat, PlanFormat, PlanOptions as PlanFlags};
 use crate::client::{Client, ClientConfig};
+use crate::config::Desired;
 use crate::model::State;
 use crate::plan::{self, Identity, Plan, PlanOptions};
-use crate::spec::Desired;
 use crate::validate;
 
 /// A connected platform. Dropping it stops the embedded server, if any.
@@ -180,7 +180,7 @@ pub fn load(paths: &[PathBuf]) -> miette::Result<Option<Loaded>> {
     let warnings = checked
         .diagnostics
         .into_iter()
-        .filter(|d| d.severity == crate::rules::Severity::Warning)
+        .filter(|d| d.severity == crate::diagnostic::Severity::Warning)
         .collect();
     match checked.desired {
         Some(desired) => Ok(Some(Loaded { desired, warnings })),

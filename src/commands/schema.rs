@@ -7,7 +7,7 @@ use super::{Exit, Global};
 
 /// The schema as committed in `schemas/tenantctl.schema.json`: pretty JSON and a newline.
 pub fn schema_text() -> String {
-    let mut text = serde_json::to_string_pretty(&crate::spec::json_schema()).unwrap_or_default();
+    let mut text = serde_json::to_string_pretty(&crate::config::json_schema()).unwrap_or_default();
     text.push('\n');
     text
 }

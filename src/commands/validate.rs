@@ -39,7 +39,7 @@ fn count(n: usize, one: &str, many: &str) -> String {
 }
 
 /// `valid: 2 files, 1 plan, 2 tenants, 3 workspaces, 5 users, 6 memberships`.
-fn success_line(files: usize, d: &crate::spec::Desired) -> String {
+fn success_line(files: usize, d: &crate::config::Desired) -> String {
     use crate::model::Kind;
     let mut parts = vec![count(files, "file", "files")];
     for kind in Kind::ALL {

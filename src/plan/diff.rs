@@ -14,10 +14,11 @@ use super::{
     OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, PROTECTED_REPLACE,
     SELF_LOCKOUT, TOO_MANY_DELETES,
 };
+use crate::config::Desired;
+use crate::diagnostic::Severity;
 use crate::model::keys::{self, Grantee};
 use crate::model::{AnySpec, Kind, Meta, State};
-use crate::rules::{self, SelfLockout, Severity};
-use crate::spec::Desired;
+use crate::rules::{self, SelfLockout};
 
 type Res = (Kind, String);
 
@@ -69,7 +70,7 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
 struct Differ<'a> {
     desired: &'a State,
     live: &'a State,
-    renames: &'a [crate::spec::Rename],
+    renames: &'a [crate::config::Rename],
     opts: &'a PlanOptions,
     /// Desired tenant key → live tenant key, for renames not yet applied.
     tenant_map: HashMap<String, String>,

@@ -1,8 +1,8 @@
 //! Unit tests of the diff: one `check` helper over desired YAML and live YAML, many small cases.
 
 use super::*;
+use crate::config::{Desired, Document};
 use crate::model::{Kind, State};
-use crate::spec::{Desired, Document};
 
 const BASE: &str = r#"
 plans:

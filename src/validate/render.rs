@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use super::Diagnostic;
 use crate::cli::DiagnosticFormat;
-use crate::rules::Severity;
+use crate::diagnostic::Severity;
 
 /// Writes diagnostics in the chosen format; human output is coloured when stdout is a
 /// terminal and `NO_COLOR` is unset. Human output ends with a summary line.

@@ -85,7 +85,7 @@ pub(super) fn identity_problem(kind: Kind, key: &str) -> Option<Violation> {
     };
     check().err().map(|(code, message)| Violation {
         code,
-        severity: crate::rules::Severity::Error,
+        severity: crate::diagnostic::Severity::Error,
         kind,
         key: key.to_string(),
         field: None,
