@@ -356,6 +356,9 @@ fn a_closed_stdout_ends_quietly_with_the_commands_status() {
             .lines()
             .filter(|l| !l.starts_with("using the embedded local platform"))
             .collect();
-        assert!(said.is_empty(), "{args:?}: nothing more on stderr\n{stderr}");
+        assert!(
+            said.is_empty(),
+            "{args:?}: nothing more on stderr\n{stderr}"
+        );
     }
 }
