@@ -64,7 +64,7 @@ fn main() {
         let mut render = Vec::new();
         for _ in 0..5 {
             let t = Instant::now();
-            let loaded = tenantctl::spec::load_paths(&paths);
+            let loaded = tenantctl::config::load_paths(&paths);
             load.push(t.elapsed());
             drop(loaded);
             let t = Instant::now();
@@ -72,9 +72,9 @@ fn main() {
             total.push(t.elapsed());
             let t = Instant::now();
             let mut out = Vec::new();
-            tenantctl::validate::render_styled(
+            tenantctl::validate::render(
                 &checked.diagnostics,
-                tenantctl::cli::DiagnosticFormat::Human,
+                tenantctl::validate::Format::Human,
                 false,
                 &mut out,
             )

@@ -9,8 +9,8 @@ use tenantctl::cli::DiagnosticFormat;
 fuzz_target!(|data: &[u8]| {
     let text = String::from_utf8_lossy(data);
     // The fast YAML path answers only what the full parser answers.
-    if let Some(fast) = tenantctl::spec::fast::parse(&text) {
-        assert_eq!(tenantctl::spec::compose::compose(&text).ok(), Some(fast));
+    if let Some(fast) = tenantctl::config::yaml::fast::parse(&text) {
+        assert_eq!(tenantctl::config::yaml::compose::compose(&text).ok(), Some(fast));
     }
     let checked = tenantctl::validate::check_str("fuzz.yaml", &text);
     let mut out = Vec::new();

@@ -20,6 +20,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use serde::Serialize;
 
+use crate::diagnostic::Severity;
 use crate::model::catalog;
 use crate::model::keys;
 use crate::model::{Kind, State, WorkspaceScope};
@@ -28,14 +29,6 @@ pub use check::check;
 pub use invitation::{MAX_INVITATION_BATCH, MAX_INVITATION_WORKSPACES};
 pub use lockout::{demotes, role_rank, self_lockout, SelfLockout};
 pub use names::{did_you_mean, is_valid_email, is_valid_key};
-
-/// How bad a violation is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Severity {
-    Warning,
-    Error,
-}
 
 /// One broken rule, located by resource and field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

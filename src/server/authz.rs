@@ -15,8 +15,9 @@
 
 use std::collections::HashSet;
 
+use crate::diagnostic::Severity;
 use crate::model::{keys, AnySpec, Kind, State};
-use crate::rules::{self, SelfLockout, Severity, Violation};
+use crate::rules::{self, SelfLockout, Violation};
 
 use super::error::ApiError;
 

@@ -1,27 +1,26 @@
-//! The OpenAPI 3.1 document of the API, built in code from one table of routes and the
-//! JSON Schemas of the wire types (schemars), committed at `schemas/openapi.json` (a test
-//! keeps the two equal) and served at `/api/v1/openapi.json`.
+//! The OpenAPI 3.1 document of the API, built from the route table (`http::routes()`, the
+//! same routes the server serves) and the JSON Schemas of the wire types (schemars),
+//! committed at `schemas/openapi.json` (a test keeps the two equal) and served at
+//! `/api/v1/openapi.json`.
 
 use schemars::generate::SchemaSettings;
-use schemars::{JsonSchema, SchemaGenerator};
+use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
 use crate::api;
-use crate::model::{AnySpec, Kind, State};
+use crate::model::AnySpec;
 
-use super::http::resources::resource_path;
+use super::http::route::{Method, Param, Route, Schema};
 
 /// Where the committed copy lives, relative to the repository root.
 pub const COMMITTED_PATH: &str = "schemas/openapi.json";
-
-/// A success answer: status, description, media type and schema.
-type Success<'a> = (u16, &'a str, Option<(&'a str, Value)>);
 
 struct Doc {
     gen: SchemaGenerator,
     paths: Map<String, Value>,
 }
 
+/// What the error answers of an operation depend on.
 #[derive(Clone, Copy, PartialEq)]
 enum Shape {
     /// A read: no body.
@@ -105,6 +104,27 @@ fn page_params() -> Vec<Value> {
     ]
 }
 
+/// The parameters a route declares beyond its path's.
+fn params(param: Param) -> Vec<Value> {
+    match param {
+        Param::Page => page_params(),
+        Param::AuditPage => {
+            let mut params = page_params();
+            params[1]["schema"] = json!({ "type": "string", "pattern": "^[1-9][0-9]{0,17}$" });
+            params
+        }
+        Param::IfMatch => vec![
+            json!({ "name": "If-Match", "in": "header", "required": false,
+                    "description": "The version the resource must have, e.g. `\"3\"` (`\"0\"`: must not exist)",
+                    "schema": { "type": "string", "pattern": IF_MATCH_PATTERN } }),
+        ],
+        Param::Tenants => vec![
+            json!({ "name": "tenant", "in": "query", "required": true, "description": "A tenant to remove the user from (repeatable)",
+                    "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "pattern": SLUG_PATTERN }, "minItems": 1 } }),
+        ],
+    }
+}
+
 fn params_of(path: &str) -> Vec<Value> {
     path.split('/')
         .filter_map(|seg| seg.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
@@ -113,26 +133,30 @@ fn params_of(path: &str) -> Vec<Value> {
 }
 
 impl Doc {
-    fn schema<T: JsonSchema>(&mut self) -> Value {
-        self.gen.subschema_for::<T>().to_value()
+    fn schema(&mut self, schema: &Schema) -> Value {
+        match schema {
+            Schema::Type(of) => of(&mut self.gen),
+            Schema::PutBody(kind) => {
+                let spec = AnySpec::schema(*kind, &mut self.gen).to_value();
+                json!({
+                    "type": "object", "additionalProperties": false, "required": ["spec"],
+                    "properties": { "spec": spec, "protected": { "type": ["boolean", "null"] }, "managed": { "type": ["boolean", "null"] } }
+                })
+            }
+            Schema::Inline(v) => v.clone(),
+        }
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn op(
-        &mut self,
-        method: &str,
-        path: &str,
-        id: &str,
-        tag: &str,
-        summary: &str,
-        shape: Shape,
-        mut params: Vec<Value>,
-        body: Option<Value>,
-        ok: Vec<Success<'_>>,
-        auth: bool,
-    ) {
-        let mut all = params_of(path);
-        all.append(&mut params);
+    /// Adds the operation of `route`.
+    fn op(&mut self, route: &Route) {
+        let shape = match (route.method, &route.body) {
+            (Method::Get, _) => Shape::Read,
+            (_, Some(_)) => Shape::Write,
+            (_, None) => Shape::Action,
+        };
+        let auth = route.auth;
+        let mut all = params_of(&route.path);
+        all.extend(route.params.iter().flat_map(|p| params(*p)));
         if matches!(shape, Shape::Write | Shape::Action) && auth {
             all.push(header_param(
                 api::CHANGE_SET_HEADER,
@@ -143,13 +167,14 @@ impl Doc {
                 "VCS commit the change comes from, recorded in the audit log",
             ));
         }
+        let body = route.body.as_ref().map(|b| self.schema(b));
         let mut responses = Map::new();
-        for (code, desc, content) in ok {
-            let mut r = json!({ "description": desc });
-            if let Some((mime, schema)) = content {
-                r["content"] = json!({ mime: { "schema": schema } });
+        for answer in &route.answers {
+            let mut r = json!({ "description": answer.description });
+            if let Some((mime, schema)) = &answer.content {
+                r["content"] = json!({ *mime: { "schema": self.schema(schema) } });
             }
-            responses.insert(code.to_string(), r);
+            responses.insert(answer.status.to_string(), r);
         }
         let codes: Vec<u16> = error_codes(shape)
             .iter()
@@ -159,7 +184,7 @@ impl Doc {
         for code in codes {
             responses.insert(code.to_string(), json!({ "description": describe(code), "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } }));
         }
-        let mut o = json!({ "operationId": id, "tags": [tag], "summary": summary, "parameters": all, "responses": responses });
+        let mut o = json!({ "operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "parameters": all, "responses": responses });
         if let Some(b) = body {
             o["requestBody"] =
                 json!({ "required": true, "content": { "application/json": { "schema": b } } });
@@ -167,13 +192,11 @@ impl Doc {
         if !auth {
             o["security"] = json!([]);
         }
-        let full = if path == "/healthz" {
-            path.to_string()
-        } else {
-            format!("{}{path}", api::PREFIX)
-        };
-        let entry = self.paths.entry(full).or_insert_with(|| json!({}));
-        entry[method] = o;
+        let entry = self
+            .paths
+            .entry(route.full_path())
+            .or_insert_with(|| json!({}));
+        entry[route.method.as_str()] = o;
     }
 }
 
@@ -185,318 +208,10 @@ pub fn document() -> Value {
         gen: settings.into_generator(),
         paths: Map::new(),
     };
-    let error = d.schema::<api::ErrorBody>();
-    let _ = error;
-    let json_of = |v: Value| Some(("application/json", v));
-
-    d.op(
-        "get",
-        "/healthz",
-        "health",
-        "meta",
-        "Liveness probe",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(
-            200,
-            "Alive",
-            json_of(json!({ "$ref": "#/components/schemas/Health" })),
-        )],
-        false,
-    );
-    let _ = d.schema::<api::Health>();
-    d.op(
-        "get",
-        "/openapi.json",
-        "openapi",
-        "meta",
-        "This document",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(
-            200,
-            "The OpenAPI document",
-            json_of(json!({ "type": "object" })),
-        )],
-        false,
-    );
-    let s = d.schema::<api::WhoAmI>();
-    d.op(
-        "get",
-        "/whoami",
-        "whoami",
-        "meta",
-        "The token's identity",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(200, "The token", json_of(s))],
-        true,
-    );
-    let s = d.schema::<State>();
-    d.op(
-        "get",
-        "/state",
-        "getState",
-        "state",
-        "The whole state visible to the token, with its revision",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(200, "The state", json_of(s))],
-        true,
-    );
-    let req = d.schema::<api::BatchRequest>();
-    let res = d.schema::<api::BatchResponse>();
-    d.op(
-        "post",
-        "/batch",
-        "batch",
-        "state",
-        "Apply many operations in one transaction, all or none",
-        Shape::Write,
-        vec![],
-        Some(req),
-        vec![(200, "Applied", json_of(res))],
-        true,
-    );
-
-    let page = d.schema::<api::ResourcePage>();
-    let resource = d.schema::<api::ResourceBody>();
-    for &kind in Kind::ALL {
-        let plural = kind.plural();
-        let name = kind.as_str();
-        d.op(
-            "get",
-            &format!("/{plural}"),
-            &format!("list_{plural}"),
-            name,
-            &format!("List {plural}"),
-            Shape::Read,
-            page_params(),
-            None,
-            vec![(200, "A page", json_of(page.clone()))],
-            true,
-        );
-        let path = resource_path(kind);
-        d.op(
-            "get",
-            path,
-            &format!("get_{name}"),
-            name,
-            &format!("Read one {name}"),
-            Shape::Read,
-            vec![],
-            None,
-            vec![(200, "The resource", json_of(resource.clone()))],
-            true,
-        );
-        let spec = AnySpec::schema(kind, &mut d.gen).to_value();
-        let body = json!({
-            "type": "object", "additionalProperties": false, "required": ["spec"],
-            "properties": { "spec": spec, "protected": { "type": ["boolean", "null"] }, "managed": { "type": ["boolean", "null"] } }
-        });
-        let if_match = || {
-            json!({ "name": "If-Match", "in": "header", "required": false,
-                    "description": "The version the resource must have, e.g. `\"3\"` (`\"0\"`: must not exist)",
-                    "schema": { "type": "string", "pattern": IF_MATCH_PATTERN } })
-        };
-        d.op(
-            "put",
-            path,
-            &format!("put_{name}"),
-            name,
-            &format!("Create or update one {name}"),
-            Shape::Write,
-            vec![if_match()],
-            Some(body),
-            vec![
-                (200, "Updated", json_of(resource.clone())),
-                (201, "Created", json_of(resource.clone())),
-            ],
-            true,
-        );
-        d.op(
-            "delete",
-            path,
-            &format!("delete_{name}"),
-            name,
-            &format!("Delete one {name} and what depends on it"),
-            Shape::Action,
-            vec![if_match()],
-            None,
-            vec![(204, "Deleted", None)],
-            true,
-        );
+    d.gen.subschema_for::<api::ErrorBody>();
+    for route in super::http::routes().iter() {
+        d.op(route);
     }
-
-    let req = d.schema::<api::TokenRequest>();
-    let res = d.schema::<api::TokenResponse>();
-    d.op(
-        "post",
-        "/tokens",
-        "createToken",
-        "tokens",
-        "Mint a token (system tokens only); the secret is shown once",
-        Shape::Write,
-        vec![],
-        Some(req),
-        vec![(201, "Created", json_of(res))],
-        true,
-    );
-    let req = d.schema::<api::InvitationRequest>();
-    let list = d.schema::<api::InvitationList>();
-    d.op(
-        "post",
-        "/invitations",
-        "invite",
-        "invitations",
-        "Invite up to 100 e-mails into a tenant",
-        Shape::Write,
-        vec![],
-        Some(req),
-        vec![(201, "Pending invitations", json_of(list.clone()))],
-        true,
-    );
-    d.op(
-        "get",
-        "/invitations",
-        "listInvitations",
-        "invitations",
-        "Invitations visible to the token",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(200, "Invitations", json_of(list))],
-        true,
-    );
-    let req = d.schema::<api::AcceptRequest>();
-    let res = d.schema::<api::AcceptResponse>();
-    d.op(
-        "post",
-        "/invitations/{id}/accept",
-        "acceptInvitation",
-        "invitations",
-        "Accept an invitation: creates the user and its membership",
-        Shape::Write,
-        vec![],
-        Some(req),
-        vec![(200, "Accepted", json_of(res))],
-        true,
-    );
-    d.op(
-        "post",
-        "/users/{email}/block",
-        "blockUser",
-        "user",
-        "Block a user",
-        Shape::Action,
-        vec![],
-        None,
-        vec![(200, "The user", json_of(resource.clone()))],
-        true,
-    );
-    d.op(
-        "post",
-        "/users/{email}/unblock",
-        "unblockUser",
-        "user",
-        "Unblock a user",
-        Shape::Action,
-        vec![],
-        None,
-        vec![(200, "The user", json_of(resource.clone()))],
-        true,
-    );
-    let res = d.schema::<api::PasswordResetResponse>();
-    d.op(
-        "post",
-        "/users/{email}/password-reset",
-        "passwordReset",
-        "user",
-        "A one-time password reset link (only a hash is stored)",
-        Shape::Action,
-        vec![],
-        None,
-        vec![(201, "The link", json_of(res))],
-        true,
-    );
-    let req = d.schema::<api::RedeemRequest>();
-    let res = d.schema::<api::RedeemResponse>();
-    d.op(
-        "post",
-        "/password-resets/redeem",
-        "redeemPasswordReset",
-        "user",
-        "Redeem a password reset link, once (the link's secret is the credential)",
-        Shape::Write,
-        vec![],
-        Some(req),
-        vec![(200, "Redeemed", json_of(res))],
-        false,
-    );
-    let res = d.schema::<api::RemovedMemberships>();
-    let tenants = json!({ "name": "tenant", "in": "query", "required": true, "description": "A tenant to remove the user from (repeatable)",
-        "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "pattern": SLUG_PATTERN }, "minItems": 1 } });
-    d.op(
-        "delete",
-        "/users/{email}/memberships",
-        "removeMemberships",
-        "user",
-        "Remove a user from one or several tenants",
-        Shape::Action,
-        vec![tenants],
-        None,
-        vec![(200, "Removed", json_of(res))],
-        true,
-    );
-    let res = d.schema::<api::Dashboard>();
-    d.op(
-        "get",
-        "/dashboard",
-        "dashboard",
-        "reports",
-        "Totals for a dashboard",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(200, "Totals", json_of(res))],
-        true,
-    );
-    d.op(
-        "get",
-        "/exports/users.csv",
-        "usersCsv",
-        "reports",
-        "Users CSV: one row per membership",
-        Shape::Read,
-        vec![],
-        None,
-        vec![(
-            200,
-            "first_name,last_name,email,created,status,language,tenant,role",
-            Some(("text/csv", json!({ "type": "string" }))),
-        )],
-        true,
-    );
-    let res = d.schema::<api::AuditPage>();
-    let mut audit_params = page_params();
-    audit_params[1]["schema"] = json!({ "type": "string", "pattern": "^[1-9][0-9]{0,17}$" });
-    d.op(
-        "get",
-        "/audit",
-        "audit",
-        "reports",
-        "The audit log, newest first",
-        Shape::Read,
-        audit_params,
-        None,
-        vec![(200, "A page", json_of(res))],
-        true,
-    );
-
     let mut schemas = Value::Object(d.gen.take_definitions(true));
     super::specs::bound_integer_formats(&mut schemas);
     let mut paths = Value::Object(d.paths);

@@ -7,7 +7,7 @@ use rand::RngCore;
 use crate::api::TokenResponse;
 
 use super::authz::{Role, Scope};
-use super::store::{AuditCtx, Db, NewAudit, TokenRow};
+use super::store::{AuditCtx, AuditOp, AuditSubject, Db, NewAudit, TokenRow};
 use super::ServerError;
 
 /// Validates a scope, role and user, mints a token and stores its hash, with an audit
@@ -20,16 +20,16 @@ pub async fn create(
     description: Option<&str>,
     audit: Option<&AuditCtx>,
 ) -> Result<TokenResponse, ServerError> {
-    if Scope::parse(scope).is_none() {
+    let Some(parsed_scope) = Scope::parse(scope) else {
         return Err(ServerError::InvalidToken(format!(
             "scope `{scope}` is neither `system` nor `tenant:SLUG` (a valid tenant key)"
         )));
-    }
-    if Role::parse(role).is_none() {
+    };
+    let Some(parsed_role) = Role::parse(role) else {
         return Err(ServerError::InvalidToken(format!(
             "role `{role}` is not one of org_admin, user_admin, billing_admin, member"
         )));
-    }
+    };
     if let Some(u) = user {
         if !crate::rules::is_valid_email(u) {
             return Err(ServerError::InvalidToken(format!(
@@ -51,13 +51,13 @@ pub async fn create(
     );
     let row = TokenRow {
         id: id.clone(),
-        scope: scope.to_string(),
-        role: role.to_string(),
+        scope: parsed_scope,
+        role: parsed_role,
         user: user.map(str::to_string),
     };
     let entry = NewAudit {
-        op: "create".into(),
-        kind: "token".into(),
+        op: AuditOp::Create,
+        subject: AuditSubject::Token,
         key: id.clone(),
         tenant: scope.strip_prefix("tenant:").map(str::to_string),
         before: None,

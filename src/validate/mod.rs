@@ -1,7 +1,7 @@
 //! Schema and rule checks of the desired state → diagnostics placed at their YAML line and
 //! column. No I/O beyond reading the files.
 //!
-//! The pipeline: [`crate::spec::load`] reads and parses each file; each document is checked
+//! The pipeline: [`crate::config::load`] reads and parses each file; each document is checked
 //! against the JSON Schema ([`schema`]); valid documents are merged; when every file is well
 //! formed, the platform's rules run on the merged state. Each problem carries a JSON pointer,
 //! resolved to a span by one walk per file that has diagnostics.
@@ -16,13 +16,15 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use render::{render, render_styled, summary};
+pub use render::{render, summary, Format};
 
+use crate::config::load::{self, Loaded};
+use crate::config::merge::{self, Merged, Owners, Typed};
+use crate::config::yaml::span::{self, SourceFile};
+use crate::config::Desired;
+use crate::diagnostic::{FileId, Place, Problem, Severity, Target};
 use crate::model::{Kind, RoleSpec};
-use crate::rules::{self, Severity, Violation};
-use crate::spec::load::{self, FileId, Loaded, Merged, Owners, Place, Problem, Target, Typed};
-use crate::spec::span::{self, SourceFile};
-use crate::spec::Desired;
+use crate::rules::{self, Violation};
 
 /// One problem found in the desired state.
 #[derive(Debug, Clone, Serialize)]
@@ -94,7 +96,7 @@ fn schema_and_type(
     value: serde_json::Value,
     problems: &mut Vec<Problem>,
 ) -> Option<Typed> {
-    schema::check(id, &value, problems).then(|| load::typed(value))
+    schema::check(id, &value, problems).then(|| merge::typed(value))
 }
 
 fn check_loaded(loaded: Loaded<Typed>) -> Checked {
@@ -113,7 +115,7 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         document,
         owners,
         problems: merge_problems,
-    } = load::merge_typed(docs);
+    } = merge::merge_typed(docs);
     let typed = !merge_problems.iter().any(|p| p.code == "invalid_value");
     problems.extend(merge_problems);
     let mut desired = None;

@@ -7,9 +7,9 @@ use std::sync::OnceLock;
 use jsonschema::error::ValidationErrorKind;
 use serde_json::Value;
 
+use crate::config::yaml::span::{escape, unescape};
+use crate::diagnostic::{FileId, Place, Problem, Target};
 use crate::rules::did_you_mean;
-use crate::spec::load::{FileId, Place, Problem, Target};
-use crate::spec::span::{escape, unescape};
 
 struct Compiled {
     schema: Value,
@@ -19,7 +19,7 @@ struct Compiled {
 fn compiled() -> &'static Compiled {
     static COMPILED: OnceLock<Compiled> = OnceLock::new();
     COMPILED.get_or_init(|| {
-        let schema = crate::spec::json_schema();
+        let schema = crate::config::json_schema();
         let validator = jsonschema::options().build(&schema).ok();
         Compiled { schema, validator }
     })

@@ -12,8 +12,8 @@ use std::future::IntoFuture;
 use std::path::{Path, PathBuf};
 
 use serde_json::json;
+use tenantctl::config::Document;
 use tenantctl::model::{Kind, MembershipSpec, State};
-use tenantctl::spec::Document;
 
 use crate::common::context::Run;
 use crate::common::Ctx;
@@ -138,7 +138,7 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     doc.users.remove(&removed_user);
     for t in doc.tenants.values_mut() {
         t.grants
-            .retain(|g| g.to != tenantctl::spec::GrantTo::User(removed_user.clone()));
+            .retain(|g| g.to != tenantctl::config::GrantTo::User(removed_user.clone()));
     }
     let left = members(&doc, &lowered).len() as u32;
     doc.tenants.get_mut(&lowered).expect("tenant").limits.users = Some(left);
@@ -187,8 +187,8 @@ fn edit(mut doc: Document) -> (Document, Edits) {
     doc.users.insert(new.clone(), u);
     for t in doc.tenants.values_mut() {
         for g in &mut t.grants {
-            if g.to == tenantctl::spec::GrantTo::User(old.clone()) {
-                g.to = tenantctl::spec::GrantTo::User(new.clone());
+            if g.to == tenantctl::config::GrantTo::User(old.clone()) {
+                g.to = tenantctl::config::GrantTo::User(new.clone());
             }
         }
     }
@@ -1502,14 +1502,14 @@ async fn a_big_markdown_plan_is_cut_with_a_note() {
         let tk = format!("tenant-{t:03}");
         doc.tenants.insert(
             tk.clone(),
-            tenantctl::spec::TenantDecl {
+            tenantctl::config::TenantDecl {
                 plan: "standard".into(),
                 display_name: Some(format!("Tenant {t}")),
                 ..Default::default()
             },
         );
         for u in 0..4 {
-            let mut user = tenantctl::spec::UserDecl {
+            let mut user = tenantctl::config::UserDecl {
                 first_name: Some(format!("User {u}")),
                 ..Default::default()
             };

@@ -38,7 +38,7 @@ fn schema_command_prints_the_committed_schema() {
 
 #[test]
 fn schema_is_draft_2020_12() {
-    let schema = tenantctl::spec::json_schema();
+    let schema = tenantctl::config::json_schema();
     assert_eq!(
         schema["$schema"],
         "https://json-schema.org/draft/2020-12/schema"
@@ -78,7 +78,7 @@ fn undocumented(node: &Value, path: &str, out: &mut Vec<String>) {
 
 #[test]
 fn every_field_and_definition_has_a_description() {
-    let schema = tenantctl::spec::json_schema();
+    let schema = tenantctl::config::json_schema();
     let mut missing = Vec::new();
     undocumented(&schema, "", &mut missing);
     if let Some(Value::Object(defs)) = schema.get("$defs") {

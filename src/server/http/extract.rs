@@ -11,7 +11,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::api::{CHANGE_SET_HEADER, COMMIT_HEADER};
-use crate::server::authz::{Principal, Role, Scope};
+use crate::server::authz::Principal;
 use crate::server::error::ApiError;
 
 use super::AppState;
@@ -64,14 +64,10 @@ impl FromRequestParts<AppState> for Auth {
             .token_by_hash(&hash)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
-        let scope = Scope::parse(&row.scope)
-            .ok_or_else(|| ApiError::Internal(format!("token {} has a bad scope", row.id)))?;
-        let role = Role::parse(&row.role)
-            .ok_or_else(|| ApiError::Internal(format!("token {} has a bad role", row.id)))?;
         let principal = Principal {
             token_id: row.id,
-            scope,
-            role,
+            scope: row.scope,
+            role: row.role,
             user: row.user,
         };
         if let Ok(mut c) = state.token_cache.lock() {

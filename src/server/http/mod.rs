@@ -1,29 +1,37 @@
-//! The HTTP surface: the router (one table of routes, mirrored by `openapi`), body limits,
-//! timeouts, request logs, and JSON answers for unknown routes and methods.
+//! The HTTP surface: one module per resource, each with its [`route::Routes`] (handlers
+//! and their OpenAPI description, declared once), merged here into the router with body
+//! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
-pub mod actions;
+pub mod audit;
+pub mod batch;
+pub mod dashboard;
+pub mod exports;
 pub mod extract;
+pub mod invitations;
+pub mod memberships;
+pub mod meta;
+pub mod password_resets;
 pub mod resources;
+pub mod route;
+pub mod state;
+pub mod tokens;
+pub mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{DefaultBodyLimit, Request, State as AxState};
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, MethodRouter};
 use axum::Router;
 use tower_http::trace::TraceLayer;
-
-use crate::api::{PutBody, PREFIX};
-use crate::model::Kind;
 
 use super::authz::Principal;
 use super::engine::Engine;
 use super::error::ApiError;
-use extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
+use route::Routes;
 
 /// Body limit of the batch endpoint.
 pub const BATCH_BODY_LIMIT: usize = 64 * 1024 * 1024;
@@ -43,45 +51,37 @@ pub struct AppState {
     pub public_url: String,
 }
 
-fn resource_routes(kind: Kind) -> MethodRouter<AppState> {
-    get(
-        move |AxState(app): AxState<AppState>, Auth(p): Auth, params: Params| {
-            resources::get_one(kind, app, p, params)
-        },
-    )
-    .put(
-        move |AxState(app): AxState<AppState>,
-              Auth(p): Auth,
-              params: Params,
-              if_match: IfMatch,
-              audit: AuditHeaders,
-              JsonBody(body): JsonBody<PutBody>| {
-            resources::put_one(kind, app, p, params, if_match, audit, body)
-        },
-    )
-    .delete(
-        move |AxState(app): AxState<AppState>,
-              Auth(p): Auth,
-              params: Params,
-              if_match: IfMatch,
-              audit: AuditHeaders| {
-            resources::delete_one(kind, app, p, params, if_match, audit)
-        },
-    )
+/// A JSON answer with a status.
+pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
+    match serde_json::to_vec(body) {
+        Ok(bytes) => (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            bytes,
+        )
+            .into_response(),
+        Err(e) => ApiError::Internal(e.to_string()).into_response(),
+    }
 }
 
-fn list_route(kind: Kind) -> MethodRouter<AppState> {
-    get(
-        move |AxState(app): AxState<AppState>, Auth(p): Auth, q: QueryPairs| {
-            resources::list(kind, app, p, q)
-        },
-    )
-}
-
-/// The OpenAPI document, served as committed.
-async fn openapi_doc() -> Response {
-    let doc = super::openapi::document();
-    resources::json_response(StatusCode::OK, &doc)
+/// Every route of the API, in the order the OpenAPI document lists them.
+pub fn routes() -> Routes {
+    Routes::default()
+        .merge(meta::router())
+        .merge(state::router())
+        .merge(batch::router())
+        .merge(resources::router())
+        .merge(tokens::router())
+        .merge(invitations::router())
+        .merge(users::router())
+        .merge(password_resets::router())
+        .merge(memberships::router())
+        .merge(dashboard::router())
+        .merge(exports::router())
+        .merge(audit::router())
 }
 
 async fn not_found(req: Request) -> ApiError {
@@ -142,45 +142,8 @@ pub fn router(engine: Arc<Engine>, public_url: String) -> Router {
         token_cache: Arc::new(Mutex::new(HashMap::new())),
         public_url,
     };
-    let mut api = Router::new()
-        .route("/state", get(resources::get_state))
-        .route(
-            "/batch",
-            post(resources::batch).layer(DefaultBodyLimit::max(BATCH_BODY_LIMIT)),
-        )
-        .route("/whoami", get(actions::whoami))
-        .route("/tokens", post(actions::create_token))
-        .route(
-            "/invitations",
-            get(actions::list_invitations).post(actions::invite),
-        )
-        .route("/invitations/{id}/accept", post(actions::accept))
-        .route("/users/{email}/block", post(actions::block))
-        .route("/users/{email}/unblock", post(actions::unblock))
-        .route(
-            "/users/{email}/password-reset",
-            post(actions::password_reset),
-        )
-        .route(
-            "/password-resets/redeem",
-            post(actions::redeem_password_reset),
-        )
-        .route(
-            "/users/{email}/memberships",
-            axum::routing::delete(actions::remove_memberships),
-        )
-        .route("/dashboard", get(actions::dashboard))
-        .route("/exports/users.csv", get(actions::users_csv))
-        .route("/audit", get(actions::audit))
-        .route("/openapi.json", get(openapi_doc));
-    for &kind in Kind::ALL {
-        api = api
-            .route(&format!("/{}", kind.plural()), list_route(kind))
-            .route(resources::resource_path(kind), resource_routes(kind));
-    }
-    Router::new()
-        .route("/healthz", get(actions::health))
-        .nest(PREFIX, api)
+    routes()
+        .into_router()
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(BODY_LIMIT))

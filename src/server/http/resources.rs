@@ -1,19 +1,92 @@
-//! The resource endpoints: the whole state, the atomic batch, and read, list, put and delete
-//! of each kind.
+//! The resources of the ten kinds: list, read, put and delete one, at the paths of
+//! [`resource_path`].
 
 use axum::extract::State as AxState;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::{BatchRequest, BatchResponse, OpKind, PutBody, ResourceBody};
+use crate::api::{PutBody, ResourceBody, ResourcePage};
 use crate::model::{keys, AnySpec, Kind, Meta};
 use crate::server::authz::{Access, Principal};
-use crate::server::engine::{check_key, Action, Op, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
-use super::AppState;
+use super::route::{Param, Route, Routes, Schema};
+use super::{json_response, AppState};
+
+/// For each kind, under its tag: list, read, put and delete.
+pub fn router() -> Routes {
+    Kind::ALL.iter().fold(Routes::default(), |routes, &kind| {
+        routes.merge(kind_routes(kind))
+    })
+}
+
+fn kind_routes(kind: Kind) -> Routes {
+    let (plural, name, path) = (kind.plural(), kind.as_str(), resource_path(kind));
+    Routes::new(name)
+        .route(
+            Route::get(
+                format!("/{plural}"),
+                move |AxState(app): AxState<AppState>, Auth(p): Auth, q: QueryPairs| {
+                    list(kind, app, p, q)
+                },
+            )
+            .doc(format!("list_{plural}"), format!("List {plural}"))
+            .param(Param::Page)
+            .json(200, "A page", Schema::of::<ResourcePage>()),
+        )
+        .route(
+            Route::get(
+                path,
+                move |AxState(app): AxState<AppState>, Auth(p): Auth, params: Params| {
+                    get_one(kind, app, p, params)
+                },
+            )
+            .doc(format!("get_{name}"), format!("Read one {name}"))
+            .json(200, "The resource", Schema::of::<ResourceBody>()),
+        )
+        .route(
+            Route::put(
+                path,
+                move |AxState(app): AxState<AppState>,
+                      Auth(p): Auth,
+                      params: Params,
+                      if_match: IfMatch,
+                      audit: AuditHeaders,
+                      JsonBody(body): JsonBody<PutBody>| {
+                    put_one(kind, app, p, params, if_match, audit, body)
+                },
+            )
+            .doc(
+                format!("put_{name}"),
+                format!("Create or update one {name}"),
+            )
+            .param(Param::IfMatch)
+            .body(Schema::PutBody(kind))
+            .json(200, "Updated", Schema::of::<ResourceBody>())
+            .json(201, "Created", Schema::of::<ResourceBody>()),
+        )
+        .route(
+            Route::delete(
+                path,
+                move |AxState(app): AxState<AppState>,
+                      Auth(p): Auth,
+                      params: Params,
+                      if_match: IfMatch,
+                      audit: AuditHeaders| {
+                    delete_one(kind, app, p, params, if_match, audit)
+                },
+            )
+            .doc(
+                format!("delete_{name}"),
+                format!("Delete one {name} and what depends on it"),
+            )
+            .param(Param::IfMatch)
+            .answer(204, "Deleted", None),
+        )
+}
 
 /// The route of one resource of `kind`, under `/api/v1`.
 pub fn resource_path(kind: Kind) -> &'static str {
@@ -28,22 +101,6 @@ pub fn resource_path(kind: Kind) -> &'static str {
         Kind::User => "/users/{email}",
         Kind::Membership => "/users/{email}/memberships/{tenant}",
         Kind::UserModel => "/users/{email}/models/{model}",
-    }
-}
-
-/// A JSON answer with a status.
-pub fn json_response<T: serde::Serialize>(status: StatusCode, body: &T) -> Response {
-    match serde_json::to_vec(body) {
-        Ok(bytes) => (
-            status,
-            [(
-                header::CONTENT_TYPE,
-                HeaderValue::from_static("application/json"),
-            )],
-            bytes,
-        )
-            .into_response(),
-        Err(e) => ApiError::Internal(e.to_string()).into_response(),
     }
 }
 
@@ -79,7 +136,7 @@ fn key_of(kind: Kind, params: &[String]) -> Result<String, ApiError> {
     Ok(key)
 }
 
-fn spec_of(kind: Kind, value: serde_json::Value) -> Result<AnySpec, ApiError> {
+pub(super) fn spec_of(kind: Kind, value: serde_json::Value) -> Result<AnySpec, ApiError> {
     crate::server::specs::parse(kind, value)
 }
 
@@ -105,100 +162,13 @@ pub fn visible(
     }
 }
 
-pub async fn get_state(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    let bytes = app.engine.state_json(&p).await?;
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
-    )
-        .into_response())
-}
-
-pub async fn batch(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    audit: AuditHeaders,
-    JsonBody(req): JsonBody<BatchRequest>,
-) -> ApiResult<Response> {
-    p.require_admin()?;
-    let mut ops = Vec::with_capacity(req.operations.len());
-    for (i, o) in req.operations.into_iter().enumerate() {
-        let at = |e: ApiError| e.at_operation(i);
-        check_key(o.kind, &o.key).map_err(at)?;
-        if o.if_version.is_some_and(|v| v < 0) {
-            return Err(at(ApiError::invalid(
-                "invalid_body",
-                "`if_version` must be 0 or more",
-                json!({}),
-            )));
-        }
-        let action = match o.op {
-            OpKind::Put => {
-                let Some(spec) = o.spec else {
-                    return Err(at(ApiError::invalid(
-                        "invalid_spec",
-                        "a `put` needs a `spec`",
-                        json!({}),
-                    )));
-                };
-                Action::Put {
-                    spec: spec_of(o.kind, spec).map_err(at)?,
-                    protected: o.protected,
-                    managed: Some(true),
-                }
-            }
-            OpKind::Delete | OpKind::Adopt => {
-                if o.spec.is_some() || o.protected.is_some() {
-                    return Err(at(ApiError::invalid(
-                        "invalid_body",
-                        "only a `put` takes `spec` and `protected`",
-                        json!({}),
-                    )));
-                }
-                if o.op == OpKind::Delete {
-                    Action::Delete
-                } else {
-                    Action::Adopt
-                }
-            }
-        };
-        ops.push(Op {
-            kind: o.kind,
-            key: o.key,
-            if_version: o.if_version,
-            action,
-        });
-    }
-    let mut w = WriteRequest::new(p, ops);
-    w.expected_revision = req.expected_revision;
-    w.allow_limit_below_usage = req.allow_limit_below_usage;
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
-    let out = app.engine.write(w).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &BatchResponse {
-            revision: out.revision,
-            applied: out.applied,
-        },
-    ))
-}
-
-pub async fn get_one(
-    kind: Kind,
-    app: AppState,
-    p: Principal,
-    params: Params,
-) -> ApiResult<Response> {
+async fn get_one(kind: Kind, app: AppState, p: Principal, params: Params) -> ApiResult<Response> {
     let key = key_of(kind, &params.0)?;
     let (meta, spec) = app.engine.read(|s| visible(&p, s, kind, &key)).await??;
     Ok(resource_response(StatusCode::OK, kind, &key, meta, &spec))
 }
 
-pub async fn put_one(
+async fn put_one(
     kind: Kind,
     app: AppState,
     p: Principal,
@@ -210,17 +180,17 @@ pub async fn put_one(
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
     let spec = spec_of(kind, body.spec)?;
-    let op = Op {
+    let mutation = Mutation {
         kind,
         key: key.clone(),
         if_version: if_match.0,
-        action: Action::Put {
+        effect: Effect::Put {
             spec,
             protected: body.protected,
             managed: body.managed,
         },
     };
-    let mut w = WriteRequest::new(p, vec![op]);
+    let mut w = WriteRequest::new(p, vec![mutation]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     let out = app.engine.write(w).await?;
@@ -235,7 +205,7 @@ pub async fn put_one(
     Ok(resource_response(status, kind, &key, meta, &spec))
 }
 
-pub async fn delete_one(
+async fn delete_one(
     kind: Kind,
     app: AppState,
     p: Principal,
@@ -245,20 +215,20 @@ pub async fn delete_one(
 ) -> ApiResult<Response> {
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
-    let op = Op {
+    let mutation = Mutation {
         kind,
         key,
         if_version: if_match.0,
-        action: Action::Delete,
+        effect: Effect::Delete,
     };
-    let mut w = WriteRequest::new(p, vec![op]);
+    let mut w = WriteRequest::new(p, vec![mutation]);
     w.change_set = audit.change_set;
     w.commit = audit.commit;
     app.engine.write(w).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-pub async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResult<Response> {
+async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResult<Response> {
     p.require_admin()?;
     let (limit, cursor) = q.page(100, 1000)?;
     let page = app

@@ -16,8 +16,8 @@ use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::time::Duration;
 
+use tenantctl::config::Document;
 use tenantctl::model::State;
-use tenantctl::spec::Document;
 
 use super::TestServer;
 

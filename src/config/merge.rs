@@ -1,0 +1,244 @@
+//! Merging the files of a configuration into one [`Document`], section by section and key
+//! by key, and remembering which file declared each resource ([`Owners`]) so that a problem
+//! found in the merged document is placed back in its file.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+
+use super::yaml::span::{escape, unescape};
+use super::Document;
+use crate::diagnostic::{FileId, Place, Problem, Target};
+
+/// A top-level section of a configuration file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Section {
+    Plans,
+    Models,
+    Roles,
+    Tenants,
+    Users,
+}
+
+impl Section {
+    pub fn parse(s: &str) -> Option<Section> {
+        Some(match s {
+            "plans" => Section::Plans,
+            "models" => Section::Models,
+            "roles" => Section::Roles,
+            "tenants" => Section::Tenants,
+            "users" => Section::Users,
+            _ => return None,
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Section::Plans => "plans",
+            Section::Models => "models",
+            Section::Roles => "roles",
+            Section::Tenants => "tenants",
+            Section::Users => "users",
+        }
+    }
+
+    fn noun(self) -> &'static str {
+        match self {
+            Section::Plans => "plan",
+            Section::Models => "model",
+            Section::Roles => "role",
+            Section::Tenants => "tenant",
+            Section::Users => "user",
+        }
+    }
+}
+
+/// Which file declared each resource: (section, normalised key) → (file, key as written).
+#[derive(Debug, Default)]
+pub struct Owners(HashMap<(Section, String), (FileId, String)>);
+
+/// The identity a key is compared by: e-mails in lower case, other keys as written (an
+/// upper-case key is reported as invalid by the rules).
+pub fn normalise(section: Section, key: &str) -> String {
+    match section {
+        Section::Users => key.to_lowercase(),
+        _ => key.to_string(),
+    }
+}
+
+impl Owners {
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The file that declares the node at `pointer` of the merged document
+    /// (`/users/alice@acme.example/memberships/acme`).
+    pub fn file_of(&self, pointer: &str) -> Option<FileId> {
+        let mut parts = pointer.split('/').skip(1);
+        let section = Section::parse(parts.next()?)?;
+        let key = unescape(parts.next()?);
+        self.0
+            .get(&(section, normalise(section, &key)))
+            .map(|(f, _)| *f)
+    }
+}
+
+/// The merged document and where each part came from.
+#[derive(Debug, Default)]
+pub struct Merged {
+    pub document: Document,
+    pub owners: Owners,
+    pub problems: Vec<Problem>,
+}
+
+/// One declaration of a file, typed.
+#[derive(Debug)]
+pub enum Decl {
+    Plan(crate::model::PlanSpec),
+    Model(crate::model::ModelSpec),
+    Role(crate::model::RoleSpec),
+    Tenant(super::TenantDecl),
+    User(super::UserDecl),
+}
+
+/// A file's declarations in the order written: section, key as written, and the typed
+/// value or why it could not be typed.
+#[derive(Debug, Default)]
+pub struct Typed(Vec<(Section, String, Result<Decl, String>)>);
+
+/// Types a file's document, entry by entry (moving the values out of it).
+pub fn typed(value: Value) -> Typed {
+    let mut out = Typed::default();
+    let Value::Object(sections) = value else {
+        return out;
+    };
+    for (name, body) in sections {
+        let Some(section) = Section::parse(&name) else {
+            continue;
+        };
+        let Value::Object(entries) = body else {
+            continue;
+        };
+        out.0.reserve(entries.len());
+        for (raw, body) in entries {
+            let decl = match section {
+                Section::Plans => serde_json::from_value(body).map(Decl::Plan),
+                Section::Models => serde_json::from_value(body).map(Decl::Model),
+                Section::Roles => serde_json::from_value(body).map(Decl::Role),
+                Section::Tenants => serde_json::from_value(body).map(Decl::Tenant),
+                Section::Users => serde_json::from_value(body).map(Decl::User),
+            };
+            out.0.push((section, raw, decl.map_err(|e| e.to_string())));
+        }
+    }
+    out
+}
+
+/// Merges parsed files, section by section and key by key. A key declared twice (also after
+/// normalisation) is an error at the second place, pointing back at the first; the first
+/// declaration is kept.
+pub fn merge(values: Vec<(FileId, Value)>) -> Merged {
+    merge_typed(values.into_iter().map(|(id, v)| (id, typed(v))).collect())
+}
+
+/// [`merge`] of files already typed.
+pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
+    let mut m = Merged::default();
+    for (id, file) in files {
+        for (section, raw, decl) in file.0 {
+            merge_entry(&mut m, id, section, raw, decl);
+        }
+    }
+    m
+}
+
+fn merge_entry(
+    m: &mut Merged,
+    id: FileId,
+    section: Section,
+    raw: String,
+    decl: Result<Decl, String>,
+) {
+    let sname = section.name();
+    let pointer = || format!("/{sname}/{}", escape(&raw));
+    let norm = normalise(section, &raw);
+    if let Some((first_file, first_raw)) = m.owners.0.get(&(section, norm.clone())) {
+        let first = Place::Pointer(
+            *first_file,
+            format!("/{sname}/{}", escape(first_raw)),
+            Target::Key,
+        );
+        let noun = section.noun();
+        let message = if *first_raw == raw {
+            format!("{noun} `{raw}` is declared twice")
+        } else {
+            format!(
+                "{noun} `{raw}` is declared twice: `{first_raw}` is the same e-mail in another case"
+            )
+        };
+        m.problems.push(
+            Problem::error(
+                "duplicate_identity",
+                Place::Pointer(id, pointer(), Target::Key),
+                message,
+            )
+            .label("declared again here")
+            .related(first, "first declared here")
+            .help(format!(
+                "a {noun} is declared once, in one file; merge the two declarations"
+            )),
+        );
+        return;
+    }
+    if section == Section::Users && norm != raw {
+        m.problems.push(
+            Problem::warning(
+                "not_normalised",
+                Place::Pointer(id, pointer(), Target::Key),
+                format!("`{raw}` is read as `{norm}`"),
+            )
+            .label("upper-case letters")
+            .help("e-mail addresses are compared in lower case; write them so"),
+        );
+    }
+    let doc = &mut m.document;
+    match decl {
+        Ok(Decl::Plan(v)) => drop(doc.plans.insert(raw.clone(), v)),
+        Ok(Decl::Model(v)) => drop(doc.models.insert(raw.clone(), v)),
+        Ok(Decl::Role(v)) => drop(doc.roles.insert(raw.clone(), v)),
+        Ok(Decl::Tenant(v)) => drop(doc.tenants.insert(raw.clone(), v)),
+        Ok(Decl::User(v)) => drop(doc.users.insert(raw.clone(), v)),
+        Err(e) => {
+            m.problems.push(Problem::error(
+                "invalid_value",
+                Place::Pointer(id, pointer(), Target::Key),
+                e,
+            ));
+            return;
+        }
+    }
+    m.owners.0.insert((section, norm), (id, raw));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merge_reports_case_duplicates_of_users() {
+        let a: Value = serde_json::json!({ "users": { "Alice@X.io": {} } });
+        let b: Value = serde_json::json!({ "users": { "alice@x.io": {} } });
+        let m = merge(vec![(0, a), (1, b)]);
+        let codes: Vec<_> = m.problems.iter().map(|p| p.code).collect();
+        assert_eq!(codes, ["not_normalised", "duplicate_identity"]);
+        assert_eq!(
+            m.owners.file_of("/users/alice@x.io/memberships/acme"),
+            Some(0)
+        );
+        assert_eq!(m.document.users.len(), 1);
+    }
+}

@@ -1,0 +1,251 @@
+//! Applying a write's mutations to the in-memory state, one by one: the precondition on
+//! the version, the access matrix, the new bookkeeping, and the cascade of a delete. Every
+//! change goes through the [`Journal`], so a refused write is undone whole.
+
+use std::collections::HashSet;
+
+use serde_json::json;
+
+use crate::model::{keys, AnySpec, Kind, Meta, State};
+use crate::rules::Violation;
+use crate::server::authz::{self, Principal};
+use crate::server::error::ApiError;
+use crate::server::store::AuditOp;
+
+use super::identity::{check_key, identity_problem};
+use super::journal::Journal;
+use super::{refusals, Effect, Mutation, WriteRequest};
+
+/// What applying a mutation left: whether it created its resource, and the resource
+/// afterwards (None: deleted).
+pub type Applied = (bool, Option<(Meta, AnySpec)>);
+
+/// Applies every mutation of `req` to `state`, then checks the write as a whole (users it
+/// created, the platform's rules). Returns what each mutation left and the rule violations
+/// of the state afterwards; on error the caller undoes the journal.
+pub(super) fn apply_all(
+    state: &mut State,
+    req: &WriteRequest,
+    journal: &mut Journal,
+    before_violations: &[Violation],
+) -> Result<(Vec<Applied>, Vec<Violation>), ApiError> {
+    let mut created_users = HashSet::new();
+    let mut results = Vec::with_capacity(req.mutations.len());
+    for (i, m) in req.mutations.iter().enumerate() {
+        let r = apply_one(state, &req.principal, m, journal, &mut created_users).map_err(|e| {
+            if req.mutations.len() > 1 {
+                e.at_operation(i)
+            } else {
+                e
+            }
+        })?;
+        results.push(r);
+    }
+    req.principal.check_created_users(state, &created_users)?;
+    let after = refusals::check(state, req, journal, before_violations)?;
+    Ok((results, after))
+}
+
+/// Applies one mutation: checks its key, its precondition and the access matrix, then sets
+/// the resource (or deletes it with what depends on it).
+fn apply_one(
+    state: &mut State,
+    principal: &Principal,
+    m: &Mutation,
+    journal: &mut Journal,
+    created_users: &mut HashSet<String>,
+) -> Result<Applied, ApiError> {
+    check_key(m.kind, &m.key)?;
+    let (kind, key) = (m.kind, m.key.as_str());
+    if let Some(v) = identity_problem(kind, key) {
+        return Err(match m.effect {
+            Effect::Put { .. } => ApiError::Rules {
+                message: format!("the write breaks 1 rule(s) of the platform: {}", v.message),
+                violations: vec![v],
+            },
+            Effect::Delete | Effect::Adopt => ApiError::NotFound {
+                message: format!("{kind} `{key}` does not exist"),
+                details: json!({ "kind": kind, "key": key }),
+            },
+        });
+    }
+    let before = state.get(kind, key);
+    let hidden = |principal: &Principal, state: &State| {
+        principal.read_access(state, kind, key) == authz::Access::Hidden
+    };
+    if let Some(expected) = m.if_version {
+        let actual = before.as_ref().map_or(0, |(m, _)| m.version);
+        if expected != actual && !(before.is_some() && hidden(principal, state)) {
+            let message = if expected == 0 {
+                format!("{kind} `{key}` already exists (version {actual})")
+            } else if actual == 0 {
+                format!("{kind} `{key}` does not exist (expected version {expected})")
+            } else {
+                format!("{kind} `{key}` is at version {actual}, not {expected}")
+            };
+            return Err(ApiError::StaleVersion {
+                message,
+                details: json!({ "kind": kind, "key": key, "expected": expected, "actual": actual }),
+            });
+        }
+    }
+    let not_found = || ApiError::NotFound {
+        message: format!("{kind} `{key}` does not exist"),
+        details: json!({ "kind": kind, "key": key }),
+    };
+    match &m.effect {
+        Effect::Put {
+            spec,
+            protected,
+            managed,
+        } => {
+            if spec.kind() != kind {
+                return Err(ApiError::bad_request(
+                    "invalid_spec",
+                    format!("the spec is not a {kind} spec"),
+                ));
+            }
+            principal.check_write(
+                state,
+                kind,
+                key,
+                before.as_ref().map(|(_, s)| s),
+                Some(spec),
+                created_users,
+            )?;
+            let meta = match &before {
+                Some((m, _)) => Meta {
+                    version: m.version + 1,
+                    managed: managed.unwrap_or(m.managed),
+                    protected: protected.unwrap_or(m.protected),
+                },
+                None => Meta {
+                    version: 1,
+                    managed: managed.unwrap_or(true),
+                    protected: protected.unwrap_or(false),
+                },
+            };
+            journal.set(state, kind, key, Some((meta, spec.clone())), AuditOp::Put);
+            Ok((before.is_none(), Some((meta, spec.clone()))))
+        }
+        Effect::Adopt => {
+            let Some((meta, spec)) = before else {
+                return Err(not_found());
+            };
+            if hidden(principal, state) {
+                return Err(not_found());
+            }
+            principal.check_write(state, kind, key, Some(&spec), Some(&spec), created_users)?;
+            let meta = Meta {
+                managed: true,
+                ..meta
+            };
+            journal.set(state, kind, key, Some((meta, spec.clone())), AuditOp::Adopt);
+            Ok((false, Some((meta, spec))))
+        }
+        Effect::Delete => {
+            let Some((_, spec)) = before else {
+                return Err(not_found());
+            };
+            principal.check_write(state, kind, key, Some(&spec), None, created_users)?;
+            delete_cascade(state, journal, kind, key);
+            Ok((false, None))
+        }
+    }
+}
+
+/// Deletes `kind/key` and everything that depends on it.
+fn delete_cascade(state: &mut State, journal: &mut Journal, kind: Kind, key: &str) {
+    let mut children: Vec<(Kind, String)> = Vec::new();
+    let grants_to = |state: &State, tenant: &str, email: &str| -> Vec<(Kind, String)> {
+        let suffix = format!("/user:{email}");
+        state
+            .keys_in(Kind::Grant, &format!("{tenant}/"))
+            .filter(|k| k.ends_with(&suffix))
+            .map(|k| (Kind::Grant, k.to_string()))
+            .collect()
+    };
+    match kind {
+        Kind::Tenant => {
+            let prefix = format!("{key}/");
+            for k in [Kind::Grant, Kind::TenantModel, Kind::Workspace] {
+                children.extend(state.keys_in(k, &prefix).map(|c| (k, c.to_string())));
+            }
+            children.extend(
+                state
+                    .memberships
+                    .keys()
+                    .filter(|m| keys::tenant_of(Kind::Membership, m) == Some(key))
+                    .map(|m| (Kind::Membership, m.clone())),
+            );
+        }
+        Kind::User => {
+            let prefix = format!("{key}/");
+            let memberships: Vec<String> = state
+                .keys_in(Kind::Membership, &prefix)
+                .map(str::to_string)
+                .collect();
+            for m in &memberships {
+                if let Some((_, t)) = keys::split2(m) {
+                    children.extend(grants_to(state, t, key));
+                }
+            }
+            children.extend(memberships.into_iter().map(|m| (Kind::Membership, m)));
+            children.extend(
+                state
+                    .keys_in(Kind::UserModel, &prefix)
+                    .map(|c| (Kind::UserModel, c.to_string())),
+            );
+        }
+        Kind::Workspace => {
+            children.extend(
+                state
+                    .keys_in(Kind::Grant, &format!("{key}/"))
+                    .map(|c| (Kind::Grant, c.to_string())),
+            );
+            if let Some((t, w)) = keys::split2(key) {
+                let updates: Vec<(String, Meta, AnySpec)> = state
+                    .memberships
+                    .iter()
+                    .filter(|(k, m)| {
+                        keys::tenant_of(Kind::Membership, k) == Some(t)
+                            && m.spec.workspaces.iter().any(|x| x == w)
+                    })
+                    .map(|(k, m)| {
+                        let mut spec = m.spec.clone();
+                        spec.workspaces.retain(|x| x != w);
+                        let mut meta = m.meta();
+                        meta.version += 1;
+                        (k.clone(), meta, AnySpec::Membership(spec))
+                    })
+                    .collect();
+                for (k, meta, spec) in updates {
+                    journal.set(
+                        state,
+                        Kind::Membership,
+                        &k,
+                        Some((meta, spec)),
+                        AuditOp::CascadeUpdate,
+                    );
+                }
+            }
+        }
+        Kind::Membership => {
+            if let Some((u, t)) = keys::split2(key) {
+                children.extend(grants_to(state, t, u));
+            }
+        }
+        Kind::Plan
+        | Kind::Model
+        | Kind::Role
+        | Kind::TenantModel
+        | Kind::Grant
+        | Kind::UserModel => {}
+    }
+    for (k, c) in children {
+        if state.contains(k, &c) {
+            journal.set(state, k, &c, None, AuditOp::CascadeDelete);
+        }
+    }
+    journal.set(state, kind, key, None, AuditOp::Delete);
+}

@@ -1,0 +1,114 @@
+//! What a write changed, as it changes it: every change to the in-memory state goes through
+//! [`Journal::set`], which records how to undo it, the resource as it was before the write,
+//! the set of touched resources (what is persisted) and the audit entry.
+
+use std::collections::{BTreeSet, HashMap};
+
+use serde_json::json;
+
+use crate::model::{keys, AnySpec, Kind, Meta, State};
+use crate::server::store::{AuditOp, AuditSubject, NewAudit};
+
+/// The audit form of a resource.
+fn resource_json(meta: &Meta, spec: &AnySpec) -> serde_json::Value {
+    json!({ "version": meta.version, "managed": meta.managed, "protected": meta.protected, "spec": spec.to_value() })
+}
+
+/// A resource's bookkeeping and spec.
+type Resource = (Meta, AnySpec);
+
+/// The changes made by a write, so it can be undone and persisted.
+#[derive(Default)]
+pub(super) struct Journal {
+    undo: Vec<(Kind, String, Option<Resource>)>,
+    /// The state of each touched resource before the write.
+    first: HashMap<(Kind, String), Option<Resource>>,
+    pub(super) touched: BTreeSet<(Kind, String)>,
+    pub(super) audit: Vec<NewAudit>,
+}
+
+impl Journal {
+    /// Sets `kind/key` to `new` (None: removes it) in `state`, recording `op`.
+    pub(super) fn set(
+        &mut self,
+        state: &mut State,
+        kind: Kind,
+        key: &str,
+        new: Option<(Meta, AnySpec)>,
+        op: AuditOp,
+    ) {
+        let after_json = new.as_ref().map(|(m, s)| resource_json(m, s).to_string());
+        let prev = match new {
+            Some((meta, spec)) => state.insert(key.to_string(), meta, spec),
+            None => state.remove(kind, key),
+        };
+        self.audit.push(NewAudit {
+            op,
+            subject: AuditSubject::Resource(kind),
+            key: key.to_string(),
+            tenant: keys::tenant_of(kind, key).map(str::to_string),
+            before: prev.as_ref().map(|(m, s)| resource_json(m, s).to_string()),
+            after: after_json,
+        });
+        self.first
+            .entry((kind, key.to_string()))
+            .or_insert_with(|| prev.clone());
+        self.touched.insert((kind, key.to_string()));
+        self.undo.push((kind, key.to_string(), prev));
+    }
+
+    /// Puts back every resource as it was before the write.
+    pub(super) fn undo(self, state: &mut State) {
+        for (kind, key, prev) in self.undo.into_iter().rev() {
+            match prev {
+                Some((meta, spec)) => {
+                    state.insert(key, meta, spec);
+                }
+                None => {
+                    state.remove(kind, &key);
+                }
+            }
+        }
+    }
+
+    /// Whether `kind/key` existed before the write.
+    pub(super) fn existed_before(&self, state: &State, kind: Kind, key: &str) -> bool {
+        match self.first.get(&(kind, key.to_string())) {
+            Some(prev) => prev.is_some(),
+            None => state.contains(kind, key),
+        }
+    }
+
+    /// The spec of `kind/key` before the write.
+    pub(super) fn spec_before(&self, state: &State, kind: Kind, key: &str) -> Option<AnySpec> {
+        match self.first.get(&(kind, key.to_string())) {
+            Some(prev) => prev.as_ref().map(|(_, s)| s.clone()),
+            None => state.get(kind, key).map(|(_, s)| s),
+        }
+    }
+
+    /// The spec before and after the write of each touched resource of `kinds`: the net
+    /// effect of the write, whatever steps it took.
+    pub(super) fn net_changes(
+        &self,
+        state: &State,
+        kinds: &[Kind],
+    ) -> Vec<(Kind, String, Option<AnySpec>, Option<AnySpec>)> {
+        self.touched
+            .iter()
+            .filter(|(k, _)| kinds.contains(k))
+            .map(|(k, key)| {
+                (
+                    *k,
+                    key.clone(),
+                    self.first
+                        .get(&(*k, key.clone()))
+                        .cloned()
+                        .flatten()
+                        .map(|(_, s)| s),
+                    state.get(*k, key).map(|(_, s)| s),
+                )
+            })
+            .collect()
+    }
+}

@@ -1,0 +1,124 @@
+//! The dashboard: totals over what the token sees (tenants, users, workspaces, plan usage,
+//! pending invitations) and the latest audit entries.
+
+use std::collections::BTreeSet;
+
+use axum::extract::State as AxState;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::api::{Dashboard, TenantUsage, Usage};
+use crate::model::{Kind, UserStatus};
+use crate::rules;
+use crate::server::authz::Access;
+use crate::server::error::ApiResult;
+use crate::server::store;
+
+use super::audit::audit_wire;
+use super::extract::{Auth, QueryPairs};
+use super::route::{Route, Routes, Schema};
+use super::{json_response, AppState};
+
+pub fn router() -> Routes {
+    Routes::new("reports").route(
+        Route::get("/dashboard", dashboard)
+            .doc("dashboard", "Totals for a dashboard")
+            .json(200, "Totals", Schema::of::<Dashboard>()),
+    )
+}
+
+async fn dashboard(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    q: QueryPairs,
+) -> ApiResult<Response> {
+    p.require_admin()?;
+    q.only(&[])?;
+    let recent = app.engine.db.audit_page(p.tenant(), None, 20).await?;
+    let pending = app
+        .engine
+        .db
+        .invitations(p.tenant())
+        .await?
+        .into_iter()
+        .filter(|r| r.status == store::InvitationStatus::Pending)
+        .count() as u64;
+    let mut dash = app
+        .engine
+        .read(|s| {
+            let members = rules::members_by_tenant(s);
+            let tenants: Vec<&String> = s
+                .tenants
+                .keys()
+                .filter(|t| p.read_access(s, Kind::Tenant, t) == Access::Allowed)
+                .collect();
+            let mut plan_usage = Vec::new();
+            let mut workspaces = 0u64;
+            let mut memberships = 0u64;
+            let mut users = BTreeSet::new();
+            for t in &tenants {
+                let Some(e) = s.tenants.get(*t) else { continue };
+                let plan_limits = s
+                    .plans
+                    .get(&e.spec.plan)
+                    .map(|p| p.spec.limits.clone())
+                    .unwrap_or_default();
+                let limits = e.spec.limits.over(&plan_limits);
+                let ms = members.get(t.as_str()).map(Vec::as_slice).unwrap_or(&[]);
+                let ws = s.keys_in(Kind::Workspace, &format!("{t}/")).count() as u64;
+                workspaces += ws;
+                memberships += ms.len() as u64;
+                users.extend(ms.iter().map(|(u, _)| *u));
+                plan_usage.push(TenantUsage {
+                    tenant: (*t).clone(),
+                    plan: e.spec.plan.clone(),
+                    status: serde_json::to_value(e.spec.status)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                    users: Usage {
+                        used: ms.len() as u64,
+                        limit: limits.users.map(u64::from),
+                    },
+                    workspaces: Usage {
+                        used: ws,
+                        limit: limits.workspaces.map(u64::from),
+                    },
+                });
+            }
+            let (user_count, blocked) = if p.is_system() {
+                (
+                    s.users.len() as u64,
+                    s.users
+                        .values()
+                        .filter(|u| u.spec.status == UserStatus::Blocked)
+                        .count() as u64,
+                )
+            } else {
+                let blocked = users
+                    .iter()
+                    .filter(|u| {
+                        s.users
+                            .get(**u)
+                            .is_some_and(|u| u.spec.status == UserStatus::Blocked)
+                    })
+                    .count() as u64;
+                (users.len() as u64, blocked)
+            };
+            Dashboard {
+                revision: s.revision,
+                tenants: tenants.len() as u64,
+                users: user_count,
+                blocked_users: blocked,
+                workspaces,
+                memberships,
+                pending_invitations: 0,
+                plan_usage,
+                recent_activity: Vec::new(),
+            }
+        })
+        .await?;
+    dash.pending_invitations = pending;
+    dash.recent_activity = recent.into_iter().map(audit_wire).collect();
+    Ok(json_response(StatusCode::OK, &dash))
+}

@@ -1,0 +1,64 @@
+//! The endpoints about the API itself: liveness, the token's identity and the OpenAPI
+//! document.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::api::{Health, WhoAmI};
+
+use super::extract::Auth;
+use super::json_response;
+use super::route::{Route, Routes, Schema};
+
+pub fn router() -> Routes {
+    Routes::new("meta")
+        .route(
+            Route::get("/healthz", health)
+                .at_root()
+                .public()
+                .doc("health", "Liveness probe")
+                .json(200, "Alive", Schema::of::<Health>()),
+        )
+        .route(
+            Route::get("/openapi.json", openapi_doc)
+                .public()
+                .doc("openapi", "This document")
+                .json(
+                    200,
+                    "The OpenAPI document",
+                    Schema::Inline(serde_json::json!({ "type": "object" })),
+                ),
+        )
+        .route(
+            Route::get("/whoami", whoami)
+                .doc("whoami", "The token's identity")
+                .json(200, "The token", Schema::of::<WhoAmI>()),
+        )
+}
+
+async fn whoami(Auth(p): Auth) -> Response {
+    json_response(
+        StatusCode::OK,
+        &WhoAmI {
+            token_id: p.token_id.clone(),
+            scope: p.scope.to_string(),
+            role: p.role.as_str().to_string(),
+            user: p.user.clone(),
+        },
+    )
+}
+
+async fn health() -> Response {
+    json_response(
+        StatusCode::OK,
+        &crate::api::Health {
+            status: "ok".into(),
+        },
+    )
+}
+
+/// The OpenAPI document, served as committed.
+async fn openapi_doc() -> Response {
+    let doc = crate::server::openapi::document();
+    json_response(StatusCode::OK, &doc)
+}

@@ -1,0 +1,35 @@
+//! The whole state visible to the token, with its revision (what `plan` reads).
+
+use axum::extract::State as AxState;
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+
+use crate::model::State;
+use crate::server::error::ApiResult;
+
+use super::extract::Auth;
+use super::route::{Route, Routes, Schema};
+use super::AppState;
+
+pub fn router() -> Routes {
+    Routes::new("state").route(
+        Route::get("/state", get_state)
+            .doc(
+                "getState",
+                "The whole state visible to the token, with its revision",
+            )
+            .json(200, "The state", Schema::of::<State>()),
+    )
+}
+
+async fn get_state(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    let bytes = app.engine.state_json(&p).await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        bytes,
+    )
+        .into_response())
+}

@@ -1,0 +1,101 @@
+//! Blocking and unblocking a user: a write of the user's `status` through the engine, so
+//! rule 6 and the access matrix apply as to any write.
+
+use axum::extract::State as AxState;
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use crate::api::ResourceBody;
+use crate::model::{AnySpec, Kind, UserStatus};
+use crate::server::authz::Principal;
+use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
+use crate::server::error::{ApiError, ApiResult};
+
+use super::extract::{AuditHeaders, Auth, Params};
+use super::resources::{resource_body, visible};
+use super::route::{Route, Routes, Schema};
+use super::{json_response, AppState};
+
+pub fn router() -> Routes {
+    Routes::new("user")
+        .route(
+            Route::post("/users/{email}/block", block)
+                .doc("blockUser", "Block a user")
+                .json(200, "The user", Schema::of::<ResourceBody>()),
+        )
+        .route(
+            Route::post("/users/{email}/unblock", unblock)
+                .doc("unblockUser", "Unblock a user")
+                .json(200, "The user", Schema::of::<ResourceBody>()),
+        )
+}
+
+pub(super) fn email_param(params: &Params) -> Result<String, ApiError> {
+    let email = params.0.first().cloned().unwrap_or_default();
+    check_key(Kind::User, &email)?;
+    Ok(email)
+}
+
+async fn set_status(
+    app: AppState,
+    p: Principal,
+    params: Params,
+    audit: AuditHeaders,
+    status: UserStatus,
+) -> ApiResult<Response> {
+    p.require_admin()?;
+    let email = email_param(&params)?;
+    let (meta, spec) = app
+        .engine
+        .read(|s| visible(&p, s, Kind::User, &email))
+        .await??;
+    let AnySpec::User(mut user) = spec else {
+        return Err(ApiError::Internal("user spec of another kind".into()));
+    };
+    if user.status == status {
+        return Ok(json_response(
+            StatusCode::OK,
+            &resource_body(Kind::User, &email, meta, &AnySpec::User(user)),
+        ));
+    }
+    user.status = status;
+    let mutation = Mutation {
+        kind: Kind::User,
+        key: email.clone(),
+        if_version: Some(meta.version),
+        effect: Effect::Put {
+            spec: AnySpec::User(user),
+            protected: None,
+            managed: None,
+        },
+    };
+    let mut w = WriteRequest::new(p, vec![mutation]);
+    w.change_set = audit.change_set;
+    w.commit = audit.commit;
+    let out = app.engine.write(w).await?;
+    let Some((_, Some((meta, spec)))) = out.results.into_iter().next() else {
+        return Err(ApiError::Internal("no result".into()));
+    };
+    Ok(json_response(
+        StatusCode::OK,
+        &resource_body(Kind::User, &email, meta, &spec),
+    ))
+}
+
+async fn block(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    params: Params,
+    audit: AuditHeaders,
+) -> ApiResult<Response> {
+    set_status(app, p, params, audit, UserStatus::Blocked).await
+}
+
+async fn unblock(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    params: Params,
+    audit: AuditHeaders,
+) -> ApiResult<Response> {
+    set_status(app, p, params, audit, UserStatus::Active).await
+}

@@ -1,0 +1,96 @@
+//! The `resources` table: every resource of the ten kinds, its JSON body as text and its
+//! bookkeeping (version, managed, protected, timestamps).
+
+use std::collections::HashMap;
+
+use sqlx::Row;
+
+use crate::model::{keys, AnySpec, Kind, Meta, State};
+
+use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK};
+
+/// A row to upsert into `resources`.
+pub struct ResourceRow<'a> {
+    pub kind: Kind,
+    pub key: &'a str,
+    pub meta: Meta,
+    pub body: String,
+}
+
+impl Db {
+    /// Creation times of the users, by e-mail.
+    pub async fn user_created(&self) -> Result<HashMap<String, String>, StoreError> {
+        let rows = dispatch!(self, p => {
+            let rows = sqlx::query("SELECT rkey, created_at FROM resources WHERE kind = 'user'").fetch_all(p).await?;
+            let mut out = HashMap::with_capacity(rows.len());
+            for r in rows {
+                out.insert(r.try_get::<String, _>("rkey")?, r.try_get::<String, _>("created_at")?);
+            }
+            out
+        });
+        Ok(rows)
+    }
+}
+
+impl Tx {
+    /// Loads every resource and the revision, inside this transaction.
+    pub async fn load_state(&mut self) -> Result<State, StoreError> {
+        let mut state = State::default();
+        dispatch_tx!(self, t => {
+            state.revision = sqlx::query_scalar::<_, i64>("SELECT revision FROM meta WHERE id = 1").fetch_one(&mut **t).await?;
+            let rows = sqlx::query("SELECT kind, rkey, body, version, managed, protected FROM resources").fetch_all(&mut **t).await?;
+            for r in rows {
+                let kind_s: String = r.try_get("kind")?;
+                let key: String = r.try_get("rkey")?;
+                let body: String = r.try_get("body")?;
+                let corrupt = |message: String| StoreError::corrupt(format!("resource `{kind_s}/{key}`"), message);
+                let kind = Kind::parse(&kind_s).ok_or_else(|| corrupt("unknown kind".into()))?;
+                let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
+                let spec = AnySpec::from_value(kind, value).map_err(|e| corrupt(e.to_string()))?;
+                let meta = Meta { version: r.try_get("version")?, managed: r.try_get("managed")?, protected: r.try_get("protected")? };
+                state.insert(key, meta, spec);
+            }
+        });
+        Ok(state)
+    }
+
+    /// Upserts resources, in multi-row statements.
+    pub async fn upsert(&mut self, rows: &[ResourceRow<'_>]) -> Result<(), StoreError> {
+        let now = now();
+        for chunk in rows.chunks(CHUNK) {
+            let q = format!(
+                "INSERT INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) VALUES {} \
+                 ON CONFLICT (kind, rkey) DO UPDATE SET tenant = excluded.tenant, body = excluded.body, version = excluded.version, \
+                 managed = excluded.managed, protected = excluded.protected, updated_at = excluded.updated_at",
+                placeholders(chunk.len(), 9, self.is_sqlite(), 0)
+            );
+            dispatch_tx!(self, t => {
+                let mut query = sqlx::query(sql(q));
+                for r in chunk {
+                    query = query.bind(r.kind.as_str()).bind(r.key).bind(keys::tenant_of(r.kind, r.key)).bind(r.body.as_str())
+                        .bind(r.meta.version).bind(r.meta.managed).bind(r.meta.protected).bind(now.as_str()).bind(now.as_str());
+                }
+                query.execute(&mut **t).await?;
+            });
+        }
+        Ok(())
+    }
+
+    /// Deletes resources of one kind.
+    pub async fn delete(&mut self, kind: Kind, keys: &[&str]) -> Result<(), StoreError> {
+        for chunk in keys.chunks(CHUNK) {
+            let sqlite = self.is_sqlite();
+            let list = placeholders(1, chunk.len(), sqlite, 1);
+            let first = if sqlite { "?" } else { "$1" };
+            let q = format!("DELETE FROM resources WHERE kind = {first} AND rkey IN {list}");
+            dispatch_tx!(self, t => {
+                let mut query = sqlx::query(sql(q)).bind(kind.as_str());
+                for k in chunk {
+                    query = query.bind(*k);
+                }
+                query.execute(&mut **t).await?;
+            });
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,110 @@
+//! A stored value that does not parse is an error naming the row, never a default: each
+//! typed column of each table, corrupted in a real SQLite file.
+
+use super::{Db, StoreError};
+
+async fn db() -> (tempfile::TempDir, Db) {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+        .await
+        .unwrap();
+    (dir, db)
+}
+
+async fn exec(db: &Db, sql: &'static str) {
+    dispatch!(db, p => {
+        sqlx::query(sql).execute(p).await.unwrap();
+    });
+}
+
+fn corrupt_what(e: StoreError) -> (String, String) {
+    match e {
+        StoreError::Corrupt { what, message } => (what, message),
+        other => panic!("not a corrupt value: {other}"),
+    }
+}
+
+#[tokio::test]
+async fn a_token_with_an_unknown_role_is_corrupt() {
+    let (_dir, db) = db().await;
+    exec(&db, "INSERT INTO tokens (id, hash, scope, role, created_at) VALUES ('tok_1', 'h', 'system', 'root', 'x')").await;
+    let (what, message) = corrupt_what(db.token_by_hash("h").await.unwrap_err());
+    assert_eq!(
+        (what.as_str(), message.as_str()),
+        ("token `tok_1`", "bad role `root`")
+    );
+    exec(
+        &db,
+        "UPDATE tokens SET role = 'member', scope = 'tenant:Bad!'",
+    )
+    .await;
+    let (_, message) = corrupt_what(db.token_by_hash("h").await.unwrap_err());
+    assert_eq!(message, "bad scope `tenant:Bad!`");
+    exec(&db, "UPDATE tokens SET scope = 'tenant:acme'").await;
+    assert!(db.token_by_hash("h").await.unwrap().is_some());
+}
+
+#[tokio::test]
+async fn an_invitation_with_an_unknown_status_or_bad_workspaces_is_corrupt() {
+    let (_dir, db) = db().await;
+    exec(&db, "INSERT INTO invitations (id, email, tenant, role, workspaces, status, invited_by, created_at) \
+               VALUES ('inv_1', 'a@b.example', 'acme', 'member', '[]', 'maybe', 'tok_1', 'x')").await;
+    let (what, message) = corrupt_what(db.invitations(None).await.unwrap_err());
+    assert_eq!(
+        (what.as_str(), message.as_str()),
+        ("invitation `inv_1`", "unknown status `maybe`")
+    );
+    exec(
+        &db,
+        "UPDATE invitations SET status = 'pending', workspaces = 'paris'",
+    )
+    .await;
+    let (_, message) = corrupt_what(db.invitation("inv_1").await.unwrap_err());
+    assert!(message.starts_with("`workspaces`: "), "{message}");
+    exec(&db, "UPDATE invitations SET workspaces = '[\"paris\"]'").await;
+    let row = db.invitation("inv_1").await.unwrap().unwrap();
+    assert_eq!(
+        (row.status, row.workspaces),
+        (super::InvitationStatus::Pending, vec!["paris".to_string()])
+    );
+}
+
+#[tokio::test]
+async fn an_audit_entry_with_an_unknown_op_kind_or_bad_json_is_corrupt() {
+    let (_dir, db) = db().await;
+    exec(&db, "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey) VALUES (7, 'x', 1, 'tok_1', 'explode', 'user', 'a@b.example')").await;
+    let (what, message) = corrupt_what(db.audit_page(None, None, 10).await.unwrap_err());
+    assert_eq!(
+        (what.as_str(), message.as_str()),
+        ("audit entry 7", "unknown op `explode`")
+    );
+    exec(&db, "UPDATE audit SET op = 'put', kind = 'gadget'").await;
+    let (_, message) = corrupt_what(db.audit_page(None, None, 10).await.unwrap_err());
+    assert_eq!(message, "unknown kind `gadget`");
+    exec(&db, "UPDATE audit SET kind = 'user', after_json = '{'").await;
+    let (_, message) = corrupt_what(db.audit_page(None, None, 10).await.unwrap_err());
+    assert!(message.starts_with("`after_json`: "), "{message}");
+    exec(&db, "UPDATE audit SET after_json = '{\"a\":1}'").await;
+    let rows = db.audit_page(None, None, 10).await.unwrap();
+    assert_eq!(rows[0].after, Some(serde_json::json!({ "a": 1 })));
+}
+
+#[tokio::test]
+async fn a_password_reset_with_a_bad_expiry_is_corrupt() {
+    let (_dir, db) = db().await;
+    exec(&db, "INSERT INTO password_resets (id, email, hash, created_at, expires_at) VALUES ('pwr_1', 'a@b.example', 'h', 'x', 'tomorrow')").await;
+    let (what, _) = corrupt_what(db.redeem_password_reset("h").await.unwrap_err());
+    assert_eq!(what, "password reset `pwr_1`");
+}
+
+#[tokio::test]
+async fn a_resource_of_an_unknown_kind_is_corrupt() {
+    let (_dir, db) = db().await;
+    exec(&db, "INSERT INTO resources (kind, rkey, body, version, managed, protected, created_at, updated_at) \
+               VALUES ('gadget', 'g', '{}', 1, true, false, 'x', 'x')").await;
+    let e = db.load_state().await.unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        "stored resource `gadget/g` is corrupt: unknown kind"
+    );
+}
