@@ -155,7 +155,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if e.classify() == serde_json::error::Category::Data {
         // Retry once with integral floats as integers (`"version": 3.0`).
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if crate::server::specs::integral_floats(&mut v) {
+            if crate::server::json_schema::integral_floats(&mut v) {
                 if let Ok(t) = serde_json::from_value(v) {
                     return Ok(t);
                 }

@@ -14,7 +14,7 @@ use crate::api::{
 };
 use crate::model::{keys, AnySpec, Kind, MembershipSpec, State, UserSpec};
 use crate::rules::invitation;
-use crate::server::authz::{Access, Principal};
+use crate::server::authz::{Principal, Visibility};
 use crate::server::engine::{Effect, Mutation, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::store::{self, AuditCtx, AuditOp, AuditSubject, InvitationRow, NewAudit};
@@ -69,7 +69,8 @@ fn invitation_wire(r: InvitationRow) -> Invitation {
 /// Checks that `p` may invite into (or accept for) tenant `t` with `role`: the tenant is
 /// visible to the token (the access matrix), and its role may invite with `role` (rule 8).
 fn may_invite(p: &Principal, state: &State, t: &str, role: &str) -> Result<(), ApiError> {
-    if p.read_access(state, Kind::Tenant, t) == Access::Hidden || !state.tenants.contains_key(t) {
+    if p.visibility(state, Kind::Tenant, t) == Visibility::Hidden || !state.tenants.contains_key(t)
+    {
         return Err(ApiError::NotFound {
             message: format!("tenant `{t}` does not exist"),
             details: json!({ "kind": "tenant", "key": t }),
