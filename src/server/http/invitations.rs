@@ -15,9 +15,9 @@ use crate::api::{
 use crate::model::{keys, AnySpec, Kind, MembershipSpec, State, UserSpec};
 use crate::rules::invitation;
 use crate::server::authz::{Principal, Visibility};
-use crate::server::engine::{Effect, Mutation, WriteRequest};
+use crate::server::engine::{Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{self, AuditCtx, AuditOp, AuditSubject, InvitationRow, NewAudit};
+use crate::server::store::{self, AuditOp, AuditSubject, InvitationRow, NewAudit};
 
 use super::extract::{AuditHeaders, Auth, JsonBody, Params, QueryPairs};
 use super::resources::resource_body;
@@ -153,12 +153,7 @@ async fn invite(
             after: Some(json!({ "email": r.email, "tenant": r.tenant, "role": r.role, "workspaces": r.workspaces, "message": r.message }).to_string()),
         })
         .collect();
-    let ctx = AuditCtx {
-        revision,
-        token_id: p.token_id.clone(),
-        change_set: audit.change_set,
-        commit: audit.commit,
-    };
+    let ctx = audit.context(revision, &p);
     app.engine
         .db
         .insert_invitations(&rows, Some((&ctx, &entries)))
@@ -265,10 +260,8 @@ async fn accept(
             managed: Some(false),
         },
     });
-    let mut w = WriteRequest::new(p.clone(), mutations);
+    let mut w = audit.write(p.clone(), mutations);
     w.accept_invitation = Some(id.clone());
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
     let out = app.engine.write(w).await?;
     let (user, membership) = app
         .engine

@@ -9,7 +9,7 @@ use serde_json::json;
 use crate::api::{PutBody, ResourceBody, ResourcePage};
 use crate::model::{keys, AnySpec, Kind, Meta};
 use crate::server::authz::{Principal, Visibility};
-use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
@@ -190,9 +190,7 @@ async fn put_one(
             managed: body.managed,
         },
     };
-    let mut w = WriteRequest::new(p, vec![mutation]);
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
+    let w = audit.write(p, vec![mutation]);
     let out = app.engine.write(w).await?;
     let Some((created, Some((meta, spec)))) = out.results.into_iter().next() else {
         return Err(ApiError::Internal("put returned no resource".into()));
@@ -221,9 +219,7 @@ async fn delete_one(
         if_version: if_match.0,
         effect: Effect::Delete,
     };
-    let mut w = WriteRequest::new(p, vec![mutation]);
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
+    let w = audit.write(p, vec![mutation]);
     app.engine.write(w).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
