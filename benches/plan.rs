@@ -4,11 +4,9 @@
 
 use std::time::Instant;
 
-use tenantctl::config::{
-    Desired, Document, GrantDecl, GrantTo, TenantDecl, UserDecl, WorkspaceDecl,
-};
+use tenantctl::config::{Document, GrantDecl, GrantTo, TenantDecl, UserDecl, WorkspaceDecl};
 use tenantctl::model::{Kind, MembershipSpec, PlanSpec, State};
-use tenantctl::plan::{diff, PlanOptions};
+use tenantctl::plan::{diff, PlanInput, PlanOptions};
 
 fn document(tenants: usize, users_per_tenant: usize, workspaces: usize) -> Document {
     let mut doc = Document::default();
@@ -59,7 +57,7 @@ fn document(tenants: usize, users_per_tenant: usize, workspaces: usize) -> Docum
     doc
 }
 
-fn live_of(desired: &Desired) -> State {
+fn live_of(desired: &PlanInput) -> State {
     let mut s = desired.state.clone();
     s.mark_all_managed(true);
     s.revision = 1000;
@@ -95,7 +93,7 @@ fn main() {
     let tenants = args.first().copied().unwrap_or(1000);
     let users = args.get(1).copied().unwrap_or(20);
     let doc = document(tenants, users, 10);
-    let desired = doc.to_desired();
+    let desired = tenantctl::pipeline::plan_input(doc.to_desired());
     let live = live_of(&desired);
     println!(
         "state: {} resources ({} tenants, {} users, {} memberships, {} workspaces, {} grants)",
@@ -116,7 +114,7 @@ fn main() {
             u.first_name = Some("Changed".into());
         }
     }
-    let changed = changed.to_desired();
+    let changed = tenantctl::pipeline::plan_input(changed.to_desired());
     let plan = time("diff, 1 % of users changed", 5, || {
         diff(&changed, &live, &opts)
     });

@@ -16,11 +16,10 @@ use std::time::{Duration, Instant};
 use gen::Size;
 use tenantctl::apply::{self, Mode};
 use tenantctl::client::{Client, ClientConfig};
-use tenantctl::commands::platform::{self, Platform};
-use tenantctl::commands::Global;
-use tenantctl::config::Desired;
+use tenantctl::connect::{Connection, Platform};
 use tenantctl::model::State;
-use tenantctl::plan::{self, Plan, PlanOptions};
+use tenantctl::pipeline;
+use tenantctl::plan::{self, Plan, PlanInput, PlanOptions};
 use tenantctl::server::{self, ServerConfig};
 use tenantctl::validate;
 
@@ -236,7 +235,7 @@ impl Run {
     }
 }
 
-fn load(dir: &Path) -> Result<Desired, Error> {
+fn load(dir: &Path) -> Result<PlanInput, Error> {
     let checked = validate::check_paths(&[dir.to_path_buf()]);
     if checked.error_count() > 0 {
         let first = checked
@@ -245,7 +244,8 @@ fn load(dir: &Path) -> Result<Desired, Error> {
             .find(|d| d.severity == tenantctl::diagnostic::Severity::Error);
         return Err(format!("generated configuration does not validate: {first:?}").into());
     }
-    checked.desired.ok_or_else(|| "no desired state".into())
+    let desired = checked.desired.ok_or("no desired state")?;
+    Ok(pipeline::plan_input(desired))
 }
 
 fn changes(plan: &Plan) -> usize {
@@ -287,22 +287,21 @@ fn bench_backend(
     let options = PlanOptions::default();
     // The platform as `tenantctl plan --endpoint` sees it: plans below go through the same
     // function as the command (the YAML is loaded while the live state is read).
-    let global = Global {
+    let connection = Connection {
         endpoint: Some(server.url()),
         token: Some(token.clone()),
         local_dir: work.join("local"),
         max_rps: 0,
         timeout: Duration::from_secs(600),
     };
-    let platform = rt.block_on(Platform::connect(&global))?;
+    let platform = rt.block_on(Platform::connect(&connection))?;
     let plan_paths = |dir: &Path| -> Result<Plan, Error> {
-        let planned = rt.block_on(platform::load_and_plan(
+        let (_, plan) = rt.block_on(pipeline::load_and_plan(
             &platform,
             None,
             &[dir.to_path_buf()],
             options.clone(),
         ))?;
-        let (_, plan) = planned.ok_or("generated configuration does not validate")?;
         Ok(plan)
     };
 

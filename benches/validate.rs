@@ -69,9 +69,9 @@ fn main() {
             total.push(t.elapsed());
             let t = Instant::now();
             let mut out = Vec::new();
-            tenantctl::validate::render_styled(
+            tenantctl::validate::render(
                 &checked.diagnostics,
-                tenantctl::cli::DiagnosticFormat::Human,
+                tenantctl::validate::Format::Human,
                 false,
                 &mut out,
             )

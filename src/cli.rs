@@ -1,5 +1,5 @@
-//! What was typed: the clap structs, and nothing else. Commands receive these after
-//! `commands::Global` has resolved the endpoint, token and defaults.
+//! What was typed: the clap structs, and nothing else. `commands::settings` resolves them
+//! once into what they mean; no library module reads them.
 
 use std::path::PathBuf;
 
@@ -119,9 +119,9 @@ pub enum PlanFormat {
     Json,
 }
 
-/// Options shared by `plan` and `apply` that shape the plan.
+/// Flags shared by `plan` and `apply` that shape the plan.
 #[derive(Debug, Clone, Args)]
-pub struct PlanOptions {
+pub struct PlanFlags {
     /// Also delete resources tenantctl never managed (made in a UI, by invitation, …).
     #[arg(long)]
     pub prune: bool,
@@ -139,7 +139,7 @@ pub struct PlanArgs {
     #[arg(required = true, value_name = "PATH")]
     pub paths: Vec<PathBuf>,
     #[command(flatten)]
-    pub options: PlanOptions,
+    pub options: PlanFlags,
     /// Save the plan to FILE, for `apply --plan FILE`.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
@@ -163,7 +163,7 @@ pub struct ApplyArgs {
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
     #[command(flatten)]
-    pub options: PlanOptions,
+    pub options: PlanFlags,
     /// Apply without asking for confirmation (required when there is no terminal).
     #[arg(long)]
     pub auto_approve: bool,

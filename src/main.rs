@@ -9,6 +9,13 @@ fn main() -> ExitCode {
     match tenantctl::commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(report) => {
+            // A reader that went away (`tenantctl … | head`) is not an error to report.
+            let closed = report
+                .downcast_ref::<tenantctl::commands::StdoutError>()
+                .and_then(|e| e.broken_pipe());
+            if let Some(exit) = closed {
+                return exit.into();
+            }
             tenantctl::commands::print_error(&report);
             ExitCode::from(1)
         }

@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, BatchRequest, Operation, PutBody};
 use crate::client::{Client, ClientError};
-use crate::plan::{Op, OpKind, Plan};
+use crate::plan::{Plan, Step, Verb};
 
 /// How apply writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,16 +126,16 @@ fn classify(e: ClientError, planned: i64) -> ApplyError {
     }
 }
 
-fn to_operation(op: &Op) -> Operation {
+fn to_operation(op: &Step) -> Operation {
     Operation {
-        op: match op.op {
-            OpKind::Put => api::OpKind::Put,
-            OpKind::Adopt => api::OpKind::Adopt,
-            OpKind::Delete => api::OpKind::Delete,
+        op: match op.verb {
+            Verb::Put => api::OpKind::Put,
+            Verb::Adopt => api::OpKind::Adopt,
+            Verb::Delete => api::OpKind::Delete,
         },
         kind: op.kind,
         key: op.key.clone(),
-        spec: if op.op == OpKind::Put {
+        spec: if op.verb == Verb::Put {
             op.spec.clone()
         } else {
             None
@@ -151,7 +151,7 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
         expected_revision: Some(plan.revision),
         allow_limit_below_usage,
         operations: plan
-            .ops()
+            .steps()
             .into_iter()
             .map(|(_, op)| to_operation(op))
             .collect(),
@@ -194,13 +194,13 @@ pub async fn apply(
 /// One op over the single-resource endpoints. Idempotent: a delete of an absent resource,
 /// or a put that finds the resource already as planned (a retried write that landed), is a
 /// success.
-async fn run_op(client: &Client, op: &Op) -> Result<(), ClientError> {
-    match op.op {
-        OpKind::Delete => match client.delete(op.kind, &op.key, op.if_version).await {
+async fn run_op(client: &Client, op: &Step) -> Result<(), ClientError> {
+    match op.verb {
+        Verb::Delete => match client.delete(op.kind, &op.key, op.if_version).await {
             Err(e) if e.status() == Some(404) => Ok(()),
             other => other,
         },
-        OpKind::Put | OpKind::Adopt => {
+        Verb::Put | Verb::Adopt => {
             let spec = op.spec.clone().unwrap_or(serde_json::Value::Null);
             let body = PutBody {
                 spec: spec.clone(),
@@ -240,8 +240,8 @@ async fn resources(
             live: live.revision,
         });
     }
-    let ops: Vec<(u8, Op)> = plan
-        .ops()
+    let ops: Vec<(u8, Step)> = plan
+        .steps()
         .into_iter()
         .map(|(r, o)| (r, o.clone()))
         .collect();
@@ -259,10 +259,10 @@ async fn resources(
         None
     };
     // Groups of consecutive ops with the same phase and rank: independent of each other.
-    let mut groups: Vec<Vec<Op>> = Vec::new();
+    let mut groups: Vec<Vec<Step>> = Vec::new();
     let mut last: Option<(bool, u8)> = None;
     for (rank, op) in ops {
-        let key = (op.op == OpKind::Delete, rank);
+        let key = (op.verb == Verb::Delete, rank);
         if last != Some(key) {
             groups.push(Vec::new());
             last = Some(key);
@@ -284,7 +284,7 @@ async fn resources(
                 (op, r)
             });
         }
-        let mut failure: Option<(Op, ClientError)> = None;
+        let mut failure: Option<(Step, ClientError)> = None;
         while let Some(joined) = set.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {
@@ -323,10 +323,10 @@ async fn resources(
             }
             let name = format!(
                 "{} {} {}",
-                match op.op {
-                    OpKind::Put => "put",
-                    OpKind::Adopt => "adopt",
-                    OpKind::Delete => "delete",
+                match op.verb {
+                    Verb::Put => "put",
+                    Verb::Adopt => "adopt",
+                    Verb::Delete => "delete",
                 },
                 op.kind,
                 op.key

@@ -1,12 +1,17 @@
 //! The saved plan file of `plan --out FILE`, read by `apply --plan FILE`: JSON with a format
 //! version, the tenantctl version that wrote it, the endpoint it was made against, the
-//! options that shaped it, and the plan itself with full desired specs.
+//! options that shaped it, and the plan itself with full desired specs. The file has its own
+//! types ([`SavedPlan`] and what it holds), converted from and to the domain [`Plan`] here,
+//! so a refactor of the plan never changes the file by accident.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
-use crate::plan::Plan;
+use crate::model::Kind;
+use crate::plan::{Action, Change, FieldChange, Moved, Plan, Reason, Risk, Step, Verb, Warning};
 
 /// Bumped on any change of this file's shape.
 pub const SAVED_FORMAT_VERSION: u32 = 1;
@@ -27,7 +32,281 @@ pub struct SavedPlan {
     /// The platform the plan was made against (`embedded:<path>` for the local platform).
     pub endpoint: String,
     pub options: SavedOptions,
-    pub plan: Plan,
+    pub plan: FilePlan,
+}
+
+/// The plan as the file holds it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FilePlan {
+    pub revision: i64,
+    pub changes: Vec<FileChange>,
+    pub risks: Vec<FileFinding>,
+    pub warnings: Vec<FileFinding>,
+    pub unmanaged: BTreeMap<Kind, usize>,
+}
+
+/// One change: see [`Change`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileChange {
+    pub kind: Kind,
+    pub key: String,
+    pub action: FileAction,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_key: Option<String>,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+    pub fields: Vec<FileField>,
+    pub reason: Option<FileReason>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moved: Vec<FileMoved>,
+    pub ops: Vec<FileOp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileAction {
+    Create,
+    Update,
+    Replace,
+    Delete,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileField {
+    pub path: String,
+    pub before: Option<Value>,
+    pub after: Option<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum FileReason {
+    Email,
+    Tenant,
+    Removed,
+    Pruned,
+    Cascade { kind: Kind, key: String },
+    Renamed { to: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileMoved {
+    pub kind: Kind,
+    pub from: String,
+    pub to: String,
+}
+
+/// One write apply sends: see [`Step`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileOp {
+    pub op: FileVerb,
+    pub kind: Kind,
+    pub key: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spec: Option<Value>,
+    pub if_version: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub protected: Option<bool>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FileVerb {
+    Put,
+    Adopt,
+    Delete,
+}
+
+/// A risk or a warning.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileFinding {
+    pub code: String,
+    pub kind: Kind,
+    pub key: String,
+    pub message: String,
+}
+
+impl From<&Plan> for FilePlan {
+    fn from(p: &Plan) -> FilePlan {
+        FilePlan {
+            revision: p.revision,
+            changes: p.changes.iter().map(FileChange::from).collect(),
+            risks: p
+                .risks
+                .iter()
+                .map(|r| FileFinding {
+                    code: r.code.clone(),
+                    kind: r.kind,
+                    key: r.key.clone(),
+                    message: r.message.clone(),
+                })
+                .collect(),
+            warnings: p
+                .warnings
+                .iter()
+                .map(|w| FileFinding {
+                    code: w.code.clone(),
+                    kind: w.kind,
+                    key: w.key.clone(),
+                    message: w.message.clone(),
+                })
+                .collect(),
+            unmanaged: p.unmanaged.clone(),
+        }
+    }
+}
+
+impl From<FilePlan> for Plan {
+    fn from(p: FilePlan) -> Plan {
+        Plan {
+            revision: p.revision,
+            changes: p.changes.into_iter().map(Change::from).collect(),
+            risks: p
+                .risks
+                .into_iter()
+                .map(|r| Risk {
+                    code: r.code,
+                    kind: r.kind,
+                    key: r.key,
+                    message: r.message,
+                })
+                .collect(),
+            warnings: p
+                .warnings
+                .into_iter()
+                .map(|w| Warning {
+                    code: w.code,
+                    kind: w.kind,
+                    key: w.key,
+                    message: w.message,
+                })
+                .collect(),
+            unmanaged: p.unmanaged,
+        }
+    }
+}
+
+impl From<&Change> for FileChange {
+    fn from(c: &Change) -> FileChange {
+        FileChange {
+            kind: c.kind,
+            key: c.key.clone(),
+            action: match c.action {
+                Action::Create => FileAction::Create,
+                Action::Update => FileAction::Update,
+                Action::Replace => FileAction::Replace,
+                Action::Delete => FileAction::Delete,
+            },
+            previous_key: c.previous_key.clone(),
+            before: c.before.clone(),
+            after: c.after.clone(),
+            fields: c
+                .fields
+                .iter()
+                .map(|f| FileField {
+                    path: f.path.clone(),
+                    before: f.before.clone(),
+                    after: f.after.clone(),
+                })
+                .collect(),
+            reason: c.reason.as_ref().map(|r| match r {
+                Reason::Email => FileReason::Email,
+                Reason::Tenant => FileReason::Tenant,
+                Reason::Removed => FileReason::Removed,
+                Reason::Pruned => FileReason::Pruned,
+                Reason::Cascade { kind, key } => FileReason::Cascade {
+                    kind: *kind,
+                    key: key.clone(),
+                },
+                Reason::Renamed { to } => FileReason::Renamed { to: to.clone() },
+            }),
+            moved: c
+                .moved
+                .iter()
+                .map(|m| FileMoved {
+                    kind: m.kind,
+                    from: m.from.clone(),
+                    to: m.to.clone(),
+                })
+                .collect(),
+            ops: c
+                .steps
+                .iter()
+                .map(|s| FileOp {
+                    op: match s.verb {
+                        Verb::Put => FileVerb::Put,
+                        Verb::Adopt => FileVerb::Adopt,
+                        Verb::Delete => FileVerb::Delete,
+                    },
+                    kind: s.kind,
+                    key: s.key.clone(),
+                    spec: s.spec.clone(),
+                    if_version: s.if_version,
+                    protected: s.protected,
+                })
+                .collect(),
+        }
+    }
+}
+
+impl From<FileChange> for Change {
+    fn from(c: FileChange) -> Change {
+        Change {
+            kind: c.kind,
+            key: c.key,
+            action: match c.action {
+                FileAction::Create => Action::Create,
+                FileAction::Update => Action::Update,
+                FileAction::Replace => Action::Replace,
+                FileAction::Delete => Action::Delete,
+            },
+            previous_key: c.previous_key,
+            before: c.before,
+            after: c.after,
+            fields: c
+                .fields
+                .into_iter()
+                .map(|f| FieldChange {
+                    path: f.path,
+                    before: f.before,
+                    after: f.after,
+                })
+                .collect(),
+            reason: c.reason.map(|r| match r {
+                FileReason::Email => Reason::Email,
+                FileReason::Tenant => Reason::Tenant,
+                FileReason::Removed => Reason::Removed,
+                FileReason::Pruned => Reason::Pruned,
+                FileReason::Cascade { kind, key } => Reason::Cascade { kind, key },
+                FileReason::Renamed { to } => Reason::Renamed { to },
+            }),
+            moved: c
+                .moved
+                .into_iter()
+                .map(|m| Moved {
+                    kind: m.kind,
+                    from: m.from,
+                    to: m.to,
+                })
+                .collect(),
+            steps: c
+                .ops
+                .into_iter()
+                .map(|o| Step {
+                    verb: match o.op {
+                        FileVerb::Put => Verb::Put,
+                        FileVerb::Adopt => Verb::Adopt,
+                        FileVerb::Delete => Verb::Delete,
+                    },
+                    kind: o.kind,
+                    key: o.key,
+                    spec: o.spec,
+                    if_version: o.if_version,
+                    protected: o.protected,
+                })
+                .collect(),
+        }
+    }
 }
 
 /// Why a saved plan cannot be used.
@@ -60,14 +339,19 @@ pub enum SavedPlanError {
 }
 
 impl SavedPlan {
-    pub fn new(endpoint: &str, options: SavedOptions, plan: Plan) -> SavedPlan {
+    pub fn new(endpoint: &str, options: SavedOptions, plan: &Plan) -> SavedPlan {
         SavedPlan {
             format_version: SAVED_FORMAT_VERSION,
             tenantctl_version: env!("CARGO_PKG_VERSION").into(),
             endpoint: endpoint.into(),
             options,
-            plan,
+            plan: FilePlan::from(plan),
         }
+    }
+
+    /// The domain plan the file holds.
+    pub fn into_plan(self) -> Plan {
+        self.plan.into()
     }
 
     /// Writes the file (0600 on Unix: a plan names users and tenants).

@@ -4,11 +4,12 @@ use std::io::{BufRead, Write};
 
 use miette::{miette, IntoDiagnostic};
 
-use super::platform::{self, Platform};
-use super::{Exit, Global};
+use super::settings::ApplyRun;
+use super::{configured, print, show_diagnostics, with_platform, Exit, Settings};
 use crate::apply::saved::SavedPlan;
 use crate::apply::{self, Mode};
-use crate::cli::ApplyArgs;
+use crate::connect::Platform;
+use crate::pipeline::{self, ValidConfig};
 use crate::plan::Plan;
 
 fn confirm() -> miette::Result<bool> {
@@ -30,89 +31,78 @@ fn summary(plan: &Plan) -> String {
     )
 }
 
-pub fn run(args: ApplyArgs, global: &Global) -> miette::Result<Exit> {
-    let ask = !args.auto_approve;
-    if ask && !platform::interactive() {
-        return Err(miette!(
-            help = "pass --auto-approve to apply without confirmation (as in CI), or run apply on a terminal",
-            "no terminal to ask for confirmation on"
-        ));
-    }
-    if args.parallelism == Some(0) {
-        return Err(miette!("--parallelism must be at least 1"));
-    }
-    if args.plan.is_some() && (args.options.prune || !args.options.target.is_empty()) {
-        return Err(miette!(
-            help = "run `tenantctl plan --out FILE` again with these options",
-            "--prune and --target shape a plan; a saved plan keeps the options it was made with"
-        ));
-    }
-    let saved = match &args.plan {
-        Some(path) => Some(SavedPlan::read(path).into_diagnostic()?),
-        None => None,
+/// What is applied: a saved plan, or the configuration (loaded already, or to load).
+enum Source {
+    Saved(SavedPlan),
+    Config(Option<ValidConfig>),
+}
+
+pub fn run(run: ApplyRun, settings: &Settings) -> miette::Result<Exit> {
+    let source = match &run.saved {
+        Some(path) => Source::Saved(SavedPlan::read(path).into_diagnostic()?),
+        None => {
+            let embedded = settings.connection.endpoint.is_none();
+            match configured(pipeline::load_early(embedded, &run.paths), settings)? {
+                Some(early) => Source::Config(early),
+                None => return Ok(Exit::Failure),
+            }
+        }
     };
-    let desired = match &saved {
-        Some(_) => None,
-        None => match platform::load_early(global, &args.paths)?.valid() {
-            Some(early) => Some(early),
-            None => return Ok(Exit::Failure),
-        },
-    };
-    let options = platform::plan_options(&args.options)?;
-    let rt = super::runtime()?;
-    rt.block_on(async {
-        let p = Platform::connect(global).await?;
-        let r = run_async(&args, &p, saved, desired, options, ask).await;
-        p.close().await;
-        r
+    with_platform(settings, async |p| {
+        run_async(&run, settings, p, source).await
     })
 }
 
-async fn run_async(
-    args: &ApplyArgs,
+/// The plan to apply: the saved one, checked against the platform, or a new one.
+async fn the_plan(
+    run: &ApplyRun,
+    settings: &Settings,
     p: &Platform,
-    saved: Option<SavedPlan>,
-    desired: Option<Option<platform::Loaded>>,
-    options: crate::plan::PlanOptions,
-    ask: bool,
-) -> miette::Result<Exit> {
-    let mut print_warnings = None;
-    let plan = match (saved, desired) {
-        (Some(saved), _) => {
-            let path = args.plan.as_deref().unwrap_or(std::path::Path::new("-"));
+    source: Source,
+) -> miette::Result<Option<(Plan, Option<ValidConfig>)>> {
+    match source {
+        Source::Saved(saved) => {
+            let path = run.saved.as_deref().unwrap_or(std::path::Path::new("-"));
             saved.check_endpoint(path, &p.label).into_diagnostic()?;
             let live = p.client.state().await.into_diagnostic()?;
-            if live.revision != saved.plan.revision {
+            let mut plan = saved.into_plan();
+            if live.revision != plan.revision {
                 let e = apply::ApplyError::Stale {
-                    planned: saved.plan.revision,
+                    planned: plan.revision,
                     live: live.revision,
                 };
                 return Err(miette!(help = e.help(), "{e}"));
             }
-            let mut plan = saved.plan;
-            plan.recheck_delete_guard(&live, args.options.max_delete_percent);
-            plan
+            plan.recheck_delete_guard(&live, run.options.max_delete_percent);
+            Ok(Some((plan, None)))
         }
-        (None, Some(early)) => {
-            let Some((loaded, plan)) =
-                platform::load_and_plan(p, early, &args.paths, options).await?
-            else {
-                return Ok(Exit::Failure);
-            };
-            print_warnings = Some(loaded.warnings);
-            plan
+        Source::Config(early) => {
+            let planned = pipeline::load_and_plan(p, early, &run.paths, run.options.clone()).await;
+            Ok(configured(planned, settings)?.map(|(config, plan)| (plan, Some(config))))
         }
-        (None, None) => return Err(miette!("nothing to apply: give YAML paths or --plan FILE")),
+    }
+}
+
+async fn run_async(
+    run: &ApplyRun,
+    settings: &Settings,
+    p: &Platform,
+    source: Source,
+) -> miette::Result<Exit> {
+    let Some((plan, config)) = the_plan(run, settings, p, source).await? else {
+        return Ok(Exit::Failure);
     };
-    print!("{}", platform::render(&plan, args.format));
-    std::io::stdout().flush().into_diagnostic()?;
-    if let Some(w) = &print_warnings {
-        platform::print_other_warnings(&plan, w)?;
+    print(
+        &crate::render::render(&plan, run.format, settings.color),
+        Exit::Failure,
+    )?;
+    if let Some(config) = &config {
+        show_diagnostics(&pipeline::other_warnings(&plan, &config.warnings), settings)?;
     }
     if !plan.has_changes() {
         return Ok(Exit::Success);
     }
-    if args.parallelism.is_some()
+    if matches!(run.mode, Mode::Resources { .. })
         && plan
             .risks
             .iter()
@@ -123,7 +113,7 @@ async fn run_async(
             "a limit lowered below live usage cannot be applied resource by resource: the platform checks each write, and the lowered limit is written before the members leave; nothing was applied"
         ));
     }
-    let blocking = plan.blocking_risks(args.allow_limit_below_usage);
+    let blocking = plan.blocking_risks(run.allow_limit_below_usage);
     if !blocking.is_empty() {
         let lines: Vec<String> = blocking
             .iter()
@@ -135,21 +125,16 @@ async fn run_async(
             lines.join("\n")
         ));
     }
-    if ask && !confirm()? {
+    if run.ask && !confirm()? {
         eprintln!("Apply cancelled; nothing was applied.");
         return Ok(Exit::Failure);
     }
-    let mode = match args.parallelism {
-        Some(n) => Mode::Resources { parallelism: n },
-        None => Mode::Batch,
-    };
-    let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
     match apply::apply(
         &plan,
         p.client.clone(),
-        mode,
-        args.allow_limit_below_usage,
-        progress,
+        run.mode,
+        run.allow_limit_below_usage,
+        settings.progress,
     )
     .await
     {
@@ -158,7 +143,10 @@ async fn run_async(
                 .revision
                 .map(|r| format!(" (live revision {r})"))
                 .unwrap_or_default();
-            println!("\nApply complete! Resources: {}{rev}.", summary(&plan));
+            print(
+                &format!("\nApply complete! Resources: {}{rev}.\n", summary(&plan)),
+                Exit::Success,
+            )?;
             Ok(Exit::Success)
         }
         Err(e) => Err(miette!(help = e.help(), "{e}")),

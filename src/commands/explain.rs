@@ -6,9 +6,8 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Effects, Style};
 use miette::{miette, IntoDiagnostic, WrapErr};
 
-use super::platform::{self, Platform};
-use super::{Exit, Global};
-use crate::cli::{ExplainArgs, ExplainUserArgs, ExplainWhat};
+use super::{configured, print, with_platform, Exit, Settings};
+use crate::cli::ExplainUserArgs;
 use crate::model::{GrantAction, State};
 use crate::rules::access::{self, Decision, Outcome, Question};
 
@@ -116,28 +115,22 @@ fn question<'a>(state: &'a State, a: &'a ExplainUserArgs) -> miette::Result<Ques
     }
 }
 
-pub fn run(args: ExplainArgs, global: &Global) -> miette::Result<Exit> {
-    let ExplainWhat::User(a) = args.what;
+pub fn run(a: ExplainUserArgs, settings: &Settings) -> miette::Result<Exit> {
     let state = if a.paths.is_empty() {
-        let rt = super::runtime()?;
-        rt.block_on(async {
-            let p = Platform::connect(global).await?;
-            let s = p
-                .client
+        with_platform(settings, async |p| {
+            p.client
                 .state()
                 .await
                 .into_diagnostic()
-                .wrap_err("cannot read the live state");
-            p.close().await;
-            s
+                .wrap_err("cannot read the live state")
         })?
     } else {
-        match platform::load(&a.paths)? {
-            Some(d) => d.desired.state,
+        match configured(crate::pipeline::load(&a.paths), settings)? {
+            Some(config) => config.input.state,
             None => return Ok(Exit::Failure),
         }
     };
     let e = access::decide(&state, &a.email, &question(&state, &a)?);
-    print!("{}", render(&e, platform::stdout_color()));
+    print(&render(&e, settings.color), Exit::Success)?;
     Ok(Exit::Success)
 }

@@ -6,8 +6,7 @@ use std::path::Path;
 
 use miette::{miette, IntoDiagnostic, WrapErr};
 
-use super::platform::Platform;
-use super::{Exit, Global};
+use super::{print, with_platform, Exit, Settings};
 use crate::cli::{ExportArgs, ExportLayout};
 use crate::config::Document;
 
@@ -118,25 +117,22 @@ fn write(dir: &Path, files: &BTreeMap<String, String>) -> miette::Result<()> {
     Ok(())
 }
 
-pub fn run(args: ExportArgs, global: &Global) -> miette::Result<Exit> {
-    let rt = super::runtime()?;
-    let (state, label) = rt.block_on(async {
-        let p = Platform::connect(global).await?;
-        let s = p
+pub fn run(args: ExportArgs, settings: &Settings) -> miette::Result<Exit> {
+    let (state, label) = with_platform(settings, async |p| {
+        let state = p
             .client
             .state()
             .await
             .into_diagnostic()
-            .wrap_err("cannot read the live state");
-        let label = p.label.clone();
-        p.close().await;
-        s.map(|s| (s, label))
+            .wrap_err("cannot read the live state")?;
+        Ok((state, p.label.clone()))
     })?;
     let doc = state.to_document();
     match &args.out {
-        None => {
-            print!("{}{}", header(&label, state.revision), yaml(&doc)?);
-        }
+        None => print(
+            &format!("{}{}", header(&label, state.revision), yaml(&doc)?),
+            Exit::Success,
+        )?,
         Some(dir) => {
             let files = files(&doc, args.layout, &label, state.revision)?;
             write(dir, &files)?;

@@ -1,20 +1,29 @@
-//! One module per command. Each takes the parsed arguments and the resolved global settings
-//! and returns an [`Exit`]; errors are `miette` reports rendered by `main`.
+//! One module per command. [`run`] resolves the command line once into [`Settings`] and a
+//! [`Run`]; each command takes its resolved flags and the settings and returns an [`Exit`].
+//! Errors are `miette` reports rendered by `main`; stdout goes through [`print`], so that a
+//! reader that went away is told apart from a failure ([`StdoutError`]).
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use crate::cli::{Cli, Command};
+use miette::IntoDiagnostic;
+
+use crate::cli::Cli;
+use crate::connect::Platform;
+use crate::pipeline::PipelineError;
 
 pub mod apply;
 pub mod explain;
 pub mod export;
 pub mod plan;
-pub mod platform;
 pub mod schema;
 pub mod serve;
+pub mod settings;
 pub mod token;
 pub mod users;
 pub mod validate;
+
+pub use settings::{Run, Settings};
 
 /// The process exit status (PRODUCT.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -37,42 +46,51 @@ impl From<Exit> for ExitCode {
     }
 }
 
-/// Global settings resolved from flags, environment and defaults.
-#[derive(Debug, Clone)]
-pub struct Global {
-    pub endpoint: Option<String>,
-    pub token: Option<String>,
-    pub local_dir: std::path::PathBuf,
-    pub max_rps: u32,
-    pub timeout: std::time::Duration,
-}
-
-impl Global {
-    fn from_cli(cli: &Cli) -> Global {
-        Global {
-            endpoint: cli.endpoint.clone().filter(|s| !s.is_empty()),
-            token: cli.token.clone().filter(|s| !s.is_empty()),
-            local_dir: cli.local_dir.clone(),
-            max_rps: cli.max_rps,
-            timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
-        }
-    }
-}
-
 /// Runs the parsed command line.
 pub fn run(cli: Cli) -> miette::Result<Exit> {
-    let global = Global::from_cli(&cli);
-    match cli.command {
-        Command::Validate(args) => validate::run(args, &global),
-        Command::Plan(args) => plan::run(args, &global),
-        Command::Apply(args) => apply::run(args, &global),
-        Command::Export(args) => export::run(args, &global),
-        Command::Explain(args) => explain::run(args, &global),
-        Command::Users(args) => users::run(args, &global),
-        Command::Schema => schema::run(&global),
-        Command::Serve(args) => serve::run(args, &global),
-        Command::Token(args) => token::run(args, &global),
+    let (settings, run) = settings::resolve(cli)?;
+    match run {
+        Run::Validate(r) => validate::run(r, &settings),
+        Run::Plan(r) => plan::run(r, &settings),
+        Run::Apply(r) => apply::run(r, &settings),
+        Run::Export(args) => export::run(args, &settings),
+        Run::Explain(args) => explain::run(args, &settings),
+        Run::UsersExport(args) => users::run(args, &settings),
+        Run::Schema => schema::run(),
+        Run::Serve(args) => serve::run(args),
+        Run::TokenCreate(args) => token::run(args, &settings),
     }
+}
+
+/// Writing to stdout failed. When its reader went away (`tenantctl … | head`), `main` ends
+/// quietly with `exit`, the status the command had reached; any other failure is reported.
+#[derive(Debug, thiserror::Error, miette::Diagnostic)]
+#[error("cannot write to stdout")]
+pub struct StdoutError {
+    pub source: std::io::Error,
+    /// The exit status if the reader went away.
+    pub exit: Exit,
+}
+
+impl StdoutError {
+    /// The status to end with, when this is a reader that went away rather than a failure.
+    pub fn broken_pipe(&self) -> Option<Exit> {
+        (self.source.kind() == std::io::ErrorKind::BrokenPipe).then_some(self.exit)
+    }
+}
+
+/// The outcome of writing to stdout; `exit` is the status to end with if its reader went away.
+pub fn written(result: std::io::Result<()>, exit: Exit) -> miette::Result<()> {
+    result.map_err(|source| StdoutError { source, exit }.into())
+}
+
+/// Writes `text` on stdout and flushes it; see [`written`] for `exit`.
+pub fn print(text: &str, exit: Exit) -> miette::Result<()> {
+    let mut out = std::io::stdout().lock();
+    written(
+        out.write_all(text.as_bytes()).and_then(|()| out.flush()),
+        exit,
+    )
 }
 
 /// Renders an error report on stderr.
@@ -86,4 +104,60 @@ pub fn runtime() -> miette::Result<tokio::runtime::Runtime> {
         .enable_all()
         .build()
         .map_err(|e| miette::miette!("cannot start the async runtime: {e}"))
+}
+
+/// Connects to the platform of the settings (said on stderr when it is the embedded one),
+/// runs `work` against it on a fresh runtime, and closes it whatever the outcome.
+pub fn with_platform<T>(
+    settings: &Settings,
+    work: impl AsyncFnOnce(&Platform) -> miette::Result<T>,
+) -> miette::Result<T> {
+    runtime()?.block_on(async {
+        let p = Platform::connect(&settings.connection)
+            .await
+            .into_diagnostic()?;
+        if let Some(db) = p.embedded_db() {
+            eprintln!("using the embedded local platform ({})", db.display());
+        }
+        let r = work(&p).await;
+        p.close().await;
+        r
+    })
+}
+
+/// A pipeline outcome for a command: an invalid configuration is rendered on stderr and
+/// gives `None`; any other failure is an error report.
+pub fn configured<T>(
+    result: Result<T, PipelineError>,
+    settings: &Settings,
+) -> miette::Result<Option<T>> {
+    match result {
+        Ok(t) => Ok(Some(t)),
+        Err(PipelineError::Invalid {
+            diagnostics,
+            errors,
+        }) => {
+            show_diagnostics(&diagnostics, settings)?;
+            eprintln!("error: the configuration has {errors} error(s); nothing was planned");
+            Ok(None)
+        }
+        Err(e) => Err(e).into_diagnostic(),
+    }
+}
+
+/// Renders diagnostics for humans on stderr.
+pub fn show_diagnostics(
+    diagnostics: &[crate::validate::Diagnostic],
+    settings: &Settings,
+) -> miette::Result<()> {
+    if diagnostics.is_empty() {
+        return Ok(());
+    }
+    crate::validate::render(
+        diagnostics,
+        crate::validate::Format::Human,
+        settings.color,
+        &mut std::io::stderr(),
+    )
+    .into_diagnostic()
 }

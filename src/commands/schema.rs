@@ -1,9 +1,7 @@
 //! `tenantctl schema`: prints the JSON Schema (draft 2020-12) of the YAML configuration,
 //! generated from the document types.
 
-use std::io::Write;
-
-use super::{Exit, Global};
+use super::Exit;
 
 /// The schema as committed in `schemas/tenantctl.schema.json`: pretty JSON and a newline.
 pub fn schema_text() -> String {
@@ -12,14 +10,7 @@ pub fn schema_text() -> String {
     text
 }
 
-pub fn run(_global: &Global) -> miette::Result<Exit> {
-    let mut out = std::io::stdout().lock();
-    match out
-        .write_all(schema_text().as_bytes())
-        .and_then(|()| out.flush())
-    {
-        Ok(()) => Ok(Exit::Success),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(Exit::Success),
-        Err(e) => Err(miette::miette!("cannot write the schema: {e}")),
-    }
+pub fn run() -> miette::Result<Exit> {
+    super::print(&schema_text(), Exit::Success)?;
+    Ok(Exit::Success)
 }

@@ -2,10 +2,10 @@
 
 use miette::IntoDiagnostic;
 
-use super::{Exit, Global};
+use super::Exit;
 use crate::server::{start, ServerConfig};
 
-pub fn run(args: crate::cli::ServeArgs, _global: &Global) -> miette::Result<Exit> {
+pub fn run(args: crate::cli::ServeArgs) -> miette::Result<Exit> {
     init_logs(args.log_json);
     let rt = super::runtime()?;
     rt.block_on(async {

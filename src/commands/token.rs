@@ -3,35 +3,50 @@
 
 use miette::{miette, IntoDiagnostic};
 
-use super::{Exit, Global};
-use crate::cli::{TokenArgs, TokenCommand};
+use super::{print, Exit, Settings};
+use crate::api::TokenRequest;
+use crate::cli::TokenCreateArgs;
+use crate::client::{Client, ClientConfig};
 
-pub fn run(args: TokenArgs, global: &Global) -> miette::Result<Exit> {
-    let TokenCommand::Create(a) = args.command;
+pub fn run(a: TokenCreateArgs, settings: &Settings) -> miette::Result<Exit> {
+    let connection = &settings.connection;
     let rt = super::runtime()?;
     let token = rt.block_on(async {
         if let Some(db) = &a.database {
-            return crate::server::mint_token(db, &a.scope, &a.role, a.user.as_deref(), a.description.as_deref()).await.into_diagnostic();
+            return crate::server::mint_token(
+                db,
+                &a.scope,
+                &a.role,
+                a.user.as_deref(),
+                a.description.as_deref(),
+            )
+            .await
+            .into_diagnostic();
         }
-        let Some(endpoint) = &global.endpoint else {
-            return Err(miette!(help = "pass --database URL to mint in a database, or --endpoint URL and --token TOKEN (a system token)", "no platform to mint the token on"));
+        let Some(endpoint) = &connection.endpoint else {
+            return Err(miette!(
+                help = "pass --database URL to mint in a database, or --endpoint URL and --token TOKEN (a system token)",
+                "no platform to mint the token on"
+            ));
         };
-        let Some(bearer) = &global.token else {
-            return Err(miette!(help = "set TENANTCTL_TOKEN or pass --token with a system token", "minting a token through the API needs a system token"));
+        let Some(bearer) = &connection.token else {
+            return Err(miette!(
+                help = "set TENANTCTL_TOKEN or pass --token with a system token",
+                "minting a token through the API needs a system token"
+            ));
         };
-        let body = crate::api::TokenRequest { scope: a.scope.clone(), role: a.role.clone(), user: a.user.clone(), description: a.description.clone() };
-        let client = reqwest::Client::builder().timeout(global.timeout).build().into_diagnostic()?;
-        let url = format!("{}{}/tokens", endpoint.trim_end_matches('/'), crate::api::PREFIX);
-        let resp = client.post(&url).bearer_auth(bearer).json(&body).send().await.map_err(|e| miette!("cannot reach `{url}`: {e}"))?;
-        let status = resp.status();
-        let bytes = resp.bytes().await.into_diagnostic()?;
-        if !status.is_success() {
-            let msg = serde_json::from_slice::<crate::api::ErrorBody>(&bytes).map(|e| format!("{} ({})", e.message, e.code)).unwrap_or_else(|_| String::from_utf8_lossy(&bytes).into_owned());
-            return Err(miette!("the platform refused: {status}: {msg}"));
-        }
-        let out: crate::api::TokenResponse = serde_json::from_slice(&bytes).into_diagnostic()?;
-        Ok(out.token)
+        let mut config = ClientConfig::new(endpoint, Some(bearer.clone()));
+        config.timeout = connection.timeout;
+        let client = Client::new(config).into_diagnostic()?;
+        let request = TokenRequest {
+            scope: a.scope.clone(),
+            role: a.role.clone(),
+            user: a.user.clone(),
+            description: a.description.clone(),
+        };
+        let created = client.create_token(&request).await.into_diagnostic()?;
+        Ok(created.token)
     })?;
-    println!("{token}");
+    print(&format!("{token}\n"), Exit::Failure)?;
     Ok(Exit::Success)
 }

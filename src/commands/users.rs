@@ -3,25 +3,18 @@
 
 use miette::{IntoDiagnostic, WrapErr};
 
-use super::platform::Platform;
-use super::{Exit, Global};
-use crate::cli::{UsersArgs, UsersCommand};
+use super::{print, with_platform, Exit, Settings};
+use crate::cli::UsersExportArgs;
 
-pub fn run(args: UsersArgs, global: &Global) -> miette::Result<Exit> {
-    let UsersCommand::Export(export) = args.command;
-    let rt = super::runtime()?;
-    let csv = rt.block_on(async {
-        let p = Platform::connect(global).await?;
-        let r = p
-            .client
+pub fn run(args: UsersExportArgs, settings: &Settings) -> miette::Result<Exit> {
+    let csv = with_platform(settings, async |p| {
+        p.client
             .users_csv()
             .await
             .into_diagnostic()
-            .wrap_err("cannot export the users");
-        p.close().await;
-        r
+            .wrap_err("cannot export the users")
     })?;
-    match &export.out {
+    match &args.out {
         Some(path) => {
             std::fs::write(path, &csv)
                 .into_diagnostic()
@@ -32,7 +25,7 @@ pub fn run(args: UsersArgs, global: &Global) -> miette::Result<Exit> {
                 path.display()
             );
         }
-        None => print!("{csv}"),
+        None => print(&csv, Exit::Success)?,
     }
     Ok(Exit::Success)
 }

@@ -3,34 +3,31 @@
 
 use std::io::Write;
 
-use super::{Exit, Global};
-use crate::cli::{DiagnosticFormat, ValidateArgs};
-use crate::validate;
+use super::settings::ValidateRun;
+use super::{written, Exit, Settings};
+use crate::validate::{self, Format};
 
-pub fn run(args: ValidateArgs, _global: &Global) -> miette::Result<Exit> {
-    let checked = validate::check_paths(&args.paths);
-    let mut out = std::io::stdout().lock();
-    let written = validate::render(&checked.diagnostics, args.format, &mut out).and_then(|()| {
-        if args.format == DiagnosticFormat::Human && checked.error_count() == 0 {
-            if let Some(d) = &checked.desired {
-                writeln!(out, "{}", success_line(checked.files.len(), d))?;
-            }
-        }
-        out.flush()
-    });
-    match written {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
-        Err(e) => return Err(miette::miette!("cannot write the diagnostics: {e}")),
-    }
+pub fn run(run: ValidateRun, settings: &Settings) -> miette::Result<Exit> {
+    let checked = validate::check_paths(&run.paths);
     let exit = if checked.error_count() > 0 {
         Exit::Failure
     } else {
         Exit::Success
     };
+    let mut out = std::io::stdout().lock();
+    let result = validate::render(&checked.diagnostics, run.format, settings.color, &mut out)
+        .and_then(|()| {
+            if run.format == Format::Human && checked.error_count() == 0 {
+                if let Some(d) = &checked.desired {
+                    writeln!(out, "{}", success_line(checked.files.len(), d))?;
+                }
+            }
+            out.flush()
+        });
     // The process ends here: freeing a 100,000-user state piece by piece takes longer than
     // checking its rules.
     std::mem::forget(checked);
+    written(result, exit)?;
     Ok(exit)
 }
 

@@ -11,8 +11,8 @@ use serde::{Deserialize, Serialize};
 use crate::model::keys::{self, Grantee};
 use crate::model::{
     Access, Contact, DateFormat, Entry, GrantAction, GrantSpec, Kind, Language, Limits,
-    MembershipSpec, ModelSpec, PlanSpec, RoleSpec, State, SystemRole, TenantModelSpec, TenantSpec,
-    TenantStatus, UserModelSpec, UserSpec, UserStatus, WorkspaceSpec,
+    MembershipSpec, ModelSpec, PlanSpec, Rename, RoleSpec, State, SystemRole, TenantModelSpec,
+    TenantSpec, TenantStatus, UserModelSpec, UserSpec, UserStatus, WorkspaceSpec,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -200,16 +200,6 @@ pub struct UserDecl {
     /// Direct model grants, keyed by model: `allow` or `deny`, overriding the tenant level.
     #[serde(default, skip_serializing_if = "IndexMap::is_empty")]
     pub models: IndexMap<String, Access>,
-}
-
-/// A rename hint from `previously:`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Rename {
-    pub kind: Kind,
-    /// The key the live state still has.
-    pub from: String,
-    /// The key the YAML declares.
-    pub to: String,
 }
 
 /// Where each resource of a [`Desired`] state was declared, as a JSON pointer into the merged

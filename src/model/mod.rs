@@ -268,3 +268,14 @@ impl<S> Entry<S> {
         }
     }
 }
+
+/// A rename declared with `previously:`: the resource the live state holds as `kind/from` is
+/// `kind/to` in the configuration (a tenant or workspace renamed, a user's e-mail changed).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rename {
+    pub kind: Kind,
+    /// The key the live state still has.
+    pub from: String,
+    /// The key the configuration declares.
+    pub to: String,
+}

@@ -1,29 +1,29 @@
 //! [`diff`]: the one function that turns the desired and the live state into a [`Plan`].
 //!
-//! Renames (`previously:`) are resolved first into key maps from desired keys to live keys;
-//! then every desired resource is matched with its live counterpart (create, update, move),
-//! every unmatched live resource is decided (delete, cascade, keep, unmanaged), and finally
-//! the plan-time rules (6, 9, the delete guard) add risks.
+//! Renames (`previously:`) are resolved first into key maps from desired keys to live keys
+//! ([`renames`]); then every desired resource is matched with its live counterpart (create,
+//! update, move), every unmatched live resource is decided (delete, cascade, keep,
+//! unmanaged) — the matching, here; the changes are narrowed to the targets and put in apply
+//! order ([`super::order`]); and finally the plan-time rules (6, 9, the delete guard) add
+//! risks ([`super::risks`]).
+
+mod renames;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
+use super::order::{self, by_rank, Res};
 use super::{
-    cascade_parents, delete_rank, field_changes, rank, Action, Change, FieldChange, Moved, Op,
-    OpKind, Plan, PlanOptions, Reason, Risk, Warning, LIMIT_BELOW_USAGE, PROTECTED_REPLACE,
-    SELF_LOCKOUT, TOO_MANY_DELETES,
+    field_changes, risks, Action, Change, FieldChange, Moved, Plan, PlanInput, PlanOptions, Reason,
+    Risk, Step, Verb, Warning,
 };
-use crate::config::Desired;
-use crate::diagnostic::Severity;
-use crate::model::keys::{self, Grantee};
-use crate::model::{AnySpec, Kind, Meta, State};
-use crate::rules::{self, SelfLockout};
-
-type Res = (Kind, String);
+use crate::model::keys;
+use crate::model::{AnySpec, Kind, Meta, Rename, State};
+use crate::rules;
 
 /// Diffs `desired` against `live`. Pure and total: any pair of states gives a plan.
-pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
+pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
     let mut d = Differ::new(desired, live, opts);
     d.resolve_renames();
     d.user_replaces();
@@ -31,10 +31,10 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
     d.live_pass();
     let mut changes = d.changes;
     if !opts.targets.is_empty() {
-        changes = filter_targets(changes, &opts.targets, desired, live);
+        changes = order::filter_targets(changes, &opts.targets, desired, live);
     }
-    drop_cascaded_deletes(&mut changes);
-    sort_changes(&mut changes);
+    order::drop_cascaded_deletes(&mut changes);
+    order::sort_changes(&mut changes);
     let mut plan = Plan {
         revision: live.revision,
         changes,
@@ -43,25 +43,15 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
         unmanaged: d.unmanaged,
     };
     plan.risks
-        .extend(delete_guard(&plan, live, opts.max_delete_percent));
+        .extend(risks::delete_guard(&plan, live, opts.max_delete_percent));
     plan.risks
-        .extend(self_lockout(&plan, &desired.state, live, opts));
+        .extend(risks::self_lockout(&plan, &desired.state, live, opts));
     plan.risks
-        .extend(limits_below_usage(&plan, &desired.state, live));
-    let checked = match &desired.warnings {
+        .extend(risks::limits_below_usage(&plan, &desired.state, live));
+    let mut warnings = match &desired.warnings {
         Some(w) => w.clone(),
-        None => rules::check(&desired.state),
+        None => Warning::of_rules(rules::check(&desired.state)),
     };
-    let mut warnings: Vec<Warning> = checked
-        .into_iter()
-        .filter(|v| v.severity == Severity::Warning)
-        .map(|v| Warning {
-            code: v.code.to_string(),
-            kind: v.kind,
-            key: v.key,
-            message: v.message,
-        })
-        .collect();
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
     plan
@@ -70,7 +60,7 @@ pub fn diff(desired: &Desired, live: &State, opts: &PlanOptions) -> Plan {
 struct Differ<'a> {
     desired: &'a State,
     live: &'a State,
-    renames: &'a [crate::config::Rename],
+    renames: &'a [Rename],
     opts: &'a PlanOptions,
     /// Desired tenant key → live tenant key, for renames not yet applied.
     tenant_map: HashMap<String, String>,
@@ -101,9 +91,9 @@ fn spec_value(spec: &AnySpec) -> Value {
     spec.to_value()
 }
 
-fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Op {
-    Op {
-        op: OpKind::Put,
+fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Step {
+    Step {
+        verb: Verb::Put,
         kind,
         key: key.to_string(),
         spec: Some(spec_value(spec)),
@@ -112,9 +102,9 @@ fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) 
     }
 }
 
-fn delete(kind: Kind, key: &str, if_version: i64) -> Op {
-    Op {
-        op: OpKind::Delete,
+fn delete(kind: Kind, key: &str, if_version: i64) -> Step {
+    Step {
+        verb: Verb::Delete,
         kind,
         key: key.to_string(),
         spec: None,
@@ -136,18 +126,8 @@ fn all_keys(state: &State) -> Vec<(Kind, &str)> {
     by_rank(|k| state.keys(k).collect())
 }
 
-/// Keys gathered kind by kind, parents' kinds first.
-fn by_rank<'a>(mut keys: impl FnMut(Kind) -> Vec<&'a str>) -> Vec<(Kind, &'a str)> {
-    let mut kinds: Vec<Kind> = Kind::ALL.to_vec();
-    kinds.sort_by_key(|k| rank(*k));
-    kinds
-        .into_iter()
-        .flat_map(|k| keys(k).into_iter().map(move |key| (k, key)))
-        .collect()
-}
-
 impl<'a> Differ<'a> {
-    fn new(desired: &'a Desired, live: &'a State, opts: &'a PlanOptions) -> Self {
+    fn new(desired: &'a PlanInput, live: &'a State, opts: &'a PlanOptions) -> Self {
         Differ {
             desired: &desired.state,
             live,
@@ -166,256 +146,6 @@ impl<'a> Differ<'a> {
             warnings: Vec::new(),
             risks: Vec::new(),
             unmanaged: BTreeMap::new(),
-        }
-    }
-
-    fn live_tenant<'k>(&'k self, t: &'k str) -> &'k str {
-        self.tenant_map.get(t).map(String::as_str).unwrap_or(t)
-    }
-
-    fn live_ws(&self, t: &str, w: &str) -> String {
-        let k = keys::join(&[t, w]);
-        match self.ws_map.get(&k) {
-            Some(l) => l.clone(),
-            None => keys::join(&[self.live_tenant(t), w]),
-        }
-    }
-
-    /// The live key a desired resource has before apply (differs under a rename).
-    fn live_key(&self, kind: Kind, key: &str) -> String {
-        match kind {
-            Kind::Tenant => self.live_tenant(key).to_string(),
-            Kind::Workspace => match keys::split2(key) {
-                Some((t, w)) => self.live_ws(t, w),
-                None => key.to_string(),
-            },
-            Kind::TenantModel => match keys::split2(key) {
-                Some((t, m)) => keys::join(&[self.live_tenant(t), m]),
-                None => key.to_string(),
-            },
-            Kind::Grant => match keys::split_grant(key) {
-                Some((t, w, g)) => format!("{}/{g}", self.live_ws(t, w)),
-                None => key.to_string(),
-            },
-            Kind::Membership => match keys::split2(key) {
-                Some((u, t)) => keys::join(&[u, self.live_tenant(t)]),
-                None => key.to_string(),
-            },
-            Kind::Plan | Kind::Model | Kind::Role | Kind::User | Kind::UserModel => key.to_string(),
-        }
-    }
-
-    /// The rename root (kind, desired key) a desired resource moves with, if any.
-    fn rename_root(&self, kind: Kind, key: &str) -> Option<Res> {
-        let tenant = keys::tenant_of(kind, key)?;
-        let ws = match kind {
-            Kind::Grant => keys::split_grant(key).map(|(t, w, _)| keys::join(&[t, w])),
-            _ => None,
-        };
-        if let Some(ws) = ws.filter(|w| self.ws_map.contains_key(w)) {
-            return Some((Kind::Workspace, ws));
-        }
-        self.tenant_map
-            .contains_key(tenant)
-            .then(|| (Kind::Tenant, tenant.to_string()))
-    }
-
-    fn resolve_renames(&mut self) {
-        for r in self.renames.iter().filter(|r| r.kind == Kind::Tenant) {
-            if !self.desired.contains(Kind::Tenant, &r.to)
-                || self.desired.contains(Kind::Tenant, &r.from)
-            {
-                continue;
-            }
-            match (
-                self.live.contains(Kind::Tenant, &r.from),
-                self.live.contains(Kind::Tenant, &r.to),
-            ) {
-                (true, false) => {
-                    self.tenant_map.insert(r.to.clone(), r.from.clone());
-                }
-                (true, true) => {
-                    self.stale_sources
-                        .insert((Kind::Tenant, r.from.clone()), r.to.clone());
-                }
-                _ => {}
-            }
-        }
-        for r in self.renames.iter().filter(|r| r.kind == Kind::Workspace) {
-            let (Some((tt, tw)), Some((ft, fw))) = (keys::split2(&r.to), keys::split2(&r.from))
-            else {
-                continue;
-            };
-            if !self.desired.contains(Kind::Workspace, &r.to)
-                || self.desired.contains(Kind::Workspace, &r.from)
-            {
-                continue;
-            }
-            let live_from = keys::join(&[self.live_tenant(ft), fw]);
-            let live_to = keys::join(&[self.live_tenant(tt), tw]);
-            match (
-                self.live.contains(Kind::Workspace, &live_from),
-                self.live.contains(Kind::Workspace, &live_to),
-            ) {
-                (true, false) if ft == tt => {
-                    self.ws_map.insert(r.to.clone(), live_from);
-                }
-                (true, false) => {
-                    self.ws_moves.insert(r.to.clone(), live_from);
-                }
-                (true, true) => {
-                    self.stale_sources
-                        .insert((Kind::Workspace, live_from), r.to.clone());
-                }
-                _ => {}
-            }
-        }
-        for r in self.renames.iter().filter(|r| r.kind == Kind::User) {
-            if !self.desired.contains(Kind::User, &r.to)
-                || self.desired.contains(Kind::User, &r.from)
-            {
-                continue;
-            }
-            match (
-                self.live.contains(Kind::User, &r.from),
-                self.live.contains(Kind::User, &r.to),
-            ) {
-                (true, false) => {
-                    self.user_map.insert(r.to.clone(), r.from.clone());
-                }
-                (true, true) => {
-                    self.stale_sources
-                        .insert((Kind::User, r.from.clone()), r.to.clone());
-                }
-                _ => {}
-            }
-        }
-    }
-
-    /// A replace deletes the old resource: refused when it is protected.
-    fn protected_replace(&mut self, kind: Kind, old: &str, new: &str) {
-        if self.live.meta(kind, old).is_some_and(|m| m.protected) {
-            self.risks.push(Risk {
-                code: PROTECTED_REPLACE.into(),
-                kind,
-                key: old.to_string(),
-                message: format!(
-                    "{kind} `{old}` is protected, and replacing it by `{new}` deletes it; apply `protected: false` on it first, or drop `previously:`"
-                ),
-            });
-        }
-    }
-
-    /// A user with everything hanging from it, as one JSON object for a replace's fields.
-    fn user_aggregate(state: &State, email: &str) -> (Value, Vec<(Kind, String)>) {
-        let mut obj = Map::new();
-        let mut children = Vec::new();
-        obj.insert("email".into(), json!(email));
-        if let Some((_, spec)) = state.get(Kind::User, email) {
-            if let Value::Object(m) = spec_value(&spec) {
-                obj.extend(m);
-            }
-        }
-        let prefix = format!("{email}/");
-        let mut memberships = Map::new();
-        for k in state.keys_in(Kind::Membership, &prefix) {
-            if let Some((_, spec)) = state.get(Kind::Membership, k) {
-                memberships.insert(k[prefix.len()..].to_string(), spec_value(&spec));
-                children.push((Kind::Membership, k.to_string()));
-            }
-        }
-        let mut models = Map::new();
-        for k in state.keys_in(Kind::UserModel, &prefix) {
-            if let Some(e) = state.user_models.get(k) {
-                models.insert(k[prefix.len()..].to_string(), json!(e.spec.access));
-                children.push((Kind::UserModel, k.to_string()));
-            }
-        }
-        let mut grants = Map::new();
-        for (k, e) in &state.grants {
-            if let Some((t, w, Grantee::User(u))) = keys::split_grant(k) {
-                if u == email {
-                    grants.insert(keys::join(&[t, w]), json!(e.spec.actions));
-                    children.push((Kind::Grant, k.clone()));
-                }
-            }
-        }
-        if !memberships.is_empty() {
-            obj.insert("memberships".into(), Value::Object(memberships));
-        }
-        if !models.is_empty() {
-            obj.insert("models".into(), Value::Object(models));
-        }
-        if !grants.is_empty() {
-            obj.insert("grants".into(), Value::Object(grants));
-        }
-        (Value::Object(obj), children)
-    }
-
-    /// One `replace` per e-mail change: the old user and what hangs from it are deleted, the
-    /// new user and its memberships, model grants and workspace grants created.
-    fn user_replaces(&mut self) {
-        let mut pairs: Vec<(String, String)> = self
-            .user_map
-            .iter()
-            .map(|(n, o)| (n.clone(), o.clone()))
-            .collect();
-        pairs.sort();
-        for (new, old) in pairs {
-            self.protected_replace(Kind::User, &old, &new);
-            let (after, new_children) = Self::user_aggregate(self.desired, &new);
-            let (before, old_children) = Self::user_aggregate(self.live, &old);
-            let mut ops = Vec::new();
-            if let Some((meta, spec)) = self.desired.get(Kind::User, &new) {
-                ops.push(put(Kind::User, &new, &spec, 0, meta.protected));
-            }
-            for (kind, key) in &new_children {
-                if let Some((meta, spec)) = self.desired.get(*kind, key) {
-                    // A child may already exist live under the new key (a grant to the
-                    // new e-mail cannot, but stay exact): put over its live version.
-                    let v = self.live.meta(*kind, key).map_or(0, |m| m.version);
-                    ops.push(put(*kind, key, &spec, v, meta.protected));
-                }
-            }
-            for (kind, key) in old_children
-                .iter()
-                .chain(std::iter::once(&(Kind::User, old.clone())))
-            {
-                if let Some(m) = self.live.meta(*kind, key) {
-                    ops.push(delete(*kind, key, m.version));
-                    self.matched.insert((*kind, key.clone()));
-                    self.doomed.insert((*kind, key.clone()));
-                }
-            }
-            for (kind, key) in &new_children {
-                self.matched.insert((*kind, key.clone()));
-            }
-            self.changes.push(Change {
-                kind: Kind::User,
-                key: new.clone(),
-                action: Action::Replace,
-                previous_key: Some(old.clone()),
-                fields: field_changes(&before, &after),
-                before: Some(before),
-                after: Some(after),
-                reason: Some(Reason::Email),
-                moved: Vec::new(),
-                ops,
-            });
-        }
-    }
-
-    /// Whether a desired resource is folded into a user replace.
-    fn folded_into_replace(&self, kind: Kind, key: &str) -> bool {
-        match kind {
-            Kind::User => self.user_map.contains_key(key),
-            Kind::Membership | Kind::UserModel => {
-                keys::split2(key).is_some_and(|(u, _)| self.user_map.contains_key(u))
-            }
-            Kind::Grant => {
-                matches!(keys::split_grant(key), Some((_, _, Grantee::User(u))) if self.user_map.contains_key(&u))
-            }
-            _ => false,
         }
     }
 
@@ -474,7 +204,7 @@ impl<'a> Differ<'a> {
                     fields: Vec::new(),
                     reason: None,
                     moved: Vec::new(),
-                    ops: vec![put(kind, key, &dspec, 0, dmeta.protected)],
+                    steps: vec![put(kind, key, &dspec, 0, dmeta.protected)],
                 });
                 continue;
             };
@@ -519,7 +249,7 @@ impl<'a> Differ<'a> {
                             from: lk,
                             to: key.to_string(),
                         });
-                        root.ops.extend(ops);
+                        root.steps.extend(ops);
                         continue;
                     }
                 }
@@ -537,7 +267,7 @@ impl<'a> Differ<'a> {
                     fields,
                     reason: None,
                     moved: Vec::new(),
-                    ops,
+                    steps: ops,
                 });
                 continue;
             }
@@ -545,8 +275,8 @@ impl<'a> Differ<'a> {
                 continue;
             }
             let op = if same_spec && lmeta.protected == dmeta.protected {
-                Op {
-                    op: OpKind::Adopt,
+                Step {
+                    verb: Verb::Adopt,
                     kind,
                     key: key.to_string(),
                     spec: Some(spec_value(&dspec)),
@@ -566,81 +296,8 @@ impl<'a> Differ<'a> {
                 fields,
                 reason: None,
                 moved: Vec::new(),
-                ops: vec![op],
+                steps: vec![op],
             });
-        }
-    }
-
-    fn workspace_move(&mut self, key: &str, from: &str, dmeta: Meta, dspec: &AnySpec) {
-        let Some((lmeta, lspec)) = self.live.get(Kind::Workspace, from) else {
-            return;
-        };
-        self.matched.insert((Kind::Workspace, from.to_string()));
-        self.doomed.insert((Kind::Workspace, from.to_string()));
-        if lmeta.protected {
-            self.protected_replace(Kind::Workspace, from, key);
-        }
-        let mut fields = vec![field("key", from, key)];
-        if let (Some((ft, _)), Some((tt, _))) = (keys::split2(from), keys::split2(key)) {
-            fields.push(field("tenant", ft, tt));
-        }
-        fields.extend(field_changes(&spec_value(&lspec), &spec_value(dspec)));
-        if lmeta.protected != dmeta.protected {
-            fields.push(field("protected", lmeta.protected, dmeta.protected));
-        }
-        self.changes.push(Change {
-            kind: Kind::Workspace,
-            key: key.to_string(),
-            action: Action::Replace,
-            previous_key: Some(from.to_string()),
-            before: Some(spec_value(&lspec)),
-            after: Some(spec_value(dspec)),
-            fields,
-            reason: Some(Reason::Tenant),
-            moved: Vec::new(),
-            ops: vec![
-                put(Kind::Workspace, key, dspec, 0, dmeta.protected),
-                delete(Kind::Workspace, from, lmeta.version),
-            ],
-        });
-    }
-
-    /// The desired key a live resource under a renamed parent moves to, and its root.
-    fn carried_to(&self, kind: Kind, lkey: &str) -> Option<(String, Res)> {
-        // Inverse maps: live → desired.
-        let inv_t = |t: &str| {
-            self.tenant_map
-                .iter()
-                .find(|(_, l)| l.as_str() == t)
-                .map(|(d, _)| d.clone())
-        };
-        let inv_w = |w: &str| {
-            self.ws_map
-                .iter()
-                .find(|(_, l)| l.as_str() == w)
-                .map(|(d, _)| d.clone())
-        };
-        match kind {
-            Kind::Workspace | Kind::TenantModel => {
-                let (t, rest) = keys::split2(lkey)?;
-                let nt = inv_t(t)?;
-                Some((keys::join(&[&nt, rest]), (Kind::Tenant, nt)))
-            }
-            Kind::Membership => {
-                let (u, t) = keys::split2(lkey)?;
-                let nt = inv_t(t)?;
-                Some((keys::join(&[u, &nt]), (Kind::Tenant, nt)))
-            }
-            Kind::Grant => {
-                let (t, w, g) = keys::split_grant(lkey)?;
-                let lw = keys::join(&[t, w]);
-                if let Some(nw) = inv_w(&lw) {
-                    return Some((format!("{nw}/{g}"), (Kind::Workspace, nw)));
-                }
-                let nt = inv_t(t)?;
-                Some((keys::grant(&nt, w, &g), (Kind::Tenant, nt)))
-            }
-            _ => None,
         }
     }
 
@@ -656,7 +313,7 @@ impl<'a> Differ<'a> {
             fields: Vec::new(),
             reason: Some(reason),
             moved: Vec::new(),
-            ops: vec![delete(kind, key, meta.version)],
+            steps: vec![delete(kind, key, meta.version)],
         });
     }
 
@@ -712,8 +369,8 @@ impl<'a> Differ<'a> {
                             from: key.to_string(),
                             to: to.clone(),
                         });
-                        root.ops.push(put(kind, &to, &spec, 0, meta.protected));
-                        root.ops.push(delete(kind, key, meta.version));
+                        root.steps.push(put(kind, &to, &spec, 0, meta.protected));
+                        root.steps.push(delete(kind, key, meta.version));
                         self.doomed.insert(res.clone());
                         self.moved_live.insert(res);
                     }
@@ -767,232 +424,4 @@ impl<'a> Differ<'a> {
             self.delete_change(kind, key, meta, &spec, reason);
         }
     }
-}
-
-/// Drops the delete ops the platform performs by itself: a resource whose parent is deleted
-/// in the same plan goes with it (the change stays, to show it). Deleting children one by
-/// one would, in resource-by-resource mode, pass through states the platform refuses (a
-/// tenant without its `org_admin`).
-fn drop_cascaded_deletes(changes: &mut [Change]) {
-    let deleted: HashSet<Res> = changes
-        .iter()
-        .flat_map(|c| c.ops.iter())
-        .filter(|o| o.op == OpKind::Delete)
-        .map(|o| (o.kind, o.key.clone()))
-        .collect();
-    for c in changes.iter_mut() {
-        c.ops.retain(|o| {
-            o.op != OpKind::Delete
-                || !cascade_parents(o.kind, &o.key)
-                    .iter()
-                    .any(|p| deleted.contains(p))
-        });
-    }
-}
-
-/// Creates, updates and replaces by increasing rank, then deletes by decreasing rank.
-fn sort_changes(changes: &mut [Change]) {
-    changes.sort_by(|a, b| {
-        let ka = (
-            a.action == Action::Delete,
-            if a.action == Action::Delete {
-                delete_rank(a.kind)
-            } else {
-                rank(a.kind)
-            },
-        );
-        let kb = (
-            b.action == Action::Delete,
-            if b.action == Action::Delete {
-                delete_rank(b.kind)
-            } else {
-                rank(b.kind)
-            },
-        );
-        ka.cmp(&kb)
-            .then_with(|| a.kind.cmp(&b.kind))
-            .then_with(|| a.key.cmp(&b.key))
-    });
-}
-
-/// What a resource depends on: its parents by key, and what its spec refers to (a tenant's
-/// plan, a membership's custom role and workspaces, a grant's role).
-fn dependencies(kind: Kind, key: &str, state: &State) -> Vec<Res> {
-    let mut out = keys::parents(kind, key);
-    match kind {
-        Kind::Tenant => {
-            if let Some(t) = state.tenants.get(key) {
-                out.push((Kind::Plan, t.spec.plan.clone()));
-            }
-        }
-        Kind::Membership => {
-            if let (Some(m), Some((_, t))) = (state.memberships.get(key), keys::split2(key)) {
-                if state.roles.contains_key(&m.spec.role) {
-                    out.push((Kind::Role, m.spec.role.clone()));
-                }
-                out.extend(
-                    m.spec
-                        .workspaces
-                        .iter()
-                        .map(|w| (Kind::Workspace, keys::join(&[t, w]))),
-                );
-            }
-        }
-        _ => {}
-    }
-    out
-}
-
-/// Every dependency of a resource, transitively.
-fn ancestors(kind: Kind, key: &str, state: &State) -> Vec<Res> {
-    let mut out: Vec<Res> = Vec::new();
-    let mut stack = dependencies(kind, key, state);
-    while let Some(p) = stack.pop() {
-        if !out.contains(&p) {
-            stack.extend(dependencies(p.0, &p.1, state));
-            out.push(p);
-        }
-    }
-    out
-}
-
-/// Keeps the changes of the targets, of their children, and of everything these depend on.
-fn filter_targets(
-    changes: Vec<Change>,
-    targets: &[Res],
-    desired: &Desired,
-    live: &State,
-) -> Vec<Change> {
-    let target_set: HashSet<&Res> = targets.iter().collect();
-    let below = |kind: Kind, key: &str| {
-        let mut stack = keys::parents(kind, key);
-        while let Some(p) = stack.pop() {
-            if target_set.contains(&p) {
-                return true;
-            }
-            stack.extend(keys::parents(p.0, &p.1));
-        }
-        false
-    };
-    // The targets and their children (by key, under both the new and the previous key).
-    let mut selected: HashSet<Res> = targets.iter().cloned().collect();
-    for c in &changes {
-        for key in std::iter::once(&c.key).chain(c.previous_key.as_ref()) {
-            if below(c.kind, key) {
-                selected.insert((c.kind, c.key.clone()));
-            }
-        }
-    }
-    // Everything they depend on.
-    let mut needed: HashSet<Res> = selected.clone();
-    for (k, key) in &selected {
-        needed.extend(ancestors(*k, key, &desired.state));
-        needed.extend(ancestors(*k, key, live));
-    }
-    changes
-        .into_iter()
-        .filter(|c| {
-            needed.contains(&(c.kind, c.key.clone()))
-                || c.previous_key
-                    .as_ref()
-                    .is_some_and(|p| needed.contains(&(c.kind, p.clone())))
-        })
-        .collect()
-}
-
-/// The delete guard: no plan deletes more than `max_percent` of a kind's live resources.
-pub(crate) fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Risk> {
-    let mut by_kind: BTreeMap<Kind, usize> = BTreeMap::new();
-    for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
-        *by_kind.entry(c.kind).or_default() += 1;
-    }
-    by_kind
-        .into_iter()
-        .filter_map(|(kind, n)| {
-            let total = live.count(kind);
-            (n * 100 > usize::from(max_percent) * total).then(|| Risk {
-                code: TOO_MANY_DELETES.into(),
-                kind,
-                key: "*".into(),
-                message: format!(
-                    "the plan deletes {n} of {total} live {} ({} %), more than the {max_percent} % allowed; check the deletes, then pass --max-delete-percent {}",
-                    kind.plural(),
-                    n * 100 / total.max(1),
-                    (n * 100).div_ceil(total.max(1)).min(100),
-                ),
-            })
-        })
-        .collect()
-}
-
-/// Rule 6: the identity running the apply cannot remove, block or demote itself. What locks
-/// it out is [`rules::self_lockout`]'s decision, the same the server refuses.
-fn self_lockout(plan: &Plan, desired: &State, live: &State, opts: &PlanOptions) -> Vec<Risk> {
-    let Some(me) = opts.identity.user.as_deref() else {
-        return Vec::new();
-    };
-    let me = me.to_lowercase();
-    let mut out = Vec::new();
-    for c in &plan.changes {
-        let live_key = c.previous_key.as_deref().unwrap_or(&c.key);
-        let gone = match (c.kind, c.action) {
-            (Kind::User, Action::Delete | Action::Replace) | (Kind::Membership, Action::Delete) => {
-                true
-            }
-            (Kind::User | Kind::Membership, Action::Update) => false,
-            _ => continue,
-        };
-        let before = live.get(c.kind, live_key).map(|(_, s)| s);
-        let after = if gone {
-            None
-        } else {
-            desired.get(c.kind, &c.key).map(|(_, s)| s)
-        };
-        for lockout in rules::self_lockout(&me, c.kind, live_key, before.as_ref(), after.as_ref()) {
-            let what = match lockout {
-                SelfLockout::DeleteUser => "delete itself".to_string(),
-                SelfLockout::BlockUser => "block itself".into(),
-                SelfLockout::DropSystemRole => "remove its own system role".into(),
-                SelfLockout::RemoveMembership => "remove its own membership".into(),
-                SelfLockout::Demote { from, to } => {
-                    format!("demote itself from `{from}` to `{to}`")
-                }
-            };
-            out.push(Risk {
-                code: SELF_LOCKOUT.into(),
-                kind: c.kind,
-                key: if gone { live_key } else { &c.key }.to_string(),
-                message: format!("the identity running the apply (`{me}`) cannot {what} (rule 6); run the apply with another identity"),
-            });
-        }
-    }
-    out
-}
-
-/// Rule 9: a tenant limit lowered below the tenant's live usage ([`rules::limits::below_usage`]).
-fn limits_below_usage(plan: &Plan, desired: &State, live: &State) -> Vec<Risk> {
-    // The live key of each desired tenant (a renamed tenant is compared with its old self).
-    let live_key: HashMap<&str, &str> = plan
-        .changes
-        .iter()
-        .filter(|c| c.kind == Kind::Tenant)
-        .filter_map(|c| Some((c.key.as_str(), c.previous_key.as_deref()?)))
-        .collect();
-    rules::limits::below_usage(desired, live, &live_key)
-        .into_iter()
-        .map(|b| Risk {
-            code: LIMIT_BELOW_USAGE.into(),
-            kind: Kind::Tenant,
-            key: b.tenant.to_string(),
-            message: format!(
-                "the {} limit of tenant `{}` goes from {} to {}, below its {} live {}; apply refuses it without --allow-limit-below-usage",
-                b.limit,
-                b.tenant,
-                b.was.map_or("unlimited".to_string(), |w| w.to_string()),
-                b.to,
-                b.usage,
-                b.unit,
-            ),
-        })
-        .collect()
 }

@@ -4,23 +4,23 @@
 
 mod diff;
 mod fields;
-
-#[cfg(test)]
-mod tests;
+mod order;
+mod risks;
 
 use std::collections::BTreeMap;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::model::Kind;
+use crate::diagnostic::Severity;
+use crate::model::{Kind, Rename, State};
+use crate::rules::Violation;
 
 pub use diff::diff;
 pub use fields::field_changes;
+pub use order::{cascade_parents, delete_rank, parse_target, rank};
 
 /// What a change does to one resource.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Action {
     /// The resource does not exist live; it will be created.
     Create,
@@ -47,7 +47,7 @@ impl Action {
 /// One field that changes: `path` is dot-separated inside the spec (`limits.users`), or one
 /// of the pseudo-fields `key` (rename), `email` (replace), `protected`, `managed` (adoption).
 /// `before` is `None` when the field is added, `after` is `None` when it is removed.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct FieldChange {
     pub path: String,
     pub before: Option<Value>,
@@ -55,8 +55,7 @@ pub struct FieldChange {
 }
 
 /// Why a change is what it is. Display only: apply never reads it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case", tag = "type")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reason {
     /// Replace forced by a changed e-mail (`previously:` on a user).
     Email,
@@ -101,25 +100,22 @@ impl Reason {
 }
 
 /// One write that apply sends, in the plan so that apply never re-diffs.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Op {
-    pub op: OpKind,
+#[derive(Debug, Clone, PartialEq)]
+pub struct Step {
+    pub verb: Verb,
     pub kind: Kind,
     pub key: String,
     /// The full desired spec, for `put` and `adopt`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub spec: Option<Value>,
-    /// The live version this op expects (0: the resource must not exist).
+    /// The live version this step expects (0: the resource must not exist).
     pub if_version: i64,
     /// The protection flag, for `put`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
 }
 
-/// What an [`Op`] does.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum OpKind {
+/// What a [`Step`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verb {
     /// Create or overwrite, and mark managed.
     Put,
     /// Mark an unchanged live resource managed.
@@ -130,7 +126,7 @@ pub enum OpKind {
 
 /// A resource carried along with a renamed parent, unchanged: shown compactly under the
 /// parent's change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Moved {
     pub kind: Kind,
     pub from: String,
@@ -142,26 +138,24 @@ pub struct Moved {
 /// Contract: `before` is the live spec (`None` for a create), `after` the desired spec
 /// (`None` for a delete). `key` is the identity after apply (the deleted key for a delete);
 /// `previous_key` is the live key when it differs (rename, replace). `fields` lists only what
-/// changes. `ops` are the writes apply performs for this change.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// changes. `steps` are the writes apply performs for this change.
+#[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: Kind,
     pub key: String,
     pub action: Action,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous_key: Option<String>,
     pub before: Option<Value>,
     pub after: Option<Value>,
     pub fields: Vec<FieldChange>,
     pub reason: Option<Reason>,
     /// Unchanged children carried along by a rename (tenant or workspace).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub moved: Vec<Moved>,
-    pub ops: Vec<Op>,
+    pub steps: Vec<Step>,
 }
 
 /// A finding that needs a human's attention before apply.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Risk {
     /// `limit_below_usage` (refused by apply unless `--allow-limit-below-usage`),
     /// `self_lockout` (rule 6, always refused), `too_many_deletes` (refused unless
@@ -187,7 +181,7 @@ impl Risk {
 }
 
 /// A warning: from the rules on the desired state, or a resource kept because it is protected.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Warning {
     pub code: String,
     pub kind: Kind,
@@ -195,8 +189,29 @@ pub struct Warning {
     pub message: String,
 }
 
+impl Warning {
+    /// The plan's form of a rule's warning on the desired state.
+    pub fn from_violation(v: Violation) -> Warning {
+        Warning {
+            code: v.code.to_string(),
+            kind: v.kind,
+            key: v.key,
+            message: v.message,
+        }
+    }
+
+    /// The warnings among the rules' findings on a desired state.
+    pub fn of_rules(violations: Vec<Violation>) -> Vec<Warning> {
+        violations
+            .into_iter()
+            .filter(|v| v.severity == Severity::Warning)
+            .map(Warning::from_violation)
+            .collect()
+    }
+}
+
 /// How many changes of each action.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Summary {
     pub create: usize,
     pub update: usize,
@@ -211,14 +226,35 @@ impl Summary {
 }
 
 /// Who runs the apply, for rule 6.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Identity {
     /// The user the token acts as, if any.
     pub user: Option<String>,
 }
 
+/// What a plan is made from on the configuration's side: the desired state, the renames the
+/// configuration declares (`previously:`), and the rules' warnings on that state when they
+/// are known already (validate computed them; otherwise [`diff`] checks the rules itself).
+/// Built by the pipeline from the loaded configuration, so the plan knows nothing of YAML.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct PlanInput {
+    pub state: State,
+    pub renames: Vec<Rename>,
+    pub warnings: Option<Vec<Warning>>,
+}
+
+impl PlanInput {
+    /// A desired state without renames or known warnings.
+    pub fn new(state: State) -> PlanInput {
+        PlanInput {
+            state,
+            ..PlanInput::default()
+        }
+    }
+}
+
 /// What shapes a plan (resolved from flags).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlanOptions {
     /// Also delete live resources that tenantctl never managed.
     pub prune: bool,
@@ -241,7 +277,7 @@ impl Default for PlanOptions {
 }
 
 /// The outcome of a diff: what apply will do, and what to tell the reviewer.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Plan {
     /// The live state's revision the plan was made from (apply's precondition).
     pub revision: i64,
@@ -271,17 +307,17 @@ impl Plan {
         !self.changes.is_empty()
     }
 
-    /// Every op of the plan in apply order: puts and adopts by [`rank`], then deletes by
-    /// [`delete_rank`]. Each element is (rank, op); ops of one phase and rank are
+    /// Every step of the plan in apply order: puts and adopts by [`rank`], then deletes by
+    /// [`delete_rank`]. Each element is (rank, step); steps of one phase and rank are
     /// independent of each other.
-    pub fn ops(&self) -> Vec<(u8, &Op)> {
-        let mut writes: Vec<(u8, &Op)> = Vec::new();
-        let mut deletes: Vec<(u8, &Op)> = Vec::new();
+    pub fn steps(&self) -> Vec<(u8, &Step)> {
+        let mut writes: Vec<(u8, &Step)> = Vec::new();
+        let mut deletes: Vec<(u8, &Step)> = Vec::new();
         for c in &self.changes {
-            for op in &c.ops {
-                match op.op {
-                    OpKind::Delete => deletes.push((delete_rank(op.kind), op)),
-                    _ => writes.push((rank(op.kind), op)),
+            for step in &c.steps {
+                match step.verb {
+                    Verb::Delete => deletes.push((delete_rank(step.kind), step)),
+                    _ => writes.push((rank(step.kind), step)),
                 }
             }
         }
@@ -295,7 +331,7 @@ impl Plan {
     /// --max-delete-percent N`): the other risks stay as planned.
     pub fn recheck_delete_guard(&mut self, live: &crate::model::State, max_percent: u8) {
         self.risks.retain(|r| r.code != TOO_MANY_DELETES);
-        let guard = diff::delete_guard(self, live, max_percent);
+        let guard = risks::delete_guard(self, live, max_percent);
         self.risks.extend(guard);
     }
 
@@ -306,95 +342,4 @@ impl Plan {
             .filter(|r| r.always_refused() || !allow_limit_below_usage)
             .collect()
     }
-}
-
-/// The dependency rank of a kind: plans, models, roles → tenants → workspaces, tenant models
-/// → users → memberships, user models → grants. Creates run by increasing rank, deletes by
-/// decreasing rank; resources of one rank never depend on each other.
-pub fn rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::Plan | Kind::Model | Kind::Role => 0,
-        Kind::Tenant => 1,
-        Kind::Workspace | Kind::TenantModel => 2,
-        Kind::User => 3,
-        Kind::Membership | Kind::UserModel => 4,
-        Kind::Grant => 5,
-    }
-}
-
-/// The order of deletes: children before parents, and tenants before users, so that no
-/// single delete leaves a tenant without its `org_admin` (a user's delete takes their
-/// memberships with it; a tenant's delete takes its memberships first). Plans, models and
-/// roles go last: tenants, memberships and model grants refer to them.
-pub fn delete_rank(kind: Kind) -> u8 {
-    match kind {
-        Kind::Grant => 0,
-        Kind::Membership | Kind::UserModel => 1,
-        Kind::Workspace | Kind::TenantModel => 2,
-        Kind::Tenant => 3,
-        Kind::User => 4,
-        Kind::Plan | Kind::Model | Kind::Role => 5,
-    }
-}
-
-/// The resources whose delete takes `kind/key` with it on the platform: a tenant takes its
-/// workspaces, tenant models, grants and memberships; a user their memberships, model grants
-/// and the grants to them; a workspace its grants; a membership the grants to its user in
-/// its tenant.
-pub fn cascade_parents(kind: Kind, key: &str) -> Vec<(Kind, String)> {
-    use crate::model::keys::{self, Grantee};
-    let mut out = Vec::new();
-    match kind {
-        Kind::Workspace | Kind::TenantModel => {
-            if let Some((t, _)) = keys::split2(key) {
-                out.push((Kind::Tenant, t.to_string()));
-            }
-        }
-        Kind::Membership => {
-            if let Some((u, t)) = keys::split2(key) {
-                out.push((Kind::Tenant, t.to_string()));
-                out.push((Kind::User, u.to_string()));
-            }
-        }
-        Kind::UserModel => {
-            if let Some((u, _)) = keys::split2(key) {
-                out.push((Kind::User, u.to_string()));
-            }
-        }
-        Kind::Grant => {
-            if let Some((t, w, g)) = keys::split_grant(key) {
-                out.push((Kind::Tenant, t.to_string()));
-                out.push((Kind::Workspace, keys::join(&[t, w])));
-                if let Grantee::User(u) = g {
-                    out.push((Kind::Membership, keys::join(&[&u, t])));
-                    out.push((Kind::User, u));
-                }
-            }
-        }
-        Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant | Kind::User => {}
-    }
-    out
-}
-
-/// Parses a `--target` value `KIND/KEY` (`tenant/acme`, `workspace/acme/paris`).
-pub fn parse_target(s: &str) -> Result<(Kind, String), String> {
-    let (kind, key) = s
-        .split_once('/')
-        .ok_or_else(|| format!("`{s}` is not KIND/KEY (e.g. `tenant/acme`)"))?;
-    let kind = Kind::parse(kind).ok_or_else(|| {
-        let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        format!(
-            "`{kind}` is not a kind; expected one of {}",
-            names.join(", ")
-        )
-    })?;
-    if key.is_empty() {
-        return Err(format!("`{s}` has no key after the kind"));
-    }
-    let key = if kind == Kind::User || kind == Kind::Membership || kind == Kind::UserModel {
-        key.to_lowercase()
-    } else {
-        key.to_string()
-    };
-    Ok((kind, key))
 }

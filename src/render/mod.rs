@@ -16,6 +16,27 @@ use crate::plan::{Action, Change, Moved, Plan};
 pub use human::human;
 pub use markdown::{markdown, MARKDOWN_LIMIT};
 
+/// How a plan is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Terraform-like blocks, coloured when the caller says so.
+    #[default]
+    Human,
+    /// A pull-request comment: summary table, details per kind.
+    Markdown,
+    /// The stable JSON plan (`format_version` 1).
+    Json,
+}
+
+/// A plan in `format`; `color` (decided once by the caller) styles human output only.
+pub fn render(plan: &Plan, format: Format, color: bool) -> String {
+    match format {
+        Format::Human => human(plan, color),
+        Format::Markdown => markdown(plan),
+        Format::Json => json::json(plan),
+    }
+}
+
 /// The summary line: `Plan: 3 to create, 2 to update, 0 to replace, 1 to delete.` or
 /// `No changes.`
 pub fn summary_line(plan: &Plan) -> String {
@@ -124,7 +145,7 @@ mod tests {
                 None
             },
             moved: Vec::new(),
-            ops: Vec::new(),
+            steps: Vec::new(),
         }
     }
 

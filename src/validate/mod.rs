@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 use serde::Serialize;
 
-pub use render::{render, render_styled, summary};
+pub use render::{render, summary, Format};
 
 use crate::config::load::{self, Loaded};
 use crate::config::merge::{self, Merged, Owners, Typed};

@@ -1,50 +1,50 @@
-//! Rendering diagnostics: human (miette excerpts with the span underlined, coloured only on a
-//! terminal without `NO_COLOR`), JSON (a stable array), and GitHub workflow annotations.
+//! Rendering diagnostics: human (miette excerpts with the span underlined, coloured when the
+//! caller decided so), JSON (a stable array), and GitHub workflow annotations.
 
 use std::collections::HashSet;
 use std::fmt;
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan};
 use serde::Serialize;
 
 use super::Diagnostic;
-use crate::cli::DiagnosticFormat;
 use crate::diagnostic::Severity;
 
-/// Writes diagnostics in the chosen format; human output is coloured when stdout is a
-/// terminal and `NO_COLOR` is unset. Human output ends with a summary line.
-pub fn render(
-    diagnostics: &[Diagnostic],
-    format: DiagnosticFormat,
-    out: &mut dyn Write,
-) -> std::io::Result<()> {
-    let color = std::io::stdout().is_terminal()
-        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
-    render_styled(diagnostics, format, color, out)
+/// How diagnostics are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Format {
+    /// Annotated source excerpts (miette), coloured when the caller says so.
+    #[default]
+    Human,
+    /// A JSON array of {code, severity, message, file, line, column, help}.
+    Json,
+    /// GitHub Actions workflow annotations (`::error file=…,line=…::`).
+    Github,
 }
 
-/// [`render`] with the colour decided by the caller.
-pub fn render_styled(
+/// Writes diagnostics in `format`; `color` (decided once by the caller) styles human output.
+/// Human output ends with a summary line.
+pub fn render(
     diagnostics: &[Diagnostic],
-    format: DiagnosticFormat,
+    format: Format,
     color: bool,
     out: &mut dyn Write,
 ) -> std::io::Result<()> {
     match format {
-        DiagnosticFormat::Json => {
+        Format::Json => {
             let rows: Vec<JsonDiagnostic<'_>> =
                 diagnostics.iter().map(JsonDiagnostic::from).collect();
             serde_json::to_writer_pretty(&mut *out, &rows)?;
             writeln!(out)
         }
-        DiagnosticFormat::Github => {
+        Format::Github => {
             for d in diagnostics {
                 writeln!(out, "{}", github(d))?;
             }
             Ok(())
         }
-        DiagnosticFormat::Human => {
+        Format::Human => {
             let theme = if color {
                 GraphicalTheme::unicode()
             } else {

@@ -1,8 +1,9 @@
-//! Unit tests of the diff: one `check` helper over desired YAML and live YAML, many small cases.
+//! Unit tests of the diff, fed as the pipeline feeds it: one `check` helper over desired YAML
+//! and live YAML, many small cases.
 
-use super::*;
-use crate::config::{Desired, Document};
+use crate::config::Document;
 use crate::model::{Kind, State};
+use crate::plan::*;
 
 const BASE: &str = r#"
 plans:
@@ -24,9 +25,9 @@ users:
     memberships: { acme: { role: member, workspaces: [paris] } }
 "#;
 
-fn desired(yaml: &str) -> Desired {
+fn desired(yaml: &str) -> PlanInput {
     let doc: Document = serde_saphyr::from_str(yaml).expect("test YAML parses");
-    doc.to_desired()
+    super::plan_input(doc.to_desired())
 }
 
 /// A live state from YAML: every resource managed, version 1, revision 7.
@@ -98,7 +99,7 @@ fn from_empty_creates_everything_in_dependency_order() {
     assert!(p
         .changes
         .iter()
-        .all(|c| c.ops.len() == 1 && c.ops[0].if_version == 0));
+        .all(|c| c.steps.len() == 1 && c.steps[0].if_version == 0));
 }
 
 #[test]
@@ -115,7 +116,7 @@ fn field_level_update() {
     let f = &p.changes[0].fields[0];
     assert_eq!(f.before, Some(serde_json::json!("Alice")));
     assert_eq!(f.after, Some(serde_json::json!("Alicia")));
-    assert_eq!(p.changes[0].ops[0].if_version, 1);
+    assert_eq!(p.changes[0].steps[0].if_version, 1);
 }
 
 #[test]
@@ -209,7 +210,7 @@ fn mentioning_an_unmanaged_resource_adopts_it() {
     l.users.get_mut("bob@acme.example").expect("bob").managed = false;
     let p = plan(BASE, &l, &PlanOptions::default());
     assert_eq!(lines(&p), ["update user bob@acme.example [managed]"]);
-    assert_eq!(p.changes[0].ops[0].op, OpKind::Adopt);
+    assert_eq!(p.changes[0].steps[0].verb, Verb::Adopt);
 }
 
 #[test]
@@ -312,13 +313,13 @@ fn tenant_rename_is_one_update_carrying_its_children() {
         &["update tenant acme-corp <- acme [key] +6 moved"],
     );
     let c = &p.changes[0];
-    let puts = c.ops.iter().filter(|o| o.op == OpKind::Put).count();
-    let deletes = c.ops.iter().filter(|o| o.op == OpKind::Delete).count();
+    let puts = c.steps.iter().filter(|o| o.verb == Verb::Put).count();
+    let deletes = c.steps.iter().filter(|o| o.verb == Verb::Delete).count();
     // The old children go with the old tenant: the platform cascades.
     assert_eq!((puts, deletes), (7, 1));
-    let order: Vec<(OpKind, Kind)> = p.ops().iter().map(|(_, o)| (o.op, o.kind)).collect();
-    assert_eq!(order.first(), Some(&(OpKind::Put, Kind::Tenant)));
-    assert_eq!(order.last(), Some(&(OpKind::Delete, Kind::Tenant)));
+    let order: Vec<(Verb, Kind)> = p.steps().iter().map(|(_, o)| (o.verb, o.kind)).collect();
+    assert_eq!(order.first(), Some(&(Verb::Put, Kind::Tenant)));
+    assert_eq!(order.last(), Some(&(Verb::Delete, Kind::Tenant)));
     assert!(p.risks.is_empty(), "{:?}", p.risks);
 }
 
@@ -380,17 +381,17 @@ fn email_change_is_one_replace() {
         BASE,
         &["replace user robert@acme.example <- bob@acme.example [email] (email)"],
     );
-    let ops: Vec<(OpKind, Kind, &str)> = p
-        .ops()
+    let ops: Vec<(Verb, Kind, &str)> = p
+        .steps()
         .iter()
-        .map(|(_, o)| (o.op, o.kind, o.key.as_str()))
+        .map(|(_, o)| (o.verb, o.kind, o.key.as_str()))
         .collect();
     assert_eq!(
         ops,
         [
-            (OpKind::Put, Kind::User, "robert@acme.example"),
-            (OpKind::Put, Kind::Membership, "robert@acme.example/acme"),
-            (OpKind::Delete, Kind::User, "bob@acme.example"),
+            (Verb::Put, Kind::User, "robert@acme.example"),
+            (Verb::Put, Kind::Membership, "robert@acme.example/acme"),
+            (Verb::Delete, Kind::User, "bob@acme.example"),
         ]
     );
     assert_eq!(p.summary().replace, 1);
@@ -568,18 +569,18 @@ fn deletes_leave_cascades_to_the_platform_and_delete_tenants_before_users() {
         },
     );
     assert_eq!(p.summary().delete, 10, "{:?}", lines(&p));
-    let ops: Vec<(OpKind, Kind, &str)> = p
-        .ops()
+    let ops: Vec<(Verb, Kind, &str)> = p
+        .steps()
         .iter()
-        .map(|(_, o)| (o.op, o.kind, o.key.as_str()))
+        .map(|(_, o)| (o.verb, o.kind, o.key.as_str()))
         .collect();
     assert_eq!(
         ops,
         [
-            (OpKind::Delete, Kind::Tenant, "acme"),
-            (OpKind::Delete, Kind::User, "alice@acme.example"),
-            (OpKind::Delete, Kind::User, "bob@acme.example"),
-            (OpKind::Delete, Kind::User, "carol@acme.example"),
+            (Verb::Delete, Kind::Tenant, "acme"),
+            (Verb::Delete, Kind::User, "alice@acme.example"),
+            (Verb::Delete, Kind::User, "bob@acme.example"),
+            (Verb::Delete, Kind::User, "carol@acme.example"),
         ]
     );
     // Shown in the same order as applied: children first, tenants before users.

@@ -1,0 +1,198 @@
+//! Settings resolved once, right after parsing (ripgrep's low and high arguments): `cli.rs`
+//! is what was typed, [`Settings`] and [`Run`] are what it means — the platform to reach, one
+//! colour decision, one "interactive" decision, and each command's flags in the library's own
+//! types (parsed targets, formats, apply mode). Commands read these, never the environment.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+
+use miette::miette;
+
+use crate::apply::saved::SavedOptions;
+use crate::apply::Mode;
+use crate::cli::{
+    ApplyArgs, Cli, Command, DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat,
+    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, TokenArgs, TokenCommand,
+    TokenCreateArgs, UsersArgs, UsersCommand, UsersExportArgs, ValidateArgs,
+};
+use crate::connect::Connection;
+use crate::plan::{self, Identity, PlanOptions};
+use crate::{render, validate};
+
+/// What every command may need, decided once.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub connection: Connection,
+    /// Whether output is coloured: stdout is a terminal (or `CLICOLOR_FORCE` is set) and
+    /// `NO_COLOR` is not. Diagnostics on stderr follow the same decision.
+    pub color: bool,
+    /// Whether a human can be asked: stdin and stderr are terminals.
+    pub interactive: bool,
+    /// Whether progress can be drawn: stderr is a terminal.
+    pub progress: bool,
+}
+
+/// A command with its flags resolved.
+#[derive(Debug)]
+pub enum Run {
+    Validate(ValidateRun),
+    Plan(PlanRun),
+    Apply(ApplyRun),
+    Export(ExportArgs),
+    Explain(ExplainUserArgs),
+    UsersExport(UsersExportArgs),
+    Schema,
+    Serve(ServeArgs),
+    TokenCreate(TokenCreateArgs),
+}
+
+/// `validate`.
+#[derive(Debug)]
+pub struct ValidateRun {
+    pub paths: Vec<PathBuf>,
+    pub format: validate::Format,
+}
+
+/// `plan`.
+#[derive(Debug)]
+pub struct PlanRun {
+    pub paths: Vec<PathBuf>,
+    pub options: PlanOptions,
+    /// The options as typed, recorded in a saved plan.
+    pub saved_options: SavedOptions,
+    pub out: Option<PathBuf>,
+    pub format: render::Format,
+    pub detailed_exitcode: bool,
+}
+
+/// `apply`.
+#[derive(Debug)]
+pub struct ApplyRun {
+    /// The YAML to plan, or empty with `saved`.
+    pub paths: Vec<PathBuf>,
+    /// A plan file saved by `plan --out`.
+    pub saved: Option<PathBuf>,
+    pub options: PlanOptions,
+    /// Ask for confirmation (no `--auto-approve`; there is a terminal to ask on).
+    pub ask: bool,
+    pub mode: Mode,
+    pub allow_limit_below_usage: bool,
+    pub format: render::Format,
+}
+
+impl From<PlanFormat> for render::Format {
+    fn from(f: PlanFormat) -> render::Format {
+        match f {
+            PlanFormat::Human => render::Format::Human,
+            PlanFormat::Markdown => render::Format::Markdown,
+            PlanFormat::Json => render::Format::Json,
+        }
+    }
+}
+
+impl From<DiagnosticFormat> for validate::Format {
+    fn from(f: DiagnosticFormat) -> validate::Format {
+        match f {
+            DiagnosticFormat::Human => validate::Format::Human,
+            DiagnosticFormat::Json => validate::Format::Json,
+            DiagnosticFormat::Github => validate::Format::Github,
+        }
+    }
+}
+
+/// Resolves the command line: flags, environment (read by clap) and terminals.
+pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
+    let settings = Settings {
+        connection: Connection {
+            endpoint: cli.endpoint.filter(|s| !s.is_empty()),
+            token: cli.token.filter(|s| !s.is_empty()),
+            local_dir: cli.local_dir,
+            max_rps: cli.max_rps,
+            timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
+        },
+        color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
+        interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
+        progress: std::io::stderr().is_terminal(),
+    };
+    let run = match cli.command {
+        Command::Validate(ValidateArgs { paths, format }) => Run::Validate(ValidateRun {
+            paths,
+            format: format.into(),
+        }),
+        Command::Plan(args) => Run::Plan(plan_run(args)?),
+        Command::Apply(args) => Run::Apply(apply_run(args, settings.interactive)?),
+        Command::Export(args) => Run::Export(args),
+        Command::Explain(ExplainArgs {
+            what: ExplainWhat::User(args),
+        }) => Run::Explain(args),
+        Command::Users(UsersArgs {
+            command: UsersCommand::Export(args),
+        }) => Run::UsersExport(args),
+        Command::Schema => Run::Schema,
+        Command::Serve(args) => Run::Serve(args),
+        Command::Token(TokenArgs {
+            command: TokenCommand::Create(args),
+        }) => Run::TokenCreate(args),
+    };
+    Ok((settings, run))
+}
+
+/// The plan-shaping flags, with `--target` parsed.
+fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
+    let targets = flags
+        .target
+        .iter()
+        .map(|t| plan::parse_target(t).map_err(|e| miette!("invalid --target: {e}")))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(PlanOptions {
+        prune: flags.prune,
+        max_delete_percent: flags.max_delete_percent,
+        targets,
+        identity: Identity::default(),
+    })
+}
+
+fn plan_run(args: PlanArgs) -> miette::Result<PlanRun> {
+    Ok(PlanRun {
+        options: plan_options(&args.options)?,
+        saved_options: SavedOptions {
+            prune: args.options.prune,
+            max_delete_percent: args.options.max_delete_percent,
+            targets: args.options.target,
+        },
+        paths: args.paths,
+        out: args.out,
+        format: args.format.into(),
+        detailed_exitcode: args.detailed_exitcode,
+    })
+}
+
+fn apply_run(args: ApplyArgs, interactive: bool) -> miette::Result<ApplyRun> {
+    let ask = !args.auto_approve;
+    if ask && !interactive {
+        return Err(miette!(
+            help = "pass --auto-approve to apply without confirmation (as in CI), or run apply on a terminal",
+            "no terminal to ask for confirmation on"
+        ));
+    }
+    let mode = match args.parallelism {
+        Some(0) => return Err(miette!("--parallelism must be at least 1")),
+        Some(n) => Mode::Resources { parallelism: n },
+        None => Mode::Batch,
+    };
+    if args.plan.is_some() && (args.options.prune || !args.options.target.is_empty()) {
+        return Err(miette!(
+            help = "run `tenantctl plan --out FILE` again with these options",
+            "--prune and --target shape a plan; a saved plan keeps the options it was made with"
+        ));
+    }
+    Ok(ApplyRun {
+        options: plan_options(&args.options)?,
+        paths: args.paths,
+        saved: args.plan,
+        ask,
+        mode,
+        allow_limit_below_usage: args.allow_limit_below_usage,
+        format: args.format.into(),
+    })
+}

@@ -1,0 +1,186 @@
+//! The reconciler's pipeline, the stages `plan` and `apply` share: **load** the configuration
+//! (validate's checks; any error stops here), **fetch** who the token is and the live state,
+//! **diff** the two into a [`Plan`]. Loading and fetching overlap. Nothing here prints: the
+//! commands render what it returns.
+
+#[cfg(test)]
+mod diff_tests;
+
+use std::path::PathBuf;
+
+use crate::client::ClientError;
+use crate::config::Desired;
+use crate::connect::Platform;
+use crate::diagnostic::Severity;
+use crate::model::{Kind, State};
+use crate::plan::{self, Identity, Plan, PlanInput, PlanOptions, Warning};
+use crate::validate::{self, Diagnostic};
+
+/// A configuration that passed validation: what the plan is made from, and validate's
+/// warnings (at their file and line) to show beside the plan.
+#[derive(Debug)]
+pub struct ValidConfig {
+    pub input: PlanInput,
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why no plan was made.
+#[derive(Debug, thiserror::Error)]
+pub enum PipelineError {
+    /// The configuration has errors; `diagnostics` holds every problem found, to render.
+    #[error("the configuration has {errors} error(s)")]
+    Invalid {
+        diagnostics: Vec<Diagnostic>,
+        errors: usize,
+    },
+    #[error("the configuration could not be loaded")]
+    NotLoaded,
+    #[error("loading the configuration failed: {0}")]
+    Loading(String),
+    #[error("cannot ask the platform who this token is")]
+    WhoAmI(#[source] ClientError),
+    #[error("cannot read the live state")]
+    LiveState(#[source] ClientError),
+    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform")]
+    NoSuchTarget { kind: Kind, key: String },
+}
+
+/// The plan's input from a loaded configuration: the state, the renames and the rules'
+/// warnings move over; where each resource was declared and the duplicate grants are
+/// validate's business and stay behind.
+pub fn plan_input(desired: Desired) -> PlanInput {
+    let input = PlanInput {
+        state: desired.state,
+        renames: desired.renames,
+        warnings: desired.warnings.map(Warning::of_rules),
+    };
+    // Freeing the origins of a large configuration is not on the user's time.
+    validate::drop_in_background((desired.origins, desired.duplicate_grants));
+    input
+}
+
+/// Loads and checks the YAML of `paths`.
+pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
+    let checked = validate::check_paths(paths);
+    let errors = checked.error_count();
+    if errors > 0 {
+        return Err(PipelineError::Invalid {
+            diagnostics: checked.diagnostics,
+            errors,
+        });
+    }
+    let desired = checked.desired.ok_or(PipelineError::NotLoaded)?;
+    let warnings = checked
+        .diagnostics
+        .into_iter()
+        .filter(|d| d.severity == Severity::Warning)
+        .collect();
+    Ok(ValidConfig {
+        input: plan_input(desired),
+        warnings,
+    })
+}
+
+/// Loads the YAML now when the platform is the embedded one, so that an invalid
+/// configuration does not start it (`Some`); with a remote endpoint, [`load_and_plan`] loads
+/// it while fetching (`None`).
+pub fn load_early(embedded: bool, paths: &[PathBuf]) -> Result<Option<ValidConfig>, PipelineError> {
+    if embedded {
+        load(paths).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
+/// What a plan is made against: the live state and who the token is.
+pub struct Live {
+    pub state: State,
+    pub identity: Identity,
+}
+
+/// Reads who we are and the live state.
+pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
+    let who = platform
+        .client
+        .whoami()
+        .await
+        .map_err(PipelineError::WhoAmI)?;
+    let state = platform
+        .client
+        .state()
+        .await
+        .map_err(PipelineError::LiveState)?;
+    Ok(Live {
+        state,
+        identity: Identity {
+            user: who.user.map(|u| u.to_lowercase()),
+        },
+    })
+}
+
+/// Checks the targets exist, and diffs.
+pub fn diff(
+    input: &PlanInput,
+    live: &Live,
+    mut options: PlanOptions,
+) -> Result<Plan, PipelineError> {
+    options.identity = live.identity.clone();
+    for (kind, key) in &options.targets {
+        if !input.state.contains(*kind, key) && !live.state.contains(*kind, key) {
+            return Err(PipelineError::NoSuchTarget {
+                kind: *kind,
+                key: key.clone(),
+            });
+        }
+    }
+    Ok(plan::diff(input, &live.state, &options))
+}
+
+/// Plans the YAML of `paths`, or the configuration `early` when it was loaded already. The
+/// YAML is loaded on a thread while the live state is read, as at scale the two take about
+/// as long; YAML errors end the run as soon as they are known, without waiting for the
+/// platform.
+pub async fn load_and_plan(
+    platform: &Platform,
+    early: Option<ValidConfig>,
+    paths: &[PathBuf],
+    options: PlanOptions,
+) -> Result<(ValidConfig, Plan), PipelineError> {
+    if let Some(config) = early {
+        let live = fetch(platform).await?;
+        let plan = diff(&config.input, &live, options)?;
+        return Ok((config, plan));
+    }
+    let owned = paths.to_vec();
+    let mut loading = tokio::task::spawn_blocking(move || load(&owned));
+    let mut fetching = std::pin::pin!(fetch(platform));
+    let mut live = None;
+    let loaded = loop {
+        tokio::select! {
+            l = &mut loading => break l,
+            r = &mut fetching, if live.is_none() => live = Some(r),
+        }
+    };
+    let config = loaded.map_err(|e| PipelineError::Loading(e.to_string()))??;
+    let live = match live {
+        Some(r) => r?,
+        None => fetching.await?,
+    };
+    let plan = diff(&config.input, &live, options)?;
+    Ok((config, plan))
+}
+
+/// The warnings of validate that the plan does not already show: the plan carries the rule
+/// warnings, and a replace shows an e-mail change.
+pub fn other_warnings(plan: &Plan, warnings: &[Diagnostic]) -> Vec<Diagnostic> {
+    let shown: std::collections::HashSet<String> = plan
+        .warnings
+        .iter()
+        .map(|w| format!("tenantctl::{}", w.code))
+        .collect();
+    warnings
+        .iter()
+        .filter(|d| !shown.contains(&d.code) && d.code != "tenantctl::email_change")
+        .cloned()
+        .collect()
+}
