@@ -126,30 +126,27 @@ pub struct FileFinding {
     pub message: String,
 }
 
+impl FileFinding {
+    fn new(code: &str, kind: Kind, key: &str, message: &str) -> FileFinding {
+        FileFinding {
+            code: code.to_string(),
+            kind,
+            key: key.to_string(),
+            message: message.to_string(),
+        }
+    }
+}
+
 impl From<&Plan> for FilePlan {
     fn from(p: &Plan) -> FilePlan {
         FilePlan {
             revision: p.revision,
             changes: p.changes.iter().map(FileChange::from).collect(),
-            risks: p
-                .risks
-                .iter()
-                .map(|r| FileFinding {
-                    code: r.code.clone(),
-                    kind: r.kind,
-                    key: r.key.clone(),
-                    message: r.message.clone(),
-                })
+            risks: (p.risks.iter())
+                .map(|r| FileFinding::new(&r.code, r.kind, &r.key, &r.message))
                 .collect(),
-            warnings: p
-                .warnings
-                .iter()
-                .map(|w| FileFinding {
-                    code: w.code.clone(),
-                    kind: w.kind,
-                    key: w.key.clone(),
-                    message: w.message.clone(),
-                })
+            warnings: (p.warnings.iter())
+                .map(|w| FileFinding::new(&w.code, w.kind, &w.key, &w.message))
                 .collect(),
             unmanaged: p.unmanaged.clone(),
         }
@@ -161,25 +158,35 @@ impl From<FilePlan> for Plan {
         Plan {
             revision: p.revision,
             changes: p.changes.into_iter().map(Change::from).collect(),
-            risks: p
-                .risks
-                .into_iter()
-                .map(|r| Risk {
-                    code: r.code,
-                    kind: r.kind,
-                    key: r.key,
-                    message: r.message,
-                })
+            risks: (p.risks.into_iter())
+                .map(
+                    |FileFinding {
+                         code,
+                         kind,
+                         key,
+                         message,
+                     }| Risk {
+                        code,
+                        kind,
+                        key,
+                        message,
+                    },
+                )
                 .collect(),
-            warnings: p
-                .warnings
-                .into_iter()
-                .map(|w| Warning {
-                    code: w.code,
-                    kind: w.kind,
-                    key: w.key,
-                    message: w.message,
-                })
+            warnings: (p.warnings.into_iter())
+                .map(
+                    |FileFinding {
+                         code,
+                         kind,
+                         key,
+                         message,
+                     }| Warning {
+                        code,
+                        kind,
+                        key,
+                        message,
+                    },
+                )
                 .collect(),
             unmanaged: p.unmanaged,
         }
@@ -431,5 +438,100 @@ impl SavedPlan {
                 current: current.into(),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// Every variant the file carries survives a write and a read unchanged.
+    #[test]
+    fn a_plan_round_trips_through_the_file() {
+        let step = |verb, key: &str| Step {
+            verb,
+            kind: Kind::Tenant,
+            key: key.into(),
+            spec: (verb != Verb::Delete).then(|| json!({ "plan": "essential" })),
+            if_version: 3,
+            protected: (verb == Verb::Put).then_some(true),
+        };
+        let change = |action, reason| Change {
+            kind: Kind::Tenant,
+            key: "acme".into(),
+            action,
+            previous_key: Some("acme-old".into()),
+            before: Some(json!({ "plan": "free" })),
+            after: None,
+            fields: vec![FieldChange {
+                path: "plan".into(),
+                before: Some(json!("free")),
+                after: None,
+            }],
+            reason,
+            moved: vec![Moved {
+                kind: Kind::Workspace,
+                from: "acme-old/paris".into(),
+                to: "acme/paris".into(),
+            }],
+            steps: vec![
+                step(Verb::Put, "acme"),
+                step(Verb::Adopt, "acme"),
+                step(Verb::Delete, "acme-old"),
+            ],
+        };
+        let reasons = [
+            None,
+            Some(Reason::Email),
+            Some(Reason::Tenant),
+            Some(Reason::Removed),
+            Some(Reason::Pruned),
+            Some(Reason::Cascade {
+                kind: Kind::User,
+                key: "bob@acme.example".into(),
+            }),
+            Some(Reason::Renamed { to: "acme".into() }),
+        ];
+        let actions = [
+            Action::Create,
+            Action::Update,
+            Action::Replace,
+            Action::Delete,
+        ];
+        let plan = Plan {
+            revision: 42,
+            changes: (reasons.iter().cloned())
+                .zip(actions.iter().cycle())
+                .map(|(reason, action)| change(*action, reason))
+                .collect(),
+            risks: vec![Risk {
+                code: crate::plan::SELF_LOCKOUT.into(),
+                kind: Kind::Membership,
+                key: "bob@acme.example/acme".into(),
+                message: "cannot demote itself".into(),
+            }],
+            warnings: vec![Warning {
+                code: "protected_kept".into(),
+                kind: Kind::Workspace,
+                key: "acme/lyon".into(),
+                message: "kept".into(),
+            }],
+            unmanaged: BTreeMap::from([(Kind::User, 2)]),
+        };
+        let options = SavedOptions {
+            prune: true,
+            max_delete_percent: 30,
+            targets: vec!["tenant/acme".into()],
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("plan.json");
+        SavedPlan::new("http://platform.example", options.clone(), &plan)
+            .write(&path)
+            .expect("write");
+        let read = SavedPlan::read(&path).expect("read");
+        assert_eq!(read.format_version, SAVED_FORMAT_VERSION);
+        assert_eq!(read.options, options);
+        assert_eq!(read.into_plan(), plan);
     }
 }

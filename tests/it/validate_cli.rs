@@ -323,3 +323,42 @@ fn invalid_and_warning_examples_carry_the_schema_modeline() {
         }
     }
 }
+
+/// A reader that goes away (`tenantctl … | head`) ends the command quietly: no error on
+/// stderr, and the status the command had reached (validate's errors still exit 1).
+#[test]
+fn a_closed_stdout_ends_quietly_with_the_commands_status() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let local = tmp.path().join("local");
+    let local = local.to_str().expect("utf-8 path");
+    let invalid = root().join("examples/invalid");
+    let invalid = invalid.to_str().expect("utf-8 path");
+    for (args, code) in [
+        (vec!["schema"], 0),
+        (vec!["validate", "--format", "json", invalid], 1),
+        (vec!["--local-dir", local, "export"], 0),
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+            .args(&args)
+            .current_dir(tmp.path())
+            .env("NO_COLOR", "1")
+            .env_remove("TENANTCTL_ENDPOINT")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run tenantctl");
+        // Close the reading end before the command writes anything.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().expect("wait");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(code), "{args:?}\n{stderr}");
+        let said: Vec<&str> = stderr
+            .lines()
+            .filter(|l| !l.starts_with("using the embedded local platform"))
+            .collect();
+        assert!(
+            said.is_empty(),
+            "{args:?}: nothing more on stderr\n{stderr}"
+        );
+    }
+}
