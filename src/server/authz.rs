@@ -89,8 +89,9 @@ pub struct Principal {
 
 /// The answer to "may this token read that".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Access {
-    Allowed,
+pub enum Visibility {
+    /// The token may read it.
+    Visible,
     /// Visible to the token's scope, but its role may not.
     Forbidden,
     /// Outside the token's scope: answered as if it did not exist.
@@ -120,54 +121,54 @@ impl Principal {
         Ok(())
     }
 
-    /// Whether the token may read `kind/key` in `state`.
-    pub fn read_access(&self, state: &State, kind: Kind, key: &str) -> Access {
+    /// Whether the token may read `kind/key` in `state`: visible, forbidden or hidden.
+    pub fn visibility(&self, state: &State, kind: Kind, key: &str) -> Visibility {
         let Scope::Tenant(t) = &self.scope else {
-            return Access::Allowed;
+            return Visibility::Visible;
         };
         if self.role == Role::Member {
-            return Access::Forbidden;
+            return Visibility::Forbidden;
         }
         let role = self.role;
         let allowed = |ok: bool| {
             if ok {
-                Access::Allowed
+                Visibility::Visible
             } else {
-                Access::Forbidden
+                Visibility::Forbidden
             }
         };
         match kind {
-            Kind::Plan | Kind::Model | Kind::Role => Access::Allowed,
+            Kind::Plan | Kind::Model | Kind::Role => Visibility::Visible,
             Kind::Tenant => {
                 if key == t {
-                    Access::Allowed
+                    Visibility::Visible
                 } else {
-                    Access::Hidden
+                    Visibility::Hidden
                 }
             }
             Kind::Workspace | Kind::TenantModel | Kind::Grant | Kind::Membership => {
                 if keys::tenant_of(kind, key) != Some(t.as_str()) {
-                    return Access::Hidden;
+                    return Visibility::Hidden;
                 }
                 match kind {
                     Kind::Workspace => allowed(matches!(role, Role::OrgAdmin | Role::UserAdmin)),
-                    Kind::Membership => Access::Allowed,
+                    Kind::Membership => Visibility::Visible,
                     _ => allowed(role == Role::OrgAdmin),
                 }
             }
             Kind::User => {
                 if state.memberships.contains_key(&keys::join(&[key, t])) {
-                    Access::Allowed
+                    Visibility::Visible
                 } else {
-                    Access::Hidden
+                    Visibility::Hidden
                 }
             }
             Kind::UserModel => {
                 let Some((u, _)) = keys::split2(key) else {
-                    return Access::Hidden;
+                    return Visibility::Hidden;
                 };
                 if !state.memberships.contains_key(&keys::join(&[u, t])) {
-                    return Access::Hidden;
+                    return Visibility::Hidden;
                 }
                 allowed(role == Role::OrgAdmin)
             }
@@ -183,7 +184,7 @@ impl Principal {
         };
         for &kind in Kind::ALL {
             for key in state.keys(kind) {
-                if self.read_access(state, kind, key) == Access::Allowed {
+                if self.visibility(state, kind, key) == Visibility::Visible {
                     if let Some((meta, spec)) = state.get(kind, key) {
                         out.insert(key.to_string(), meta, spec);
                     }

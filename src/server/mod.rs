@@ -7,8 +7,8 @@ pub mod authz;
 pub mod engine;
 pub mod error;
 pub mod http;
+pub mod json_schema;
 pub mod openapi;
-pub mod specs;
 pub mod store;
 pub mod tokens;
 

@@ -213,9 +213,9 @@ pub fn document() -> Value {
         d.op(route);
     }
     let mut schemas = Value::Object(d.gen.take_definitions(true));
-    super::specs::bound_integer_formats(&mut schemas);
+    super::json_schema::bound_integer_formats(&mut schemas);
     let mut paths = Value::Object(d.paths);
-    super::specs::bound_integer_formats(&mut paths);
+    super::json_schema::bound_integer_formats(&mut paths);
     json!({
         "openapi": "3.1.0",
         "info": {

@@ -71,7 +71,7 @@ fn apply_one(
     }
     let before = state.get(kind, key);
     let hidden = |principal: &Principal, state: &State| {
-        principal.read_access(state, kind, key) == authz::Access::Hidden
+        principal.visibility(state, kind, key) == authz::Visibility::Hidden
     };
     if let Some(expected) = m.if_version {
         let actual = before.as_ref().map_or(0, |(m, _)| m.version);

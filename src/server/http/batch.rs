@@ -7,7 +7,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::api::{BatchRequest, BatchResponse, OpKind};
-use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, JsonBody};
@@ -83,11 +83,9 @@ async fn batch(
             effect,
         });
     }
-    let mut w = WriteRequest::new(p, mutations);
+    let mut w = audit.write(p, mutations);
     w.expected_revision = req.expected_revision;
     w.allow_limit_below_usage = req.allow_limit_below_usage;
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
     let out = app.engine.write(w).await?;
     Ok(json_response(
         StatusCode::OK,

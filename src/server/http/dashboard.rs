@@ -10,7 +10,7 @@ use axum::response::Response;
 use crate::api::{Dashboard, TenantUsage, Usage};
 use crate::model::{Kind, UserStatus};
 use crate::rules;
-use crate::server::authz::Access;
+use crate::server::authz::Visibility;
 use crate::server::error::ApiResult;
 use crate::server::store;
 
@@ -50,7 +50,7 @@ async fn dashboard(
             let tenants: Vec<&String> = s
                 .tenants
                 .keys()
-                .filter(|t| p.read_access(s, Kind::Tenant, t) == Access::Allowed)
+                .filter(|t| p.visibility(s, Kind::Tenant, t) == Visibility::Visible)
                 .collect();
             let mut plan_usage = Vec::new();
             let mut workspaces = 0u64;

@@ -7,7 +7,7 @@ use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 
 use crate::model::{keys, Kind, UserStatus};
-use crate::server::authz::Access;
+use crate::server::authz::Visibility;
 use crate::server::error::ApiResult;
 
 use super::extract::{Auth, QueryPairs};
@@ -54,7 +54,7 @@ async fn users_csv(
             let mut out =
                 String::from("first_name,last_name,email,created,status,language,tenant,role\n");
             for (key, m) in &s.memberships {
-                if p.read_access(s, Kind::Membership, key) != Access::Allowed {
+                if p.visibility(s, Kind::Membership, key) != Visibility::Visible {
                     continue;
                 }
                 let Some((email, tenant)) = keys::split2(key) else {

@@ -12,7 +12,9 @@ use sha2::{Digest, Sha256};
 
 use crate::api::{CHANGE_SET_HEADER, COMMIT_HEADER};
 use crate::server::authz::Principal;
+use crate::server::engine::{Mutation, WriteRequest};
 use crate::server::error::ApiError;
+use crate::server::store::AuditCtx;
 
 use super::AppState;
 
@@ -155,7 +157,7 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     if e.classify() == serde_json::error::Category::Data {
         // Retry once with integral floats as integers (`"version": 3.0`).
         if let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(bytes) {
-            if crate::server::specs::integral_floats(&mut v) {
+            if crate::server::json_schema::integral_floats(&mut v) {
                 if let Ok(t) = serde_json::from_value(v) {
                     return Ok(t);
                 }
@@ -315,6 +317,26 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
 pub struct AuditHeaders {
     pub change_set: Option<String>,
     pub commit: Option<String>,
+}
+
+impl AuditHeaders {
+    /// A write of `mutations` by `principal`, audited with these headers.
+    pub fn write(self, principal: Principal, mutations: Vec<Mutation>) -> WriteRequest {
+        let mut w = WriteRequest::new(principal, mutations);
+        w.change_set = self.change_set;
+        w.commit = self.commit;
+        w
+    }
+
+    /// Who wrote, at `revision`, for the audit entries of a change that is not a resource.
+    pub fn context(self, revision: i64, principal: &Principal) -> AuditCtx {
+        AuditCtx {
+            revision,
+            token_id: principal.token_id.clone(),
+            change_set: self.change_set,
+            commit: self.commit,
+        }
+    }
 }
 
 impl<S: Send + Sync> FromRequestParts<S> for AuditHeaders {

@@ -14,10 +14,10 @@ use crate::api::{
 };
 use crate::model::{keys, AnySpec, Kind, MembershipSpec, State, UserSpec};
 use crate::rules::invitation;
-use crate::server::authz::{Access, Principal};
-use crate::server::engine::{Effect, Mutation, WriteRequest};
+use crate::server::authz::{Principal, Visibility};
+use crate::server::engine::{Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{self, AuditCtx, AuditOp, AuditSubject, InvitationRow, NewAudit};
+use crate::server::store::{self, AuditOp, AuditSubject, InvitationRow, NewAudit};
 
 use super::extract::{AuditHeaders, Auth, JsonBody, Params, QueryPairs};
 use super::resources::resource_body;
@@ -69,7 +69,8 @@ fn invitation_wire(r: InvitationRow) -> Invitation {
 /// Checks that `p` may invite into (or accept for) tenant `t` with `role`: the tenant is
 /// visible to the token (the access matrix), and its role may invite with `role` (rule 8).
 fn may_invite(p: &Principal, state: &State, t: &str, role: &str) -> Result<(), ApiError> {
-    if p.read_access(state, Kind::Tenant, t) == Access::Hidden || !state.tenants.contains_key(t) {
+    if p.visibility(state, Kind::Tenant, t) == Visibility::Hidden || !state.tenants.contains_key(t)
+    {
         return Err(ApiError::NotFound {
             message: format!("tenant `{t}` does not exist"),
             details: json!({ "kind": "tenant", "key": t }),
@@ -152,12 +153,7 @@ async fn invite(
             after: Some(json!({ "email": r.email, "tenant": r.tenant, "role": r.role, "workspaces": r.workspaces, "message": r.message }).to_string()),
         })
         .collect();
-    let ctx = AuditCtx {
-        revision,
-        token_id: p.token_id.clone(),
-        change_set: audit.change_set,
-        commit: audit.commit,
-    };
+    let ctx = audit.context(revision, &p);
     app.engine
         .db
         .insert_invitations(&rows, Some((&ctx, &entries)))
@@ -264,10 +260,8 @@ async fn accept(
             managed: Some(false),
         },
     });
-    let mut w = WriteRequest::new(p.clone(), mutations);
+    let mut w = audit.write(p.clone(), mutations);
     w.accept_invitation = Some(id.clone());
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
     let out = app.engine.write(w).await?;
     let (user, membership) = app
         .engine

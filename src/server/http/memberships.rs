@@ -9,7 +9,7 @@ use axum::response::Response;
 
 use crate::api::RemovedMemberships;
 use crate::model::{keys, Kind};
-use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, Params, QueryPairs};
@@ -57,9 +57,7 @@ async fn remove_memberships(
             effect: Effect::Delete,
         });
     }
-    let mut w = WriteRequest::new(p, mutations);
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
+    let w = audit.write(p, mutations);
     let out = app.engine.write(w).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -2,20 +2,20 @@
 //! and their OpenAPI description, declared once), merged here into the router with body
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
-pub mod audit;
-pub mod batch;
-pub mod dashboard;
-pub mod exports;
+mod audit;
+mod batch;
+mod dashboard;
+mod exports;
 pub mod extract;
-pub mod invitations;
-pub mod memberships;
-pub mod meta;
-pub mod password_resets;
-pub mod resources;
+mod invitations;
+mod memberships;
+mod meta;
+mod password_resets;
+mod resources;
 pub mod route;
-pub mod state;
-pub mod tokens;
-pub mod users;
+mod state;
+mod tokens;
+mod users;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -12,7 +12,7 @@ use crate::api::{PasswordResetResponse, RedeemRequest, RedeemResponse};
 use crate::model::Kind;
 use crate::server::authz::Role;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{self, AuditCtx, AuditOp, AuditSubject, NewAudit};
+use crate::server::store::{self, AuditOp, AuditSubject, NewAudit};
 
 use super::extract::{hash_secret, AuditHeaders, Auth, JsonBody, Params};
 use super::resources::visible;
@@ -76,12 +76,7 @@ async fn password_reset(
         before: None,
         after: Some(json!({ "reset": id, "expires_at": expires_at }).to_string()),
     };
-    let ctx = AuditCtx {
-        revision,
-        token_id: p.token_id.clone(),
-        change_set: audit.change_set,
-        commit: audit.commit,
-    };
+    let ctx = audit.context(revision, &p);
     app.engine
         .db
         .insert_password_reset(

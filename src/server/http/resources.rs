@@ -8,8 +8,8 @@ use serde_json::json;
 
 use crate::api::{PutBody, ResourceBody, ResourcePage};
 use crate::model::{keys, AnySpec, Kind, Meta};
-use crate::server::authz::{Access, Principal};
-use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
+use crate::server::authz::{Principal, Visibility};
+use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
@@ -137,7 +137,7 @@ fn key_of(kind: Kind, params: &[String]) -> Result<String, ApiError> {
 }
 
 pub(super) fn spec_of(kind: Kind, value: serde_json::Value) -> Result<AnySpec, ApiError> {
-    crate::server::specs::parse(kind, value)
+    crate::server::json_schema::parse_spec(kind, value)
 }
 
 /// Answers a read of `kind/key` for `principal`.
@@ -147,15 +147,15 @@ pub fn visible(
     kind: Kind,
     key: &str,
 ) -> Result<(Meta, AnySpec), ApiError> {
-    match principal.read_access(state, kind, key) {
-        Access::Forbidden => Err(ApiError::forbidden(format!(
+    match principal.visibility(state, kind, key) {
+        Visibility::Forbidden => Err(ApiError::forbidden(format!(
             "this token cannot read {kind}s"
         ))),
-        Access::Hidden => Err(ApiError::NotFound {
+        Visibility::Hidden => Err(ApiError::NotFound {
             message: format!("{kind} `{key}` does not exist"),
             details: json!({ "kind": kind, "key": key }),
         }),
-        Access::Allowed => state.get(kind, key).ok_or_else(|| ApiError::NotFound {
+        Visibility::Visible => state.get(kind, key).ok_or_else(|| ApiError::NotFound {
             message: format!("{kind} `{key}` does not exist"),
             details: json!({ "kind": kind, "key": key }),
         }),
@@ -190,9 +190,7 @@ async fn put_one(
             managed: body.managed,
         },
     };
-    let mut w = WriteRequest::new(p, vec![mutation]);
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
+    let w = audit.write(p, vec![mutation]);
     let out = app.engine.write(w).await?;
     let Some((created, Some((meta, spec)))) = out.results.into_iter().next() else {
         return Err(ApiError::Internal("put returned no resource".into()));
@@ -221,9 +219,7 @@ async fn delete_one(
         if_version: if_match.0,
         effect: Effect::Delete,
     };
-    let mut w = WriteRequest::new(p, vec![mutation]);
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
+    let w = audit.write(p, vec![mutation]);
     app.engine.write(w).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }
@@ -241,7 +237,7 @@ async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResu
                 None => s.keys(kind),
             };
             for k in keys {
-                if p.read_access(s, kind, k) != Access::Allowed {
+                if p.visibility(s, kind, k) != Visibility::Visible {
                     continue;
                 }
                 if items.len() == limit {

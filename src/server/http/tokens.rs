@@ -8,7 +8,6 @@ use serde_json::json;
 
 use crate::api::{TokenRequest, TokenResponse};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::AuditCtx;
 
 use super::extract::{AuditHeaders, Auth, JsonBody};
 use super::route::{Route, Routes, Schema};
@@ -35,12 +34,8 @@ async fn create_token(
     if !p.is_system() {
         return Err(ApiError::forbidden("only a system token can create tokens"));
     }
-    let ctx = AuditCtx {
-        revision: app.engine.read(|s| s.revision).await?,
-        token_id: p.token_id.clone(),
-        change_set: audit.change_set,
-        commit: audit.commit,
-    };
+    let revision = app.engine.read(|s| s.revision).await?;
+    let ctx = audit.context(revision, &p);
     let token = crate::server::tokens::create(
         &app.engine.db,
         &req.scope,

@@ -8,7 +8,7 @@ use axum::response::Response;
 use crate::api::ResourceBody;
 use crate::model::{AnySpec, Kind, UserStatus};
 use crate::server::authz::Principal;
-use crate::server::engine::{check_key, Effect, Mutation, WriteRequest};
+use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{AuditHeaders, Auth, Params};
@@ -69,9 +69,7 @@ async fn set_status(
             managed: None,
         },
     };
-    let mut w = WriteRequest::new(p, vec![mutation]);
-    w.change_set = audit.change_set;
-    w.commit = audit.commit;
+    let w = audit.write(p, vec![mutation]);
     let out = app.engine.write(w).await?;
     let Some((_, Some((meta, spec)))) = out.results.into_iter().next() else {
         return Err(ApiError::Internal("no result".into()));

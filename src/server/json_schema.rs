@@ -1,7 +1,8 @@
-//! Spec bodies are checked against the same JSON Schema the YAML is validated with (the
-//! schemars schema of each kind's spec type), so the API never stores a value its own
-//! OpenAPI document says is invalid: a currency in lower case, a guidance above 30, an
-//! array where an object belongs.
+//! JSON Schema on the server. A resource's spec in a request body is checked against the
+//! same JSON Schema the YAML is validated with (the schemars schema of each kind's spec
+//! type), so the API never stores a value its own OpenAPI document says is invalid: a
+//! currency in lower case, a guidance above 30, an array where an object belongs. The
+//! integer bounds added here to schemars' formats serve the OpenAPI document too.
 
 use std::collections::HashMap;
 use std::sync::OnceLock;
@@ -90,7 +91,7 @@ pub fn bound_integer_formats(v: &mut Value) {
 }
 
 /// Checks `value` against the schema of `kind`'s spec, then parses it.
-pub fn parse(kind: Kind, mut value: Value) -> Result<AnySpec, ApiError> {
+pub fn parse_spec(kind: Kind, mut value: Value) -> Result<AnySpec, ApiError> {
     let validators = validators()
         .as_ref()
         .map_err(|e| ApiError::Internal(e.clone()))?;
