@@ -44,6 +44,64 @@ pub struct BelowUsage<'a> {
     pub usage: usize,
 }
 
+/// A tenant's usage of the limits that the configuration counts.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Members of the tenant.
+    pub users: usize,
+    /// Workspaces of the tenant.
+    pub workspaces: usize,
+}
+
+impl Usage {
+    /// Tenant `tenant`'s usage in `state`.
+    pub fn of(state: &State, tenant: &str) -> Usage {
+        let prefix = format!("{tenant}/");
+        Usage {
+            users: state
+                .memberships
+                .keys()
+                .filter(|k| crate::model::keys::split2(k).is_some_and(|(_, t)| t == tenant))
+                .count(),
+            workspaces: state.keys_in(Kind::Workspace, &prefix).count(),
+        }
+    }
+}
+
+/// Rule 9, the one comparison: each limit that goes from `was` to `to` (a missing limit is
+/// unlimited) and ends below `usage`, where it was not already at or below that value. The plan calls it with the desired and live limits and the live usage;
+/// the server with the limits before and after a write and the usage after it.
+pub fn lowered_below_usage<'a>(
+    tenant: &'a str,
+    was: &Limits,
+    to: &Limits,
+    usage: Usage,
+) -> Vec<BelowUsage<'a>> {
+    [
+        ("users", "members", was.users, to.users, usage.users),
+        (
+            "workspaces",
+            "workspaces",
+            was.workspaces,
+            to.workspaces,
+            usage.workspaces,
+        ),
+    ]
+    .into_iter()
+    .filter_map(|(limit, unit, was, to, usage)| {
+        let to = to?;
+        ((to as usize) < usage && was.is_none_or(|w| w > to)).then_some(BelowUsage {
+            tenant,
+            limit,
+            unit,
+            was,
+            to,
+            usage,
+        })
+    })
+    .collect()
+}
+
 /// Rule 9: every limit of a desired tenant that goes down to below its live usage. A tenant
 /// renamed by the change is compared with its live self: `live_key` maps a desired tenant
 /// key to its live key when they differ.
@@ -62,30 +120,11 @@ pub fn below_usage<'a>(
         ) else {
             continue;
         };
-        let users = members.get(lt).map_or(0, Vec::len);
-        let workspaces = live.keys_in(Kind::Workspace, &format!("{lt}/")).count();
-        for (limit, to, was, usage, unit) in [
-            ("users", after.users, before.users, users, "members"),
-            (
-                "workspaces",
-                after.workspaces,
-                before.workspaces,
-                workspaces,
-                "workspaces",
-            ),
-        ] {
-            let Some(to) = to else { continue };
-            if (to as usize) < usage && was.is_none_or(|w| w > to) {
-                out.push(BelowUsage {
-                    tenant,
-                    limit,
-                    unit,
-                    was,
-                    to,
-                    usage,
-                });
-            }
-        }
+        let usage = Usage {
+            users: members.get(lt).map_or(0, Vec::len),
+            workspaces: live.keys_in(Kind::Workspace, &format!("{lt}/")).count(),
+        };
+        out.extend(lowered_below_usage(tenant, &before, &after, usage));
     }
     out
 }

@@ -4,7 +4,7 @@
 //! already over its limit.
 
 use crate::model::{keys, AnySpec, Kind, State};
-use crate::rules::{self, Violation};
+use crate::rules::{self, limits, Violation};
 use crate::server::authz;
 use crate::server::error::ApiError;
 
@@ -70,37 +70,33 @@ pub(super) fn check(
     Ok(after)
 }
 
-/// Whether tenant `t`'s effective limits went down in this write while its usage did not
-/// grow (rule 9: the risk a client accepts with `allow_limit_below_usage`).
+/// Whether this write lowered a limit of tenant `t` below its usage without adding to that
+/// usage: rule 9 ([`rules::limits::lowered_below_usage`]), the risk a client accepts with
+/// `allow_limit_below_usage`.
 fn limit_lowered(state: &State, journal: &Journal, t: &str) -> bool {
-    let effective = |tenant: Option<AnySpec>,
-                     plan_of: &dyn Fn(&str) -> Option<AnySpec>|
-     -> Option<crate::model::Limits> {
-        let Some(AnySpec::Tenant(ts)) = tenant else {
-            return None;
+    let limits =
+        |tenant: Option<AnySpec>, billing_plan: Option<AnySpec>| match (tenant, billing_plan) {
+            (Some(AnySpec::Tenant(ts)), Some(AnySpec::Plan(p))) => {
+                Some(limits::effective(&ts, Some(&p)))
+            }
+            (Some(AnySpec::Tenant(ts)), _) => Some(limits::effective(&ts, None)),
+            _ => None,
         };
-        let plan = match plan_of(&ts.plan) {
-            Some(AnySpec::Plan(p)) => p.limits,
-            _ => Default::default(),
-        };
-        Some(ts.limits.over(&plan))
+    let before = journal.spec_before(state, Kind::Tenant, t);
+    let before_plan = match &before {
+        Some(AnySpec::Tenant(ts)) => journal.spec_before(state, Kind::Plan, &ts.plan),
+        _ => None,
     };
-    let before = effective(journal.spec_before(state, Kind::Tenant, t), &|p| {
-        journal.spec_before(state, Kind::Plan, p)
-    });
-    let after = effective(state.get(Kind::Tenant, t).map(|(_, s)| s), &|p| {
-        state.get(Kind::Plan, p).map(|(_, s)| s)
-    });
-    let (Some(b), Some(a)) = (before, after) else {
+    let after = state.get(Kind::Tenant, t).map(|(_, s)| s);
+    let after_plan = match &after {
+        Some(AnySpec::Tenant(ts)) => state.get(Kind::Plan, &ts.plan).map(|(_, s)| s),
+        _ => None,
+    };
+    let (Some(was), Some(to)) = (limits(before, before_plan), limits(after, after_plan)) else {
         return false;
     };
-    let lower = |b: Option<u32>, a: Option<u32>| match (b, a) {
-        (_, None) => false,
-        (None, Some(_)) => true,
-        (Some(b), Some(a)) => a < b,
-    };
-    let lowered = lower(b.users, a.users) || lower(b.workspaces, a.workspaces);
-    lowered && !usage_grew(state, journal, t)
+    !limits::lowered_below_usage(t, &was, &to, limits::Usage::of(state, t)).is_empty()
+        && !usage_grew(state, journal, t)
 }
 
 /// Whether this write added members or workspaces to tenant `t`.
