@@ -12,7 +12,7 @@ use tokio::task::JoinSet;
 
 use crate::api::{self, BatchRequest, Operation, PutBody};
 use crate::client::{Client, ClientError};
-use crate::plan::{Plan, Step, Verb};
+use crate::plan::{Plan, Verb, Write};
 
 /// How apply writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,7 @@ fn classify(e: ClientError, planned: i64) -> ApplyError {
     }
 }
 
-fn to_operation(op: &Step) -> Operation {
+fn to_operation(op: &Write) -> Operation {
     Operation {
         op: match op.verb {
             Verb::Put => api::OpKind::Put,
@@ -151,7 +151,7 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
         expected_revision: Some(plan.revision),
         allow_limit_below_usage,
         operations: plan
-            .steps()
+            .writes()
             .into_iter()
             .map(|(_, op)| to_operation(op))
             .collect(),
@@ -194,7 +194,7 @@ pub async fn apply(
 /// One op over the single-resource endpoints. Idempotent: a delete of an absent resource,
 /// or a put that finds the resource already as planned (a retried write that landed), is a
 /// success.
-async fn run_op(client: &Client, op: &Step) -> Result<(), ClientError> {
+async fn run_op(client: &Client, op: &Write) -> Result<(), ClientError> {
     match op.verb {
         Verb::Delete => match client.delete(op.kind, &op.key, op.if_version).await {
             Err(e) if e.status() == Some(404) => Ok(()),
@@ -240,8 +240,8 @@ async fn resources(
             live: live.revision,
         });
     }
-    let ops: Vec<(u8, Step)> = plan
-        .steps()
+    let ops: Vec<(u8, Write)> = plan
+        .writes()
         .into_iter()
         .map(|(r, o)| (r, o.clone()))
         .collect();
@@ -259,7 +259,7 @@ async fn resources(
         None
     };
     // Groups of consecutive ops with the same phase and rank: independent of each other.
-    let mut groups: Vec<Vec<Step>> = Vec::new();
+    let mut groups: Vec<Vec<Write>> = Vec::new();
     let mut last: Option<(bool, u8)> = None;
     for (rank, op) in ops {
         let key = (op.verb == Verb::Delete, rank);
@@ -284,7 +284,7 @@ async fn resources(
                 (op, r)
             });
         }
-        let mut failure: Option<(Step, ClientError)> = None;
+        let mut failure: Option<(Write, ClientError)> = None;
         while let Some(joined) = set.join_next().await {
             match joined {
                 Ok((_, Ok(()))) => {

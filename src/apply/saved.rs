@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::Kind;
-use crate::plan::{Action, Change, FieldChange, Moved, Plan, Reason, Risk, Step, Verb, Warning};
+use crate::plan::{Action, Change, FieldChange, Moved, Plan, Reason, Risk, Verb, Warning, Write};
 
 /// Bumped on any change of this file's shape.
 pub const SAVED_FORMAT_VERSION: u32 = 1;
@@ -96,7 +96,7 @@ pub struct FileMoved {
     pub to: String,
 }
 
-/// One write apply sends: see [`Step`].
+/// One write apply sends: see [`Write`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct FileOp {
     pub op: FileVerb,
@@ -237,7 +237,7 @@ impl From<&Change> for FileChange {
                 })
                 .collect(),
             ops: c
-                .steps
+                .writes
                 .iter()
                 .map(|s| FileOp {
                     op: match s.verb {
@@ -296,10 +296,10 @@ impl From<FileChange> for Change {
                     to: m.to,
                 })
                 .collect(),
-            steps: c
+            writes: c
                 .ops
                 .into_iter()
-                .map(|o| Step {
+                .map(|o| Write {
                     verb: match o.op {
                         FileVerb::Put => Verb::Put,
                         FileVerb::Adopt => Verb::Adopt,
@@ -449,7 +449,7 @@ mod tests {
     /// Every variant the file carries survives a write and a read unchanged.
     #[test]
     fn a_plan_round_trips_through_the_file() {
-        let step = |verb, key: &str| Step {
+        let step = |verb, key: &str| Write {
             verb,
             kind: Kind::Tenant,
             key: key.into(),
@@ -475,7 +475,7 @@ mod tests {
                 from: "acme-old/paris".into(),
                 to: "acme/paris".into(),
             }],
-            steps: vec![
+            writes: vec![
                 step(Verb::Put, "acme"),
                 step(Verb::Adopt, "acme"),
                 step(Verb::Delete, "acme-old"),

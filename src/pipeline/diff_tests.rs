@@ -99,7 +99,7 @@ fn from_empty_creates_everything_in_dependency_order() {
     assert!(p
         .changes
         .iter()
-        .all(|c| c.steps.len() == 1 && c.steps[0].if_version == 0));
+        .all(|c| c.writes.len() == 1 && c.writes[0].if_version == 0));
 }
 
 #[test]
@@ -116,7 +116,7 @@ fn field_level_update() {
     let f = &p.changes[0].fields[0];
     assert_eq!(f.before, Some(serde_json::json!("Alice")));
     assert_eq!(f.after, Some(serde_json::json!("Alicia")));
-    assert_eq!(p.changes[0].steps[0].if_version, 1);
+    assert_eq!(p.changes[0].writes[0].if_version, 1);
 }
 
 #[test]
@@ -210,7 +210,7 @@ fn mentioning_an_unmanaged_resource_adopts_it() {
     l.users.get_mut("bob@acme.example").expect("bob").managed = false;
     let p = plan(BASE, &l, &PlanOptions::default());
     assert_eq!(lines(&p), ["update user bob@acme.example [managed]"]);
-    assert_eq!(p.changes[0].steps[0].verb, Verb::Adopt);
+    assert_eq!(p.changes[0].writes[0].verb, Verb::Adopt);
 }
 
 #[test]
@@ -313,11 +313,11 @@ fn tenant_rename_is_one_update_carrying_its_children() {
         &["update tenant acme-corp <- acme [key] +6 moved"],
     );
     let c = &p.changes[0];
-    let puts = c.steps.iter().filter(|o| o.verb == Verb::Put).count();
-    let deletes = c.steps.iter().filter(|o| o.verb == Verb::Delete).count();
+    let puts = c.writes.iter().filter(|o| o.verb == Verb::Put).count();
+    let deletes = c.writes.iter().filter(|o| o.verb == Verb::Delete).count();
     // The old children go with the old tenant: the platform cascades.
     assert_eq!((puts, deletes), (7, 1));
-    let order: Vec<(Verb, Kind)> = p.steps().iter().map(|(_, o)| (o.verb, o.kind)).collect();
+    let order: Vec<(Verb, Kind)> = p.writes().iter().map(|(_, o)| (o.verb, o.kind)).collect();
     assert_eq!(order.first(), Some(&(Verb::Put, Kind::Tenant)));
     assert_eq!(order.last(), Some(&(Verb::Delete, Kind::Tenant)));
     assert!(p.risks.is_empty(), "{:?}", p.risks);
@@ -382,7 +382,7 @@ fn email_change_is_one_replace() {
         &["replace user robert@acme.example <- bob@acme.example [email] (email)"],
     );
     let ops: Vec<(Verb, Kind, &str)> = p
-        .steps()
+        .writes()
         .iter()
         .map(|(_, o)| (o.verb, o.kind, o.key.as_str()))
         .collect();
@@ -570,7 +570,7 @@ fn deletes_leave_cascades_to_the_platform_and_delete_tenants_before_users() {
     );
     assert_eq!(p.summary().delete, 10, "{:?}", lines(&p));
     let ops: Vec<(Verb, Kind, &str)> = p
-        .steps()
+        .writes()
         .iter()
         .map(|(_, o)| (o.verb, o.kind, o.key.as_str()))
         .collect();

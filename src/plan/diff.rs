@@ -16,7 +16,7 @@ use serde_json::Value;
 use super::order::{self, by_rank, Res};
 use super::{
     field_changes, risks, Action, Change, FieldChange, Moved, Plan, PlanInput, PlanOptions, Reason,
-    Risk, Step, Verb, Warning,
+    Risk, Verb, Warning, Write,
 };
 use crate::model::keys;
 use crate::model::{AnySpec, Kind, Meta, Rename, State};
@@ -91,8 +91,8 @@ fn spec_value(spec: &AnySpec) -> Value {
     spec.to_value()
 }
 
-fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Step {
-    Step {
+fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Write {
+    Write {
         verb: Verb::Put,
         kind,
         key: key.to_string(),
@@ -102,8 +102,8 @@ fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) 
     }
 }
 
-fn delete(kind: Kind, key: &str, if_version: i64) -> Step {
-    Step {
+fn delete(kind: Kind, key: &str, if_version: i64) -> Write {
+    Write {
         verb: Verb::Delete,
         kind,
         key: key.to_string(),
@@ -204,7 +204,7 @@ impl<'a> Differ<'a> {
                     fields: Vec::new(),
                     reason: None,
                     moved: Vec::new(),
-                    steps: vec![put(kind, key, &dspec, 0, dmeta.protected)],
+                    writes: vec![put(kind, key, &dspec, 0, dmeta.protected)],
                 });
                 continue;
             };
@@ -249,7 +249,7 @@ impl<'a> Differ<'a> {
                             from: lk,
                             to: key.to_string(),
                         });
-                        root.steps.extend(ops);
+                        root.writes.extend(ops);
                         continue;
                     }
                 }
@@ -267,7 +267,7 @@ impl<'a> Differ<'a> {
                     fields,
                     reason: None,
                     moved: Vec::new(),
-                    steps: ops,
+                    writes: ops,
                 });
                 continue;
             }
@@ -275,7 +275,7 @@ impl<'a> Differ<'a> {
                 continue;
             }
             let op = if same_spec && lmeta.protected == dmeta.protected {
-                Step {
+                Write {
                     verb: Verb::Adopt,
                     kind,
                     key: key.to_string(),
@@ -296,7 +296,7 @@ impl<'a> Differ<'a> {
                 fields,
                 reason: None,
                 moved: Vec::new(),
-                steps: vec![op],
+                writes: vec![op],
             });
         }
     }
@@ -313,7 +313,7 @@ impl<'a> Differ<'a> {
             fields: Vec::new(),
             reason: Some(reason),
             moved: Vec::new(),
-            steps: vec![delete(kind, key, meta.version)],
+            writes: vec![delete(kind, key, meta.version)],
         });
     }
 
@@ -369,8 +369,8 @@ impl<'a> Differ<'a> {
                             from: key.to_string(),
                             to: to.clone(),
                         });
-                        root.steps.push(put(kind, &to, &spec, 0, meta.protected));
-                        root.steps.push(delete(kind, key, meta.version));
+                        root.writes.push(put(kind, &to, &spec, 0, meta.protected));
+                        root.writes.push(delete(kind, key, meta.version));
                         self.doomed.insert(res.clone());
                         self.moved_live.insert(res);
                     }

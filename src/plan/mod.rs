@@ -101,7 +101,7 @@ impl Reason {
 
 /// One write that apply sends, in the plan so that apply never re-diffs.
 #[derive(Debug, Clone, PartialEq)]
-pub struct Step {
+pub struct Write {
     pub verb: Verb,
     pub kind: Kind,
     pub key: String,
@@ -113,7 +113,7 @@ pub struct Step {
     pub protected: Option<bool>,
 }
 
-/// What a [`Step`] does.
+/// What a [`Write`] does.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verb {
     /// Create or overwrite, and mark managed.
@@ -138,7 +138,7 @@ pub struct Moved {
 /// Contract: `before` is the live spec (`None` for a create), `after` the desired spec
 /// (`None` for a delete). `key` is the identity after apply (the deleted key for a delete);
 /// `previous_key` is the live key when it differs (rename, replace). `fields` lists only what
-/// changes. `steps` are the writes apply performs for this change.
+/// changes. `writes` are what apply sends for this change.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Change {
     pub kind: Kind,
@@ -151,7 +151,7 @@ pub struct Change {
     pub reason: Option<Reason>,
     /// Unchanged children carried along by a rename (tenant or workspace).
     pub moved: Vec<Moved>,
-    pub steps: Vec<Step>,
+    pub writes: Vec<Write>,
 }
 
 /// A finding that needs a human's attention before apply.
@@ -308,13 +308,13 @@ impl Plan {
     }
 
     /// Every step of the plan in apply order: puts and adopts by [`rank`], then deletes by
-    /// [`delete_rank`]. Each element is (rank, step); steps of one phase and rank are
+    /// [`delete_rank`]. Each element is (rank, write); writes of one phase and rank are
     /// independent of each other.
-    pub fn steps(&self) -> Vec<(u8, &Step)> {
-        let mut writes: Vec<(u8, &Step)> = Vec::new();
-        let mut deletes: Vec<(u8, &Step)> = Vec::new();
+    pub fn writes(&self) -> Vec<(u8, &Write)> {
+        let mut writes: Vec<(u8, &Write)> = Vec::new();
+        let mut deletes: Vec<(u8, &Write)> = Vec::new();
         for c in &self.changes {
-            for step in &c.steps {
+            for step in &c.writes {
                 match step.verb {
                     Verb::Delete => deletes.push((delete_rank(step.kind), step)),
                     _ => writes.push((rank(step.kind), step)),

@@ -119,12 +119,12 @@ pub(super) fn by_rank<'a>(mut keys: impl FnMut(Kind) -> Vec<&'a str>) -> Vec<(Ki
 pub(super) fn drop_cascaded_deletes(changes: &mut [Change]) {
     let deleted: HashSet<Res> = changes
         .iter()
-        .flat_map(|c| c.steps.iter())
+        .flat_map(|c| c.writes.iter())
         .filter(|o| o.verb == Verb::Delete)
         .map(|o| (o.kind, o.key.clone()))
         .collect();
     for c in changes.iter_mut() {
-        c.steps.retain(|o| {
+        c.writes.retain(|o| {
             o.verb != Verb::Delete
                 || !cascade_parents(o.kind, &o.key)
                     .iter()

@@ -145,7 +145,7 @@ mod tests {
                 None
             },
             moved: Vec::new(),
-            steps: Vec::new(),
+            writes: Vec::new(),
         }
     }
 

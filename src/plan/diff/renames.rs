@@ -234,7 +234,7 @@ impl Differ<'_> {
                 after: Some(after),
                 reason: Some(Reason::Email),
                 moved: Vec::new(),
-                steps: ops,
+                writes: ops,
             });
         }
     }
@@ -280,7 +280,7 @@ impl Differ<'_> {
             fields,
             reason: Some(Reason::Tenant),
             moved: Vec::new(),
-            steps: vec![
+            writes: vec![
                 put(Kind::Workspace, key, dspec, 0, dmeta.protected),
                 delete(Kind::Workspace, from, lmeta.version),
             ],
