@@ -8,6 +8,9 @@
 
 mod common;
 
+mod access_003;
+mod access_api;
+mod access_matrix;
 mod reconcile;
 mod schema;
 mod server_access;

@@ -25,7 +25,7 @@ pub(super) fn check(
         .iter()
         .map(|(k, key, b, a)| (*k, key.as_str(), b.as_ref(), a.as_ref()))
         .collect();
-    let mut refused = authz::self_protection(&req.principal, &changes);
+    let mut refused = authz::self_protection(&req.principal, state, &changes);
     let after = rules::check(state);
     // A tenant already over a limit (an accepted rule-9 risk) may not grow further.
     for v in &after {

@@ -34,7 +34,6 @@ async fn batch(
     audit: AuditHeaders,
     JsonBody(req): JsonBody<BatchRequest>,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     let mut mutations = Vec::with_capacity(req.operations.len());
     for (i, o) in req.operations.into_iter().enumerate() {
         let at = |e: ApiError| e.at_operation(i);

@@ -42,7 +42,7 @@ async fn whoami(Auth(p): Auth) -> Response {
         &WhoAmI {
             token_id: p.token_id.clone(),
             scope: p.scope.to_string(),
-            role: p.role.as_str().to_string(),
+            role: p.role.clone(),
             user: p.user.clone(),
         },
     )

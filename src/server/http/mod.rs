@@ -2,6 +2,7 @@
 //! and their OpenAPI description, declared once), merged here into the router with body
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
+mod access;
 mod audit;
 mod batch;
 mod dashboard;
@@ -72,6 +73,7 @@ pub fn routes() -> Routes {
     Routes::default()
         .merge(meta::router())
         .merge(state::router())
+        .merge(access::router())
         .merge(batch::router())
         .merge(resources::router())
         .merge(tokens::router())
