@@ -382,14 +382,7 @@ fn permission_question(
         return match standing::user(state, email, t) {
             Err(v) => v,
             Ok(u) if u.spec.system_role.is_some() => {
-                t.step(|| {
-                    step(
-                        "system role",
-                        None,
-                        Outcome::Pass,
-                        format!("`{email}` is `super_admin`: administers every tenant"),
-                    )
-                });
+                standing::super_admin_step(email, t);
                 verdict(t, true, Reason::SuperAdmin, || {
                     format!("`{email}` is `super_admin`")
                 })

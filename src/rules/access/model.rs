@@ -6,7 +6,7 @@
 
 use crate::model::{keys, Access, ModelDefaults, State, SystemRole, TenantStatus};
 
-use super::standing::{role_permissions, user};
+use super::standing::{role_permissions, super_admin_step, user};
 use super::{did_you_mean, step, tenants_of, verdict, Effective, Outcome, Reason, Trace, Verdict};
 use crate::rules::ORG_ADMIN;
 
@@ -121,14 +121,7 @@ pub(super) fn decide<T: Trace>(
         }
     }
     if u.spec.system_role == Some(SystemRole::SuperAdmin) {
-        t.step(|| {
-            step(
-                "system role",
-                None,
-                Outcome::Pass,
-                format!("`{email}` is `super_admin`: administers every tenant"),
-            )
-        });
+        super_admin_step(email, t);
         let v = verdict(t, true, Reason::SuperAdmin, || {
             format!("`{email}` is `super_admin`")
         });

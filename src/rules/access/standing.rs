@@ -152,14 +152,7 @@ pub fn standing<'s, T: Trace>(
         if !state.tenants.contains_key(tenant) {
             active_tenant(state, tenant, t)?;
         }
-        t.step(|| {
-            step(
-                "system role",
-                None,
-                Outcome::Pass,
-                format!("`{email}` is `super_admin`: administers every tenant"),
-            )
-        });
+        super_admin_step(email, t);
         return Ok(Standing {
             tenant,
             user: Some(email),
@@ -193,6 +186,31 @@ pub fn standing<'s, T: Trace>(
             format!("member of `{tenant}` with role `{role}`"),
         )
     });
+    holding(state, tenant, Some(email), role, &m.spec.workspaces, t)
+}
+
+/// The step that says `email` is a `super_admin`.
+pub(super) fn super_admin_step<T: Trace>(email: &str, t: &mut T) {
+    t.step(|| {
+        step(
+            "system role",
+            None,
+            Outcome::Pass,
+            format!("`{email}` is `super_admin`: administers every tenant"),
+        )
+    });
+}
+
+/// Where holding `role` in `tenant` puts `user` (or a token alone): the role's
+/// permissions, and every workspace or those `listed`; refused if the role does not exist.
+fn holding<'s, T: Trace>(
+    state: &'s State,
+    tenant: &'s str,
+    user: Option<&'s str>,
+    role: &'s str,
+    listed: &'s [String],
+    t: &mut T,
+) -> Result<Standing<'s>, Verdict> {
     let Some((permissions, all)) = role_permissions(state, role) else {
         t.step(|| {
             step(
@@ -208,7 +226,7 @@ pub fn standing<'s, T: Trace>(
     };
     Ok(Standing {
         tenant,
-        user: Some(email),
+        user,
         role: Some(role),
         super_admin: false,
         permissions,
@@ -216,7 +234,7 @@ pub fn standing<'s, T: Trace>(
         workspaces: if all {
             Workspaces::All
         } else {
-            Workspaces::Listed(&m.spec.workspaces)
+            Workspaces::Listed(listed)
         },
     })
 }
@@ -234,32 +252,7 @@ impl<'s> Standing<'s> {
         if state.tenants.contains_key(tenant) {
             active_tenant(state, tenant, t)?;
         }
-        let Some((permissions, all)) = role_permissions(state, role) else {
-            t.step(|| {
-                step(
-                    "role",
-                    Some(tenant),
-                    Outcome::Fail,
-                    format!("role `{role}` does not exist"),
-                )
-            });
-            return Err(verdict(t, false, Reason::UnknownRole, || {
-                format!("role `{role}` does not exist")
-            }));
-        };
-        Ok(Standing {
-            tenant,
-            user: None,
-            role: Some(role),
-            super_admin: false,
-            permissions,
-            mask: PermSet::all(),
-            workspaces: if all {
-                Workspaces::All
-            } else {
-                Workspaces::Listed(&[])
-            },
-        })
+        holding(state, tenant, None, role, &[], t)
     }
 
     /// This standing narrowed by a token's own `role`: only the permissions both hold, and
