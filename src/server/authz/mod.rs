@@ -19,6 +19,8 @@
 
 mod lockout;
 mod reads;
+#[cfg(test)]
+mod tests;
 mod writes;
 
 pub use lockout::self_protection;
@@ -93,6 +95,18 @@ pub enum Actor<'s> {
 }
 
 impl Principal {
+    /// User `email` acting in `tenant` with exactly its own access: a token created with
+    /// `--scope tenant:T --user E` and no role, or a session of E in T (`id` names it in
+    /// the audit log).
+    pub fn user_in(id: impl Into<String>, tenant: &str, email: &str) -> Principal {
+        Principal {
+            token_id: id.into(),
+            scope: Scope::Tenant(tenant.to_string()),
+            role: None,
+            user: Some(email.to_string()),
+        }
+    }
+
     pub fn is_system(&self) -> bool {
         self.scope == Scope::System
     }
