@@ -107,6 +107,20 @@ fn matrix() -> Vec<Cell> {
             [200, 200, 200, 403, 403],
         ),
         cell(
+            "read own tenant model",
+            M::GET,
+            "/api/v1/tenants/acme/models/m1",
+            None,
+            [200, 200, 200, 403, 403],
+        ),
+        cell(
+            "read a member's user model",
+            M::GET,
+            format!("/api/v1/users/{BOB}/models/m1"),
+            None,
+            [200, 200, 200, 403, 403],
+        ),
+        cell(
             "read a member",
             M::GET,
             format!("/api/v1/users/{BOB}"),

@@ -24,7 +24,7 @@ mod tests;
 mod writes;
 
 pub use lockout::self_protection;
-pub use reads::redact;
+pub use reads::{redact, sees_model_grants};
 
 use crate::model::{State, SystemRole, UserStatus};
 use crate::rules::access::{self, Quiet, Standing};

@@ -5,7 +5,7 @@
 //! | plans, models, roles (the catalog), its tenant | `organization.read` |
 //! | a workspace | `project.read` there (the role sees it, or a `read` grant on it); its name only with `project.list_names` |
 //! | a workspace in a list (and in the state) | `project.list` there; its name only with `project.list_names` (the "**" of 002) |
-//! | tenant models, user models | `models.assign` (a user's own model grants: always) |
+//! | tenant models, user models | `models.assign` or `users.assign_workspaces`: who assigns access sees the tenant's model grants (a user's own: always) |
 //! | grants | `users.assign_workspaces` |
 //! | memberships, users (members of the tenant) | `users.read` (one's own: always) |
 //!
@@ -25,6 +25,13 @@ pub fn redact(spec: &AnySpec) -> AnySpec {
         }),
         other => other.clone(),
     }
+}
+
+/// The permissions that show a tenant's model grants (to the tenant and to its members).
+const MODEL_GRANTS: &[&str] = &["models.assign", "users.assign_workspaces"];
+
+pub fn sees_model_grants(s: &crate::rules::access::Standing) -> bool {
+    MODEL_GRANTS.iter().any(|p| s.holds(p))
 }
 
 impl Actor<'_> {
@@ -62,7 +69,7 @@ impl Actor<'_> {
                     Visibility::Forbidden
                 }
             }
-            Kind::TenantModel => may(s.holds("models.assign")),
+            Kind::TenantModel => may(sees_model_grants(s)),
             Kind::Grant => may(s.holds("users.assign_workspaces")),
             Kind::Membership => {
                 may(s.holds("users.read") || keys::split2(key).is_some_and(|(u, _)| is_me(u)))
@@ -70,7 +77,7 @@ impl Actor<'_> {
             Kind::User if !member_of_t(key) => Visibility::Hidden,
             Kind::User => may(s.holds("users.read") || is_me(key)),
             Kind::UserModel => match keys::split2(key) {
-                Some((u, _)) if member_of_t(u) => may(s.holds("models.assign") || is_me(u)),
+                Some((u, _)) if member_of_t(u) => may(sees_model_grants(s) || is_me(u)),
                 _ => Visibility::Hidden,
             },
         }
@@ -104,7 +111,7 @@ impl Actor<'_> {
         let needs: &[&str] = match kind {
             Kind::Plan | Kind::Model | Kind::Role | Kind::Tenant => &["organization.read"],
             Kind::Workspace => &["project.list", "project.list_names"],
-            Kind::TenantModel | Kind::UserModel => &["models.assign"],
+            Kind::TenantModel | Kind::UserModel => MODEL_GRANTS,
             Kind::Grant => &["users.assign_workspaces"],
             Kind::Membership | Kind::User => &["users.read"],
         };

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::config::Document;
+use crate::model::AnySpec;
 use crate::model::{keys, Kind};
 
 const STATE: &str = r#"
@@ -47,12 +48,20 @@ fn a_user_in_a_tenant_acts_with_exactly_its_access() {
     assert!(bob.require(&s, "project.read").is_ok());
     let a = bob.actor(&s).expect("bob acts");
     let ws = |w: &str| keys::join(&["acme", w]);
-    assert_eq!(a.visibility(&s, Kind::Workspace, &ws("paris")), Visibility::Visible);
-    assert_eq!(a.visibility(&s, Kind::Workspace, &ws("lyon")), Visibility::Forbidden);
+    assert_eq!(
+        a.visibility(&s, Kind::Workspace, &ws("paris")),
+        Visibility::Visible
+    );
+    assert_eq!(
+        a.visibility(&s, Kind::Workspace, &ws("lyon")),
+        Visibility::Forbidden
+    );
     let dan = Principal::user_in("ses_2", "acme", "dan@acme.example");
     assert!(dan.require(&s, "users.invite").is_ok());
     assert_eq!(
-        dan.actor(&s).expect("dan").list_visibility(&s, Kind::Workspace, &ws("lyon")),
+        dan.actor(&s)
+            .expect("dan")
+            .list_visibility(&s, Kind::Workspace, &ws("lyon")),
         Visibility::Visible
     );
 }
@@ -63,7 +72,10 @@ fn a_token_role_narrows_a_user_and_acts_alone() {
     let alice_member = token(acme(), Some("member"), Some("alice@acme.example"));
     assert!(alice_member.require(&s, "users.invite").is_err());
     let bob_admin = token(acme(), Some("org_admin"), Some("bob@acme.example"));
-    assert!(bob_admin.require(&s, "users.invite").is_err(), "a role never widens");
+    assert!(
+        bob_admin.require(&s, "users.invite").is_err(),
+        "a role never widens"
+    );
     let manager = token(acme(), Some("manager"), None);
     assert!(manager.require(&s, "users.invite").is_ok());
     assert!(token(acme(), Some("nope"), None).actor(&s).is_err());
@@ -77,11 +89,23 @@ fn who_acts_with_nothing() {
     assert!(refused(Principal::user_in("t", "acme", "eve@acme.example")).contains("blocked"));
     assert!(refused(Principal::user_in("t", "frozen", "fay@acme.example")).contains("suspended"));
     assert!(refused(Principal::user_in("t", "acme", "fay@acme.example")).contains("not a member"));
-    assert!(refused(token(Scope::System, None, Some("alice@acme.example"))).contains("super_admin"));
-    assert!(matches!(token(Scope::System, None, Some("root@platform.example")).actor(&s), Ok(Actor::System)));
-    assert!(matches!(token(Scope::System, None, None).actor(&s), Ok(Actor::System)));
+    assert!(
+        refused(token(Scope::System, None, Some("alice@acme.example"))).contains("super_admin")
+    );
+    assert!(matches!(
+        token(Scope::System, None, Some("root@platform.example")).actor(&s),
+        Ok(Actor::System)
+    ));
+    assert!(matches!(
+        token(Scope::System, None, None).actor(&s),
+        Ok(Actor::System)
+    ));
     // A tenant token of a suspended tenant acts with nothing either.
-    assert!(token(Scope::Tenant("frozen".into()), Some("org_admin"), None).actor(&s).is_err());
+    assert!(
+        token(Scope::Tenant("frozen".into()), Some("org_admin"), None)
+            .actor(&s)
+            .is_err()
+    );
 }
 
 #[test]

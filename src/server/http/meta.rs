@@ -1,14 +1,17 @@
 //! The endpoints about the API itself: liveness, the token's identity and the OpenAPI
 //! document.
 
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::api::{Health, WhoAmI};
+use crate::server::error::ApiResult;
 
 use super::extract::Auth;
 use super::json_response;
 use super::route::{Route, Routes, Schema};
+use super::AppState;
 
 pub fn router() -> Routes {
     Routes::new("meta")
@@ -31,21 +34,29 @@ pub fn router() -> Routes {
         )
         .route(
             Route::get("/whoami", whoami)
-                .doc("whoami", "The token's identity")
+                .doc(
+                    "whoami",
+                    "The token's identity, and what it may read and change kind by kind",
+                )
                 .json(200, "The token", Schema::of::<WhoAmI>()),
         )
 }
 
-async fn whoami(Auth(p): Auth) -> Response {
-    json_response(
+async fn whoami(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    let access = app
+        .engine
+        .read(|s| crate::server::scope::table(&p, s))
+        .await?;
+    Ok(json_response(
         StatusCode::OK,
         &WhoAmI {
             token_id: p.token_id.clone(),
             scope: p.scope.to_string(),
             role: p.role.clone(),
             user: p.user.clone(),
+            access,
         },
-    )
+    ))
 }
 
 async fn health() -> Response {

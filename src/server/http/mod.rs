@@ -3,6 +3,7 @@
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
 mod access;
+mod apply_lock;
 mod audit;
 mod batch;
 mod dashboard;
@@ -14,6 +15,7 @@ mod meta;
 mod password_resets;
 mod resources;
 pub mod route;
+mod sensitive;
 mod state;
 mod tokens;
 mod users;
@@ -75,6 +77,8 @@ pub fn routes() -> Routes {
         .merge(state::router())
         .merge(access::router())
         .merge(batch::router())
+        .merge(apply_lock::router())
+        .merge(sensitive::router())
         .merge(resources::router())
         .merge(tokens::router())
         .merge(invitations::router())
