@@ -93,9 +93,25 @@ impl Actor<'_> {
     }
 
     /// Checks one write of `kind/key` from `before` to `after` (None: absent), on the state
-    /// as it is before the write. Users created by a tenant principal are collected in
-    /// `created_users` for [`Principal::check_created_users`].
+    /// as it is before the write; a refusal names the resource. Users created by a tenant
+    /// principal are collected in `created_users` for [`Principal::check_created_users`].
     pub fn check_write(
+        &self,
+        state: &State,
+        kind: Kind,
+        key: &str,
+        before: Option<&AnySpec>,
+        after: Option<&AnySpec>,
+        created_users: &mut HashSet<String>,
+    ) -> Result<(), ApiError> {
+        self.write_needs(state, kind, key, before, after, created_users)
+            .map_err(|e| match e {
+                ApiError::Forbidden(m) => ApiError::Forbidden(format!("{kind} `{key}`: {m}")),
+                other => other,
+            })
+    }
+
+    fn write_needs(
         &self,
         state: &State,
         kind: Kind,
