@@ -16,3 +16,4 @@ mod server_cli;
 mod server_openapi;
 mod validate_cli;
 mod workflows;
+mod yaml_suite;
