@@ -23,3 +23,4 @@ mod server_openapi;
 mod tenant_scope;
 mod validate_cli;
 mod workflows;
+mod yaml_suite;
