@@ -16,7 +16,8 @@ pub fn run(args: crate::cli::ServeArgs) -> miette::Result<Exit> {
         .await
         .into_diagnostic()?;
         if let Some(token) = &server.bootstrap_token {
-            println!("bootstrap token: {token}");
+            // Shown once: a stdout that cannot take it is a failure, not a panic.
+            super::print(&format!("bootstrap token: {token}\n"), Exit::Failure)?;
         }
         eprintln!(
             "tenantctl: serving {} on {} (database {})",

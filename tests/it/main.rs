@@ -8,6 +8,7 @@
 
 mod common;
 
+mod cli;
 mod reconcile;
 mod schema;
 mod server_access;
