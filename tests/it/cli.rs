@@ -77,3 +77,174 @@ fn a_full_stdout_exits_1_with_a_message() {
         insta::assert_snapshot!(format!("full_stdout_{}", args[0]), stderr);
     }
 }
+
+/// Mode bits of a file, as `0o600`.
+#[cfg(unix)]
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+fn example(name: &str) -> String {
+    format!("{}/examples/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// `plan --out FILE` writes a temporary file of its own and renames it: a neighbouring
+/// `FILE.tmp` of the user's survives, the plan is 0600, a symbolic link is written
+/// through, and a directory is refused.
+#[cfg(unix)]
+#[test]
+fn out_writes_safely() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    std::fs::write(dir.join("tenantctl.tmp"), "mine\n").expect("write");
+    let (t, code) = run(
+        dir,
+        &["plan", &example("workspaces"), "--out", "tenantctl.plan"],
+    );
+    assert_eq!(code, 0, "{t}");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("tenantctl.tmp")).expect("read"),
+        "mine\n"
+    );
+    assert_eq!(mode(&dir.join("tenantctl.plan")), 0o600);
+    let names: Vec<String> = std::fs::read_dir(dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|n| !n.starts_with(".tenantctl"))
+        .collect();
+    assert!(
+        names
+            .iter()
+            .all(|n| !n.ends_with(".tmp") || n == "tenantctl.tmp"),
+        "no temporary file left: {names:?}"
+    );
+
+    std::fs::create_dir(dir.join("plans")).expect("mkdir");
+    std::os::unix::fs::symlink("plans/current.plan", dir.join("link.plan")).expect("symlink");
+    let (t, code) = run(dir, &["plan", &example("workspaces"), "--out", "link.plan"]);
+    assert_eq!(code, 0, "{t}");
+    assert!(std::fs::symlink_metadata(dir.join("link.plan"))
+        .expect("meta")
+        .file_type()
+        .is_symlink());
+    assert!(
+        dir.join("plans/current.plan").is_file(),
+        "written through the link"
+    );
+
+    let (refused, code) = run(dir, &["plan", &example("workspaces"), "--out", "plans"]);
+    assert_eq!(code, 1, "{refused}");
+    assert!(
+        refused.contains("`plans` is a directory, not a regular file"),
+        "{refused}"
+    );
+}
+
+/// The embedded platform's database is created 0600 (it holds every user and token hash),
+/// its WAL files too, and its directory ignores itself in git.
+#[cfg(unix)]
+#[test]
+fn the_embedded_database_is_private() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let (t, code) = run(
+        tmp.path(),
+        &["apply", "--auto-approve", &example("workspaces")],
+    );
+    assert_eq!(code, 0, "{t}");
+    let local = tmp.path().join(".tenantctl");
+    for name in ["local.db", "local.token"] {
+        assert_eq!(mode(&local.join(name)), 0o600, "{name}");
+    }
+    for name in ["local.db-wal", "local.db-shm"] {
+        if local.join(name).exists() {
+            assert_eq!(mode(&local.join(name)), 0o600, "{name}");
+        }
+    }
+    let ignore = std::fs::read_to_string(local.join(".gitignore")).expect(".gitignore");
+    assert!(ignore.lines().any(|l| l == "*"), "{ignore}");
+}
+
+/// `export --out DIR` over an earlier export of another layout refuses, rather than leave
+/// files that declare every resource twice; `--clean` removes tenantctl's own files first,
+/// and never a file of the user's.
+#[test]
+fn export_into_a_directory_of_another_layout() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let dir = tmp.path();
+    let (t, code) = run(dir, &["apply", "--auto-approve", &example("workspaces")]);
+    assert_eq!(code, 0, "{t}");
+    let (t, code) = run(dir, &["export", "--out", "config"]);
+    assert_eq!(code, 0, "{t}");
+    std::fs::write(dir.join("config/notes.yaml"), "# mine\nplans: {}\n").expect("write");
+    let (refused, code) = run(dir, &["export", "--out", "config", "--layout", "tenant"]);
+    assert_eq!(code, 1, "{refused}");
+    insta::assert_snapshot!("export_other_layout_refused", refused);
+    let (cleaned, code) = run(
+        dir,
+        &["export", "--out", "config", "--layout", "tenant", "--clean"],
+    );
+    assert_eq!(code, 0, "{cleaned}");
+    insta::assert_snapshot!("export_other_layout_cleaned", cleaned);
+    assert!(!dir.join("config/plans.yaml").exists());
+    assert!(dir.join("config/platform.yaml").exists());
+    assert!(
+        dir.join("config/notes.yaml").exists(),
+        "the user's file stays"
+    );
+    std::fs::remove_file(dir.join("config/notes.yaml")).expect("rm");
+    let (t, code) = run(dir, &["plan", "config"]);
+    assert_eq!(code, 0, "{t}");
+    assert!(t.contains("No changes."), "{t}");
+
+    std::fs::write(dir.join("config/users.yaml"), "users: {}\n").expect("write");
+    let (mine, code) = run(dir, &["export", "--out", "config", "--layout", "tenant"]);
+    assert_eq!(code, 1, "{mine}");
+    assert!(mine.contains("were not written by tenantctl"), "{mine}");
+}
+
+/// A FIFO in a configuration directory is reported, not opened: opening it would wait for
+/// a writer forever.
+#[cfg(unix)]
+#[test]
+fn a_fifo_in_a_configuration_directory_is_reported() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let config = tmp.path().join("config");
+    std::fs::create_dir(&config).expect("mkdir");
+    std::fs::write(config.join("plans.yaml"), "plans:\n  essential: {}\n").expect("write");
+    let made = Command::new("mkfifo")
+        .arg(config.join("pipe.yaml"))
+        .status()
+        .expect("mkfifo");
+    assert!(made.success());
+    let started = std::time::Instant::now();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(["validate", "config"])
+        .current_dir(tmp.path())
+        .env("NO_COLOR", "1")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run tenantctl");
+    // Without the check the read blocks for ever; a generous bound tells the two apart.
+    let deadline = std::time::Duration::from_secs(20);
+    while child.try_wait().expect("wait").is_none() {
+        if started.elapsed() > deadline {
+            let _ = child.kill();
+            panic!("validate waited on the FIFO for {deadline:?}");
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let out = child.wait_with_output().expect("output");
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("`config/pipe.yaml` is a FIFO, not a regular file; it was not read"),
+        "{stdout}"
+    );
+    insta::assert_snapshot!("fifo_in_config_dir", stdout);
+}
