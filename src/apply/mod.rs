@@ -2,17 +2,20 @@
 //! the plan's revision as precondition), or resource by resource with N requests in flight
 //! (`--parallelism`) for platforms without batches. Never re-diffs: it sends the plan's ops.
 
+mod progress;
 pub mod saved;
 
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api::{self, BatchRequest, Operation, PutBody};
 use crate::client::{Client, ClientError};
 use crate::plan::{Plan, Verb, Write};
+
+use progress::Reporter;
+pub use progress::{seconds, thousands, Progress};
 
 /// How apply writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -158,13 +161,13 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
     }
 }
 
-/// Applies `plan`. `progress` draws a bar on stderr (resource mode; only on a terminal).
+/// Applies `plan`. `progress` says how a resource-by-resource apply shows its progress.
 pub async fn apply(
     plan: &Plan,
     client: Arc<Client>,
     mode: Mode,
     allow_limit_below_usage: bool,
-    progress: bool,
+    progress: Progress,
 ) -> Result<Applied, ApplyError> {
     match mode {
         Mode::Batch => {
@@ -230,7 +233,7 @@ async fn resources(
     client: Arc<Client>,
     parallelism: usize,
     allow_limit_below_usage: bool,
-    progress: bool,
+    progress: Progress,
 ) -> Result<Applied, ApplyError> {
     let _ = allow_limit_below_usage; // the single-resource endpoints check rule 9 on their own terms
     let live = client.state().await?;
@@ -246,18 +249,7 @@ async fn resources(
         .map(|(r, o)| (r, o.clone()))
         .collect();
     let total = ops.len();
-    let bar = if progress {
-        let style =
-            ProgressStyle::with_template("{spinner} applying [{bar:30}] {pos}/{len} {wide_msg}")
-                .map(|s| s.progress_chars("=> "));
-        let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        Some(match style {
-            Ok(s) => b.with_style(s),
-            Err(_) => b,
-        })
-    } else {
-        None
-    };
+    let reporter = Reporter::start(progress, total);
     // Groups of consecutive ops with the same phase and rank: independent of each other.
     let mut groups: Vec<Vec<Write>> = Vec::new();
     let mut last: Option<(bool, u8)> = None;
@@ -289,9 +281,7 @@ async fn resources(
             match joined {
                 Ok((_, Ok(()))) => {
                     done += 1;
-                    if let Some(b) = &bar {
-                        b.inc(1);
-                    }
+                    reporter.inc();
                 }
                 Ok((op, Err(e))) => {
                     if failure.is_none() {
@@ -301,9 +291,7 @@ async fn resources(
                     }
                 }
                 Err(join) => {
-                    if let Some(b) = &bar {
-                        b.finish_and_clear();
-                    }
+                    reporter.finish();
                     return Err(ApplyError::Partial {
                         done,
                         total,
@@ -318,9 +306,7 @@ async fn resources(
             }
         }
         if let Some((op, source)) = failure {
-            if let Some(b) = &bar {
-                b.finish_and_clear();
-            }
+            reporter.finish();
             let name = format!(
                 "{} {} {}",
                 match op.verb {
@@ -342,9 +328,7 @@ async fn resources(
             });
         }
     }
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    reporter.finish();
     let revision = client.state().await.ok().map(|s| s.revision);
     Ok(Applied {
         operations: done,

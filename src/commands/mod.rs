@@ -57,7 +57,7 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Run::Explain(args) => explain::run(args, &settings),
         Run::UsersExport(args) => users::run(args, &settings),
         Run::Schema => schema::run(),
-        Run::Serve(args) => serve::run(args),
+        Run::Serve(run) => serve::run(run),
         Run::TokenCreate(args) => token::run(args, &settings),
     }
 }

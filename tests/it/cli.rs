@@ -248,3 +248,87 @@ fn a_fifo_in_a_configuration_directory_is_reported() {
     );
     insta::assert_snapshot!("fifo_in_config_dir", stdout);
 }
+
+/// An apply resource by resource whose stderr is a pipe (a CI log) says how far it is
+/// every few seconds, and ends with its last line; every apply ends with its wall time.
+#[test]
+fn a_piped_apply_prints_progress_lines() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    // 42 writes at 10 requests per second: at least 4 seconds, two lines on the way.
+    let (t, code) = run(
+        tmp.path(),
+        &[
+            "apply",
+            "--auto-approve",
+            "--parallelism",
+            "2",
+            "--max-rps",
+            "10",
+            &example("imagegen"),
+        ],
+    );
+    assert_eq!(code, 0, "{t}");
+    let lines: Vec<&str> = t.lines().filter(|l| l.starts_with("applied ")).collect();
+    let shape = |l: &str| {
+        let Some(rest) = l.strip_prefix("applied ") else {
+            return false;
+        };
+        let Some((counts, timing)) = rest.split_once(" (") else {
+            return false;
+        };
+        counts.ends_with("/42") && timing.ends_with("/s)") && timing.contains(" s, ")
+    };
+    assert!(
+        lines.len() >= 3,
+        "progress lines on the way and at the end:\n{t}"
+    );
+    assert!(lines.iter().all(|l| shape(l)), "{lines:#?}");
+    assert!(
+        lines[lines.len() - 1].starts_with("applied 42/42 ("),
+        "{lines:#?}"
+    );
+    let complete = t
+        .lines()
+        .find(|l| l.starts_with("Apply complete!"))
+        .unwrap_or_else(|| panic!("{t}"));
+    assert!(
+        complete.starts_with("Apply complete! Resources: 42 created, 0 updated, 0 replaced, 0 deleted (live revision 42) in ")
+            && complete.ends_with(" s."),
+        "{complete}"
+    );
+}
+
+/// `serve` with its stderr in a file writes plain logs: no colour escapes.
+#[test]
+fn serve_logs_are_plain_in_a_file() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let log = tmp.path().join("serve.log");
+    let mut child = Command::new(env!("CARGO_BIN_EXE_tenantctl"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--database"])
+        .arg(format!("sqlite://{}", tmp.path().join("p.db").display()))
+        .env_remove("NO_COLOR")
+        .env("RUST_LOG", "debug,sqlx=warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(std::fs::File::create(&log).expect("log")))
+        .spawn()
+        .expect("serve");
+    let mut text = String::new();
+    for _ in 0..200 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("serving") {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(text.contains("serving"), "{text}");
+    assert!(
+        text.lines().count() > 1,
+        "some logs besides the banner: {text}"
+    );
+    assert!(
+        !text.contains('\u{1b}'),
+        "no escape sequences in a log file:\n{text:?}"
+    );
+}
