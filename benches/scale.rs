@@ -328,7 +328,7 @@ fn bench_backend(
             client.clone(),
             Mode::Batch,
             false,
-            false,
+            apply::Progress::Hidden,
         ))?;
         Ok(((), applied.operations))
     })?;
@@ -397,7 +397,7 @@ fn bench_backend(
             client.clone(),
             Mode::Batch,
             false,
-            false,
+            apply::Progress::Hidden,
         ))?;
         Ok(((), n))
     })?;

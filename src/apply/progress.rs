@@ -15,6 +15,8 @@ pub enum Progress {
     Bar,
     /// A line every [`LINE_EVERY`] and one at the end: stderr is a log.
     Lines,
+    /// Nothing (a caller that reports on its own, such as the benches).
+    Hidden,
 }
 
 /// How often a log gets a progress line.
@@ -49,6 +51,7 @@ impl Reporter {
                 };
                 (Some(b), None)
             }
+            Progress::Hidden => (None, None),
             Progress::Lines => {
                 let done = done.clone();
                 let ticker = tokio::spawn(async move {
