@@ -116,7 +116,7 @@ async fn load(server_url: &str, token: &str, size: &Size) -> Result<(), Error> {
     let client = Arc::new(Client::new(config)?);
     let live = client.state().await?;
     let plan = plan::diff(&input, &live, &PlanOptions::default());
-    apply::apply(&plan, client, Mode::Batch, false, false).await?;
+    apply::apply(&plan, client, Mode::Batch, false, apply::Progress::Hidden).await?;
     Ok(())
 }
 
