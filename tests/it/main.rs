@@ -14,5 +14,6 @@ mod server_access;
 mod server_api;
 mod server_cli;
 mod server_openapi;
+mod server_replicas;
 mod validate_cli;
 mod workflows;

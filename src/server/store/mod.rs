@@ -37,12 +37,14 @@ macro_rules! dispatch_tx {
 }
 
 mod audit;
+mod changes;
 mod invitations;
 mod password_resets;
 mod resources;
 mod tokens;
 
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
+pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
@@ -77,16 +79,27 @@ impl StoreError {
     }
 }
 
-/// The embedded migrations, shared by SQLite and PostgreSQL.
+/// The embedded migrations, shared by SQLite and PostgreSQL: (version, name, SQL).
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../../migrations/0001_init.sql")),
+    (160, "changes", include_str!("../../../migrations/0160_changes.sql")),
+];
+
 fn migrator() -> Migrator {
-    let sql: &'static str = include_str!("../../../migrations/0001_init.sql");
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, name, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// A pool over one of the two backends.
