@@ -11,7 +11,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::model::Kind;
-use crate::plan::{Action, Change, FieldChange, Moved, Plan, Reason, Risk, Verb, Warning, Write};
+use crate::plan::{
+    Action, Change, FieldChange, Moved, OutOfScope, Plan, Reason, Risk, SensitiveField, Verb,
+    Warning, Write,
+};
 
 /// Bumped on any change of this file's shape.
 pub const SAVED_FORMAT_VERSION: u32 = 1;
@@ -43,6 +46,17 @@ pub struct FilePlan {
     pub risks: Vec<FileFinding>,
     pub warnings: Vec<FileFinding>,
     pub unmanaged: BTreeMap<Kind, usize>,
+    /// A plan made with a tenant-scoped token: what it left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<FileOutOfScope>,
+}
+
+/// See [`OutOfScope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOutOfScope {
+    pub token: String,
+    pub not_visible: BTreeMap<Kind, usize>,
+    pub read_only: BTreeMap<Kind, usize>,
 }
 
 /// One change: see [`Change`].
@@ -107,6 +121,16 @@ pub struct FileOp {
     pub if_version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
+    /// `{pointer, source}` of each sensitive field of `spec`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<FileSensitive>,
+}
+
+/// A sensitive field of a put: see [`crate::plan::SensitiveField`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSensitive {
+    pub pointer: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,6 +173,11 @@ impl From<&Plan> for FilePlan {
                 .map(|w| FileFinding::new(&w.code, w.kind, &w.key, &w.message))
                 .collect(),
             unmanaged: p.unmanaged.clone(),
+            out_of_scope: p.out_of_scope.as_ref().map(|o| FileOutOfScope {
+                token: o.token.clone(),
+                not_visible: o.not_visible.clone(),
+                read_only: o.read_only.clone(),
+            }),
         }
     }
 }
@@ -189,6 +218,11 @@ impl From<FilePlan> for Plan {
                 )
                 .collect(),
             unmanaged: p.unmanaged,
+            out_of_scope: p.out_of_scope.map(|o| OutOfScope {
+                token: o.token,
+                not_visible: o.not_visible,
+                read_only: o.read_only,
+            }),
         }
     }
 }
@@ -250,6 +284,14 @@ impl From<&Change> for FileChange {
                     spec: s.spec.clone(),
                     if_version: s.if_version,
                     protected: s.protected,
+                    sensitive: s
+                        .sensitive
+                        .iter()
+                        .map(|f| FileSensitive {
+                            pointer: f.pointer.clone(),
+                            source: f.source.clone(),
+                        })
+                        .collect(),
                 })
                 .collect(),
         }
@@ -310,6 +352,14 @@ impl From<FileChange> for Change {
                     spec: o.spec,
                     if_version: o.if_version,
                     protected: o.protected,
+                    sensitive: o
+                        .sensitive
+                        .into_iter()
+                        .map(|f| SensitiveField {
+                            pointer: f.pointer,
+                            source: f.source,
+                        })
+                        .collect(),
                 })
                 .collect(),
         }
@@ -456,6 +506,14 @@ mod tests {
             spec: (verb != Verb::Delete).then(|| json!({ "plan": "essential" })),
             if_version: 3,
             protected: (verb == Verb::Put).then_some(true),
+            sensitive: if verb == Verb::Put {
+                vec![SensitiveField {
+                    pointer: "/contact/phone".into(),
+                    source: "${env:ACME_PHONE}".into(),
+                }]
+            } else {
+                Vec::new()
+            },
         };
         let change = |action, reason| Change {
             kind: Kind::Tenant,
@@ -518,6 +576,11 @@ mod tests {
                 message: "kept".into(),
             }],
             unmanaged: BTreeMap::from([(Kind::User, 2)]),
+            out_of_scope: Some(crate::plan::OutOfScope {
+                token: "`user_admin` token of tenant `acme`".into(),
+                not_visible: BTreeMap::from([(Kind::Grant, 1)]),
+                read_only: BTreeMap::from([(Kind::Plan, 2)]),
+            }),
         };
         let options = SavedOptions {
             prune: true,

@@ -63,7 +63,11 @@ impl MembersIndex {
 
     /// Members and their role in `tenant`, as [`crate::rules::members_by_tenant`] lists them
     /// (sorted by e-mail).
-    pub fn members_with_roles<'a>(&'a self, state: &'a State, tenant: &str) -> Vec<(&'a str, &'a str)> {
+    pub fn members_with_roles<'a>(
+        &'a self,
+        state: &'a State,
+        tenant: &str,
+    ) -> Vec<(&'a str, &'a str)> {
         self.members(tenant)
             .filter_map(|u| {
                 state

@@ -6,6 +6,7 @@ mod diff;
 mod fields;
 mod order;
 mod risks;
+pub mod scope;
 
 use std::collections::BTreeMap;
 
@@ -18,6 +19,7 @@ use crate::rules::Violation;
 pub use diff::diff;
 pub use fields::field_changes;
 pub use order::{cascade_parents, delete_rank, parse_target, rank};
+pub use scope::{OutOfScope, TokenScope};
 
 /// What a change does to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -111,6 +113,18 @@ pub struct Write {
     pub if_version: i64,
     /// The protection flag, for `put`.
     pub protected: Option<bool>,
+    /// For `put`: the spec's fields whose value came from `${env:…}`, so that the platform
+    /// keeps them out of its audit log (empty: none).
+    pub sensitive: Vec<SensitiveField>,
+}
+
+/// A field of a desired spec whose value is sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensitiveField {
+    /// JSON pointer into the spec: `/contact/phone`.
+    pub pointer: String,
+    /// The value as written: `${env:ACME_PHONE}`.
+    pub source: String,
 }
 
 /// What a [`Write`] does.
@@ -160,7 +174,8 @@ pub struct Risk {
     /// `limit_below_usage` (refused by apply unless `--allow-limit-below-usage`),
     /// `self_lockout` (rule 6, always refused), `too_many_deletes` (refused unless
     /// `--max-delete-percent` allows it), `protected_replace` (a replace would delete a
-    /// protected resource; always refused).
+    /// protected resource; always refused), `not_permitted` (the token may not change the
+    /// resource; always refused).
     pub code: String,
     pub kind: Kind,
     pub key: String,
@@ -172,6 +187,8 @@ pub const LIMIT_BELOW_USAGE: &str = "limit_below_usage";
 pub const SELF_LOCKOUT: &str = "self_lockout";
 pub const TOO_MANY_DELETES: &str = "too_many_deletes";
 pub const PROTECTED_REPLACE: &str = "protected_replace";
+/// A change of a resource the token may read but not change (a tenant-scoped token).
+pub const NOT_PERMITTED: &str = "not_permitted";
 
 impl Risk {
     /// Whether apply refuses this risk even with `--allow-limit-below-usage`.
@@ -263,6 +280,8 @@ pub struct PlanOptions {
     /// Restrict the plan to these resources, their dependencies and their children.
     pub targets: Vec<(Kind, String)>,
     pub identity: Identity,
+    /// What the token reaches, for a tenant-scoped token (None: everything).
+    pub scope: Option<TokenScope>,
 }
 
 impl Default for PlanOptions {
@@ -272,6 +291,7 @@ impl Default for PlanOptions {
             max_delete_percent: 25,
             targets: Vec::new(),
             identity: Identity::default(),
+            scope: None,
         }
     }
 }
@@ -287,6 +307,9 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// Live resources tenantctl does not manage and leaves alone, by kind.
     pub unmanaged: BTreeMap<Kind, usize>,
+    /// For a plan made with a tenant-scoped token: what it leaves alone because the token
+    /// cannot see or change it.
+    pub out_of_scope: Option<OutOfScope>,
 }
 
 impl Plan {

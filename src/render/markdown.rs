@@ -160,6 +160,13 @@ pub(crate) fn render(plan: &Plan, limit: usize) -> String {
             parts.join(", ")
         );
     }
+    if let Some((title, lines)) = super::out_of_scope_lines(plan) {
+        let _ = writeln!(head, "{}", esc(&title));
+        for l in lines {
+            let _ = writeln!(head, "- {}", esc(&l));
+        }
+        head.push('\n');
+    }
 
     // Room for the note of what was cut.
     let reserve = 400;

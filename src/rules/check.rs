@@ -163,7 +163,10 @@ impl Checker<'_> {
                         key,
                         None,
                         format!("`{key}` is not a valid e-mail address"),
-                        Some("users are keyed by their e-mail address, e.g. `alice@acme.example`".into()),
+                        Some(
+                            "users are keyed by their e-mail address, e.g. `alice@acme.example`"
+                                .into(),
+                        ),
                     );
                 }
             }
@@ -186,8 +189,13 @@ impl Checker<'_> {
         }
         for (i, p) in role.spec.permissions.iter().enumerate() {
             if catalog::permission(p).is_none() {
-                let help = suggestion(p, catalog::PERMISSIONS.iter().map(|p| p.name))
-                    .or_else(|| Some("see `tenantctl schema` or ARCHITECTURE.md for the permission catalog".into()));
+                let help =
+                    suggestion(p, catalog::PERMISSIONS.iter().map(|p| p.name)).or_else(|| {
+                        Some(
+                            "see `tenantctl schema` or ARCHITECTURE.md for the permission catalog"
+                                .into(),
+                        )
+                    });
                 self.out.push(Violation {
                     code: "unknown_permission",
                     severity: Severity::Error,
@@ -354,7 +362,9 @@ impl Checker<'_> {
                 key,
                 Some("actions".into()),
                 "this grant gives no action".into(),
-                Some("list at least one of read, update, delete, create, or remove the grant".into()),
+                Some(
+                    "list at least one of read, update, delete, create, or remove the grant".into(),
+                ),
             );
         }
     }
@@ -407,9 +417,17 @@ impl Checker<'_> {
             }
         }
         if m.spec.workspaces.len() > MAX_INVITATION_WORKSPACES {
-            self.warn("invitation_workspaces", Kind::Membership, key, Some("workspaces".into()),
-                format!("{} workspaces: at most {MAX_INVITATION_WORKSPACES} are assigned at invitation", m.spec.workspaces.len()),
-                Some("the rest are assigned after the invitation, in a second step".into()));
+            self.warn(
+                "invitation_workspaces",
+                Kind::Membership,
+                key,
+                Some("workspaces".into()),
+                format!(
+                    "{} workspaces: at most {MAX_INVITATION_WORKSPACES} are assigned at invitation",
+                    m.spec.workspaces.len()
+                ),
+                Some("the rest are assigned after the invitation, in a second step".into()),
+            );
         }
     }
 
@@ -479,7 +497,12 @@ pub fn check(state: &State) -> Vec<Violation> {
 /// The violations located at `kind/key` in `state` (none if it does not exist), sorted as
 /// [`check`] sorts them: what `check` finds for that resource, found without walking the
 /// whole state (a tenant's members come from `index`).
-pub fn check_resource(state: &State, index: &MembersIndex, kind: Kind, key: &str) -> Vec<Violation> {
+pub fn check_resource(
+    state: &State,
+    index: &MembersIndex,
+    kind: Kind,
+    key: &str,
+) -> Vec<Violation> {
     let mut c = Checker {
         state,
         members: Members::Indexed(index),

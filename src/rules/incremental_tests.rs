@@ -13,7 +13,14 @@ use super::*;
 
 const PLANS: &[&str] = &["free", "pro", "Gold"];
 const MODELS: &[&str] = &["flux", "sdxl", "Bad_model"];
-const ROLES: &[&str] = &["editor", "viewer", "editr", "org_admin", "member", "user_admin"];
+const ROLES: &[&str] = &[
+    "editor",
+    "viewer",
+    "editr",
+    "org_admin",
+    "member",
+    "user_admin",
+];
 const TENANTS: &[&str] = &["acme", "globex", "initech", "Umbrella"];
 const WORKSPACES: &[&str] = &["paris", "lyon", "Nice"];
 const USERS: &[&str] = &["ann@acme.io", "bob@globex.io", "cy@initech.io", "Dan@x.io"];
@@ -93,7 +100,9 @@ fn random_put(rng: &mut StdRng) -> (String, AnySpec) {
             let grantee = match rng.random_range(0..3) {
                 0 => keys::Grantee::Tenant,
                 1 => keys::Grantee::Role(pick(rng, ROLES).to_string()),
-                _ => keys::Grantee::User(pick(rng, &["ann@acme.io", "bob@globex.io", "an@acme.io"]).to_string()),
+                _ => keys::Grantee::User(
+                    pick(rng, &["ann@acme.io", "bob@globex.io", "an@acme.io"]).to_string(),
+                ),
             };
             let actions = if rng.random_bool(0.8) {
                 vec![GrantAction::Read]
@@ -124,7 +133,9 @@ fn random_put(rng: &mut StdRng) -> (String, AnySpec) {
         }
         _ => (
             keys::join(&[u, pick(rng, MODELS)]),
-            AnySpec::UserModel(UserModelSpec { access: Access::Allow }),
+            AnySpec::UserModel(UserModelSpec {
+                access: Access::Allow,
+            }),
         ),
     }
 }
@@ -198,7 +209,11 @@ fn the_incremental_check_finds_what_the_full_check_finds() {
             rechecked += recheck.len();
             violations.commit(recheck);
             writes += 1;
-            assert_eq!(index, MembersIndex::build(&state), "seed {seed}, write {writes}");
+            assert_eq!(
+                index,
+                MembersIndex::build(&state),
+                "seed {seed}, write {writes}"
+            );
             let full = super::super::check(&state);
             assert_eq!(
                 violations.all(),

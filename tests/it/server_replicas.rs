@@ -50,7 +50,10 @@ async fn replicas_catch_up_by_the_change(a: &TestServer) {
     fixture::load(a).await;
     let b = second(a).await;
     let tok = a.system_token().to_string();
-    assert_eq!(state_of(&a.url(), &tok).await, state_of(&b.url(), &tok).await);
+    assert_eq!(
+        state_of(&a.url(), &tok).await,
+        state_of(&b.url(), &tok).await
+    );
     // Creates, updates and a delete that cascades, on A.
     let r = a
         .batch(json!({ "operations": [
@@ -61,13 +64,29 @@ async fn replicas_catch_up_by_the_change(a: &TestServer) {
         ] }))
         .await;
     assert_eq!(r.status, 200, "{}", r.text);
-    assert_eq!(a.put("/api/v1/plans/premium", json!({ "display_name": "Premium+" })).await.status, 200);
-    assert_eq!(a.delete("/api/v1/tenants/initech/workspaces/austin").await.status, 204);
+    assert_eq!(
+        a.put(
+            "/api/v1/plans/premium",
+            json!({ "display_name": "Premium+" })
+        )
+        .await
+        .status,
+        200
+    );
+    assert_eq!(
+        a.delete("/api/v1/tenants/initech/workspaces/austin")
+            .await
+            .status,
+        204
+    );
     assert_eq!(a.delete("/api/v1/tenants/globex").await.status, 204);
     let sa = state_of(&a.url(), &tok).await;
     let sb = state_of(&b.url(), &tok).await;
     assert_eq!(sa, sb, "B applied A's changes");
-    assert_eq!(sb["memberships"]["peter@initech.example/initech"]["spec"]["workspaces"], json!([]));
+    assert_eq!(
+        sb["memberships"]["peter@initech.example/initech"]["spec"]["workspaces"],
+        json!([])
+    );
     assert!(sb["tenants"].get("globex").is_none());
     // A write on B; A catches up in turn, and its next write builds on it.
     let rb = reqwest::Client::new()
@@ -83,7 +102,10 @@ async fn replicas_catch_up_by_the_change(a: &TestServer) {
     assert_eq!(u.body["version"], 2);
     // The rules B checks are those of the state A left: a write breaking one is refused.
     let refused = reqwest::Client::new()
-        .delete(format!("{}/api/v1/users/peter@initech.example/memberships/initech", b.url()))
+        .delete(format!(
+            "{}/api/v1/users/peter@initech.example/memberships/initech",
+            b.url()
+        ))
         .bearer_auth(&tok)
         .send()
         .await
@@ -91,8 +113,16 @@ async fn replicas_catch_up_by_the_change(a: &TestServer) {
     assert_eq!(refused.status(), 422, "the last org_admin of initech");
     // A log that does not reach back to B's revision: B reloads the whole state.
     exec(a, "UPDATE meta SET changes_since = revision + 1").await;
-    assert_eq!(a.put("/api/v1/plans/free", json!({ "display_name": "Gratuit" })).await.status, 200);
-    assert_eq!(state_of(&a.url(), &tok).await, state_of(&b.url(), &tok).await);
+    assert_eq!(
+        a.put("/api/v1/plans/free", json!({ "display_name": "Gratuit" }))
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        state_of(&a.url(), &tok).await,
+        state_of(&b.url(), &tok).await
+    );
     b.shutdown().await;
 }
 
@@ -111,10 +141,16 @@ async fn a_write_is_announced_to_the_other_processes() {
     // Let the listener subscribe before the write.
     tokio::time::sleep(Duration::from_millis(300)).await;
     let before = b.revision();
-    assert_eq!(a.put("/api/v1/plans/announced", json!({})).await.status, 201);
+    assert_eq!(
+        a.put("/api/v1/plans/announced", json!({})).await.status,
+        201
+    );
     let started = Instant::now();
     while b.revision() == before {
-        assert!(started.elapsed() < Duration::from_secs(10), "no notification reached B");
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "no notification reached B"
+        );
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(b.revision(), before + 1);

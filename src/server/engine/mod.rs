@@ -21,12 +21,14 @@ mod replica;
 mod snapshot;
 mod write;
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
 use bytes::Bytes;
 
+use crate::api::SensitiveField;
 use crate::model::{AnySpec, Kind, State};
 use crate::rules::Violations;
 
@@ -72,10 +74,15 @@ pub struct WriteRequest {
     pub mutations: Vec<Mutation>,
     pub expected_revision: Option<i64>,
     pub allow_limit_below_usage: bool,
+    /// Check everything, write nothing (the write is undone and rolled back).
+    pub dry_run: bool,
     pub change_set: Option<String>,
     pub commit: Option<String>,
     /// An invitation to mark accepted in the same transaction.
     pub accept_invitation: Option<String>,
+    /// The sensitive fields the write declares, by resource: they replace what the platform
+    /// knew of that resource (a resource not listed keeps its own).
+    pub sensitive: HashMap<(Kind, String), Vec<SensitiveField>>,
 }
 
 impl WriteRequest {
@@ -85,9 +92,11 @@ impl WriteRequest {
             mutations,
             expected_revision: None,
             allow_limit_below_usage: false,
+            dry_run: false,
             change_set: None,
             commit: None,
             accept_invitation: None,
+            sensitive: HashMap::new(),
         }
     }
 }

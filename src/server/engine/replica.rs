@@ -81,7 +81,12 @@ impl Engine {
         let n = keys.len();
         let changes = snap.commit_json(keys.into_iter());
         self.publish(w, snap, changes);
-        tracing::debug!(from = since, to = rev, changes = n, "caught up by the change log");
+        tracing::debug!(
+            from = since,
+            to = rev,
+            changes = n,
+            "caught up by the change log"
+        );
         Ok(())
     }
 }

@@ -224,7 +224,10 @@ impl Snapshot {
     /// The whole state document (what a system token reads).
     pub fn document(&self) -> Result<Bytes, ApiError> {
         let f = self.fragments()?;
-        let mut doc = Document::new(self.state.revision, f.len + f.by_kind.iter().map(BTreeMap::len).sum::<usize>());
+        let mut doc = Document::new(
+            self.state.revision,
+            f.len + f.by_kind.iter().map(BTreeMap::len).sum::<usize>(),
+        );
         for (i, &kind) in Kind::ALL.iter().enumerate() {
             doc.kind(kind, f.by_kind[i].values());
         }
@@ -245,7 +248,9 @@ impl Snapshot {
         let mut doc = Document::new(state.revision, 64 * 1024);
         for &kind in Kind::ALL {
             let mut candidates: Vec<String> = match kind {
-                Kind::Plan | Kind::Model | Kind::Role => state.keys(kind).map(str::to_string).collect(),
+                Kind::Plan | Kind::Model | Kind::Role => {
+                    state.keys(kind).map(str::to_string).collect()
+                }
                 Kind::Tenant => vec![t.to_string()],
                 Kind::Workspace | Kind::TenantModel | Kind::Grant => {
                     state.keys_in(kind, &prefix).map(str::to_string).collect()
@@ -256,14 +261,17 @@ impl Snapshot {
                     .iter()
                     .flat_map(|u| {
                         let p = format!("{u}/");
-                        state.keys_in(kind, &p).map(str::to_string).collect::<Vec<_>>()
+                        state
+                            .keys_in(kind, &p)
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
                     })
                     .collect(),
             };
             candidates.sort_unstable();
-            let visible = candidates.iter().filter(|key| {
-                principal.visibility(state, kind, key) == Visibility::Visible
-            });
+            let visible = candidates
+                .iter()
+                .filter(|key| principal.visibility(state, kind, key) == Visibility::Visible);
             doc.kind(kind, visible.filter_map(|key| f.get(kind, key)));
         }
         Ok(doc.finish())

@@ -13,6 +13,7 @@ use crate::model::{Kind, State};
 use super::journal::Journal;
 use super::{apply, Engine, WriteOutcome, WriteRequest};
 use crate::server::error::ApiError;
+use crate::server::sensitive;
 use crate::server::store::{ResourceRow, Tx};
 
 impl Engine {
@@ -63,6 +64,16 @@ impl Engine {
                 return Err(e);
             }
         };
+        if req.dry_run {
+            journal.undo(&mut snap);
+            Self::give_back(w, snap);
+            tx.rollback().await?;
+            return Ok(WriteOutcome {
+                revision: prev_rev,
+                applied: req.mutations.len(),
+                results,
+            });
+        }
         let t_persist = Instant::now();
         let persisted = Self::persist(&mut tx, &snap.state, &journal, new_rev, &req).await;
         let persisted = match persisted {
@@ -101,8 +112,8 @@ impl Engine {
         })
     }
 
-    /// Writes what the write touched, its change log, its audit entries and an accepted
-    /// invitation.
+    /// Writes what the write touched, its change log, its sensitive fields, its audit entries
+    /// (sensitive values masked) and an accepted invitation.
     async fn persist(
         tx: &mut Tx,
         state: &State,
@@ -137,10 +148,23 @@ impl Engine {
             .map(|(k, key)| (*k, key.as_str()))
             .collect();
         tx.record_changes(revision, &touched).await?;
+        // Sensitive fields: declared ones replace what was known, deleted resources lose
+        // theirs, and no audit entry holds a sensitive value.
+        let known = tx.sensitive_fields().await?;
+        for (kind, key) in &journal.touched {
+            let k = (*kind, key.clone());
+            let fields = match req.sensitive.get(&k) {
+                Some(declared) if state.contains(*kind, key) => declared.as_slice(),
+                _ if known.contains_key(&k) && !state.contains(*kind, key) => &[],
+                _ => continue,
+            };
+            tx.set_sensitive(*kind, key, fields).await?;
+        }
+        let audit = sensitive::mask_audit(&journal.audit, &known, &req.sensitive);
         tx.insert_audit(
             revision,
             &req.principal.token_id,
-            &journal.audit,
+            &audit,
             req.change_set.as_deref(),
             req.commit.as_deref(),
         )

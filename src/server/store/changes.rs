@@ -127,7 +127,11 @@ impl Tx {
                 });
                 let mut found: BTreeMap<String, (Meta, AnySpec)> = BTreeMap::new();
                 for (kind_s, key, body, version, managed, protected) in rows {
-                    let meta = Meta { version, managed, protected };
+                    let meta = Meta {
+                        version,
+                        managed,
+                        protected,
+                    };
                     let (_, key, spec) = parse_resource(&kind_s, key, &body)?;
                     found.insert(key, (meta, spec));
                 }

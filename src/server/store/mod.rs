@@ -36,18 +36,22 @@ macro_rules! dispatch_tx {
     };
 }
 
+mod apply_lock;
 mod audit;
 mod changes;
 mod invitations;
 mod password_resets;
 mod resources;
+mod sensitive;
 mod tokens;
 
+pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
 pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
+pub use sensitive::SensitiveMap;
 pub use tokens::TokenRow;
 
 /// An error of the database layer.
@@ -79,10 +83,25 @@ impl StoreError {
     }
 }
 
-/// The embedded migrations, shared by SQLite and PostgreSQL: (version, name, SQL).
+/// The embedded migrations, shared by SQLite and PostgreSQL: (version, name, SQL). Each
+/// helper of a round numbers its own in its range (see `migrations/`).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../../../migrations/0001_init.sql")),
-    (160, "changes", include_str!("../../../migrations/0160_changes.sql")),
+    (
+        100,
+        "apply_lock",
+        include_str!("../../../migrations/0100_apply_lock.sql"),
+    ),
+    (
+        101,
+        "sensitive_fields",
+        include_str!("../../../migrations/0101_sensitive_fields.sql"),
+    ),
+    (
+        160,
+        "changes",
+        include_str!("../../../migrations/0160_changes.sql"),
+    ),
 ];
 
 fn migrator() -> Migrator {

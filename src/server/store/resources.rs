@@ -23,9 +23,11 @@ pub(super) fn parse_resource(
     key: String,
     body: &str,
 ) -> Result<(Kind, String, AnySpec), StoreError> {
-    let corrupt = |message: String| StoreError::corrupt(format!("resource `{kind_s}/{key}`"), message);
+    let corrupt =
+        |message: String| StoreError::corrupt(format!("resource `{kind_s}/{key}`"), message);
     let kind = Kind::parse(kind_s).ok_or_else(|| corrupt("unknown kind".into()))?;
-    let value: serde_json::Value = serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
     let spec = AnySpec::from_value(kind, value).map_err(|e| corrupt(e.to_string()))?;
     Ok((kind, key, spec))
 }
