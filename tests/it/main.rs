@@ -21,3 +21,4 @@ mod server_replicas;
 mod tenant_scope;
 mod validate_cli;
 mod workflows;
+mod yaml_suite;
