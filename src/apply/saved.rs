@@ -374,11 +374,8 @@ pub enum SavedPlanError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot write the plan file `{path}`: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::output_file::OutputError),
     #[error("`{path}` is not a tenantctl plan file: {message}")]
     Invalid { path: String, message: String },
     #[error("`{path}` was written by tenantctl {found}; this is tenantctl {ours}")]
@@ -411,23 +408,18 @@ impl SavedPlan {
         self.plan.into()
     }
 
-    /// Writes the file (0600 on Unix: a plan names users and tenants).
+    /// Writes the file safely ([`crate::output_file`]; 0600 on Unix: a plan names users and
+    /// tenants).
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let err = |source| SavedPlanError::Write {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| {
+            crate::output_file::OutputError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e),
+            }
+        })?;
         text.push('\n');
-        let tmp = path.with_extension("tmp");
-        std::fs::write(&tmp, text).map_err(err)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
-        }
-        std::fs::rename(&tmp, path).map_err(err)
+        crate::output_file::write(path, text.as_bytes(), crate::output_file::Access::Private)?;
+        Ok(())
     }
 
     /// Reads and checks a plan file.

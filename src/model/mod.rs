@@ -5,6 +5,7 @@
 pub mod catalog;
 mod index;
 pub mod keys;
+pub mod schema;
 mod specs;
 
 use std::collections::BTreeMap;

@@ -9,7 +9,10 @@ use crate::model::catalog;
 use crate::model::keys::{self, Grantee};
 use crate::model::{Kind, MembersIndex, State};
 
-use super::names::{is_valid_email, is_valid_key, suggestion};
+use super::names::{
+    invalid_email_message, invalid_key_message, is_valid_email, is_valid_key, suggestion,
+    INVALID_KEY_HELP, INVALID_USER_HELP,
+};
 use super::{
     limits, members_by_tenant, role_exists, role_sees_all_workspaces, Severity, Violation,
     MAX_INVITATION_WORKSPACES, ORG_ADMIN,
@@ -136,8 +139,15 @@ impl Checker<'_> {
     }
 
     fn bad_key(&mut self, kind: Kind, key: &str, shown: &str) {
-        self.err("invalid_key", kind, key, None, format!("`{shown}` is not a valid {kind} key"),
-            Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+        let message = invalid_key_message(kind, shown);
+        self.err(
+            "invalid_key",
+            kind,
+            key,
+            None,
+            message,
+            Some(INVALID_KEY_HELP.into()),
+        );
     }
 
     /// Every violation located at `kind/key` (nothing if it does not exist), in the order
@@ -162,11 +172,8 @@ impl Checker<'_> {
                         Kind::User,
                         key,
                         None,
-                        format!("`{key}` is not a valid e-mail address"),
-                        Some(
-                            "users are keyed by their e-mail address, e.g. `alice@acme.example`"
-                                .into(),
-                        ),
+                        invalid_email_message(key),
+                        Some(INVALID_USER_HELP.into()),
                     );
                 }
             }
@@ -223,7 +230,7 @@ impl Checker<'_> {
                 Kind::Tenant,
                 key,
                 Some("contact/email".into()),
-                format!("`{e}` is not a valid e-mail address"),
+                invalid_email_message(e),
                 None,
             );
         }
