@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::model::{keys, AnySpec, Entry, Kind, MembersIndex, Meta, State};
-use crate::server::authz::{self, Principal, Visibility};
+use crate::server::authz::{self, Actor, Principal, Visibility};
 use crate::server::error::ApiError;
 
 /// A resource as a write left it: its bookkeeping and spec, or None when deleted.
@@ -238,11 +238,12 @@ impl Snapshot {
     /// [`Principal::filter_state`], built from the resources of its tenant only (a
     /// workspace it sees by name only is serialised redacted).
     pub fn document_for(&self, principal: &Principal) -> Result<Bytes, ApiError> {
-        let Some(t) = principal.tenant() else {
-            return self.document();
-        };
         let state = &self.state;
         let actor = principal.actor(state)?;
+        let Actor::Tenant(standing) = actor else {
+            return self.document();
+        };
+        let t = standing.tenant;
         actor.require(state, "organization.read")?;
         let f = self.fragments()?;
         let members: Vec<&str> = self.index.members(t).collect();
