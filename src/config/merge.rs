@@ -92,6 +92,8 @@ impl Owners {
 pub struct Merged {
     pub document: Document,
     pub owners: Owners,
+    /// Where each entry of `document.acknowledge` was written: (file, index in its list).
+    pub acknowledge_at: Vec<(FileId, usize)>,
     pub problems: Vec<Problem>,
 }
 
@@ -106,9 +108,12 @@ pub enum Decl {
 }
 
 /// A file's declarations in the order written: section, key as written, and the typed
-/// value or why it could not be typed.
+/// value or why it could not be typed; and its `acknowledge:` entries.
 #[derive(Debug, Default)]
-pub struct Typed(Vec<(Section, String, Result<Decl, String>)>);
+pub struct Typed {
+    decls: Vec<(Section, String, Result<Decl, String>)>,
+    acknowledge: Vec<Result<super::AcknowledgeDecl, String>>,
+}
 
 /// Types a file's document, entry by entry (moving the values out of it).
 pub fn typed(value: Value) -> Typed {
@@ -117,13 +122,17 @@ pub fn typed(value: Value) -> Typed {
         return out;
     };
     for (name, body) in sections {
+        if name == "acknowledge" {
+            out.acknowledge = super::acknowledge::typed(body);
+            continue;
+        }
         let Some(section) = Section::parse(&name) else {
             continue;
         };
         let Value::Object(entries) = body else {
             continue;
         };
-        out.0.reserve(entries.len());
+        out.decls.reserve(entries.len());
         for (raw, body) in entries {
             let decl = match section {
                 Section::Plans => serde_json::from_value(body).map(Decl::Plan),
@@ -132,7 +141,8 @@ pub fn typed(value: Value) -> Typed {
                 Section::Tenants => serde_json::from_value(body).map(Decl::Tenant),
                 Section::Users => serde_json::from_value(body).map(Decl::User),
             };
-            out.0.push((section, raw, decl.map_err(|e| e.to_string())));
+            out.decls
+                .push((section, raw, decl.map_err(|e| e.to_string())));
         }
     }
     out
@@ -149,8 +159,21 @@ pub fn merge(values: Vec<(FileId, Value)>) -> Merged {
 pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
     let mut m = Merged::default();
     for (id, file) in files {
-        for (section, raw, decl) in file.0 {
+        for (section, raw, decl) in file.decls {
             merge_entry(&mut m, id, section, raw, decl);
+        }
+        for (i, entry) in file.acknowledge.into_iter().enumerate() {
+            match entry {
+                Ok(a) => {
+                    m.document.acknowledge.push(a);
+                    m.acknowledge_at.push((id, i));
+                }
+                Err(e) => m.problems.push(Problem::error(
+                    "invalid_value",
+                    Place::Pointer(id, format!("/acknowledge/{i}"), Target::Value),
+                    e,
+                )),
+            }
         }
     }
     m
