@@ -15,4 +15,5 @@ mod server_api;
 mod server_cli;
 mod server_openapi;
 mod validate_cli;
+mod workflow_run;
 mod workflows;
