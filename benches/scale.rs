@@ -296,6 +296,7 @@ fn bench_backend(
         local_dir: work.join("local"),
         max_rps: 0,
         timeout: Duration::from_secs(600),
+        lock_ttl: Duration::from_secs(60),
     };
     let platform = rt.block_on(Platform::connect(&connection))?;
     let plan_paths = |dir: &Path| -> Result<Plan, Error> {

@@ -55,6 +55,41 @@ pub struct Operation {
     /// Sets the protection flag, for `put`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
+    /// For `put`: the spec's fields whose value is sensitive (absent: keep what the platform
+    /// knew; `[]`: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    pub sensitive: Option<Vec<SensitiveField>>,
+}
+
+/// A field of a spec whose value is sensitive: it came from `${env:…}`. The platform keeps
+/// its value out of the audit log and remembers `source`, for `export`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SensitiveField {
+    /// JSON pointer (RFC 6901) to a string of the spec: `/contact/phone`.
+    #[schemars(length(min = 1, max = 1000))]
+    pub pointer: String,
+    /// The value as written, placeholders unexpanded: `${env:ACME_PHONE}`.
+    #[schemars(length(min = 1, max = 1000))]
+    pub source: String,
+}
+
+/// A sensitive field of one resource (`GET /api/v1/sensitive-fields`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SensitiveEntry {
+    pub kind: Kind,
+    pub key: String,
+    /// JSON pointer into the spec.
+    pub pointer: String,
+    /// The value as written: `${env:ACME_PHONE}`.
+    pub source: String,
+}
+
+/// The sensitive fields of the resources the token may read, by kind, key and pointer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct SensitiveFieldList {
+    pub items: Vec<SensitiveEntry>,
 }
 
 /// An atomic batch: all operations in one transaction, all applied or none.
@@ -67,6 +102,10 @@ pub struct BatchRequest {
     /// Accept tenant limits below live usage (rule 9).
     #[serde(default)]
     pub allow_limit_below_usage: bool,
+    /// Check the whole batch (access, preconditions, rules) and write nothing: the answer is
+    /// what the batch would get, with the revision unchanged.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub dry_run: bool,
     pub operations: Vec<Operation>,
 }
 
@@ -100,6 +139,10 @@ pub struct PutBody {
     /// Mark the resource as managed by tenantctl.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub managed: Option<bool>,
+    /// The spec's fields whose value is sensitive (absent: keep what the platform knew).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 100))]
+    pub sensitive: Option<Vec<SensitiveField>>,
 }
 
 /// A page of resources of one kind (`GET /api/v1/{plural}`).
@@ -120,6 +163,38 @@ pub struct WhoAmI {
     pub role: String,
     /// The user the token acts as (rule 6), if any.
     pub user: Option<String>,
+    /// What the token may read and change, kind by kind (all ten kinds, in dependency
+    /// order). A plan made with the token covers only this: what it cannot read is out of
+    /// scope, what it cannot change is an error before any write.
+    #[serde(default)]
+    pub access: Vec<KindAccess>,
+}
+
+/// How far a token reaches into one kind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Reach {
+    /// Every resource of the kind.
+    All,
+    /// The resources of the token's tenant: the tenant itself, its workspaces, tenant
+    /// models, grants and memberships; the users who are its members and their user models.
+    Tenant,
+    /// None.
+    None,
+}
+
+/// What a token may do with one kind.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct KindAccess {
+    pub kind: Kind,
+    /// Which resources of the kind the token reads (`GET /state` holds exactly these).
+    pub read: Reach,
+    /// Which it may create, change or delete; `tenant` may come with limits (`note`) that
+    /// the platform checks on each write.
+    pub write: Reach,
+    /// The limits of `write`, or who may write when the token may not, for humans.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub note: Option<String>,
 }
 
 /// `POST /api/v1/tokens` (system tokens only).
@@ -318,6 +393,56 @@ pub struct AuditEntry {
 pub struct AuditPage {
     pub items: Vec<AuditEntry>,
     pub next_cursor: Option<String>,
+}
+
+/// `POST /api/v1/apply-lock`: take the platform's apply lock, a lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyLockRequest {
+    /// Who applies, for humans: `github-actions acme/platform run 123`, `alice@laptop`.
+    #[schemars(length(min = 1, max = 200))]
+    pub holder: String,
+    /// The lease, in seconds (5 to 3600; default 60). Renew it before it ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub ttl_seconds: Option<u32>,
+    /// The change set of the apply.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 200))]
+    pub change_set: Option<String>,
+}
+
+/// `PUT /api/v1/apply-lock/{id}`: renew the lease.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ApplyLockRenewal {
+    /// The new lease from now, in seconds (5 to 3600; default: the one it was taken with).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 5, max = 3600))]
+    pub ttl_seconds: Option<u32>,
+}
+
+/// The platform's apply lock, held by one apply at a time.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApplyLock {
+    /// Pass it to renew or release the lock.
+    pub id: String,
+    pub holder: String,
+    /// The token that took it.
+    pub token_id: String,
+    pub change_set: Option<String>,
+    /// RFC 3339.
+    pub acquired_at: String,
+    /// RFC 3339: the last renewal.
+    pub renewed_at: String,
+    /// RFC 3339: when the lease ends unless renewed.
+    pub expires_at: String,
+}
+
+/// `GET /api/v1/apply-lock`: the lock, or null when nobody holds it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ApplyLockStatus {
+    pub lock: Option<ApplyLock>,
 }
 
 /// `GET /healthz`.

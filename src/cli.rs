@@ -60,6 +60,18 @@ pub struct Cli {
     )]
     pub timeout: u64,
 
+    /// The lease of the platform's apply lock, in seconds, renewed every third of it while
+    /// an apply runs: how long a killed apply keeps others out.
+    #[arg(
+        long,
+        env = "TENANTCTL_LOCK_TTL",
+        global = true,
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(5..=3600)
+    )]
+    pub lock_ttl: u64,
+
     #[command(subcommand)]
     pub command: Command,
 }

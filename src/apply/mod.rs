@@ -2,7 +2,10 @@
 //! the plan's revision as precondition), or resource by resource with N requests in flight
 //! (`--parallelism`) for platforms without batches. Never re-diffs: it sends the plan's ops.
 
+mod lock;
 pub mod saved;
+
+pub use lock::Lease;
 
 use std::sync::Arc;
 
@@ -41,6 +44,12 @@ pub enum ApplyError {
     StaleVersion(String),
     #[error("the platform refused the changes; nothing was applied:\n{}", .0.iter().map(|v| format!("  - {v}")).collect::<Vec<_>>().join("\n"))]
     Rejected(Vec<String>),
+    #[error("the platform refused the changes, which this token may not make; nothing was applied:\n  - {0}")]
+    NotPermitted(String),
+    #[error("{0}")]
+    Locked(String),
+    #[error("the apply lock was lost (another apply holds it now) after {done} of {total} operations; the rest was not applied")]
+    LockLost { done: usize, total: usize },
     #[error(transparent)]
     Client(#[from] ClientError),
     #[error("{done} of {total} operations were applied before {op} failed: {source}")]
@@ -58,8 +67,10 @@ impl ApplyError {
         match self {
             ApplyError::Stale { .. } | ApplyError::StaleVersion(_) => "run `tenantctl plan` again (and `--out` a new plan file), review it, then apply it",
             ApplyError::Rejected(_) => "fix the configuration (`tenantctl validate` shows most problems), then plan again",
+            ApplyError::NotPermitted(_) => "apply these changes with a token allowed to make them (the message says who may), or leave them out of the configuration",
+            ApplyError::Locked(_) => "another apply is running: wait for it to finish (a lease not renewed ends by itself), then plan and apply again",
+            ApplyError::LockLost { .. } | ApplyError::Partial { .. } => "run `tenantctl apply` again with the same configuration: it plans from the live state and finishes the work",
             ApplyError::Client(_) => "check the endpoint, the token and the network, then run apply again",
-            ApplyError::Partial { .. } => "run `tenantctl apply` again with the same configuration: it plans from the live state and finishes the work",
         }
     }
 }
@@ -122,6 +133,11 @@ fn classify(e: ClientError, planned: i64) -> ApplyError {
             _ => e.to_string(),
         }),
         Some("rule_violation") => ApplyError::Rejected(violations(&e)),
+        Some("resource_protected") => ApplyError::Rejected(violations(&e)),
+        Some("forbidden") => ApplyError::NotPermitted(match &e {
+            ClientError::Api { body, .. } => body.message.clone(),
+            _ => e.to_string(),
+        }),
         _ => ApplyError::Client(e),
     }
 }
@@ -142,7 +158,20 @@ fn to_operation(op: &Write) -> Operation {
         },
         if_version: Some(op.if_version),
         protected: op.protected,
+        sensitive: (op.verb == Verb::Put).then(|| sensitive(op)),
     }
+}
+
+/// The wire form of a put's sensitive fields: always sent, so the platform forgets fields
+/// that are no longer sensitive.
+fn sensitive(op: &Write) -> Vec<api::SensitiveField> {
+    op.sensitive
+        .iter()
+        .map(|f| api::SensitiveField {
+            pointer: f.pointer.clone(),
+            source: f.source.clone(),
+        })
+        .collect()
 }
 
 /// The batch request of a plan.
@@ -150,6 +179,7 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
     BatchRequest {
         expected_revision: Some(plan.revision),
         allow_limit_below_usage,
+        dry_run: false,
         operations: plan
             .writes()
             .into_iter()
@@ -158,13 +188,36 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
     }
 }
 
-/// Applies `plan`. `progress` draws a bar on stderr (resource mode; only on a terminal).
+/// Applies `plan` under the platform's apply lock (taken first, released at the end, also
+/// on failure). `progress` draws a bar on stderr (resource mode; only on a terminal).
 pub async fn apply(
     plan: &Plan,
     client: Arc<Client>,
     mode: Mode,
     allow_limit_below_usage: bool,
     progress: bool,
+) -> Result<Applied, ApplyError> {
+    let lease = Lease::acquire(client.clone()).await?;
+    let out = apply_locked(
+        plan,
+        client,
+        mode,
+        allow_limit_below_usage,
+        progress,
+        &lease,
+    )
+    .await;
+    lease.release().await;
+    out
+}
+
+async fn apply_locked(
+    plan: &Plan,
+    client: Arc<Client>,
+    mode: Mode,
+    allow_limit_below_usage: bool,
+    progress: bool,
+    lease: &Lease,
 ) -> Result<Applied, ApplyError> {
     match mode {
         Mode::Batch => {
@@ -185,6 +238,7 @@ pub async fn apply(
                 parallelism.max(1),
                 allow_limit_below_usage,
                 progress,
+                lease,
             )
             .await
         }
@@ -206,6 +260,7 @@ async fn run_op(client: &Client, op: &Write) -> Result<(), ClientError> {
                 spec: spec.clone(),
                 protected: op.protected,
                 managed: Some(true),
+                sensitive: (op.verb == Verb::Put).then(|| sensitive(op)),
             };
             match client.put(op.kind, &op.key, &body, op.if_version).await {
                 Ok(_) => Ok(()),
@@ -231,6 +286,7 @@ async fn resources(
     parallelism: usize,
     allow_limit_below_usage: bool,
     progress: bool,
+    lease: &Lease,
 ) -> Result<Applied, ApplyError> {
     let _ = allow_limit_below_usage; // the single-resource endpoints check rule 9 on their own terms
     let live = client.state().await?;
@@ -239,6 +295,18 @@ async fn resources(
             planned: plan.revision,
             live: live.revision,
         });
+    }
+    // A tenant-scoped token may be refused a write the plan could not foresee (a
+    // `user_admin` changes `member`s only): the platform checks the whole plan first, so a
+    // refusal comes before any write.
+    if plan.out_of_scope.is_some() {
+        let mut check = batch_request(plan, true);
+        check.dry_run = true;
+        if let Err(e) = client.batch(&check).await {
+            if e.code() != Some("rule_violation") {
+                return Err(classify(e, plan.revision));
+            }
+        }
     }
     let ops: Vec<(u8, Write)> = plan
         .writes()
@@ -274,6 +342,12 @@ async fn resources(
     let sem = Arc::new(Semaphore::new(parallelism));
     let mut done = 0usize;
     for group in groups {
+        if lease.lost() {
+            if let Some(b) = &bar {
+                b.finish_and_clear();
+            }
+            return Err(ApplyError::LockLost { done, total });
+        }
         let mut set = JoinSet::new();
         for op in group {
             let client = client.clone();

@@ -17,7 +17,8 @@ use sha2::{Digest, Sha256};
 
 use crate::model::Kind;
 use crate::plan::{
-    Acknowledged, Action, Change, FieldChange, Moved, Plan, Reason, Risk, Verb, Warning, Write,
+    Acknowledged, Action, Change, FieldChange, Moved, OutOfScope, Plan, Reason, Risk,
+    SensitiveField, Verb, Warning, Write,
 };
 
 /// Bumped on any change of this file's shape.
@@ -69,15 +70,18 @@ pub struct FilePlan {
     /// Which fields of the changed resources are sensitive: see [`crate::plan::Sensitivity`].
     #[serde(default, skip_serializing_if = "FileSensitivity::is_empty")]
     pub sensitive: FileSensitivity,
+    /// A plan made with a tenant-scoped token: what it left alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<FileOutOfScope>,
 }
 
 /// The sensitive fields of the plan's resources, live and desired.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct FileSensitivity {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub live: Vec<FileSensitive>,
+    pub live: Vec<FileSensitiveFields>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub desired: Vec<FileSensitive>,
+    pub desired: Vec<FileSensitiveFields>,
 }
 
 impl FileSensitivity {
@@ -88,10 +92,18 @@ impl FileSensitivity {
 
 /// The sensitive fields of one resource, as JSON pointers into its spec.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct FileSensitive {
+pub struct FileSensitiveFields {
     pub kind: Kind,
     pub key: String,
     pub pointers: Vec<String>,
+}
+
+/// See [`OutOfScope`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileOutOfScope {
+    pub token: String,
+    pub not_visible: BTreeMap<Kind, usize>,
+    pub read_only: BTreeMap<Kind, usize>,
 }
 
 /// One change: see [`Change`].
@@ -156,6 +168,16 @@ pub struct FileOp {
     pub if_version: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub protected: Option<bool>,
+    /// `{pointer, source}` of each sensitive field of `spec`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sensitive: Vec<FileSensitive>,
+}
+
+/// A sensitive field of a put: see [`crate::plan::SensitiveField`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSensitive {
+    pub pointer: String,
+    pub source: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

@@ -12,8 +12,8 @@ use tokio::sync::Mutex;
 use tokio::time::Instant;
 
 use crate::api::{
-    self, BatchRequest, BatchResponse, ErrorBody, PutBody, ResourceBody, TokenRequest,
-    TokenResponse, WhoAmI,
+    self, BatchRequest, BatchResponse, ErrorBody, PutBody, ResourceBody, SensitiveFieldList,
+    TokenRequest, TokenResponse, WhoAmI,
 };
 use crate::model::{keys, Kind, State};
 
@@ -80,6 +80,10 @@ pub struct ClientConfig {
     pub change_set: String,
     /// Sent as `x-tenantctl-commit` on every write.
     pub commit: Option<String>,
+    /// Who applies, named in the platform's apply lock: the CI run, or `user@host`.
+    pub holder: String,
+    /// The apply lock's lease; apply renews it every third of it.
+    pub lock_ttl: Duration,
 }
 
 impl ClientConfig {
@@ -96,6 +100,8 @@ impl ClientConfig {
             backoff: Duration::from_millis(200),
             change_set: uuid::Uuid::new_v4().to_string(),
             commit: ci_commit(),
+            holder: holder(),
+            lock_ttl: Duration::from_secs(60),
         }
     }
 }
@@ -217,6 +223,16 @@ impl Client {
 
     pub fn change_set(&self) -> &str {
         &self.config.change_set
+    }
+
+    /// Who applies, as the apply lock names it.
+    pub fn holder(&self) -> &str {
+        &self.config.holder
+    }
+
+    /// The apply lock's lease.
+    pub fn lock_ttl(&self) -> Duration {
+        self.config.lock_ttl
     }
 
     fn url(&self, segments: &[String]) -> Url {
@@ -484,6 +500,18 @@ impl Client {
         }
     }
 
+    /// Where the sensitive values of the live state came from (`${env:NAME}`), for export.
+    pub async fn sensitive_fields(&self) -> Result<SensitiveFieldList, ClientError> {
+        self.json(
+            Method::GET,
+            &["sensitive-fields".to_string()],
+            None,
+            None,
+            Repeat::Safe,
+        )
+        .await
+    }
+
     /// Mints an API token (`POST /api/v1/tokens`, a system token's right). Not repeated
     /// after a failure whose outcome is unknown: a repeat would mint a second token.
     pub async fn create_token(&self, req: &TokenRequest) -> Result<TokenResponse, ClientError> {
@@ -518,6 +546,10 @@ impl Client {
         })
     }
 }
+
+mod lock;
+
+pub use lock::holder;
 
 #[cfg(test)]
 mod tests;

@@ -166,6 +166,7 @@ async fn a_batch_without_precondition_is_not_repeated_after_a_5xx() {
     let req = BatchRequest {
         expected_revision: None,
         allow_limit_below_usage: false,
+        dry_run: false,
         operations: Vec::new(),
     };
     let err = client

@@ -16,7 +16,7 @@ use crate::cli::{
     TokenCreateArgs, UsersArgs, UsersCommand, UsersExportArgs, ValidateArgs,
 };
 use crate::connect::Connection;
-use crate::plan::{self, Identity, PlanOptions};
+use crate::plan::{self, PlanOptions};
 use crate::{render, validate};
 
 /// What every command may need, decided once.
@@ -119,6 +119,7 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
             local_dir: cli.local_dir,
             max_rps: cli.max_rps,
             timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
+            lock_ttl: std::time::Duration::from_secs(cli.lock_ttl),
         },
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
@@ -168,7 +169,7 @@ fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
         max_delete_percent: flags.max_delete_percent,
         targets,
         allow_limit_below_usage: flags.allow_limit_below_usage,
-        identity: Identity::default(),
+        ..PlanOptions::default()
     })
 }
 

@@ -22,6 +22,8 @@ pub struct Connection {
     pub max_rps: u32,
     /// Timeout of one request.
     pub timeout: Duration,
+    /// The apply lock's lease.
+    pub lock_ttl: Duration,
 }
 
 /// Why the platform could not be reached or started.
@@ -80,5 +82,6 @@ fn client_config(c: &Connection, endpoint: &str, token: Option<String>) -> Clien
     let mut config = ClientConfig::new(endpoint, token);
     config.timeout = c.timeout;
     config.max_rps = c.max_rps;
+    config.lock_ttl = c.lock_ttl;
     config
 }

@@ -8,12 +8,14 @@ mod diff_tests;
 
 use std::path::PathBuf;
 
+use crate::api;
 use crate::client::ClientError;
 use crate::config::Desired;
 use crate::connect::Platform;
 use crate::diagnostic::Severity;
 use crate::model::{Kind, State};
-use crate::plan::{self, Identity, Plan, PlanInput, PlanOptions, Warning};
+use crate::plan::scope::{KindScope, Reach};
+use crate::plan::{self, Identity, Plan, PlanInput, PlanOptions, TokenScope, Warning};
 use crate::validate::{self, Diagnostic};
 
 /// A configuration that passed validation: what the plan is made from, and validate's
@@ -100,10 +102,44 @@ pub fn load_early(embedded: bool, paths: &[PathBuf]) -> Result<Option<ValidConfi
     }
 }
 
-/// What a plan is made against: the live state and who the token is.
+/// What a plan is made against: the live state, who the token is and, for a
+/// tenant-scoped token, what it reaches.
 pub struct Live {
     pub state: State,
     pub identity: Identity,
+    pub scope: Option<TokenScope>,
+}
+
+/// What a tenant-scoped token reaches, from `whoami` (None for a system token, or a
+/// platform that does not say).
+pub fn token_scope(who: &api::WhoAmI) -> Option<TokenScope> {
+    let tenant = who.scope.strip_prefix("tenant:")?;
+    if who.access.is_empty() {
+        return None;
+    }
+    let reach = |r: api::Reach| match r {
+        api::Reach::All => Reach::All,
+        api::Reach::Tenant => Reach::Tenant,
+        api::Reach::None => Reach::None,
+    };
+    Some(TokenScope {
+        tenant: tenant.to_string(),
+        role: who.role.clone(),
+        kinds: who
+            .access
+            .iter()
+            .map(|a| {
+                (
+                    a.kind,
+                    KindScope {
+                        read: reach(a.read),
+                        write: reach(a.write),
+                        note: a.note.clone(),
+                    },
+                )
+            })
+            .collect(),
+    })
 }
 
 /// Reads who we are and the live state.
@@ -120,6 +156,7 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
         .map_err(PipelineError::LiveState)?;
     Ok(Live {
         state,
+        scope: token_scope(&who),
         identity: Identity {
             user: who.user.map(|u| u.to_lowercase()),
         },
@@ -133,6 +170,7 @@ pub fn diff(
     mut options: PlanOptions,
 ) -> Result<Plan, PipelineError> {
     options.identity = live.identity.clone();
+    options.scope = live.scope.clone();
     for (kind, key) in &options.targets {
         if !input.state.contains(*kind, key) && !live.state.contains(*kind, key) {
             return Err(PipelineError::NoSuchTarget {

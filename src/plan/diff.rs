@@ -16,8 +16,8 @@ use serde_json::Value;
 use super::acknowledge;
 use super::order::{self, by_rank, Res};
 use super::{
-    field_changes, risks, Action, Change, FieldChange, Moved, Plan, PlanInput, PlanOptions, Reason,
-    Risk, SensitiveFields, Sensitivity, Verb, Warning, Write,
+    field_changes, risks, scope, Action, Change, FieldChange, Moved, OutOfScope, Plan, PlanInput,
+    PlanOptions, Reason, Risk, SensitiveFields, Sensitivity, Verb, Warning, Write,
 };
 use crate::model::keys;
 use crate::model::{AnySpec, Kind, Meta, Rename, State};
@@ -35,6 +35,15 @@ pub fn diff_with(
     live_sensitive: &SensitiveFields,
     opts: &PlanOptions,
 ) -> Plan {
+    // A tenant-scoped token: the configuration narrowed to what it can see.
+    let (narrowed, not_visible) = match &opts.scope {
+        Some(s) => {
+            let (input, hidden) = scope::narrow(desired, live, s);
+            (Some(input), hidden)
+        }
+        None => (None, BTreeMap::new()),
+    };
+    let desired = narrowed.as_ref().unwrap_or(desired);
     let mut d = Differ::new(desired, live, opts);
     d.resolve_renames();
     d.user_replaces();
@@ -46,13 +55,24 @@ pub fn diff_with(
     }
     order::drop_cascaded_deletes(&mut changes);
     order::sort_changes(&mut changes);
+    let mut risks = d.risks;
+    let out_of_scope = opts.scope.as_ref().map(|s| {
+        let mut out = OutOfScope {
+            token: s.describe(),
+            not_visible,
+            ..OutOfScope::default()
+        };
+        risks.extend(scope::restrict(&mut changes, s, &mut out.read_only));
+        out
+    });
     let mut plan = Plan {
         revision: live.revision,
         changes,
-        risks: d.risks,
+        risks,
         warnings: d.warnings,
         unmanaged: d.unmanaged,
         sensitive: Default::default(),
+        out_of_scope,
     };
     plan.sensitive = Sensitivity::of_changes(&plan.changes, &desired.sensitive, live_sensitive);
     plan.risks
@@ -113,6 +133,7 @@ fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) 
         spec: Some(spec_value(spec)),
         if_version,
         protected: Some(protected),
+        sensitive: Vec::new(),
     }
 }
 
@@ -124,6 +145,21 @@ fn delete(kind: Kind, key: &str, if_version: i64) -> Write {
         spec: None,
         if_version,
         protected: None,
+        sensitive: Vec::new(),
+    }
+}
+
+/// The writes that delete the live `kind/key` as a rename or replace retires it: a
+/// protected resource is unprotected first (an update of its own, audited), as the
+/// platform refuses to delete a protected resource.
+fn retire(live: &State, kind: Kind, key: &str) -> Vec<Write> {
+    match live.get(kind, key) {
+        Some((meta, spec)) if meta.protected => vec![
+            put(kind, key, &spec, meta.version, false),
+            delete(kind, key, meta.version + 1),
+        ],
+        Some((meta, _)) => vec![delete(kind, key, meta.version)],
+        None => Vec::new(),
     }
 }
 
@@ -242,10 +278,8 @@ impl<'a> Differ<'a> {
             if lk != key {
                 self.doomed.insert((kind, lk.clone()));
                 self.moved_live.insert((kind, lk.clone()));
-                let ops = vec![
-                    put(kind, key, &dspec, 0, dmeta.protected),
-                    delete(kind, &lk, lmeta.version),
-                ];
+                let mut ops = vec![put(kind, key, &dspec, 0, dmeta.protected)];
+                ops.extend(retire(self.live, kind, &lk));
                 let is_root = match kind {
                     Kind::Tenant => self.tenant_map.contains_key(key),
                     Kind::Workspace => self.ws_map.contains_key(key),
@@ -296,6 +330,7 @@ impl<'a> Differ<'a> {
                     spec: Some(spec_value(&dspec)),
                     if_version: lmeta.version,
                     protected: None,
+                    sensitive: Vec::new(),
                 }
             } else {
                 put(kind, key, &dspec, lmeta.version, dmeta.protected)
@@ -384,7 +419,7 @@ impl<'a> Differ<'a> {
                             to: to.clone(),
                         });
                         root.writes.push(put(kind, &to, &spec, 0, meta.protected));
-                        root.writes.push(delete(kind, key, meta.version));
+                        root.writes.extend(retire(live, kind, key));
                         self.doomed.insert(res.clone());
                         self.moved_live.insert(res);
                     }

@@ -7,6 +7,7 @@ mod diff;
 mod fields;
 mod order;
 mod risks;
+pub mod scope;
 mod sensitive;
 
 use std::collections::BTreeMap;
@@ -23,6 +24,7 @@ pub use acknowledge::{
 pub use diff::{diff, diff_with};
 pub use fields::field_changes;
 pub use order::{cascade_parents, delete_rank, parse_target, rank};
+pub use scope::{OutOfScope, TokenScope};
 pub use sensitive::{covers, dotted, SensitiveFields, Sensitivity, MASK};
 
 /// What a change does to one resource.
@@ -117,6 +119,18 @@ pub struct Write {
     pub if_version: i64,
     /// The protection flag, for `put`.
     pub protected: Option<bool>,
+    /// For `put`: the spec's fields whose value came from `${env:…}`, so that the platform
+    /// keeps them out of its audit log (empty: none).
+    pub sensitive: Vec<SensitiveField>,
+}
+
+/// A field of a desired spec whose value is sensitive.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SensitiveField {
+    /// JSON pointer into the spec: `/contact/phone`.
+    pub pointer: String,
+    /// The value as written: `${env:ACME_PHONE}`.
+    pub source: String,
 }
 
 /// What a [`Write`] does.
@@ -165,7 +179,8 @@ pub struct Change {
 pub struct Risk {
     /// `limit_below_usage` (refused by apply unless acknowledged), `self_lockout` (rule 6,
     /// always refused), `too_many_deletes` (refused unless acknowledged), `protected_replace`
-    /// (a replace would delete a protected resource; always refused).
+    /// (a replace would delete a protected resource; always refused), `not_permitted` (the
+    /// token may not change the resource; always refused).
     pub code: String,
     pub kind: Kind,
     pub key: String,
@@ -179,6 +194,8 @@ pub const LIMIT_BELOW_USAGE: &str = "limit_below_usage";
 pub const SELF_LOCKOUT: &str = "self_lockout";
 pub const TOO_MANY_DELETES: &str = "too_many_deletes";
 pub const PROTECTED_REPLACE: &str = "protected_replace";
+/// A change of a resource the token may read but not change (a tenant-scoped token).
+pub const NOT_PERMITTED: &str = "not_permitted";
 
 impl Risk {
     /// Whether no acknowledgement can approve this risk.
@@ -276,6 +293,8 @@ pub struct PlanOptions {
     /// Acknowledge every `limit_below_usage` risk (`--allow-limit-below-usage`).
     pub allow_limit_below_usage: bool,
     pub identity: Identity,
+    /// What the token reaches, for a tenant-scoped token (None: everything).
+    pub scope: Option<TokenScope>,
 }
 
 impl Default for PlanOptions {
@@ -286,6 +305,7 @@ impl Default for PlanOptions {
             targets: Vec::new(),
             allow_limit_below_usage: false,
             identity: Identity::default(),
+            scope: None,
         }
     }
 }
@@ -303,6 +323,9 @@ pub struct Plan {
     pub unmanaged: BTreeMap<Kind, usize>,
     /// Which fields of the changed resources hold secrets, masked by every rendering.
     pub sensitive: Sensitivity,
+    /// For a plan made with a tenant-scoped token: what it leaves alone because the token
+    /// cannot see or change it.
+    pub out_of_scope: Option<OutOfScope>,
 }
 
 impl Plan {

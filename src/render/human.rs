@@ -254,6 +254,13 @@ pub fn human(plan: &Plan, color: bool) -> String {
             )
         );
     }
+    if let Some((title, lines)) = super::out_of_scope_lines(plan) {
+        let _ = writeln!(out, "{}", p.paint(CYAN, &title));
+        for l in lines {
+            let _ = writeln!(out, "  {}", p.paint(CYAN, &l));
+        }
+        out.push('\n');
+    }
     let _ = writeln!(out, "{}", p.paint(BOLD, &summary_line(plan)));
     out
 }

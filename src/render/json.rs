@@ -19,7 +19,22 @@ pub struct JsonPlan {
     pub risks: Vec<JsonRisk>,
     pub warnings: Vec<JsonFinding>,
     pub unmanaged: BTreeMap<String, usize>,
+    /// Only in a plan made with a tenant-scoped token: what it left alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<JsonOutOfScope>,
     pub summary: JsonSummary,
+}
+
+/// What a plan made with a tenant-scoped token leaves alone, by kind.
+#[derive(Debug, Serialize)]
+pub struct JsonOutOfScope {
+    /// Who the plan was made as: "`user_admin` token of tenant `lumen`".
+    pub token: String,
+    /// Resources of the configuration the token cannot read: neither created nor deleted.
+    pub not_visible: BTreeMap<String, usize>,
+    /// Live resources the token reads but may not change that the configuration leaves out
+    /// or does not manage yet: neither deleted nor adopted.
+    pub read_only: BTreeMap<String, usize>,
 }
 
 #[derive(Debug, Serialize)]
@@ -128,6 +143,18 @@ impl From<&Plan> for JsonPlan {
                 .iter()
                 .map(|(k, n)| (k.as_str().to_string(), *n))
                 .collect(),
+            out_of_scope: plan.out_of_scope.as_ref().map(|o| {
+                let by_kind = |m: &BTreeMap<crate::model::Kind, usize>| {
+                    m.iter()
+                        .map(|(k, n)| (k.as_str().to_string(), *n))
+                        .collect()
+                };
+                JsonOutOfScope {
+                    token: o.token.clone(),
+                    not_visible: by_kind(&o.not_visible),
+                    read_only: by_kind(&o.read_only),
+                }
+            }),
             summary: JsonSummary {
                 create: s.create,
                 update: s.update,

@@ -294,6 +294,13 @@ fn head(plan: &Plan, compact: bool) -> String {
             parts.join(", ")
         );
     }
+    if let Some((title, lines)) = super::out_of_scope_lines(plan) {
+        let _ = writeln!(head, "{}", esc(&title));
+        for l in lines {
+            let _ = writeln!(head, "- {}", esc(&l));
+        }
+        head.push('\n');
+    }
     head
 }
 

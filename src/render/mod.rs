@@ -51,6 +51,36 @@ pub fn summary_line(plan: &Plan) -> String {
 }
 
 /// A JSON value as shown in a plan: strings quoted, everything else compact JSON.
+/// The out-of-scope section of a plan made with a tenant-scoped token: a title, then one
+/// line per reason ("not visible to this token: 2 tenant model grants, 1 grant"). Empty for
+/// other plans.
+pub(crate) fn out_of_scope_lines(plan: &Plan) -> Option<(String, Vec<String>)> {
+    let o = plan.out_of_scope.as_ref().filter(|o| !o.is_empty())?;
+    let list = |m: &std::collections::BTreeMap<crate::model::Kind, usize>| {
+        m.iter()
+            .map(|(k, n)| crate::plan::scope::count(*k, *n))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let mut lines = Vec::new();
+    if !o.not_visible.is_empty() {
+        lines.push(format!(
+            "not visible to this token: {} (neither created nor deleted)",
+            list(&o.not_visible)
+        ));
+    }
+    if !o.read_only.is_empty() {
+        lines.push(format!(
+            "read-only for this token: {} (not deleted, not adopted)",
+            list(&o.read_only)
+        ));
+    }
+    Some((
+        format!("Out of scope for this {}, left alone:", o.token),
+        lines,
+    ))
+}
+
 pub(crate) fn show(v: Option<&Value>) -> String {
     match v {
         None => "(none)".into(),
@@ -167,6 +197,7 @@ mod tests {
             warnings: Vec::new(),
             unmanaged: BTreeMap::new(),
             sensitive: Default::default(),
+            out_of_scope: None,
         }
     }
 

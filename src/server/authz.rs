@@ -15,11 +15,13 @@
 
 use std::collections::HashSet;
 
+use crate::api::Reach;
 use crate::diagnostic::Severity;
 use crate::model::{keys, AnySpec, Kind, State};
 use crate::rules::{self, SelfLockout, Violation};
 
 use super::error::ApiError;
+use super::scope;
 
 /// The role of a token inside its scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -121,7 +123,8 @@ impl Principal {
         Ok(())
     }
 
-    /// Whether the token may read `kind/key` in `state`: visible, forbidden or hidden.
+    /// Whether the token may read `kind/key` in `state`: visible, forbidden or hidden. The
+    /// kind's read reach is [`scope::reach`]'s; a resource of another tenant is hidden.
     pub fn visibility(&self, state: &State, kind: Kind, key: &str) -> Visibility {
         let Scope::Tenant(t) = &self.scope else {
             return Visibility::Visible;
@@ -129,49 +132,11 @@ impl Principal {
         if self.role == Role::Member {
             return Visibility::Forbidden;
         }
-        let role = self.role;
-        let allowed = |ok: bool| {
-            if ok {
-                Visibility::Visible
-            } else {
-                Visibility::Forbidden
-            }
-        };
-        match kind {
-            Kind::Plan | Kind::Model | Kind::Role => Visibility::Visible,
-            Kind::Tenant => {
-                if key == t {
-                    Visibility::Visible
-                } else {
-                    Visibility::Hidden
-                }
-            }
-            Kind::Workspace | Kind::TenantModel | Kind::Grant | Kind::Membership => {
-                if keys::tenant_of(kind, key) != Some(t.as_str()) {
-                    return Visibility::Hidden;
-                }
-                match kind {
-                    Kind::Workspace => allowed(matches!(role, Role::OrgAdmin | Role::UserAdmin)),
-                    Kind::Membership => Visibility::Visible,
-                    _ => allowed(role == Role::OrgAdmin),
-                }
-            }
-            Kind::User => {
-                if state.memberships.contains_key(&keys::join(&[key, t])) {
-                    Visibility::Visible
-                } else {
-                    Visibility::Hidden
-                }
-            }
-            Kind::UserModel => {
-                let Some((u, _)) = keys::split2(key) else {
-                    return Visibility::Hidden;
-                };
-                if !state.memberships.contains_key(&keys::join(&[u, t])) {
-                    return Visibility::Hidden;
-                }
-                allowed(role == Role::OrgAdmin)
-            }
+        match scope::reach(&self.scope, self.role, kind).0 {
+            Reach::All => Visibility::Visible,
+            _ if !scope::in_tenant(state, kind, key, t) => Visibility::Hidden,
+            Reach::Tenant => Visibility::Visible,
+            Reach::None => Visibility::Forbidden,
         }
     }
 
@@ -213,22 +178,33 @@ impl Principal {
         let hidden = || ApiError::not_found(format!("{kind} `{key}` does not exist"));
         let forbid = |why: &str| {
             ApiError::forbidden(format!(
-                "a `{}` token of tenant `{t}` cannot {why}",
+                "a `{}` token of tenant `{t}` cannot {why} ({kind} `{key}`)",
                 role.as_str()
             ))
         };
-        if role == Role::Member {
-            return Err(forbid("change anything"));
+        // The kind's write reach first: a kind the token may not change at all.
+        let (_, write, note) = scope::reach(&self.scope, role, kind);
+        if write == Reach::None {
+            let new_user = |u: &str| created_users.contains(u);
+            let mine = scope::in_tenant(state, kind, key, t)
+                || match kind {
+                    Kind::User => before.is_none() || new_user(key),
+                    Kind::UserModel => keys::split2(key).is_some_and(|(u, _)| new_user(u)),
+                    _ => false,
+                };
+            if !mine && role != Role::Member {
+                return Err(hidden());
+            }
+            return Err(ApiError::forbidden(format!(
+                "a `{}` token of tenant `{t}` cannot change {kind} `{key}` (who may change {}: {})",
+                role.as_str(),
+                kind.plural(),
+                note.unwrap_or("a system token")
+            )));
         }
         match kind {
-            Kind::Plan | Kind::Model | Kind::Role => {
-                Err(forbid(&format!("change {}s (system tokens only)", kind)))
-            }
-            Kind::TenantModel => {
-                if keys::tenant_of(kind, key) != Some(t.as_str()) {
-                    return Err(hidden());
-                }
-                Err(forbid("change the tenant's models (system tokens only)"))
+            Kind::Plan | Kind::Model | Kind::Role | Kind::TenantModel => {
+                Err(forbid(&format!("change {}", kind.plural())))
             }
             Kind::Tenant => {
                 if key != t {

@@ -136,6 +136,15 @@ impl ApiError {
                 message: format!("operation {index}: {message}"),
                 details: add(details, index),
             },
+            ApiError::Conflict {
+                code,
+                message,
+                details,
+            } => ApiError::Conflict {
+                code,
+                message: format!("operation {index}: {message}"),
+                details: add(details, index),
+            },
             ApiError::Forbidden(m) => ApiError::Forbidden(format!("operation {index}: {m}")),
             other => other,
         }

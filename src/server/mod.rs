@@ -9,6 +9,8 @@ pub mod error;
 pub mod http;
 pub mod json_schema;
 pub mod openapi;
+pub mod scope;
+pub mod sensitive;
 pub mod store;
 pub mod tokens;
 

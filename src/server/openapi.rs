@@ -45,7 +45,7 @@ fn describe(code: u16) -> &'static str {
         401 => "Missing or unknown bearer token",
         403 => "The token may not do this",
         404 => "No such resource, or not visible to the token",
-        409 => "The state's revision moved (`stale_revision`) or a conflict",
+        409 => "A conflict: the state's revision moved (`stale_revision`), a protected resource would be deleted (`resource_protected`), another apply holds the apply lock (`apply_locked`, `apply_lock_lost`)",
         412 => "A resource's version moved (`stale_version`)",
         413 => "The request body is too large",
         415 => "The request body is not `application/json`",
@@ -138,9 +138,14 @@ impl Doc {
             Schema::Type(of) => of(&mut self.gen),
             Schema::PutBody(kind) => {
                 let spec = AnySpec::schema(*kind, &mut self.gen).to_value();
+                let sensitive = self.gen.subschema_for::<api::SensitiveField>().to_value();
                 json!({
                     "type": "object", "additionalProperties": false, "required": ["spec"],
-                    "properties": { "spec": spec, "protected": { "type": ["boolean", "null"] }, "managed": { "type": ["boolean", "null"] } }
+                    "properties": {
+                        "spec": spec, "protected": { "type": ["boolean", "null"] }, "managed": { "type": ["boolean", "null"] },
+                        "sensitive": { "type": ["array", "null"], "maxItems": 100, "items": sensitive,
+                                       "description": "The spec's fields whose value is sensitive (from `${env:…}`): kept out of the audit log. Absent: keep what the platform knew; `[]`: none." }
+                    }
                 })
             }
             Schema::Inline(v) => v.clone(),

@@ -8,12 +8,16 @@
 
 mod common;
 
+mod apply_lock;
+mod protected;
 mod reconcile;
 mod schema;
+mod sensitive;
 mod server_access;
 mod server_api;
 mod server_cli;
 mod server_openapi;
+mod tenant_scope;
 mod validate_cli;
 mod workflow_run;
 mod workflows;

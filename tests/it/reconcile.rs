@@ -747,6 +747,8 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
         ctx.tenantctl([
             "--max-rps",
             "15",
+            "--lock-ttl",
+            "5",
             "apply",
             "--auto-approve",
             "--parallelism",
@@ -815,6 +817,36 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
         "partial state after the kill: {} resources",
         mid.len()
     );
+    // The killed apply could not release the apply lock: it holds until its lease ends
+    // (5 s here), then the next apply goes through.
+    let lock = || async {
+        http.get(format!("{url}/api/v1/apply-lock"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .expect("lock")
+            .json::<serde_json::Value>()
+            .await
+            .expect("json")
+    };
+    let held = lock().await;
+    if !held["lock"].is_null() {
+        let r = ctx
+            .tenantctl(["apply", "--auto-approve", &ex])
+            .endpoint(&url)
+            .token(&token)
+            .await;
+        assert_eq!(r.code, 1, "{}\n{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains("apply lock is held by"), "{}", r.stderr);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(15);
+        while !lock().await["lock"].is_null() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease never ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    }
     let r = ctx
         .tenantctl(["apply", "--auto-approve", "--parallelism", "4", &ex])
         .endpoint(&url)

@@ -102,7 +102,21 @@ fn matrix() -> Vec<Cell> {
             M::GET,
             "/api/v1/tenants/acme/workspaces/lyon/grants/tenant",
             None,
-            [200, 200, 403, 403, 403],
+            [200, 200, 200, 403, 403],
+        ),
+        cell(
+            "read own tenant model",
+            M::GET,
+            "/api/v1/tenants/acme/models/m1",
+            None,
+            [200, 200, 200, 403, 403],
+        ),
+        cell(
+            "read a member's user model",
+            M::GET,
+            format!("/api/v1/users/{BOB}/models/m1"),
+            None,
+            [200, 200, 200, 403, 403],
         ),
         cell(
             "read a member",

@@ -27,15 +27,20 @@ impl From<&Plan> for FilePlan {
                 live: to_file(&p.sensitive.live),
                 desired: to_file(&p.sensitive.desired),
             },
+            out_of_scope: p.out_of_scope.as_ref().map(|o| FileOutOfScope {
+                token: o.token.clone(),
+                not_visible: o.not_visible.clone(),
+                read_only: o.read_only.clone(),
+            }),
         }
     }
 }
 
 type Pointers = BTreeMap<(Kind, String), std::collections::BTreeSet<String>>;
 
-fn to_file(map: &Pointers) -> Vec<FileSensitive> {
+fn to_file(map: &Pointers) -> Vec<FileSensitiveFields> {
     map.iter()
-        .map(|((kind, key), pointers)| FileSensitive {
+        .map(|((kind, key), pointers)| FileSensitiveFields {
             kind: *kind,
             key: key.clone(),
             pointers: pointers.iter().cloned().collect(),
@@ -43,7 +48,7 @@ fn to_file(map: &Pointers) -> Vec<FileSensitive> {
         .collect()
 }
 
-fn from_file(list: Vec<FileSensitive>) -> Pointers {
+fn from_file(list: Vec<FileSensitiveFields>) -> Pointers {
     list.into_iter()
         .map(|f| ((f.kind, f.key), f.pointers.into_iter().collect()))
         .collect()
@@ -97,6 +102,11 @@ impl From<FilePlan> for Plan {
                 live: from_file(p.sensitive.live),
                 desired: from_file(p.sensitive.desired),
             },
+            out_of_scope: p.out_of_scope.map(|o| OutOfScope {
+                token: o.token,
+                not_visible: o.not_visible,
+                read_only: o.read_only,
+            }),
         }
     }
 }
@@ -158,6 +168,12 @@ impl From<&Change> for FileChange {
                     spec: s.spec.clone(),
                     if_version: s.if_version,
                     protected: s.protected,
+                    sensitive: (s.sensitive.iter())
+                        .map(|f| FileSensitive {
+                            pointer: f.pointer.clone(),
+                            source: f.source.clone(),
+                        })
+                        .collect(),
                 })
                 .collect(),
         }
@@ -218,6 +234,12 @@ impl From<FileChange> for Change {
                     spec: o.spec,
                     if_version: o.if_version,
                     protected: o.protected,
+                    sensitive: (o.sensitive.into_iter())
+                        .map(|f| SensitiveField {
+                            pointer: f.pointer,
+                            source: f.source,
+                        })
+                        .collect(),
                 })
                 .collect(),
         }

@@ -13,6 +13,14 @@ fn a_plan_round_trips_through_the_file() {
         spec: (verb != Verb::Delete).then(|| json!({ "plan": "essential" })),
         if_version: 3,
         protected: (verb == Verb::Put).then_some(true),
+        sensitive: if verb == Verb::Put {
+            vec![SensitiveField {
+                pointer: "/contact/phone".into(),
+                source: "${env:ACME_PHONE}".into(),
+            }]
+        } else {
+            Vec::new()
+        },
     };
     let change = |action, reason| Change {
         kind: Kind::Tenant,
@@ -95,6 +103,11 @@ fn a_plan_round_trips_through_the_file() {
         }],
         unmanaged: BTreeMap::from([(Kind::User, 2)]),
         sensitive: Default::default(),
+        out_of_scope: Some(crate::plan::OutOfScope {
+            token: "`user_admin` token of tenant `acme`".into(),
+            not_visible: BTreeMap::from([(Kind::Grant, 1)]),
+            read_only: BTreeMap::from([(Kind::Plan, 2)]),
+        }),
     };
     let options = SavedOptions {
         prune: true,
@@ -129,6 +142,7 @@ fn an_edited_plan_is_refused() {
         warnings: Vec::new(),
         unmanaged: BTreeMap::new(),
         sensitive: Default::default(),
+        out_of_scope: None,
     };
     let options = SavedOptions {
         prune: false,

@@ -5,7 +5,7 @@
 
 use serde_json::{json, Map, Value};
 
-use super::{delete, field, put, spec_value, Differ, Res};
+use super::{field, put, retire, spec_value, Differ, Res};
 use crate::model::keys::{self, Grantee};
 use crate::model::{AnySpec, Kind, Meta, State};
 use crate::plan::{field_changes, risks, Action, Change, Reason};
@@ -215,8 +215,8 @@ impl Differ<'_> {
                 .iter()
                 .chain(std::iter::once(&(Kind::User, old.clone())))
             {
-                if let Some(m) = self.live.meta(*kind, key) {
-                    ops.push(delete(*kind, key, m.version));
+                if self.live.contains(*kind, key) {
+                    ops.extend(retire(self.live, *kind, key));
                     self.matched.insert((*kind, key.clone()));
                     self.doomed.insert((*kind, key.clone()));
                 }
@@ -280,10 +280,9 @@ impl Differ<'_> {
             fields,
             reason: Some(Reason::Tenant),
             moved: Vec::new(),
-            writes: vec![
-                put(Kind::Workspace, key, dspec, 0, dmeta.protected),
-                delete(Kind::Workspace, from, lmeta.version),
-            ],
+            writes: std::iter::once(put(Kind::Workspace, key, dspec, 0, dmeta.protected))
+                .chain(retire(self.live, Kind::Workspace, from))
+                .collect(),
         });
     }
 

@@ -144,18 +144,42 @@ fn apply_one(
             Ok((false, Some((meta, spec))))
         }
         Effect::Delete => {
-            let Some((_, spec)) = before else {
+            let Some((meta, spec)) = before else {
                 return Err(not_found());
             };
             principal.check_write(state, kind, key, Some(&spec), None, created_users)?;
-            delete_cascade(state, journal, kind, key);
+            if meta.protected {
+                return Err(protected(kind, key, kind, key));
+            }
+            delete_cascade(state, journal, kind, key)?;
             Ok((false, None))
         }
     }
 }
 
-/// Deletes `kind/key` and everything that depends on it.
-fn delete_cascade(state: &mut State, journal: &mut Journal, kind: Kind, key: &str) {
+/// 409 `resource_protected`: deleting `kind/key` would delete the protected `pk/pkey`
+/// (itself or a child). Unprotecting is an update of its own, audited, first.
+fn protected(kind: Kind, key: &str, pk: Kind, pkey: &str) -> ApiError {
+    let message = if (kind, key) == (pk, pkey) {
+        format!("{kind} `{key}` is protected (`protected: true`): unprotect it first with an update that sets `protected: false`, then delete it")
+    } else {
+        format!("deleting {kind} `{key}` would delete {pk} `{pkey}`, which is protected (`protected: true`): unprotect it first with an update that sets `protected: false`")
+    };
+    ApiError::Conflict {
+        code: "resource_protected",
+        message,
+        details: json!({ "kind": kind, "key": key, "protected_kind": pk, "protected_key": pkey }),
+    }
+}
+
+/// Deletes `kind/key` and everything that depends on it; refuses to delete a protected
+/// child.
+fn delete_cascade(
+    state: &mut State,
+    journal: &mut Journal,
+    kind: Kind,
+    key: &str,
+) -> Result<(), ApiError> {
     let mut children: Vec<(Kind, String)> = Vec::new();
     let grants_to = |state: &State, tenant: &str, email: &str| -> Vec<(Kind, String)> {
         let suffix = format!("/user:{email}");
@@ -242,10 +266,17 @@ fn delete_cascade(state: &mut State, journal: &mut Journal, kind: Kind, key: &st
         | Kind::Grant
         | Kind::UserModel => {}
     }
+    if let Some((pk, pkey)) = children
+        .iter()
+        .find(|(k, c)| state.meta(*k, c).is_some_and(|m| m.protected))
+    {
+        return Err(protected(kind, key, *pk, pkey));
+    }
     for (k, c) in children {
         if state.contains(k, &c) {
             journal.set(state, k, &c, None, AuditOp::CascadeDelete);
         }
     }
     journal.set(state, kind, key, None, AuditOp::Delete);
+    Ok(())
 }

@@ -21,11 +21,13 @@ use bytes::Bytes;
 use serde_json::json;
 use tokio::sync::RwLock;
 
+use crate::api::SensitiveField;
 use crate::model::{AnySpec, Kind, State};
 use crate::rules::{self, Violation};
 
 use super::authz::Principal;
 use super::error::ApiError;
+use super::sensitive;
 use super::store::{Db, ResourceRow, Tx};
 
 pub use apply::Applied;
@@ -65,10 +67,15 @@ pub struct WriteRequest {
     pub mutations: Vec<Mutation>,
     pub expected_revision: Option<i64>,
     pub allow_limit_below_usage: bool,
+    /// Check everything, write nothing (the write is undone and rolled back).
+    pub dry_run: bool,
     pub change_set: Option<String>,
     pub commit: Option<String>,
     /// An invitation to mark accepted in the same transaction.
     pub accept_invitation: Option<String>,
+    /// The sensitive fields the write declares, by resource: they replace what the platform
+    /// knew of that resource (a resource not listed keeps its own).
+    pub sensitive: HashMap<(Kind, String), Vec<SensitiveField>>,
 }
 
 impl WriteRequest {
@@ -78,9 +85,11 @@ impl WriteRequest {
             mutations,
             expected_revision: None,
             allow_limit_below_usage: false,
+            dry_run: false,
             change_set: None,
             commit: None,
             accept_invitation: None,
+            sensitive: HashMap::new(),
         }
     }
 }
@@ -226,6 +235,15 @@ impl Engine {
                 return Err(e);
             }
         };
+        if req.dry_run {
+            journal.undo(state);
+            tx.rollback().await?;
+            return Ok(WriteOutcome {
+                revision: prev_rev,
+                applied: req.mutations.len(),
+                results,
+            });
+        }
         let t_persist = std::time::Instant::now();
         let persisted = Self::persist(&mut tx, state, &journal, new_rev, &req).await;
         let persisted = match persisted {
@@ -288,10 +306,23 @@ impl Engine {
             }
         }
         tx.upsert(&upserts).await?;
+        // Sensitive fields: declared ones replace what was known, deleted resources lose
+        // theirs, and no audit entry holds a sensitive value.
+        let known = tx.sensitive_fields().await?;
+        for (kind, key) in &journal.touched {
+            let k = (*kind, key.clone());
+            let fields = match req.sensitive.get(&k) {
+                Some(declared) if state.contains(*kind, key) => declared.as_slice(),
+                _ if known.contains_key(&k) && !state.contains(*kind, key) => &[],
+                _ => continue,
+            };
+            tx.set_sensitive(*kind, key, fields).await?;
+        }
+        let audit = sensitive::mask_audit(&journal.audit, &known, &req.sensitive);
         tx.insert_audit(
             revision,
             &req.principal.token_id,
-            &journal.audit,
+            &audit,
             req.change_set.as_deref(),
             req.commit.as_deref(),
         )

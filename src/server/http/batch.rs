@@ -1,6 +1,8 @@
 //! The atomic batch: many operations in one transaction, all applied or none (what
 //! `apply` sends).
 
+use std::collections::HashMap;
+
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -9,6 +11,7 @@ use serde_json::json;
 use crate::api::{BatchRequest, BatchResponse, OpKind};
 use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::sensitive;
 
 use super::extract::{AuditHeaders, Auth, JsonBody};
 use super::resources::spec_of;
@@ -36,6 +39,7 @@ async fn batch(
 ) -> ApiResult<Response> {
     p.require_admin()?;
     let mut mutations = Vec::with_capacity(req.operations.len());
+    let mut sensitive = HashMap::new();
     for (i, o) in req.operations.into_iter().enumerate() {
         let at = |e: ApiError| e.at_operation(i);
         check_key(o.kind, &o.key).map_err(at)?;
@@ -55,6 +59,10 @@ async fn batch(
                         json!({}),
                     )));
                 };
+                if let Some(fields) = o.sensitive {
+                    sensitive::check(&spec, &fields).map_err(at)?;
+                    sensitive.insert((o.kind, o.key.clone()), fields);
+                }
                 Effect::Put {
                     spec: spec_of(o.kind, spec).map_err(at)?,
                     protected: o.protected,
@@ -62,10 +70,10 @@ async fn batch(
                 }
             }
             OpKind::Delete | OpKind::Adopt => {
-                if o.spec.is_some() || o.protected.is_some() {
+                if o.spec.is_some() || o.protected.is_some() || o.sensitive.is_some() {
                     return Err(at(ApiError::invalid(
                         "invalid_body",
-                        "only a `put` takes `spec` and `protected`",
+                        "only a `put` takes `spec`, `protected` and `sensitive`",
                         json!({}),
                     )));
                 }
@@ -86,6 +94,8 @@ async fn batch(
     let mut w = audit.write(p, mutations);
     w.expected_revision = req.expected_revision;
     w.allow_limit_below_usage = req.allow_limit_below_usage;
+    w.dry_run = req.dry_run;
+    w.sensitive = sensitive;
     let out = app.engine.write(w).await?;
     Ok(json_response(
         StatusCode::OK,

@@ -122,6 +122,28 @@ impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for JsonBody<T> {
     }
 }
 
+/// A JSON body that may be absent: an empty body is `None`, anything else is read as
+/// [`JsonBody`] reads it.
+pub struct OptionalJsonBody<T>(pub Option<T>);
+
+impl<T: DeserializeOwned, S: Send + Sync> FromRequest<S> for OptionalJsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let empty = req
+            .headers()
+            .get(header::CONTENT_LENGTH)
+            .is_none_or(|v| v.as_bytes() == b"0")
+            && req.headers().get(header::CONTENT_TYPE).is_none();
+        if empty {
+            return Ok(OptionalJsonBody(None));
+        }
+        JsonBody::from_request(req, state)
+            .await
+            .map(|JsonBody(t)| OptionalJsonBody(Some(t)))
+    }
+}
+
 /// Whether a JSON text holds the escape `\u0000` in a string (PostgreSQL text cannot store
 /// NUL, so the API refuses it everywhere). Raw control characters are invalid JSON already.
 fn has_nul_escape(bytes: &[u8]) -> bool {

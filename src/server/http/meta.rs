@@ -31,7 +31,10 @@ pub fn router() -> Routes {
         )
         .route(
             Route::get("/whoami", whoami)
-                .doc("whoami", "The token's identity")
+                .doc(
+                    "whoami",
+                    "The token's identity, and what it may read and change kind by kind",
+                )
                 .json(200, "The token", Schema::of::<WhoAmI>()),
         )
 }
@@ -44,6 +47,7 @@ async fn whoami(Auth(p): Auth) -> Response {
             scope: p.scope.to_string(),
             role: p.role.as_str().to_string(),
             user: p.user.clone(),
+            access: crate::server::scope::table(&p),
         },
     )
 }

@@ -2,6 +2,7 @@
 //! and their OpenAPI description, declared once), merged here into the router with body
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
+mod apply_lock;
 mod audit;
 mod batch;
 mod dashboard;
@@ -13,6 +14,7 @@ mod meta;
 mod password_resets;
 mod resources;
 pub mod route;
+mod sensitive;
 mod state;
 mod tokens;
 mod users;
@@ -73,6 +75,8 @@ pub fn routes() -> Routes {
         .merge(meta::router())
         .merge(state::router())
         .merge(batch::router())
+        .merge(apply_lock::router())
+        .merge(sensitive::router())
         .merge(resources::router())
         .merge(tokens::router())
         .merge(invitations::router())

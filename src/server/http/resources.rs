@@ -11,6 +11,7 @@ use crate::model::{keys, AnySpec, Kind, Meta};
 use crate::server::authz::{Principal, Visibility};
 use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::sensitive;
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
 use super::route::{Param, Route, Routes, Schema};
@@ -179,6 +180,9 @@ async fn put_one(
 ) -> ApiResult<Response> {
     p.require_admin()?;
     let key = key_of(kind, &params.0)?;
+    if let Some(fields) = &body.sensitive {
+        sensitive::check(&body.spec, fields)?;
+    }
     let spec = spec_of(kind, body.spec)?;
     let mutation = Mutation {
         kind,
@@ -190,7 +194,10 @@ async fn put_one(
             managed: body.managed,
         },
     };
-    let w = audit.write(p, vec![mutation]);
+    let mut w = audit.write(p, vec![mutation]);
+    if let Some(fields) = body.sensitive {
+        w.sensitive.insert((kind, key.clone()), fields);
+    }
     let out = app.engine.write(w).await?;
     let Some((created, Some((meta, spec)))) = out.results.into_iter().next() else {
         return Err(ApiError::Internal("put returned no resource".into()));

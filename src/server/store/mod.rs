@@ -36,16 +36,20 @@ macro_rules! dispatch_tx {
     };
 }
 
+mod apply_lock;
 mod audit;
 mod invitations;
 mod password_resets;
 mod resources;
+mod sensitive;
 mod tokens;
 
+pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
 pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
+pub use sensitive::SensitiveMap;
 pub use tokens::TokenRow;
 
 /// An error of the database layer.
@@ -77,16 +81,37 @@ impl StoreError {
     }
 }
 
-/// The embedded migrations, shared by SQLite and PostgreSQL.
+/// The embedded migrations, shared by SQLite and PostgreSQL: (version, name, SQL). Each
+/// helper of a round numbers its own in its range (see `migrations/`).
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../../../migrations/0001_init.sql")),
+    (
+        100,
+        "apply_lock",
+        include_str!("../../../migrations/0100_apply_lock.sql"),
+    ),
+    (
+        101,
+        "sensitive_fields",
+        include_str!("../../../migrations/0101_sensitive_fields.sql"),
+    ),
+];
+
 fn migrator() -> Migrator {
-    let sql: &'static str = include_str!("../../../migrations/0001_init.sql");
-    Migrator::with_migrations(vec![Migration::new(
-        1,
-        Cow::Borrowed("init"),
-        MigrationType::Simple,
-        sql.into_sql_str(),
-        false,
-    )])
+    Migrator::with_migrations(
+        MIGRATIONS
+            .iter()
+            .map(|&(version, name, sql)| {
+                Migration::new(
+                    version,
+                    Cow::Borrowed(name),
+                    MigrationType::Simple,
+                    sql.into_sql_str(),
+                    false,
+                )
+            })
+            .collect(),
+    )
 }
 
 /// A pool over one of the two backends.

@@ -39,6 +39,18 @@ pub struct Run {
     pub stderr: String,
 }
 
+impl Run {
+    /// stderr with miette's wrapped lines joined again (its frame characters dropped), for
+    /// `contains` checks of a long message.
+    pub fn stderr_flat(&self) -> String {
+        self.stderr
+            .lines()
+            .map(|l| l.trim().trim_start_matches(['│', '×']).trim())
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
 impl Ctx {
     /// A context on a new server over a new SQLite file.
     pub async fn sqlite() -> Ctx {
