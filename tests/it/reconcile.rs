@@ -1583,6 +1583,13 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
         key: None,
         reason: Some("the 2025 cohort leaves".into()),
     });
+    // Their memberships go with them: a third of the live memberships.
+    v2.acknowledge.push(tenantctl::config::AcknowledgeDecl {
+        code: tenantctl::config::acknowledge::AckCode::TooManyDeletes,
+        kind: Kind::Membership,
+        key: None,
+        reason: None,
+    });
     let v2 = ctx.write_config("v2", &v2);
     let comments = ctx.dir().join("comments");
     let plan_file = ctx.path("large.plan");

@@ -344,11 +344,14 @@ fn with_dave(config: &str) -> String {
     format!("{config}  dave@acme.example:\n    first_name: Dave\n    memberships: {{ acme: {{ role: member }} }}\n")
 }
 
+/// Carol leaves and the seats go down to 4: below the 5 live members until the apply.
 fn lowered(config: &str) -> String {
-    config.replace(
-        "    plan: team\n",
-        "    plan: team\n    limits: { users: 2 }\n",
-    )
+    config
+        .replace("    plan: team\n", "    plan: team\n    limits: { users: 4 }\n")
+        .replace(
+            "  carol@acme.example:\n    first_name: Carol\n    memberships: { acme: { role: member } }\n",
+            "",
+        )
 }
 
 /// Every comment, in order, for the transcript.
