@@ -1564,8 +1564,8 @@ fn large_platform(users: std::ops::Range<usize>, admins_of: impl Fn(usize) -> bo
     doc
 }
 
-/// A 2,806-change plan (1,000 user deletes, acknowledged; 286 role changes; 760 new users
-/// with their memberships) as pull-request comments: each under 65,000 characters, the first
+/// A 2,806-change plan (1,000 users deleted with their memberships, acknowledged; 286 role
+/// changes; 260 new users with their memberships) as pull-request comments: each under 65,000 characters, the first
 /// with the summary and the risk, all of them together with every change's key; and the saved
 /// plan applies with no flag.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1574,9 +1574,9 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
     let v1 = ctx.write_config("v1", &large_platform(0..3000, |_| false));
     let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    // v2: users 2000..3000 leave, 286 members become user admins, 760 users arrive.
+    // v2: users 2000..3000 leave, 286 members become user admins, 260 users arrive.
     let mut v2 = large_platform(0..2000, |n| (1000..1286).contains(&n));
-    v2.users.extend(large_platform(3000..3760, |_| false).users);
+    v2.users.extend(large_platform(3000..3260, |_| false).users);
     v2.acknowledge.push(tenantctl::config::AcknowledgeDecl {
         code: tenantctl::config::acknowledge::AckCode::TooManyDeletes,
         kind: Kind::User,
@@ -1609,7 +1609,7 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
     let json: serde_json::Value = serde_json::from_str(&r.stdout).expect("json plan");
     assert_eq!(
         json["summary"],
-        serde_json::json!({ "create": 1520, "update": 286, "replace": 0, "delete": 1000 })
+        serde_json::json!({ "create": 520, "update": 286, "replace": 0, "delete": 2000 })
     );
     let keys: Vec<&str> = json["changes"]
         .as_array()
@@ -1630,11 +1630,9 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
     assert!(parts.len() > 1, "{sizes:?}");
     assert!(sizes.iter().all(|n| *n < 65_000), "{sizes:?}");
     let first = &parts[0];
+    assert!(first.contains("**Plan: 520 to create, 286 to update, 0 to replace, 2000 to delete.**"));
     assert!(
-        first.contains("**Plan: 1520 to create, 286 to update, 0 to replace, 1000 to delete.**")
-    );
-    assert!(
-        first.contains("| user | 760 | 0 | 0 | 1,000 |"),
+        first.contains("| user | 260 | 0 | 0 | 1,000 |"),
         "{}",
         &first[..600]
     );
@@ -1665,6 +1663,6 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
         .tenantctl(["apply", "--plan", &plan_file, "--auto-approve"])
         .await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    assert_eq!(ctx.live().await.users.len(), 2760);
+    assert_eq!(ctx.live().await.users.len(), 2260);
     ctx.shutdown().await;
 }
