@@ -466,6 +466,9 @@ fn yaml_problem(id: FileId, file: &SourceFile, e: ComposeError) -> Problem {
         ComposeError::ComplexKey { at: r } => Problem::error("invalid_yaml", Place::Bytes(id, at(r)), "a mapping key must be a plain value")
             .label("complex key")
             .help("keys are names, e-mails or identities; not lists or mappings"),
+        ComposeError::NullKey { at: r } => Problem::error("invalid_yaml", Place::Bytes(id, at(r)), "a mapping key is empty or null")
+            .label("null key")
+            .help("write the key; quote it (`'null'`, `'~'`) if it is a name"),
         ComposeError::BadScalar { message, at: r } => Problem::error("invalid_value", Place::Bytes(id, at(r)), message).label("here"),
         ComposeError::BadMerge { at: r } => Problem::error("invalid_yaml", Place::Bytes(id, at(r)), "a `<<` merge key takes a mapping or a list of mappings")
             .label("in this mapping"),

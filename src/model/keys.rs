@@ -69,6 +69,26 @@ pub fn tenant_of(kind: super::Kind, key: &str) -> Option<&str> {
     }
 }
 
+/// Whether `kind/key` belongs to tenant `t`: the tenant itself, its workspaces, tenant
+/// models, grants and memberships, and the users `is_member` says are its members, with
+/// their user models. Catalog resources (plans, models, roles) belong to every tenant. What
+/// a tenant-scoped token reaches: the platform asks it of the live state, a scoped plan of
+/// the configuration as it will be.
+pub fn belongs_to_tenant(
+    kind: super::Kind,
+    key: &str,
+    t: &str,
+    is_member: impl Fn(&str) -> bool,
+) -> bool {
+    use super::Kind::*;
+    match kind {
+        Plan | Model | Role => true,
+        User => is_member(key),
+        UserModel => split2(key).is_some_and(|(u, _)| is_member(u)),
+        _ => tenant_of(kind, key) == Some(t),
+    }
+}
+
 /// The parent resource that must exist before `kind/key` can (kind, key).
 pub fn parents(kind: super::Kind, key: &str) -> Vec<(super::Kind, String)> {
     use super::Kind::*;

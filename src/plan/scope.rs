@@ -73,25 +73,16 @@ impl OutOfScope {
     }
 }
 
-/// Whether `kind/key` of the configuration would belong to tenant `t` on the platform:
-/// the tenant, its children, and the users who are (or become) its members with their
-/// user models. Catalog resources belong to every tenant.
+/// Whether `kind/key` of the configuration would belong to tenant `t` on the platform
+/// ([`keys::belongs_to_tenant`]), its members being those of the live state (which holds
+/// only what the token reads) and of the configuration.
 fn belongs(desired: &State, live: &State, t: &str, kind: Kind, key: &str) -> bool {
-    let member = |u: &str| {
+    keys::belongs_to_tenant(kind, key, t, |u| {
         let m = keys::join(&[u, t]);
         live.contains(Kind::User, u)
             || desired.contains(Kind::Membership, &m)
             || live.contains(Kind::Membership, &m)
-    };
-    match kind {
-        Kind::Plan | Kind::Model | Kind::Role => true,
-        Kind::Tenant => key == t,
-        Kind::Workspace | Kind::TenantModel | Kind::Grant | Kind::Membership => {
-            keys::tenant_of(kind, key) == Some(t)
-        }
-        Kind::User => member(key),
-        Kind::UserModel => keys::split2(key).is_some_and(|(u, _)| member(u)),
-    }
+    })
 }
 
 /// The configuration narrowed to what the token can see, and what was left out, by kind.

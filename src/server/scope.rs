@@ -84,17 +84,9 @@ pub fn table(p: &Principal) -> Vec<KindAccess> {
         .collect()
 }
 
-/// Whether `kind/key` belongs to tenant `t`: the tenant, its children, its members and
-/// their user models (catalog resources belong to every tenant).
+/// Whether `kind/key` of `state` belongs to tenant `t` ([`keys::belongs_to_tenant`]).
 pub fn in_tenant(state: &State, kind: Kind, key: &str, t: &str) -> bool {
-    let member = |u: &str| state.memberships.contains_key(&keys::join(&[u, t]));
-    match kind {
-        Kind::Plan | Kind::Model | Kind::Role => true,
-        Kind::Tenant => key == t,
-        Kind::Workspace | Kind::TenantModel | Kind::Grant | Kind::Membership => {
-            keys::tenant_of(kind, key) == Some(t)
-        }
-        Kind::User => member(key),
-        Kind::UserModel => keys::split2(key).is_some_and(|(u, _)| member(u)),
-    }
+    keys::belongs_to_tenant(kind, key, t, |u| {
+        state.memberships.contains_key(&keys::join(&[u, t]))
+    })
 }

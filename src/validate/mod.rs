@@ -374,11 +374,7 @@ fn place(files: &[Arc<SourceFile>], problems: Vec<Problem>) -> Vec<Diagnostic> {
     }
     let indexes: HashMap<FileId, span::Index> = wanted
         .into_iter()
-        .filter_map(|(f, set)| {
-            files
-                .get(f)
-                .map(|file| (f, span::index(&file.text, &set, false)))
-        })
+        .filter_map(|(f, set)| files.get(f).map(|file| (f, span::index(&file.text, &set))))
         .collect();
     let locate = |place: &Place| -> (
         Option<Arc<SourceFile>>,

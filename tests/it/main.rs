@@ -21,3 +21,4 @@ mod tenant_scope;
 mod validate_cli;
 mod workflow_run;
 mod workflows;
+mod yaml_suite;

@@ -345,3 +345,29 @@ async fn whoami_says_what_the_token_reaches() {
     }
     s.shutdown().await;
 }
+
+/// A `billing_admin` reads its tenant and the tenant's users only: the rest of its own
+/// tenant is out of scope as well, and its plan of the whole platform changes nothing.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_billing_admin_plans_only_what_it_reads() {
+    let ctx = Ctx::sqlite().await;
+    setup(&ctx).await;
+    let token = ctx
+        .server()
+        .token("tenant:lumen", "billing_admin", None)
+        .await;
+    let all = write(&ctx, "platform", PLATFORM);
+    let r = ctx
+        .tenantctl(["plan", "--format", "json", "--detailed-exitcode", &all])
+        .token(&token)
+        .await;
+    ok(&r, "billing_admin plan");
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json plan");
+    assert_eq!(plan["changes"], serde_json::json!([]));
+    assert_eq!(
+        plan["out_of_scope"]["not_visible"],
+        serde_json::json!({ "tenant": 1, "workspace": 3, "tenant_model": 3, "grant": 2,
+                            "user": 1, "membership": 1, "user_model": 1 })
+    );
+    ctx.shutdown().await;
+}

@@ -1,6 +1,6 @@
 //! From JSON pointers back to YAML: a source file with its line index, and one walk over the
-//! YAML parser's events that finds the byte spans of the pointers a diagnostic needs (and, on
-//! request, every duplicate mapping key with both of its places).
+//! YAML parser's events that finds the byte spans of the pointers a diagnostic needs. A key's
+//! pointer segment is the JSON key composition gives it ([`super::scalar::key_of`]).
 //!
 //! The index is built lazily, only for files that have diagnostics: a valid configuration
 //! never pays for it.
@@ -10,7 +10,9 @@ use std::ops::Range;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, OnceLock};
 
-use serde_saphyr::granit_parser::{Event, Parser, StructureStyle};
+use serde_saphyr::granit_parser::{Event, Parser, ScalarStyle, StructureStyle, Tag};
+
+use super::scalar::{key_of, scalar};
 
 /// One configuration file as read: its path and its text, shared by every diagnostic in it.
 pub struct SourceFile {
@@ -142,16 +144,6 @@ pub struct NodeSpan {
     pub value: Range<usize>,
 }
 
-/// A mapping key written twice in the same mapping.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DuplicateKey {
-    /// Pointer of the entry (`/users/alice@acme.example`).
-    pub pointer: String,
-    pub key: String,
-    pub first: Range<usize>,
-    pub second: Range<usize>,
-}
-
 /// Escapes a pointer segment (RFC 6901).
 pub fn escape(segment: &str) -> std::borrow::Cow<'_, str> {
     if segment.contains(['~', '/']) {
@@ -178,8 +170,6 @@ enum Frame {
         flow: bool,
         /// The key read and its span, while its value is awaited.
         key: Option<(String, Range<usize>)>,
-        /// Keys seen so far, when duplicates are searched.
-        seen: Option<HashMap<String, Range<usize>>>,
         /// Whether the mapping's own span is wanted when it ends.
         own_key: Option<Range<usize>>,
     },
@@ -196,7 +186,6 @@ enum Frame {
 #[derive(Debug, Default)]
 pub struct Index {
     pub spans: HashMap<String, NodeSpan>,
-    pub duplicates: Vec<DuplicateKey>,
 }
 
 fn range(span: &serde_saphyr::granit_parser::Span) -> Range<usize> {
@@ -206,10 +195,12 @@ fn range(span: &serde_saphyr::granit_parser::Span) -> Range<usize> {
 }
 
 /// Walks the YAML events of `text` once and returns the spans of the `wanted` pointers (of
-/// the first document), and every duplicate mapping key when `duplicates` is set. Stops
-/// quietly at a syntax error: whatever was indexed before it is returned.
-pub fn index(text: &str, wanted: &HashSet<String>, duplicates: bool) -> Index {
+/// the first document). Stops quietly at a syntax error: whatever was indexed before it is
+/// returned.
+pub fn index(text: &str, wanted: &HashSet<String>) -> Index {
     let mut out = Index::default();
+    // The keys anchored scalars make, for aliases used as keys.
+    let mut anchored: HashMap<usize, String> = HashMap::new();
     let mut stack: Vec<Frame> = Vec::new();
     let mut ptr = String::new();
     // Depth of a complex (non-scalar) mapping key being skipped.
@@ -234,26 +225,21 @@ pub fn index(text: &str, wanted: &HashSet<String>, duplicates: bool) -> Index {
                     break;
                 }
             }
-            Event::Scalar(ref value, ..) | Event::UnresolvedAlias(ref value)
-                if is_key_position(&stack) =>
-            {
-                let value = if matches!(event, Event::UnresolvedAlias(_)) {
-                    String::new()
-                } else {
-                    value.to_string()
-                };
-                set_key(&mut stack, value, r.clone(), duplicates, &ptr, &mut out);
+            Event::Scalar(ref value, style, anchor, ref tag) if is_key_position(&stack) => {
+                let key = key_text(value, style, tag.as_deref());
+                if anchor != 0 {
+                    anchored.insert(anchor, key.clone());
+                }
+                set_key(&mut stack, key, r.clone());
                 last_end = r.end;
             }
-            Event::Alias(_) if is_key_position(&stack) => {
-                set_key(
-                    &mut stack,
-                    String::new(),
-                    r.clone(),
-                    duplicates,
-                    &ptr,
-                    &mut out,
-                );
+            Event::Alias(id) if is_key_position(&stack) => {
+                let key = anchored.get(&id).cloned().unwrap_or_default();
+                set_key(&mut stack, key, r.clone());
+                last_end = r.end;
+            }
+            Event::UnresolvedAlias(_) if is_key_position(&stack) => {
+                set_key(&mut stack, String::new(), r.clone());
                 last_end = r.end;
             }
             Event::MappingStart(..) | Event::SequenceStart(..) if is_key_position(&stack) => {
@@ -264,6 +250,9 @@ pub fn index(text: &str, wanted: &HashSet<String>, duplicates: bool) -> Index {
                 }
             }
             Event::Scalar(..) | Event::Alias(_) | Event::UnresolvedAlias(_) => {
+                if let Event::Scalar(ref value, style, anchor @ 1.., ref tag) = event {
+                    anchored.insert(anchor, key_text(value, style, tag.as_deref()));
+                }
                 let (len, key) = enter(&mut stack, &mut ptr);
                 if wanted.contains(ptr.as_str()) {
                     out.spans.insert(
@@ -284,7 +273,6 @@ pub fn index(text: &str, wanted: &HashSet<String>, duplicates: bool) -> Index {
                     start: r.start,
                     flow: style == StructureStyle::Flow,
                     key: None,
-                    seen: duplicates.then(HashMap::new),
                     own_key: key,
                 });
             }
@@ -339,29 +327,17 @@ fn is_key_position(stack: &[Frame]) -> bool {
     matches!(stack.last(), Some(Frame::Map { key: None, .. }))
 }
 
-fn set_key(
-    stack: &mut [Frame],
-    key_text: String,
-    r: Range<usize>,
-    duplicates: bool,
-    ptr: &str,
-    out: &mut Index,
-) {
-    if let Some(Frame::Map { key, seen, .. }) = stack.last_mut() {
-        if duplicates {
-            if let Some(seen) = seen {
-                if let Some(first) = seen.get(&key_text) {
-                    out.duplicates.push(DuplicateKey {
-                        pointer: format!("{ptr}/{}", escape(&key_text)),
-                        key: key_text.clone(),
-                        first: first.clone(),
-                        second: r.clone(),
-                    });
-                } else {
-                    seen.insert(key_text.clone(), r.clone());
-                }
-            }
-        }
+/// The pointer segment of a scalar key: its JSON key, or its text when it has none (the
+/// file does not compose then, and no pointer names it).
+fn key_text(value: &str, style: ScalarStyle, tag: Option<&Tag>) -> String {
+    scalar(value, style, tag)
+        .ok()
+        .and_then(|v| key_of(v).ok())
+        .unwrap_or_else(|| value.to_string())
+}
+
+fn set_key(stack: &mut [Frame], key_text: String, r: Range<usize>) {
+    if let Some(Frame::Map { key, .. }) = stack.last_mut() {
         *key = Some((key_text, r));
     }
 }
@@ -393,7 +369,7 @@ mod tests {
 
     fn spans(text: &str, ptrs: &[&str]) -> HashMap<String, (Option<String>, String)> {
         let wanted: HashSet<String> = ptrs.iter().map(|s| s.to_string()).collect();
-        index(text, &wanted, false)
+        index(text, &wanted)
             .spans
             .into_iter()
             .map(|(p, s)| {
@@ -443,12 +419,12 @@ mod tests {
     }
 
     #[test]
-    fn reports_duplicate_keys_at_both_places() {
-        let text = "users:\n  a@x.io: {}\n  b@x.io: {}\n  a@x.io: {}\n";
-        let d = index(text, &HashSet::new(), true).duplicates;
-        assert_eq!(d.len(), 1);
-        assert_eq!(d[0].pointer, "/users/a@x.io");
-        assert_eq!((d[0].first.start, d[0].second.start), (9, 35));
+    fn keys_are_named_as_composition_names_them() {
+        let text = "0x10: a\n!!str 2: b\nk: &k name\n*k : c\n";
+        let s = spans(text, &["/16", "/2", "/name"]);
+        assert_eq!(s["/16"], (Some("0x10".into()), "a".into()));
+        assert_eq!(s["/2"].1, "b");
+        assert_eq!(s["/name"], (Some("*k".into()), "c".into()));
     }
 
     #[test]

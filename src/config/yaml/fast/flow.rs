@@ -3,7 +3,7 @@
 use serde_json::{Map, Value};
 
 use super::{indicator, Bail, Parser, R};
-use crate::config::yaml::compose::plain_scalar;
+use crate::config::yaml::scalar::{plain_key, plain_scalar};
 
 /// After an entry of a flow collection: the index of the next entry, or the index past the
 /// closing bracket.
@@ -109,7 +109,7 @@ impl<'a> Parser<'a> {
                                 return Err(Bail);
                             }
                             i = j;
-                            k.to_string()
+                            plain_key(k).ok_or(Bail)?
                         }
                         None => return Err(Bail),
                     };

@@ -10,7 +10,8 @@
 
 use serde_json::{Map, Value};
 
-use super::compose::{plain_scalar, MAX_DEPTH};
+use super::compose::MAX_DEPTH;
+use super::scalar::{plain_key, plain_scalar};
 
 mod flow;
 #[cfg(test)]
@@ -340,7 +341,8 @@ impl<'a> Parser<'a> {
         if key.is_empty() || key.len() > 1000 || key == "<<" {
             return Err(Bail);
         }
-        Ok((key.to_string(), colon + 1))
+        // A key is the JSON text of its value (`0x1` is `"1"`); a null key is refused.
+        Ok((plain_key(key).ok_or(Bail)?, colon + 1))
     }
 
     /// A value written after `key: ` or `- `, up to the end of its line.
