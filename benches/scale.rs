@@ -329,7 +329,7 @@ fn bench_backend(
             client.clone(),
             Mode::Batch,
             false,
-            false,
+            apply::Progress::Hidden,
         ))?;
         Ok(((), applied.operations))
     })?;
@@ -398,7 +398,7 @@ fn bench_backend(
             client.clone(),
             Mode::Batch,
             false,
-            false,
+            apply::Progress::Hidden,
         ))?;
         Ok(((), n))
     })?;

@@ -225,6 +225,10 @@ pub struct ExportArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub layout: ExportLayout,
+    /// With --out: first remove the files an earlier export left in DIR (tenantctl's own
+    /// only, recognised by their first line), such as another layout's.
+    #[arg(long, requires = "out")]
+    pub clean: bool,
 }
 
 #[derive(Debug, Args)]
@@ -273,10 +277,22 @@ pub enum UsersCommand {
     Export(UsersExportArgs),
 }
 
+/// Output format of `users export`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum UsersFormat {
+    /// first name, last name, e-mail, created, status, language, tenant, role.
+    #[default]
+    Csv,
+}
+
 #[derive(Debug, Args)]
 pub struct UsersExportArgs {
-    /// CSV (the only format): first name, last name, e-mail, created, status, language, tenant, role.
-    #[arg(long, required = true)]
+    /// The format (CSV, the default): first name, last name, e-mail, created, status,
+    /// language, tenant, role; one row per membership.
+    #[arg(long, value_enum, default_value_t)]
+    pub format: UsersFormat,
+    /// The same as `--format csv` (kept for scripts that pass it).
+    #[arg(long, hide = true)]
     pub csv: bool,
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]

@@ -233,11 +233,8 @@ pub enum SavedPlanError {
         path: String,
         source: std::io::Error,
     },
-    #[error("cannot write the plan file `{path}`: {source}")]
-    Write {
-        path: String,
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Write(#[from] crate::output_file::OutputError),
     #[error("`{path}` is not a tenantctl plan file: {message}")]
     Invalid { path: String, message: String },
     #[error("`{path}` was written by tenantctl {found}; this is tenantctl {ours}")]
@@ -309,37 +306,18 @@ impl SavedPlan {
         self.plan.into()
     }
 
-    /// Writes the file, 0600 on Unix: a plan names users and tenants, and keeps the values of
-    /// sensitive fields.
+    /// Writes the file safely ([`crate::output_file`]), 0600 on Unix from its creation: a
+    /// plan names users and tenants, and keeps the values of sensitive fields.
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
-        let err = |source| SavedPlanError::Write {
-            path: path.display().to_string(),
-            source,
-        };
-        let mut text =
-            serde_json::to_string_pretty(self).map_err(|e| err(std::io::Error::other(e)))?;
-        text.push('\n');
-        let tmp = path.with_extension("tmp");
-        // Created 0600: the secret values are never readable by others, not even briefly.
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
-            options.mode(0o600);
-            // An existing file keeps its mode through `open`: set it again.
-            if tmp.exists() {
-                std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o600))
-                    .map_err(err)?;
+        let mut text = serde_json::to_string_pretty(self).map_err(|e| {
+            crate::output_file::OutputError::Io {
+                path: path.to_path_buf(),
+                source: std::io::Error::other(e),
             }
-        }
-        {
-            use std::io::Write as _;
-            let mut f = options.open(&tmp).map_err(err)?;
-            f.write_all(text.as_bytes()).map_err(err)?;
-            f.sync_all().map_err(err)?;
-        }
-        std::fs::rename(&tmp, path).map_err(err)
+        })?;
+        text.push('\n');
+        crate::output_file::write(path, text.as_bytes(), crate::output_file::Access::Private)?;
+        Ok(())
     }
 
     /// Reads and checks a plan file.

@@ -139,6 +139,7 @@ async fn run_async(
         eprintln!("Apply cancelled; nothing was applied.");
         return Ok(Exit::Failure);
     }
+    let started = std::time::Instant::now();
     match apply::apply(
         &plan,
         p.client.clone(),
@@ -154,7 +155,11 @@ async fn run_async(
                 .map(|r| format!(" (live revision {r})"))
                 .unwrap_or_default();
             print(
-                &format!("\nApply complete! Resources: {}{rev}.\n", summary(&plan)),
+                &format!(
+                    "\nApply complete! Resources: {}{rev} in {}.\n",
+                    summary(&plan),
+                    apply::seconds(started.elapsed())
+                ),
                 Exit::Success,
             )?;
             Ok(Exit::Success)

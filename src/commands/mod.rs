@@ -59,9 +59,28 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Run::Explain(args) => explain::run(args, &settings),
         Run::UsersExport(args) => users::run(args, &settings),
         Run::Schema => schema::run(),
-        Run::Serve(args) => serve::run(args),
+        Run::Serve(run) => serve::run(run),
         Run::TokenCreate(args) => token::run(args, &settings),
     }
+}
+
+/// Ends a command line clap refused, or `--help`/`--version`: prints clap's text and exits
+/// 0 for help and version, 1 for a usage error (clap's own 2 would read as "changes present"
+/// to a `plan --detailed-exitcode` job). Help that cannot be written is a failure, except
+/// to a reader that went away.
+pub fn usage_error(e: &clap::Error) -> ExitCode {
+    let exit = if e.use_stderr() {
+        Exit::Failure
+    } else {
+        Exit::Success
+    };
+    if let Err(source) = e.print() {
+        if source.kind() != std::io::ErrorKind::BrokenPipe {
+            print_error(&StdoutError { source, exit }.into());
+            return Exit::Failure.into();
+        }
+    }
+    exit.into()
 }
 
 /// Writing to stdout failed. When its reader went away (`tenantctl … | head`), `main` ends

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use miette::miette;
 
 use crate::apply::saved::SavedOptions;
-use crate::apply::Mode;
+use crate::apply::{Mode, Progress};
 use crate::cli::{
     ApplyArgs, Cli, Command, DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat,
     ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, ShowArgs, TokenArgs, TokenCommand,
@@ -28,8 +28,8 @@ pub struct Settings {
     pub color: bool,
     /// Whether a human can be asked: stdin and stderr are terminals.
     pub interactive: bool,
-    /// Whether progress can be drawn: stderr is a terminal.
-    pub progress: bool,
+    /// How progress is shown: a bar when stderr is a terminal, lines in a log otherwise.
+    pub progress: Progress,
 }
 
 /// A command with its flags resolved.
@@ -43,8 +43,17 @@ pub enum Run {
     Explain(ExplainUserArgs),
     UsersExport(UsersExportArgs),
     Schema,
-    Serve(ServeArgs),
+    Serve(ServeRun),
     TokenCreate(TokenCreateArgs),
+}
+
+/// `serve`.
+#[derive(Debug)]
+pub struct ServeRun {
+    pub args: ServeArgs,
+    /// Whether logs are coloured: stderr is a terminal (and `NO_COLOR` is not set). A log
+    /// file gets no escape sequences.
+    pub ansi: bool,
 }
 
 /// `validate`.
@@ -123,7 +132,11 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         },
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
-        progress: std::io::stderr().is_terminal(),
+        progress: if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Lines
+        },
     };
     let run = match cli.command {
         Command::Validate(ValidateArgs { paths, format }) => Run::Validate(ValidateRun {
@@ -149,7 +162,10 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
             command: UsersCommand::Export(args),
         }) => Run::UsersExport(args),
         Command::Schema => Run::Schema,
-        Command::Serve(args) => Run::Serve(args),
+        Command::Serve(args) => Run::Serve(ServeRun {
+            args,
+            ansi: anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
+        }),
         Command::Token(TokenArgs {
             command: TokenCommand::Create(args),
         }) => Run::TokenCreate(args),

@@ -265,10 +265,24 @@ fn walk_dir(
     }
     paths.sort();
     for p in paths {
-        if p.is_dir() {
-            walk_dir(&p, out, problems, visited, depth + 1);
-        } else if is_yaml(&p) {
-            out.push(p);
+        // Symbolic links are followed; a broken one is reported when it is read.
+        match std::fs::metadata(&p) {
+            Ok(m) if m.is_dir() => walk_dir(&p, out, problems, visited, depth + 1),
+            // A FIFO would block the read until someone writes to it: reported, never opened.
+            Ok(m) if is_yaml(&p) && !m.is_file() => problems.push(
+                Problem::error(
+                    "not_a_file",
+                    Place::Path(p.clone()),
+                    format!(
+                        "`{}` is {}, not a regular file; it was not read",
+                        p.display(),
+                        crate::output_file::kind_of(m.file_type())
+                    ),
+                )
+                .help("a configuration directory holds YAML files; move it out, or name it on the command line to read it"),
+            ),
+            _ if is_yaml(&p) => out.push(p),
+            _ => {}
         }
     }
 }

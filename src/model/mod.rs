@@ -4,6 +4,7 @@
 
 pub mod catalog;
 pub mod keys;
+pub mod schema;
 mod specs;
 
 use std::collections::BTreeMap;

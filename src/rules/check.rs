@@ -8,7 +8,10 @@ use crate::model::catalog;
 use crate::model::keys::{self, Grantee};
 use crate::model::{Kind, State};
 
-use super::names::{is_valid_email, is_valid_key, suggestion};
+use super::names::{
+    invalid_email_message, invalid_key_message, is_valid_email, is_valid_key, suggestion,
+    INVALID_KEY_HELP, INVALID_USER_HELP,
+};
 use super::{
     limits, members_by_tenant, role_exists, role_sees_all_workspaces, Severity, Violation,
     MAX_INVITATION_WORKSPACES, ORG_ADMIN,
@@ -142,8 +145,15 @@ impl Checker<'_> {
                 .map(str::to_string)
                 .collect();
             for k in bad {
-                self.err("invalid_key", kind, &k, None, format!("`{k}` is not a valid {kind} key"),
-                    Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+                let message = invalid_key_message(kind, &k);
+                self.err(
+                    "invalid_key",
+                    kind,
+                    &k,
+                    None,
+                    message,
+                    Some(INVALID_KEY_HELP.into()),
+                );
             }
         }
         let bad: Vec<String> = self
@@ -155,8 +165,15 @@ impl Checker<'_> {
             .collect();
         for k in bad {
             let ws = keys::split2(&k).map_or(k.as_str(), |(_, w)| w).to_string();
-            self.err("invalid_key", Kind::Workspace, &k, None, format!("`{ws}` is not a valid workspace key"),
-                Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+            let message = invalid_key_message(Kind::Workspace, &ws);
+            self.err(
+                "invalid_key",
+                Kind::Workspace,
+                &k,
+                None,
+                message,
+                Some(INVALID_KEY_HELP.into()),
+            );
         }
         let bad: Vec<String> = self
             .state
@@ -171,8 +188,8 @@ impl Checker<'_> {
                 Kind::User,
                 &k,
                 None,
-                format!("`{k}` is not a valid e-mail address"),
-                Some("users are keyed by their e-mail address, e.g. `alice@acme.example`".into()),
+                invalid_email_message(&k),
+                Some(INVALID_USER_HELP.into()),
             );
         }
         let bad: Vec<(String, String)> = self
@@ -194,7 +211,7 @@ impl Checker<'_> {
                 Kind::Tenant,
                 &k,
                 Some("contact/email".into()),
-                format!("`{e}` is not a valid e-mail address"),
+                invalid_email_message(&e),
                 None,
             );
         }

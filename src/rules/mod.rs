@@ -28,7 +28,10 @@ use crate::model::{Kind, State, WorkspaceScope};
 pub use check::check;
 pub use invitation::{MAX_INVITATION_BATCH, MAX_INVITATION_WORKSPACES};
 pub use lockout::{demotes, role_rank, self_lockout, SelfLockout};
-pub use names::{did_you_mean, is_valid_email, is_valid_key};
+pub use names::{
+    did_you_mean, invalid_email_message, invalid_key_message, is_valid_email, is_valid_key,
+    EMAIL_PATTERN, INVALID_KEY_HELP, INVALID_USER_HELP, KEY_PATTERN, USER_KEY_PATTERN,
+};
 
 /// One broken rule, located by resource and field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]

@@ -9,6 +9,7 @@
 mod common;
 
 mod apply_lock;
+mod cli;
 mod protected;
 mod reconcile;
 mod schema;

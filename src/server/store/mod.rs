@@ -62,6 +62,11 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("cannot create the SQLite database `{path}`: {source}")]
+    CreateFile {
+        path: String,
+        source: std::io::Error,
+    },
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -78,6 +83,28 @@ impl StoreError {
             what: what.into(),
             message: message.into(),
         }
+    }
+}
+
+/// Creates a new SQLite database file readable by its owner only (0600 on Unix): it holds
+/// every user and every token hash. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions. An existing file is left as it is.
+fn create_private(path: &str) -> Result<(), StoreError> {
+    let file = path.split('?').next().unwrap_or(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::CreateFile {
+            path: file.to_string(),
+            source,
+        }),
     }
 }
 
@@ -187,6 +214,9 @@ impl Db {
                         })?;
                     }
                 }
+            }
+            if path != ":memory:" {
+                create_private(path)?;
             }
             let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
                 .create_if_missing(true)
