@@ -274,7 +274,7 @@ impl Github {
             .stderr(log)
             .status()
             .expect("bash runs");
-        let output = std::fs::read_to_string(&log_path).expect("log");
+        let output = elapsed_hidden(&std::fs::read_to_string(&log_path).expect("log"));
         let outputs = std::fs::read_to_string(&output_path)
             .expect("output")
             .lines()
@@ -283,6 +283,19 @@ impl Github {
             .collect();
         (status.code().unwrap_or(-1), output, outputs)
     }
+}
+
+/// The duration at the end of `Apply complete! … in 0.1 s.` as `[elapsed]`: it varies.
+fn elapsed_hidden(output: &str) -> String {
+    output
+        .split_inclusive('\n')
+        .map(|line| match line.rfind(" in ") {
+            Some(at) if line.starts_with("Apply complete!") && line.trim_end().ends_with(" s.") => {
+                format!("{} in [elapsed].\n", &line[..at])
+            }
+            _ => line.to_string(),
+        })
+        .collect()
 }
 
 /// `${{ a.b }}` replaced by its value in `ctx` (empty when unknown, as in GitHub).
