@@ -84,6 +84,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the YAML (or a saved plan) to the platform.
     Apply(ApplyArgs),
+    /// Print a plan saved by `plan --out`, as it will be applied.
+    Show(ShowArgs),
     /// Write the platform's live state as YAML.
     Export(ExportArgs),
     /// Explain why a user can or cannot do something, step by step.
@@ -143,6 +145,10 @@ pub struct PlanFlags {
     /// Limit the plan to KIND/KEY and what it depends on (repeatable), e.g. `tenant/acme`.
     #[arg(long, value_name = "KIND/KEY")]
     pub target: Vec<String>,
+    /// Accept lowering a tenant's limits below its live usage (recorded in a saved plan;
+    /// `acknowledge:` in the configuration approves one tenant at a time, in the reviewed diff).
+    #[arg(long)]
+    pub allow_limit_below_usage: bool,
 }
 
 #[derive(Debug, Args)]
@@ -157,9 +163,25 @@ pub struct PlanArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Also write the markdown plan as pull-request comments DIR/plan-1.md, plan-2.md, …,
+    /// each under 65,000 characters; the first holds the summary and every risk.
+    #[arg(long, value_name = "DIR")]
+    pub comment_dir: Option<PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Also write the markdown plan as pull-request comments DIR/plan-1.md, plan-2.md, ….
+    #[arg(long, value_name = "DIR")]
+    pub comment_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -182,9 +204,6 @@ pub struct ApplyArgs {
     /// Apply resource by resource with N concurrent requests, instead of one atomic batch.
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
-    /// Accept lowering a tenant's limits below its live usage.
-    #[arg(long)]
-    pub allow_limit_below_usage: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }

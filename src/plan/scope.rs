@@ -136,6 +136,8 @@ pub(super) fn narrow(
         state,
         renames,
         warnings: Some(warnings),
+        acknowledgements: desired.acknowledgements.clone(),
+        sensitive: desired.sensitive.clone(),
     };
     (input, hidden)
 }
@@ -183,6 +185,7 @@ pub(super) fn restrict(
                 scope.describe(),
                 noun(c.kind, 2)
             ),
+            acknowledged: None,
         });
         true
     });

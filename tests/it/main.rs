@@ -24,5 +24,6 @@ mod server_openapi;
 mod server_replicas;
 mod tenant_scope;
 mod validate_cli;
+mod workflow_run;
 mod workflows;
 mod yaml_suite;
