@@ -46,8 +46,9 @@ pub struct Operation {
     /// Identity of the resource (`acme`, `acme/paris`, `alice@acme.example/acme`).
     #[schemars(length(min = 1))]
     pub key: String,
-    /// The spec, for `put`.
+    /// The spec, for `put`: an object of the kind's spec schema (`PlanSpec`, `TenantSpec`, …).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(with = "Option<serde_json::Map<String, serde_json::Value>>")]
     pub spec: Option<serde_json::Value>,
     /// Precondition: the resource's current version (0: must not exist).
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -126,6 +127,9 @@ pub struct ResourceBody {
     pub version: i64,
     pub managed: bool,
     pub protected: bool,
+    /// The declared fields: an object of the kind's spec schema. The document describes
+    /// each kind's answers with its own schema (`PlanResource`, …), whose `spec` is typed.
+    #[schemars(with = "serde_json::Map<String, serde_json::Value>")]
     pub spec: serde_json::Value,
 }
 

@@ -236,9 +236,11 @@ pub struct Meta {
     pub protected: bool,
 }
 
-/// One resource in a [`State`].
+/// One resource in a [`State`]. Its schema is named after its spec (`PlanSpecEntry`), one
+/// per kind, so generated clients get a type per kind.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
+#[schemars(rename = "{S}Entry")]
 pub struct Entry<S> {
     /// Grows on every write of this resource (0 in a desired state).
     #[serde(default)]

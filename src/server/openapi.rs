@@ -1,16 +1,23 @@
 //! The OpenAPI 3.1 document of the API, built from the route table (`http::routes()`, the
 //! same routes the server serves) and the JSON Schemas of the wire types (schemars),
 //! committed at `schemas/openapi.json` (a test keeps the two equal) and served at
-//! `/api/v1/openapi.json`.
+//! `/api/v1/openapi.json`. The generator also makes it read well to client generators:
+//! one component schema per kind (`PlanResource`, `PlanPage`, `PlanPutBody`), rustdoc links
+//! turned into plain text, every tag declared; [`lint`] checks the rules it cannot enforce
+//! itself (names, operation ids, descriptions), and a test runs it on the document.
+
+mod lint;
+
+pub use lint::{problems, strip_rustdoc_links};
 
 use schemars::generate::SchemaSettings;
 use schemars::SchemaGenerator;
 use serde_json::{json, Map, Value};
 
 use crate::api;
-use crate::model::AnySpec;
+use crate::model::{AnySpec, Kind};
 
-use super::http::route::{Method, Param, Route, Schema};
+use super::http::route::{pascal_case, Method, Param, Route, Schema};
 
 /// Where the committed copy lives, relative to the repository root.
 pub const COMMITTED_PATH: &str = "schemas/openapi.json";
@@ -18,6 +25,35 @@ pub const COMMITTED_PATH: &str = "schemas/openapi.json";
 struct Doc {
     gen: SchemaGenerator,
     paths: Map<String, Value>,
+    /// The tags in the order the routes first use them.
+    tags: Vec<String>,
+}
+
+/// The description of each tag, declared at the top of the document. A route under a tag
+/// missing here fails the [`lint`] test: add the tag with a sentence.
+const TAGS: &[(&str, &str)] = &[
+    ("meta", "The server itself: liveness, this document, who the token is."),
+    ("state", "The whole state at once: read it, change it in one atomic batch, list its sensitive fields."),
+    ("access", "Questions to the access decision: may this user do this in this tenant, and why."),
+    ("apply-lock", "The lease an apply holds so that two applies never interleave."),
+    ("plan", "Plans: what a tenant may use and its limits."),
+    ("model", "Models of the platform catalog."),
+    ("role", "Custom roles: named sets of catalog permissions."),
+    ("tenant", "Tenants: the customers of the platform."),
+    ("workspace", "Workspaces of a tenant."),
+    ("tenant_model", "Models a tenant has enabled, with their settings."),
+    ("grant", "Who may do what on a workspace."),
+    ("user", "Users: their profile, status, password resets and memberships."),
+    ("membership", "A user's membership of a tenant: role and workspaces."),
+    ("user_model", "A user's own settings of a model."),
+    ("tokens", "API tokens."),
+    ("invitations", "Invitations of e-mails into a tenant."),
+    ("reports", "Read-only views for people: dashboard totals, CSV export, the audit log."),
+];
+
+/// Where a component schema is referenced from.
+fn component_ref(name: &str) -> Value {
+    json!({ "$ref": format!("#/components/schemas/{name}") })
 }
 
 /// What the error answers of an operation depend on.
@@ -152,19 +188,66 @@ impl Doc {
         match schema {
             Schema::Type(of) => of(&mut self.gen),
             Schema::PutBody(kind) => {
+                let name = format!("{}PutBody", pascal_case(kind.as_str()));
                 let spec = AnySpec::schema(*kind, &mut self.gen).to_value();
                 let sensitive = self.gen.subschema_for::<api::SensitiveField>().to_value();
-                json!({
+                self.component(&name, || json!({
                     "type": "object", "additionalProperties": false, "required": ["spec"],
+                    "description": format!("The body of a PUT of one {kind}: its spec and flags."),
                     "properties": {
-                        "spec": spec, "protected": { "type": ["boolean", "null"] }, "managed": { "type": ["boolean", "null"] },
+                        "spec": spec,
+                        "protected": { "type": ["boolean", "null"], "description": "Never deleted by a plan (absent: unchanged)." },
+                        "managed": { "type": ["boolean", "null"], "description": "Mark the resource as managed by tenantctl." },
                         "sensitive": { "type": ["array", "null"], "maxItems": 100, "items": sensitive,
                                        "description": "The spec's fields whose value is sensitive (from `${env:…}`): kept out of the audit log. Absent: keep what the platform knew; `[]`: none." }
                     }
-                })
+                }))
+            }
+            Schema::Resource(kind) => self.resource(*kind),
+            Schema::ResourcePage(kind) => {
+                let name = format!("{}Page", pascal_case(kind.as_str()));
+                let item = self.resource(*kind);
+                let mut page = self.definition::<api::ResourcePage>();
+                page["properties"]["items"]["items"] = item;
+                page["description"] = json!(format!(
+                    "A page of {} (`GET /api/v1/{}`).",
+                    kind.plural(),
+                    kind.plural()
+                ));
+                self.component(&name, || page)
             }
             Schema::Inline(v) => v.clone(),
         }
+    }
+
+    /// The definition (not a reference) of wire type `T`, as schemars writes it.
+    fn definition<T: schemars::JsonSchema>(&mut self) -> Value {
+        self.gen.subschema_for::<T>();
+        self.gen
+            .definitions()
+            .get(T::schema_name().as_ref())
+            .cloned()
+            .unwrap_or_else(|| json!({ "type": "object" }))
+    }
+
+    /// Declares component `name` (once, with `make`) and answers a reference to it.
+    fn component(&mut self, name: &str, make: impl FnOnce() -> Value) -> Value {
+        if !self.gen.definitions().contains_key(name) {
+            let schema = make();
+            self.gen.definitions_mut().insert(name.to_string(), schema);
+        }
+        component_ref(name)
+    }
+
+    /// `PlanResource`: a resource of `kind` as the API returns it, its `spec` typed.
+    fn resource(&mut self, kind: Kind) -> Value {
+        let name = format!("{}Resource", pascal_case(kind.as_str()));
+        let spec = AnySpec::schema(kind, &mut self.gen).to_value();
+        let mut body = self.definition::<api::ResourceBody>();
+        body["properties"]["spec"] = spec;
+        body["properties"]["kind"] = json!({ "type": "string", "const": kind.as_str() });
+        body["description"] = json!(format!("One {kind} as the API returns it."));
+        self.component(&name, || body)
     }
 
     /// Adds the operation of `route`.
@@ -205,7 +288,10 @@ impl Doc {
         for code in codes {
             responses.insert(code.to_string(), json!({ "description": describe(code), "content": { "application/json": { "schema": { "$ref": "#/components/schemas/ErrorBody" } } } }));
         }
-        let mut o = json!({ "operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "parameters": all, "responses": responses });
+        if !self.tags.contains(&route.tag) {
+            self.tags.push(route.tag.clone());
+        }
+        let mut o = json!({ "operationId": route.operation_id, "tags": [route.tag], "summary": route.summary, "description": route.description, "parameters": all, "responses": responses });
         if let Some(b) = body {
             o["requestBody"] =
                 json!({ "required": true, "content": { "application/json": { "schema": b } } });
@@ -228,6 +314,7 @@ pub fn document() -> Value {
     let mut d = Doc {
         gen: settings.into_generator(),
         paths: Map::new(),
+        tags: Vec::new(),
     };
     d.gen.subschema_for::<api::ErrorBody>();
     for route in super::http::routes().iter() {
@@ -237,7 +324,14 @@ pub fn document() -> Value {
     super::json_schema::bound_integer_formats(&mut schemas);
     let mut paths = Value::Object(d.paths);
     super::json_schema::bound_integer_formats(&mut paths);
-    json!({
+    lint::prune_unreferenced(&mut schemas, &paths);
+    let tags: Vec<Value> = d
+        .tags
+        .iter()
+        .filter_map(|t| TAGS.iter().find(|(name, _)| name == t))
+        .map(|(name, description)| json!({ "name": name, "description": description }))
+        .collect();
+    let mut doc = json!({
         "openapi": "3.1.0",
         "info": {
             "title": "tenantctl platform API",
@@ -246,12 +340,15 @@ pub fn document() -> Value {
         },
         "servers": [{ "url": "/" }],
         "security": [{ "bearer": [] }],
+        "tags": tags,
         "paths": paths,
         "components": {
             "securitySchemes": { "bearer": { "type": "http", "scheme": "bearer" } },
             "schemas": schemas
         }
-    })
+    });
+    lint::plain_descriptions(&mut doc);
+    doc
 }
 
 /// The document as committed: pretty JSON with a final newline.

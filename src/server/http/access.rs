@@ -34,6 +34,11 @@ pub fn router() -> Routes {
                     "checkAccess",
                     "May a user hold a permission (on a workspace) or use a model in a tenant: the decision and its steps",
                 )
+.about("Asks the platform's access decision whether a user may hold \
+ a catalog permission (optionally on a workspace) or use a \
+ model in a tenant. The answer carries the decision and the \
+ steps that led to it (role, grants, plan), as `tenantctl \
+ explain` shows them.")
                 .param(Param::Access)
                 .json(200, "The decision", Schema::of::<AccessAnswer>()),
         )
@@ -43,6 +48,9 @@ pub fn router() -> Routes {
                     "checkAccessBatch",
                     "Many access questions in one request; the answers in the order asked",
                 )
+.about("Many access questions in one request, each answered as \
+ `checkAccess` answers it, in the order asked. Changes \
+ nothing.")
                 .read_only()
                 .body(Schema::of::<AccessBatchRequest>())
                 .json(200, "The decisions", Schema::of::<AccessBatchResponse>()),

@@ -26,6 +26,8 @@ pub fn router() -> Routes {
         .route(
             Route::get("/apply-lock", status)
                 .doc("getApplyLock", "Who holds the apply lock, if anyone")
+.about("The current holder of the apply lock and its lease, or null \
+ when no apply runs.")
                 .json(200, "The lock, or null", Schema::of::<ApplyLockStatus>()),
         )
         .route(
@@ -34,6 +36,9 @@ pub fn router() -> Routes {
                     "acquireApplyLock",
                     "Take the apply lock for a lease of `ttl_seconds`; 409 `apply_locked` names the holder while another lease runs",
                 )
+.about("Takes the apply lock for a lease of `ttl_seconds`, so that \
+ two applies never interleave. While another lease runs, 409 \
+ `apply_locked` names its holder.")
                 .body(Schema::of::<ApplyLockRequest>())
                 .json(201, "Taken", Schema::of::<ApplyLock>()),
         )
@@ -43,6 +48,9 @@ pub fn router() -> Routes {
                     "renewApplyLock",
                     "Extend the lease (the token that took it, or a system token); 409 `apply_lock_lost` when another apply holds the lock now",
                 )
+.about("Extends the lease of the lock with this id; only the token \
+ that took it, or a system token. 409 `apply_lock_lost` when \
+ the lease expired and another apply holds the lock now.")
                 .body(Schema::of::<ApplyLockRenewal>())
                 .json(200, "Renewed", Schema::of::<ApplyLock>()),
         )
@@ -52,6 +60,8 @@ pub fn router() -> Routes {
                     "releaseApplyLock",
                     "Release the lock (the token that took it, or a system token, which may break another's lock)",
                 )
+.about("Releases the lock with this id; only the token that took it, \
+ or a system token (which may break another's lock).")
                 .answer(204, "Released", None),
         )
 }

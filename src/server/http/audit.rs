@@ -18,6 +18,11 @@ pub fn router() -> Routes {
     Routes::new("reports").route(
         Route::get("/audit", audit)
             .doc("audit", "The audit log, newest first")
+            .about(
+                "The audit log, newest first, a page at a time: who changed \
+                 what, when, from which change set and commit. Sensitive \
+                 values are kept out of it.",
+            )
             .param(Param::AuditPage)
             .json(200, "A page", Schema::of::<AuditPage>()),
     )

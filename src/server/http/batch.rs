@@ -26,6 +26,13 @@ pub fn router() -> Routes {
                 "batch",
                 "Apply many operations in one transaction, all or none",
             )
+            .about(
+                "Applies a list of put, delete and adopt operations in one \
+                 transaction: all or none. With `expected_revision`, only if \
+                 the state has not moved since (409 `stale_revision`); each \
+                 operation may carry its own version precondition. `dry_run` \
+                 checks everything and writes nothing.",
+            )
             .body(Schema::of::<BatchRequest>())
             .json(200, "Applied", Schema::of::<BatchResponse>()),
     )

@@ -23,6 +23,11 @@ pub fn router() -> Routes {
     Routes::new("reports").route(
         Route::get("/dashboard", dashboard)
             .doc("dashboard", "Totals for a dashboard")
+            .about(
+                "Totals over what the token may read (tenants, users, blocked \
+                 users, workspaces, memberships, pending invitations), plan \
+                 usage per tenant and the latest audit entries.",
+            )
             .json(200, "Totals", Schema::of::<Dashboard>()),
     )
 }

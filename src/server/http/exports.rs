@@ -18,6 +18,11 @@ pub fn router() -> Routes {
     Routes::new("reports").route(
         Route::get("/exports/users.csv", users_csv)
             .doc("usersCsv", "Users CSV: one row per membership")
+            .about(
+                "The users the token may read as CSV, one row per membership: \
+                 first name, last name, e-mail, creation date, status, \
+                 language, tenant and role.",
+            )
             .answer(
                 200,
                 "first_name,last_name,email,created,status,language,tenant,role",

@@ -29,12 +29,18 @@ pub fn router() -> Routes {
         .route(
             Route::post("/invitations", invite)
                 .doc("invite", "Invite up to 100 e-mails into a tenant")
+                .about(
+                    "Invites up to 100 e-mails into a tenant with a role (and up \
+                     to 10 workspaces); each invitation stays pending until it is \
+                     accepted.",
+                )
                 .body(Schema::of::<InvitationRequest>())
                 .json(201, "Pending invitations", Schema::of::<InvitationList>()),
         )
         .route(
             Route::get("/invitations", list_invitations)
                 .doc("listInvitations", "Invitations visible to the token")
+                .about("The invitations the token may see.")
                 .json(200, "Invitations", Schema::of::<InvitationList>()),
         )
         .route(
@@ -42,6 +48,10 @@ pub fn router() -> Routes {
                 .doc(
                     "acceptInvitation",
                     "Accept an invitation: creates the user and its membership",
+                )
+                .about(
+                    "Accepts a pending invitation: creates the user (if new) and \
+                     its membership of the tenant, in one write.",
                 )
                 .body(Schema::of::<AcceptRequest>())
                 .json(200, "Accepted", Schema::of::<AcceptResponse>()),

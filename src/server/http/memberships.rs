@@ -24,6 +24,11 @@ pub fn router() -> Routes {
                 "removeMemberships",
                 "Remove a user from one or several tenants",
             )
+            .about(
+                "Removes the user from each tenant named by a `tenant` \
+                 parameter, in one write (with the grants that go with each \
+                 membership), and answers which memberships were removed.",
+            )
             .param(Param::Tenants)
             .json(200, "Removed", Schema::of::<RemovedMemberships>()),
     )

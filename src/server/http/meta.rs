@@ -20,12 +20,20 @@ pub fn router() -> Routes {
                 .at_root()
                 .public()
                 .doc("health", "Liveness probe")
+                .about(
+                    "Answers 200 while the server runs; no token needed. For load \
+                     balancers and container health checks.",
+                )
                 .json(200, "Alive", Schema::of::<Health>()),
         )
         .route(
             Route::get("/openapi.json", openapi_doc)
                 .public()
                 .doc("openapi", "This document")
+                .about(
+                    "This OpenAPI 3.1 document, as committed at \
+                     `schemas/openapi.json`; no token needed.",
+                )
                 .json(
                     200,
                     "The OpenAPI document",
@@ -37,6 +45,12 @@ pub fn router() -> Routes {
                 .doc(
                     "whoami",
                     "The token's identity, and what it may read and change kind by kind",
+                )
+                .about(
+                    "The token's id, scope (`system` or `tenant:SLUG`), role and \
+                     user, and for each of the ten kinds which resources it may \
+                     read and which it may change. A plan made with the token \
+                     covers exactly what it may read.",
                 )
                 .json(200, "The token", Schema::of::<WhoAmI>()),
         )

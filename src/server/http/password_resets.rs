@@ -27,6 +27,11 @@ pub fn router() -> Routes {
                     "passwordReset",
                     "A one-time password reset link (only a hash is stored)",
                 )
+                .about(
+                    "Creates a one-time password reset link for the user; the \
+                     platform stores only its hash, so the link is in this answer \
+                     only.",
+                )
                 .json(201, "The link", Schema::of::<PasswordResetResponse>()),
         )
         .route(
@@ -35,6 +40,10 @@ pub fn router() -> Routes {
                 .doc(
                     "redeemPasswordReset",
                     "Redeem a password reset link, once (the link's secret is the credential)",
+                )
+                .about(
+                    "Sets a new password with a reset link's secret, once; the \
+                     secret is the credential, so no token is needed.",
                 )
                 .body(Schema::of::<RedeemRequest>())
                 .json(200, "Redeemed", Schema::of::<RedeemResponse>()),

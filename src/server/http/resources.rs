@@ -6,7 +6,7 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::{PutBody, ResourceBody, ResourcePage};
+use crate::api::{PutBody, ResourceBody};
 use crate::model::{keys, AnySpec, Kind, Meta};
 use crate::server::authz::{self, Principal, Visibility};
 use crate::server::engine::{check_key, Effect, Mutation};
@@ -14,7 +14,7 @@ use crate::server::error::{ApiError, ApiResult};
 use crate::server::sensitive;
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
-use super::route::{Param, Route, Routes, Schema};
+use super::route::{pascal_case, Param, Route, Routes, Schema};
 use super::{json_response, AppState};
 
 /// For each kind, under its tag: list, read, put and delete.
@@ -26,6 +26,7 @@ pub fn router() -> Routes {
 
 fn kind_routes(kind: Kind) -> Routes {
     let (plural, name, path) = (kind.plural(), kind.as_str(), resource_path(kind));
+    let (one, many) = (pascal_case(name), pascal_case(plural));
     Routes::new(name)
         .route(
             Route::get(
@@ -34,9 +35,13 @@ fn kind_routes(kind: Kind) -> Routes {
                     list(kind, app, p, q)
                 },
             )
-            .doc(format!("list_{plural}"), format!("List {plural}"))
+            .doc(format!("list{many}"), format!("List {plural}"))
+            .about(format!(
+                "The {plural} the token may read, sorted by key, a page at a time: pass the \
+                 answer's `next_cursor` as `cursor` for the next page (null on the last)."
+            ))
             .param(Param::Page)
-            .json(200, "A page", Schema::of::<ResourcePage>()),
+            .json(200, "A page", Schema::ResourcePage(kind)),
         )
         .route(
             Route::get(
@@ -45,8 +50,13 @@ fn kind_routes(kind: Kind) -> Routes {
                     get_one(kind, app, p, params)
                 },
             )
-            .doc(format!("get_{name}"), format!("Read one {name}"))
-            .json(200, "The resource", Schema::of::<ResourceBody>()),
+            .doc(format!("get{one}"), format!("Read one {name}"))
+            .about(format!(
+                "The {name} at this path: its spec, version (the `If-Match` value of a later \
+                 write), and its `managed` and `protected` flags. 404 when it does not exist \
+                 or the token may not read it."
+            ))
+            .json(200, "The resource", Schema::Resource(kind)),
         )
         .route(
             Route::put(
@@ -60,14 +70,16 @@ fn kind_routes(kind: Kind) -> Routes {
                     put_one(kind, app, p, params, if_match, audit, body)
                 },
             )
-            .doc(
-                format!("put_{name}"),
-                format!("Create or update one {name}"),
-            )
+            .doc(format!("put{one}"), format!("Create or update one {name}"))
+            .about(format!(
+                "Creates the {name} at this path (201) or replaces its spec (200), checking \
+                 the platform's rules against the whole state. With `If-Match`, only if its \
+                 version is that one (`\"0\"`: only if it does not exist yet; 412 otherwise)."
+            ))
             .param(Param::IfMatch)
             .body(Schema::PutBody(kind))
-            .json(200, "Updated", Schema::of::<ResourceBody>())
-            .json(201, "Created", Schema::of::<ResourceBody>()),
+            .json(200, "Updated", Schema::Resource(kind))
+            .json(201, "Created", Schema::Resource(kind)),
         )
         .route(
             Route::delete(
@@ -81,9 +93,14 @@ fn kind_routes(kind: Kind) -> Routes {
                 },
             )
             .doc(
-                format!("delete_{name}"),
+                format!("delete{one}"),
                 format!("Delete one {name} and what depends on it"),
             )
+            .about(format!(
+                "Deletes the {name} at this path and, in the same transaction, the resources \
+                 that depend on it. A protected resource is refused (409 \
+                 `resource_protected`); with `If-Match`, only if its version is that one."
+            ))
             .param(Param::IfMatch)
             .answer(204, "Deleted", None),
         )

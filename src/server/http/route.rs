@@ -51,8 +51,12 @@ impl Method {
 pub enum Schema {
     /// A wire type's schemars schema (a `$ref` into `components/schemas`).
     Type(fn(&mut SchemaGenerator) -> Value),
-    /// The body of a PUT of one resource of a kind: its spec and flags.
+    /// The body of a PUT of one resource of a kind: its spec and flags (`PlanPutBody`).
     PutBody(Kind),
+    /// One resource of a kind as the API returns it, its spec typed (`PlanResource`).
+    Resource(Kind),
+    /// A page of resources of a kind (`PlanPage`).
+    ResourcePage(Kind),
     /// Written out.
     Inline(Value),
 }
@@ -66,6 +70,19 @@ impl Schema {
     pub fn of<T: JsonSchema>() -> Schema {
         Schema::Type(schema_of::<T>)
     }
+}
+
+/// `tenant_model` or `tenant-model` as `TenantModel`: how operation ids and schema names
+/// spell a kind.
+pub fn pascal_case(s: &str) -> String {
+    s.split(['_', '-', ' '])
+        .map(|w| {
+            let mut c = w.chars();
+            c.next()
+                .map(|f| f.to_ascii_uppercase().to_string() + c.as_str())
+                .unwrap_or_default()
+        })
+        .collect()
 }
 
 /// A parameter beyond those of the path (which the path names).
@@ -104,6 +121,8 @@ pub struct Route {
     /// The OpenAPI tag, set by the [`Routes`] the route is added to.
     pub tag: String,
     pub summary: String,
+    /// What the operation does, in a few sentences (the OpenAPI `description`).
+    pub description: String,
     /// Whether a bearer token is needed.
     pub auth: bool,
     /// A POST that changes nothing (a question with a body): no audit headers, no
@@ -129,6 +148,7 @@ impl Route {
             operation_id: String::new(),
             tag: String::new(),
             summary: String::new(),
+            description: String::new(),
             auth: true,
             read_only: false,
             params: Vec::new(),
@@ -158,6 +178,13 @@ impl Route {
     pub fn doc(mut self, operation_id: impl Into<String>, summary: impl Into<String>) -> Route {
         self.operation_id = operation_id.into();
         self.summary = summary.into();
+        self
+    }
+
+    /// What it does, for the reader of the document: effects, who may call it, what the
+    /// answers mean. Required (a test checks every route has one).
+    pub fn about(mut self, description: impl Into<String>) -> Route {
+        self.description = description.into();
         self
     }
 
@@ -289,6 +316,10 @@ mod tests {
             assert!(
                 !r.operation_id.is_empty() && !r.tag.is_empty() && !r.summary.is_empty(),
                 "{at}: no operation id, tag or summary"
+            );
+            assert!(
+                !r.description.trim().is_empty(),
+                "{at}: no description (add `.about(\"…\")` to the route)"
             );
             assert!(!r.answers.is_empty(), "{at}: no answer");
             assert!(ids.insert(r.operation_id.clone()), "{at}: id used twice");

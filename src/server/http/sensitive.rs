@@ -20,6 +20,10 @@ pub fn router() -> Routes {
                 "listSensitiveFields",
                 "The sensitive fields of the resources visible to the token: where each value came from (`${env:NAME}`)",
             )
+.about("For each resource the token may read, the spec fields whose \
+ value is sensitive and where each came from (`${env:NAME}`), \
+ so that `export` writes the placeholder back instead of the \
+ value.")
             .json(200, "The fields", Schema::of::<SensitiveFieldList>()),
     )
 }

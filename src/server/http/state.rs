@@ -18,6 +18,11 @@ pub fn router() -> Routes {
                 "getState",
                 "The whole state visible to the token, with its revision",
             )
+            .about(
+                "Every resource the token may read, by kind and key, with the \
+                 state's revision (pass it as `expected_revision` to a \
+                 batch). A tenant token reads its tenant's resources only.",
+            )
             .json(200, "The state", Schema::of::<State>()),
     )
 }

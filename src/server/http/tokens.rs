@@ -20,6 +20,11 @@ pub fn router() -> Routes {
                 "createToken",
                 "Mint a token (system tokens only); the secret is shown once",
             )
+            .about(
+                "Mints an API token for the system or for one tenant, with an \
+                 optional role and an optional user it acts as. Only a system \
+                 token may do this. The secret is in this answer only.",
+            )
             .body(Schema::of::<TokenRequest>())
             .json(201, "Created", Schema::of::<TokenResponse>()),
     )

@@ -5,7 +5,6 @@ use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use crate::api::ResourceBody;
 use crate::model::{AnySpec, Kind, UserStatus};
 use crate::server::authz::Principal;
 use crate::server::engine::{check_key, Effect, Mutation};
@@ -21,12 +20,21 @@ pub fn router() -> Routes {
         .route(
             Route::post("/users/{email}/block", block)
                 .doc("blockUser", "Block a user")
-                .json(200, "The user", Schema::of::<ResourceBody>()),
+                .about(
+                    "Sets the user's `status` to blocked: a write through the \
+                     engine, so the platform's rules and the token's access apply \
+                     as to any write. Answers the user as `getUser` does.",
+                )
+                .json(200, "The user", Schema::Resource(Kind::User)),
         )
         .route(
             Route::post("/users/{email}/unblock", unblock)
                 .doc("unblockUser", "Unblock a user")
-                .json(200, "The user", Schema::of::<ResourceBody>()),
+                .about(
+                    "Sets a blocked user's `status` back to active, as \
+                     `blockUser` blocks it. Answers the user as `getUser` does.",
+                )
+                .json(200, "The user", Schema::Resource(Kind::User)),
         )
 }
 
