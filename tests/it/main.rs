@@ -13,6 +13,7 @@ mod cli;
 mod protected;
 mod reconcile;
 mod schema;
+mod secrets;
 mod sensitive;
 mod server_access;
 mod server_api;
