@@ -12,6 +12,7 @@ mod apply_lock;
 mod cli;
 mod protected;
 mod reconcile;
+mod review_loop;
 mod schema;
 mod secrets;
 mod sensitive;
