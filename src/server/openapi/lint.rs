@@ -218,7 +218,7 @@ pub fn problems(doc: &Value) -> Vec<String> {
                 Some(_) => {}
             }
             for key in ["summary", "description"] {
-                if !op[key].as_str().is_some_and(|s| !s.trim().is_empty()) {
+                if op[key].as_str().is_none_or(|s| s.trim().is_empty()) {
                     out.push(format!("{at}: no {key}"));
                 }
             }
@@ -325,7 +325,8 @@ mod tests {
     fn each_rule_catches_its_mistake() {
         assert_eq!(problems(&good()), Vec::<String>::new());
         let op = "/paths/~1tenants~1{tenant}/get";
-        let cases: Vec<(&str, Box<dyn FnOnce(&mut Value)>)> = vec![
+        type Break = Box<dyn FnOnce(&mut Value)>;
+        let cases: Vec<(&str, Break)> = vec![
             (
                 "schema `Entry2` ends with a number",
                 Box::new(|d: &mut Value| {
