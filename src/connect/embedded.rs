@@ -94,6 +94,7 @@ impl Embedded {
                     "org_admin",
                     None,
                     Some("embedded local platform"),
+                    None,
                 )
                 .await
                 .map_err(EmbeddedError::Mint)?;

@@ -19,6 +19,7 @@ mod server_api;
 mod server_cli;
 mod server_openapi;
 mod tenant_scope;
+mod tokens;
 mod validate_cli;
 mod workflows;
 mod yaml_suite;

@@ -745,11 +745,11 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
     // Apply slowly (2 requests in flight, 15 per second) in the background.
     let apply = tokio::spawn(
         ctx.tenantctl([
+            "apply",
             "--max-rps",
             "15",
             "--lock-ttl",
             "5",
-            "apply",
             "--auto-approve",
             "--parallelism",
             "2",

@@ -50,7 +50,7 @@ pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
-pub use tokens::TokenRow;
+pub use tokens::{Revoked, TokenEntry, TokenLife, TokenRow};
 
 /// An error of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -121,6 +121,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         101,
         "sensitive_fields",
         include_str!("../../../migrations/0101_sensitive_fields.sql"),
+    ),
+    (
+        195,
+        "token_expiry",
+        include_str!("../../../migrations/0195_token_expiry.sql"),
     ),
 ];
 
