@@ -49,6 +49,9 @@ pub struct FilePlan {
     /// A plan made with a tenant-scoped token: what it left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<FileOutOfScope>,
+    /// A partial plan: its `--target`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// See [`OutOfScope`].
@@ -178,6 +181,7 @@ impl From<&Plan> for FilePlan {
                 not_visible: o.not_visible.clone(),
                 read_only: o.read_only.clone(),
             }),
+            targets: p.targets.clone(),
         }
     }
 }
@@ -223,6 +227,7 @@ impl From<FilePlan> for Plan {
                 not_visible: o.not_visible,
                 read_only: o.read_only,
             }),
+            targets: p.targets,
         }
     }
 }
@@ -573,6 +578,7 @@ mod tests {
                 not_visible: BTreeMap::from([(Kind::Grant, 1)]),
                 read_only: BTreeMap::from([(Kind::Plan, 2)]),
             }),
+            targets: vec!["tenant/acme".into()],
         };
         let options = SavedOptions {
             prune: true,

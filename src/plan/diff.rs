@@ -61,6 +61,9 @@ pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
         warnings: d.warnings,
         unmanaged: d.unmanaged,
         out_of_scope,
+        targets: (opts.targets.iter())
+            .map(|(kind, key)| format!("{kind}/{key}"))
+            .collect(),
     };
     plan.risks
         .extend(risks::delete_guard(&plan, live, opts.max_delete_percent));
