@@ -3,7 +3,8 @@
 //! runs them on the state a write would produce and refuses the write if it adds an error;
 //! the plan runs the plan-time rules (6, 9) as risks. One rule, one implementation:
 //!
-//! - [`check`] — the rules that need no platform (1–5, 8) over one state;
+//! - [`check`] — the rules that need no platform (1–5, 8) over one state, and
+//!   [`Violations`], the same check kept up to date write by write (the server's);
 //! - [`self_lockout`] — rule 6, with the one ranking of roles ([`role_rank`]);
 //! - [`invitation`] — rule 8's checks of an invitation request;
 //! - [`limits`] — effective limits, and rule 9 (limits lowered below live usage);
@@ -11,6 +12,7 @@
 
 pub mod access;
 mod check;
+mod incremental;
 pub mod invitation;
 pub mod limits;
 mod lockout;
@@ -25,7 +27,8 @@ use crate::model::catalog;
 use crate::model::keys;
 use crate::model::{Kind, State, WorkspaceScope};
 
-pub use check::check;
+pub use check::{check, check_resource};
+pub use incremental::{Recheck, Touched, Violations};
 pub use invitation::{MAX_INVITATION_BATCH, MAX_INVITATION_WORKSPACES};
 pub use lockout::{demotes, role_rank, self_lockout, SelfLockout};
 pub use names::{

@@ -18,6 +18,7 @@ mod server_access;
 mod server_api;
 mod server_cli;
 mod server_openapi;
+mod server_replicas;
 mod tenant_scope;
 mod tokens;
 mod validate_cli;

@@ -38,6 +38,7 @@ macro_rules! dispatch_tx {
 
 mod apply_lock;
 mod audit;
+mod changes;
 mod invitations;
 mod password_resets;
 mod resources;
@@ -46,6 +47,7 @@ mod tokens;
 
 pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
+pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
@@ -121,6 +123,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         101,
         "sensitive_fields",
         include_str!("../../../migrations/0101_sensitive_fields.sql"),
+    ),
+    (
+        160,
+        "changes",
+        include_str!("../../../migrations/0160_changes.sql"),
     ),
     (
         195,
