@@ -100,6 +100,15 @@ pub fn run(a: TokenCreateArgs, settings: &Settings) -> miette::Result<Exit> {
     Ok(Exit::Success)
 }
 
+/// An RFC 3339 time to the second, for a table (as given if it does not parse).
+fn to_the_second(t: &str) -> String {
+    OffsetDateTime::parse(t, &Rfc3339)
+        .ok()
+        .and_then(|t| t.replace_nanosecond(0).ok())
+        .and_then(|t| t.format(&Rfc3339).ok())
+        .unwrap_or_else(|| t.to_string())
+}
+
 /// The tokens as an aligned table, one line each.
 pub fn table(tokens: &[TokenInfo]) -> String {
     let rows: Vec<[String; 7]> = tokens
@@ -112,9 +121,9 @@ pub fn table(tokens: &[TokenInfo]) -> String {
                 t.user.clone().unwrap_or_else(|| "-".into()),
                 t.status.as_str().to_string(),
                 t.revoked_at
-                    .clone()
-                    .or_else(|| t.expires_at.clone())
-                    .unwrap_or_else(|| "never".into()),
+                    .as_deref()
+                    .or(t.expires_at.as_deref())
+                    .map_or_else(|| "never".into(), to_the_second),
                 t.description.clone().unwrap_or_default(),
             ]
         })
