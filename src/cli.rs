@@ -82,6 +82,11 @@ pub enum Command {
         after_help = "Examples:\n  tenantctl apply config/\n  tenantctl apply --plan tenantctl.plan --auto-approve\n  tenantctl apply config/ --auto-approve --parallelism 8   # resource by resource"
     )]
     Apply(ApplyArgs),
+    /// Print a plan saved by `plan --out`, as it will be applied.
+    #[command(
+        after_help = "Examples:\n  tenantctl show tenantctl.plan\n  tenantctl show tenantctl.plan --format markdown --comment-dir comments"
+    )]
+    Show(ShowArgs),
     /// Write the platform's live state as YAML.
     #[command(
         after_help = "Examples:\n  tenantctl export > platform.yaml\n  tenantctl export --out config/ --layout tenant --clean"
@@ -179,6 +184,10 @@ pub struct PlanFlags {
     /// Limit the plan to KIND/KEY and what it depends on (repeatable), e.g. `tenant/acme`.
     #[arg(long, value_name = "KIND/KEY")]
     pub target: Vec<String>,
+    /// Accept lowering a tenant's limits below its live usage (recorded in a saved plan;
+    /// `acknowledge:` in the configuration approves one tenant at a time, in the reviewed diff).
+    #[arg(long)]
+    pub allow_limit_below_usage: bool,
 }
 
 #[derive(Debug, Args)]
@@ -193,11 +202,27 @@ pub struct PlanArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Also write the markdown plan as pull-request comments DIR/plan-1.md, plan-2.md, …,
+    /// each under 65,000 characters; the first holds the summary and every risk.
+    #[arg(long, value_name = "DIR")]
+    pub comment_dir: Option<PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
     #[command(flatten)]
     pub platform: PlatformArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Also write the markdown plan as pull-request comments DIR/plan-1.md, plan-2.md, ….
+    #[arg(long, value_name = "DIR")]
+    pub comment_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -220,9 +245,6 @@ pub struct ApplyArgs {
     /// Apply resource by resource with N concurrent requests, instead of one atomic batch.
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
-    /// Accept lowering a tenant's limits below its live usage.
-    #[arg(long)]
-    pub allow_limit_below_usage: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
     /// The lease of the platform's apply lock, in seconds, renewed every third of it while

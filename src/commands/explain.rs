@@ -126,7 +126,10 @@ pub fn run(a: ExplainUserArgs, settings: &Settings) -> miette::Result<Exit> {
         })?
     } else {
         match configured(crate::pipeline::load(&a.paths), settings)? {
-            Some(config) => config.input.state,
+            Some(config) => {
+                super::keep_secret(&config.secrets);
+                config.input.state
+            }
             None => return Ok(Exit::Failure),
         }
     };

@@ -24,16 +24,20 @@ use crate::validate::{self, Diagnostic};
 pub struct ValidConfig {
     pub input: PlanInput,
     pub warnings: Vec<Diagnostic>,
+    /// The values of the `${env:…}` variables used: secrets, kept out of every output.
+    pub secrets: Vec<String>,
 }
 
 /// Why no plan was made.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    /// The configuration has errors; `diagnostics` holds every problem found, to render.
+    /// The configuration has errors; `diagnostics` holds every problem found, to render
+    /// (secret values masked already); `secrets` the values to keep out of anything else.
     #[error("the configuration has {errors} error(s)")]
     Invalid {
         diagnostics: Vec<Diagnostic>,
         errors: usize,
+        secrets: Vec<String>,
     },
     #[error("the configuration could not be loaded")]
     NotLoaded,
@@ -52,14 +56,16 @@ pub enum PipelineError {
     },
 }
 
-/// The plan's input from a loaded configuration: the state, the renames and the rules'
-/// warnings move over; where each resource was declared and the duplicate grants are
-/// validate's business and stay behind.
+/// The plan's input from a loaded configuration: the state, the renames, the rules'
+/// warnings, the approvals and the sensitive fields move over; where each resource was
+/// declared and the duplicate grants are validate's business and stay behind.
 pub fn plan_input(desired: Desired) -> PlanInput {
     let input = PlanInput {
         state: desired.state,
         renames: desired.renames,
         warnings: desired.warnings.map(Warning::of_rules),
+        acknowledgements: desired.acknowledgements,
+        sensitive: desired.sensitive,
     };
     // Freeing the origins of a large configuration is not on the user's time.
     validate::drop_in_background((desired.origins, desired.duplicate_grants));
@@ -74,6 +80,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
         return Err(PipelineError::Invalid {
             diagnostics: checked.diagnostics,
             errors,
+            secrets: checked.secrets,
         });
     }
     let desired = checked.desired.ok_or(PipelineError::NotLoaded)?;
@@ -85,6 +92,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
     Ok(ValidConfig {
         input: plan_input(desired),
         warnings,
+        secrets: checked.secrets,
     })
 }
 

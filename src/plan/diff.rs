@@ -13,10 +13,11 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
+use super::acknowledge;
 use super::order::{self, by_rank, Res};
 use super::{
     field_changes, risks, scope, Action, Change, FieldChange, Moved, OutOfScope, Plan, PlanInput,
-    PlanOptions, Reason, Risk, Verb, Warning, Write,
+    PlanOptions, Reason, Risk, SensitiveFields, Sensitivity, Verb, Warning, Write,
 };
 use crate::model::keys;
 use crate::model::{AnySpec, Kind, Meta, Rename, State};
@@ -24,6 +25,16 @@ use crate::rules;
 
 /// Diffs `desired` against `live`. Pure and total: any pair of states gives a plan.
 pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
+    diff_with(desired, live, &SensitiveFields::new(), opts)
+}
+
+/// [`diff`], knowing which live fields the platform recorded as sensitive.
+pub fn diff_with(
+    desired: &PlanInput,
+    live: &State,
+    live_sensitive: &SensitiveFields,
+    opts: &PlanOptions,
+) -> Plan {
     // A tenant-scoped token: the configuration narrowed to what it can see.
     let (narrowed, not_visible) = match &opts.scope {
         Some(s) => {
@@ -60,17 +71,20 @@ pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
         risks,
         warnings: d.warnings,
         unmanaged: d.unmanaged,
+        sensitive: Default::default(),
         out_of_scope,
         targets: (opts.targets.iter())
             .map(|(kind, key)| format!("{kind}/{key}"))
             .collect(),
     };
+    plan.sensitive = Sensitivity::of_changes(&plan.changes, &desired.sensitive, live_sensitive);
     plan.risks
         .extend(risks::delete_guard(&plan, live, opts.max_delete_percent));
     plan.risks
         .extend(risks::self_lockout(&plan, &desired.state, live, opts));
     plan.risks
         .extend(risks::limits_below_usage(&plan, &desired.state, live));
+    acknowledge::acknowledge(&mut plan, &desired.acknowledgements, opts);
     let mut warnings = match &desired.warnings {
         Some(w) => w.clone(),
         None => Warning::of_rules(rules::check(&desired.state)),

@@ -125,6 +125,8 @@ pub(super) fn narrow(
         state,
         renames,
         warnings: Some(warnings),
+        acknowledgements: desired.acknowledgements.clone(),
+        sensitive: desired.sensitive.clone(),
     };
     (input, hidden)
 }
@@ -172,6 +174,7 @@ pub(super) fn restrict(
                 scope.describe(),
                 noun(c.kind, 2)
             ),
+            acknowledged: None,
         });
         true
     });

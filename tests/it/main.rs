@@ -22,5 +22,6 @@ mod server_replicas;
 mod tenant_scope;
 mod tokens;
 mod validate_cli;
+mod workflow_run;
 mod workflows;
 mod yaml_suite;
