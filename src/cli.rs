@@ -294,7 +294,7 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ExplainWhat {
-    /// Why a user can or cannot use a model, or hold a permission.
+    /// Why a user can or cannot use a model, or hold a permission (exit 0 allowed, 1 denied).
     User(ExplainUserArgs),
 }
 
@@ -308,18 +308,29 @@ pub struct ExplainUserArgs {
     /// Restrict to one tenant.
     #[arg(long, value_name = "TENANT")]
     pub tenant: Option<String>,
-    /// A catalog permission (`project.create`) or a grant action on a workspace
-    /// (`read`, `update`, `delete`, `create`, with --workspace).
+    /// A catalog permission (`project.create`) or a grant action of a workspace grant
+    /// (`read`, `update`, `delete`, `create`: the project permission on one workspace).
     #[arg(long, value_name = "PERMISSION")]
     pub permission: Option<String>,
-    /// The workspace, for a grant action.
+    /// The workspace the permission is asked on (of --tenant, or of the user's only tenant).
     #[arg(long, value_name = "WORKSPACE")]
     pub workspace: Option<String>,
     /// Explain on the desired state of these YAML paths instead of the live state.
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// `human` (the steps and the verdict) or `json` (the answer of `GET /api/v1/access`).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExplainFormat,
     #[command(flatten)]
     pub platform: PlatformArgs,
+}
+
+/// How `explain` prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExplainFormat {
+    #[default]
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -434,10 +445,14 @@ pub struct TokenCreateArgs {
     /// `system` or `tenant:SLUG`.
     #[arg(long, value_name = "SCOPE")]
     pub scope: String,
-    /// For a tenant scope: org_admin, user_admin, billing_admin or member.
-    #[arg(long, value_name = "ROLE", default_value = "org_admin")]
-    pub role: String,
-    /// The user the token acts as (rule 6: it cannot remove, block or demote itself).
+    /// The token's own role: a built-in role (org_admin, user_admin, billing_admin, member)
+    /// or a custom one. A tenant token without --user acts with it; with --user, it can
+    /// only narrow the user's access.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// The user the token acts as: with --scope tenant:SLUG and no --role, exactly that
+    /// user's access in the tenant; with --scope system, the user must be a super_admin.
+    /// It cannot remove, block or demote that user (rule 6).
     #[arg(long, value_name = "EMAIL")]
     pub user: Option<String>,
     /// A note stored with the token.

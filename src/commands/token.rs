@@ -63,7 +63,7 @@ pub fn run(a: TokenCreateArgs, settings: &Settings) -> miette::Result<Exit> {
             return crate::server::mint_token(
                 db,
                 &a.scope,
-                &a.role,
+                a.role.as_deref(),
                 a.user.as_deref(),
                 a.description.as_deref(),
                 expires_at.as_deref(),
@@ -117,7 +117,7 @@ pub fn table(tokens: &[TokenInfo]) -> String {
             [
                 t.id.clone(),
                 t.scope.clone(),
-                t.role.clone(),
+                t.role.clone().unwrap_or_else(|| "-".into()),
                 t.user.clone().unwrap_or_else(|| "-".into()),
                 t.status.as_str().to_string(),
                 t.revoked_at

@@ -130,6 +130,7 @@ pub fn token_scope(who: &api::WhoAmI) -> Option<TokenScope> {
     Some(TokenScope {
         tenant: tenant.to_string(),
         role: who.role.clone(),
+        user: who.user.clone(),
         kinds: who
             .access
             .iter()

@@ -90,17 +90,9 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         None
     } else {
         Some(
-            tokens::create(
-                &db,
-                "system",
-                "org_admin",
-                None,
-                Some("bootstrap"),
-                None,
-                None,
-            )
-            .await?
-            .token,
+            tokens::create(&db, "system", None, None, Some("bootstrap"), None, None)
+                .await?
+                .token,
         )
     };
     let engine = Arc::new(
@@ -147,7 +139,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 pub async fn mint_token(
     database_url: &str,
     scope: &str,
-    role: &str,
+    role: Option<&str>,
     user: Option<&str>,
     description: Option<&str>,
     expires_at: Option<&str>,

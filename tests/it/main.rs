@@ -8,6 +8,9 @@
 
 mod common;
 
+mod access_003;
+mod access_api;
+mod access_matrix;
 mod apply_lock;
 mod cli;
 mod protected;

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 use tenantctl::config::Document;
-use tenantctl::model::{Kind, MembershipSpec, State};
+use tenantctl::model::{Kind, MembershipSpec, State, SystemRole};
 
 use crate::common::context::Run;
 use crate::common::Ctx;
@@ -649,13 +649,14 @@ async fn explain_cases() {
             false,
         ),
         (
-            "not_a_member",
+            // A platform administrator without any membership (document 000's Super Admin).
+            "super_admin_without_membership",
             &[
                 "mathieu.fortin@imagineoai.com",
                 "--model",
                 "portrait-studio-v1",
             ],
-            false,
+            true,
         ),
         (
             "not_a_member_of_tenant",
@@ -673,7 +674,12 @@ async fn explain_cases() {
         let mut live_args = vec!["explain", "user"];
         live_args.extend_from_slice(args);
         let r = ctx.tenantctl(live_args.clone()).await;
-        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert_eq!(
+            r.code,
+            i32::from(!*allowed),
+            "{name}: exit 0 allowed, 1 denied: {}",
+            r.stderr
+        );
         assert_eq!(
             r.stdout.contains("\nALLOWED:"),
             *allowed,
@@ -956,7 +962,14 @@ async fn the_applying_identity_cannot_demote_itself() {
         0
     );
     let me = "claire.dubois@voyages-azur.fr";
-    let as_claire = ctx.server().token("system", "org_admin", Some(me)).await;
+    // A system token acts as a user only while that user is a super admin.
+    doc.users.get_mut(me).expect("claire").system_role = Some(SystemRole::SuperAdmin);
+    let v1 = ctx.write_config("v1-admin", &doc);
+    assert_eq!(
+        ctx.tenantctl(["apply", "--auto-approve", &v1]).await.code,
+        0
+    );
+    let as_claire = ctx.server().token("system", None, Some(me)).await;
     doc.users
         .get_mut(me)
         .expect("claire")
@@ -1001,10 +1014,12 @@ async fn a_billing_admin_cannot_demote_itself() {
     let ctx = Ctx::sqlite().await;
     let s = ctx.server();
     let mut doc = load_example("workspaces");
+    let me = "olivier.marchand@fiduciaire-marchand.fr";
+    // A system token acts as a user only while that user is a super admin.
+    doc.users.get_mut(me).expect("olivier").system_role = Some(SystemRole::SuperAdmin);
     let v1 = ctx.write_config("v1", &doc);
     let r = ctx.tenantctl(["apply", "--auto-approve", &v1]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
-    let me = "olivier.marchand@fiduciaire-marchand.fr";
     doc.users
         .get_mut(me)
         .expect("olivier")
@@ -1015,9 +1030,9 @@ async fn a_billing_admin_cannot_demote_itself() {
     let v2 = ctx.write_config("v2", &doc);
     let before = ctx.live().await;
     let as_tenant_billing_admin = s
-        .token("tenant:voyages-azur", "billing_admin", Some(me))
+        .token("tenant:voyages-azur", Some("billing_admin"), Some(me))
         .await;
-    let as_system = s.token("system", "billing_admin", Some(me)).await;
+    let as_system = s.token("system", None, Some(me)).await;
     for (who, as_me) in [
         ("tenant token", &as_tenant_billing_admin),
         ("system token", &as_system),
@@ -1348,10 +1363,11 @@ async fn explain_workspace_grants_and_permissions() {
             true,
         ),
         (
+            // Antoine is not given pharmacie-des-halles; the whole tenant may read it.
             "grant_to_whole_tenant",
             &registers,
             &[
-                "lucie.bernard@cabinet-morel.fr",
+                "antoine.rousseau@cabinet-morel.fr",
                 "--permission",
                 "read",
                 "--workspace",
@@ -1360,10 +1376,11 @@ async fn explain_workspace_grants_and_permissions() {
             true,
         ),
         (
+            // Grants add to the role: members read garage-dupuis though Lucie is not given it.
             "grant_to_role",
             &registers,
             &[
-                "antoine.rousseau@cabinet-morel.fr",
+                "lucie.bernard@cabinet-morel.fr",
                 "--permission",
                 "read",
                 "--workspace",
@@ -1379,7 +1396,7 @@ async fn explain_workspace_grants_and_permissions() {
             &[
                 "lucie.bernard@cabinet-morel.fr",
                 "--permission",
-                "read",
+                "update",
                 "--workspace",
                 "garage-dupuis",
             ],
@@ -1433,7 +1450,12 @@ async fn explain_workspace_grants_and_permissions() {
         all.extend_from_slice(args);
         all.extend_from_slice(&["--path", path.to_str().expect("p")]);
         let r = ctx.tenantctl(all).nowhere().await;
-        assert_eq!(r.code, 0, "{name}: {}", r.stderr);
+        assert_eq!(
+            r.code,
+            i32::from(!*allowed),
+            "{name}: exit 0 allowed, 1 denied: {}",
+            r.stderr
+        );
         assert_eq!(
             r.stdout.contains("\nALLOWED:"),
             *allowed,

@@ -112,7 +112,7 @@ async fn revoke_takes_effect_at_once(s: &TestServer) {
     let (id, token) = mint(s, json!({ "scope": "system", "role": "org_admin" })).await;
     assert_eq!(whoami(&s.url(), &token).await.status, StatusCode::OK);
     // Only a system token lists or revokes.
-    let tenant = s.token("tenant:acme", "org_admin", None).await;
+    let tenant = s.token("tenant:acme", Some("org_admin"), None).await;
     for (method, path) in [
         (Method::GET, "/api/v1/tokens".to_string()),
         (Method::DELETE, format!("/api/v1/tokens/{id}")),

@@ -61,12 +61,27 @@ async fn create_token(
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<Response> {
     system_only(&p, "create")?;
-    let revision = app.engine.read(|s| s.revision).await?;
+    let revision = app
+        .engine
+        .read(|s| -> Result<i64, ApiError> {
+            p.actor(s)?;
+            if let Some(r) = req.role.as_deref() {
+                if crate::rules::is_role_name(r) && !crate::rules::role_exists(s, r) {
+                    return Err(ApiError::invalid(
+                        "invalid_token_request",
+                        format!("role `{r}` does not exist"),
+                        json!({ "role": r }),
+                    ));
+                }
+            }
+            Ok(s.revision)
+        })
+        .await??;
     let ctx = audit.context(revision, &p);
     let token = crate::server::tokens::create(
         &app.engine.db,
         &req.scope,
-        &req.role,
+        req.role.as_deref(),
         req.user.as_deref(),
         req.description.as_deref(),
         req.expires_at.as_deref(),
