@@ -113,6 +113,9 @@ pub struct Live {
     pub state: State,
     pub identity: Identity,
     pub scope: Option<TokenScope>,
+    /// The fields the platform recorded as sensitive (from `${env:…}` at an earlier apply),
+    /// so that the plan masks the live side too.
+    pub sensitive: plan::SensitiveFields,
 }
 
 /// What a tenant-scoped token reaches, from `whoami` (None for a system token, or a
@@ -155,18 +158,36 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
         .whoami()
         .await
         .map_err(PipelineError::WhoAmI)?;
-    let state = platform
-        .client
-        .state()
-        .await
-        .map_err(PipelineError::LiveState)?;
+    let (state, sensitive) = tokio::join!(platform.client.state(), live_sensitive(platform));
+    let state = state.map_err(PipelineError::LiveState)?;
     Ok(Live {
         state,
+        sensitive: sensitive.map_err(PipelineError::LiveState)?,
         scope: token_scope(&who),
         identity: Identity {
             user: who.user.map(|u| u.to_lowercase()),
         },
     })
+}
+
+/// The platform's sensitive fields by resource; none from a platform that does not record
+/// them (404).
+async fn live_sensitive(platform: &Platform) -> Result<plan::SensitiveFields, ClientError> {
+    let list = match platform.client.sensitive_fields().await {
+        Ok(list) => list,
+        Err(e) if e.status() == Some(404) => return Ok(plan::SensitiveFields::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = plan::SensitiveFields::new();
+    for e in list.items {
+        out.entry((e.kind, e.key))
+            .or_default()
+            .push((e.pointer, e.source));
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    Ok(out)
 }
 
 /// Checks the targets exist, and diffs.
@@ -187,7 +208,12 @@ pub fn diff(
             });
         }
     }
-    Ok(plan::diff(input, &live.state, &options))
+    Ok(plan::diff_with(
+        input,
+        &live.state,
+        &live.sensitive,
+        &options,
+    ))
 }
 
 /// Plans the YAML of `paths`, or the configuration `early` when it was loaded already. The

@@ -1706,6 +1706,14 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
         missing.len(),
         &missing[..missing.len().min(5)]
     );
+    // The 286 identical role changes are one entry of the first comment, with their keys.
+    assert!(
+        first.contains(
+            "! 286 memberships, each (keys under “Repeated updates”):\n!     role: \"member\" → \"user_admin\"\n"
+        ),
+        "{}",
+        &first[..3000]
+    );
     // Role changes are shown in full before the condensed deletes.
     assert!(
         all.find("!     role: \"member\" → \"user_admin\"")
