@@ -171,11 +171,11 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
 }
 
 /// The platform's sensitive fields by resource; none from a platform that does not record
-/// them (404).
+/// them (404) or does not tell this token (403): the configuration's side is masked anyway.
 async fn live_sensitive(platform: &Platform) -> Result<plan::SensitiveFields, ClientError> {
     let list = match platform.client.sensitive_fields().await {
         Ok(list) => list,
-        Err(e) if e.status() == Some(404) => return Ok(plan::SensitiveFields::new()),
+        Err(e) if matches!(e.status(), Some(403 | 404)) => return Ok(plan::SensitiveFields::new()),
         Err(e) => return Err(e),
     };
     let mut out = plan::SensitiveFields::new();
