@@ -12,7 +12,7 @@ from tenantctl_client.api.meta import health, whoami
 from tenantctl_client.api.plan import get_plan, put_plan
 from tenantctl_client.api.state import get_state
 from tenantctl_client.api.tenant import delete_tenant, get_tenant, list_tenants, put_tenant
-from tenantctl_client.api.tokens import create_token
+from tenantctl_client.api.tokens import create_token, list_tokens, revoke_token
 from tenantctl_client.api.workspace import get_workspace, list_workspaces, put_workspace
 from tenantctl_client.models import (
     ErrorBody,
@@ -23,6 +23,7 @@ from tenantctl_client.models import (
     TenantPutBody,
     TenantResource,
     TenantSpec,
+    TokenList,
     TokenRequest,
     TokenResponse,
     WhoAmI,
@@ -177,10 +178,25 @@ def main(url, bootstrap, doc_path):
     check(bool(denied.message), "401 message")
     calls += 5
 
+    # The minted token is listed, then revoked: it stops working.
+    tokens = answer(list_tokens.sync_detailed(client=system), 200, TokenList, "listTokens")
+    listed = [t for t in tokens.tokens if t.id == minted.id]
+    check(len(listed) == 1, f"minted token {minted.id} listed once in {[t.id for t in tokens.tokens]}")
+    check(listed[0].description == "openapi client check", f"listed description {listed[0].description}")
+    check(str(listed[0].status) == "active", f"listed status {listed[0].status}")
+    check(minted.token not in json.dumps(tokens.to_dict()), "a secret in the token list")
+    calls += 1
+
     r = delete_tenant.sync_detailed("acme", client=client)
     check(r.status_code == 204, f"deleteTenant: {r.status_code}")
     r = get_workspace.sync_detailed("acme", "paris", client=client)
     check(r.status_code == 404, f"workspace after its tenant's delete: {r.status_code}")
+    calls += 2
+
+    r = revoke_token.sync_detailed(minted.id, client=system)
+    check(r.status_code == 204, f"revokeToken: {r.status_code}")
+    revoked = answer(whoami.sync_detailed(client=client), 401, ErrorBody, "whoami (revoked token)")
+    check(bool(revoked.code), "revoked token's error code")
     calls += 2
 
     print(

@@ -115,6 +115,10 @@ fn path_param(name: &str) -> Value {
             "An invitation id",
             json!({ "type": "string", "pattern": "^inv_[0-9a-f]{32}$" }),
         ),
+        "token" => (
+            "A token id (`tok_…`, as `listTokens` answers it)",
+            json!({ "type": "string", "pattern": "^tok_[0-9a-z_]{1,64}$" }),
+        ),
         "role" => (
             "A custom role key (built-in roles cannot be declared)",
             json!({ "type": "string", "pattern": SLUG_PATTERN, "not": { "enum": ["org_admin", "billing_admin", "user_admin", "member"] } }),
