@@ -281,9 +281,10 @@ fn bench_backend(
         None => rt.block_on(server::mint_token(
             database_url,
             "system",
-            "org_admin",
+            None,
             None,
             Some("bench"),
+            None,
         ))?,
     };
     let mut config = ClientConfig::new(&server.url(), Some(token.clone()));

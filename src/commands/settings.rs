@@ -11,9 +11,10 @@ use miette::miette;
 use crate::apply::saved::SavedOptions;
 use crate::apply::{Mode, Progress};
 use crate::cli::{
-    ApplyArgs, Cli, Command, DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat,
-    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, TokenArgs, TokenCommand,
-    TokenCreateArgs, UsersArgs, UsersCommand, UsersExportArgs, ValidateArgs,
+    ApplyArgs, Cli, Command, CompletionsArgs, DiagnosticFormat, ExplainArgs, ExplainUserArgs,
+    ExplainWhat, ExportArgs, ManArgs, PlanArgs, PlanFlags, PlanFormat, PlatformArgs, ServeArgs,
+    ShowArgs, TokenArgs, TokenCommand, TokenCreateArgs, TokenListArgs, TokenRevokeArgs, UsersArgs,
+    UsersCommand, UsersExportArgs, ValidateArgs,
 };
 use crate::connect::Connection;
 use crate::plan::{self, PlanOptions};
@@ -38,12 +39,18 @@ pub enum Run {
     Validate(ValidateRun),
     Plan(PlanRun),
     Apply(ApplyRun),
+    Show(ShowRun),
     Export(ExportArgs),
     Explain(ExplainUserArgs),
     UsersExport(UsersExportArgs),
     Schema,
     Serve(ServeRun),
     TokenCreate(TokenCreateArgs),
+    TokenList(TokenListArgs),
+    TokenRevoke(TokenRevokeArgs),
+    Completions(clap_complete::Shell),
+    /// `man`, with the directory to write the pages to.
+    Man(Option<PathBuf>),
 }
 
 /// `serve`.
@@ -71,7 +78,17 @@ pub struct PlanRun {
     pub saved_options: SavedOptions,
     pub out: Option<PathBuf>,
     pub format: render::Format,
+    /// Where to write the plan as pull-request comments.
+    pub comment_dir: Option<PathBuf>,
     pub detailed_exitcode: bool,
+}
+
+/// `show`.
+#[derive(Debug)]
+pub struct ShowRun {
+    pub plan: PathBuf,
+    pub format: render::Format,
+    pub comment_dir: Option<PathBuf>,
 }
 
 /// `apply`.
@@ -85,7 +102,6 @@ pub struct ApplyRun {
     /// Ask for confirmation (no `--auto-approve`; there is a terminal to ask on).
     pub ask: bool,
     pub mode: Mode,
-    pub allow_limit_below_usage: bool,
     pub format: render::Format,
 }
 
@@ -111,15 +127,12 @@ impl From<DiagnosticFormat> for validate::Format {
 
 /// Resolves the command line: flags, environment (read by clap) and terminals.
 pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
+    let mut connection = connection(platform_args(&cli.command));
+    if let Command::Apply(a) = &cli.command {
+        connection.lock_ttl = std::time::Duration::from_secs(a.lock_ttl);
+    }
     let settings = Settings {
-        connection: Connection {
-            endpoint: cli.endpoint.filter(|s| !s.is_empty()),
-            token: cli.token.filter(|s| !s.is_empty()),
-            local_dir: cli.local_dir,
-            max_rps: cli.max_rps,
-            timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
-            lock_ttl: std::time::Duration::from_secs(cli.lock_ttl),
-        },
+        connection,
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         progress: if std::io::stderr().is_terminal() {
@@ -135,6 +148,15 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         }),
         Command::Plan(args) => Run::Plan(plan_run(args)?),
         Command::Apply(args) => Run::Apply(apply_run(args, settings.interactive)?),
+        Command::Show(ShowArgs {
+            plan,
+            format,
+            comment_dir,
+        }) => Run::Show(ShowRun {
+            plan,
+            format: format.into(),
+            comment_dir,
+        }),
         Command::Export(args) => Run::Export(args),
         Command::Explain(ExplainArgs {
             what: ExplainWhat::User(args),
@@ -147,11 +169,63 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
             args,
             ansi: anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
         }),
-        Command::Token(TokenArgs {
-            command: TokenCommand::Create(args),
-        }) => Run::TokenCreate(args),
+        Command::Token(TokenArgs { command }) => match command {
+            TokenCommand::Create(args) => Run::TokenCreate(args),
+            TokenCommand::List(args) => Run::TokenList(args),
+            TokenCommand::Revoke(args) => Run::TokenRevoke(args),
+        },
+        Command::Completions(CompletionsArgs { shell }) => Run::Completions(shell),
+        Command::Man(ManArgs { out }) => Run::Man(out),
     };
     Ok((settings, run))
+}
+
+/// The platform options of the command, for those that talk to the platform.
+fn platform_args(command: &Command) -> Option<&PlatformArgs> {
+    match command {
+        Command::Plan(a) => Some(&a.platform),
+        Command::Apply(a) => Some(&a.platform),
+        Command::Export(a) => Some(&a.platform),
+        Command::Explain(ExplainArgs {
+            what: ExplainWhat::User(a),
+        }) => Some(&a.platform),
+        Command::Users(UsersArgs {
+            command: UsersCommand::Export(a),
+        }) => Some(&a.platform),
+        Command::Token(TokenArgs { command }) => Some(match command {
+            TokenCommand::Create(a) => &a.platform,
+            TokenCommand::List(a) => &a.platform,
+            TokenCommand::Revoke(a) => &a.platform,
+        }),
+        Command::Validate(_)
+        | Command::Show(_)
+        | Command::Schema
+        | Command::Serve(_)
+        | Command::Completions(_)
+        | Command::Man(_) => None,
+    }
+}
+
+/// The platform to reach: the command's options, or the embedded platform's defaults.
+fn connection(platform: Option<&PlatformArgs>) -> Connection {
+    match platform {
+        Some(p) => Connection {
+            endpoint: p.endpoint.clone().filter(|s| !s.is_empty()),
+            token: p.token.clone().filter(|s| !s.is_empty()),
+            local_dir: p.local_dir.clone(),
+            max_rps: p.max_rps,
+            timeout: std::time::Duration::from_secs(p.timeout.max(1)),
+            lock_ttl: std::time::Duration::from_secs(60),
+        },
+        None => Connection {
+            endpoint: None,
+            token: None,
+            local_dir: PathBuf::from(".tenantctl"),
+            max_rps: 0,
+            timeout: std::time::Duration::from_secs(60),
+            lock_ttl: std::time::Duration::from_secs(60),
+        },
+    }
 }
 
 /// The plan-shaping flags, with `--target` parsed.
@@ -165,6 +239,7 @@ fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
         prune: flags.prune,
         max_delete_percent: flags.max_delete_percent,
         targets,
+        allow_limit_below_usage: flags.allow_limit_below_usage,
         ..PlanOptions::default()
     })
 }
@@ -176,10 +251,12 @@ fn plan_run(args: PlanArgs) -> miette::Result<PlanRun> {
             prune: args.options.prune,
             max_delete_percent: args.options.max_delete_percent,
             targets: args.options.target,
+            allow_limit_below_usage: args.options.allow_limit_below_usage,
         },
         paths: args.paths,
         out: args.out,
         format: args.format.into(),
+        comment_dir: args.comment_dir,
         detailed_exitcode: args.detailed_exitcode,
     })
 }
@@ -209,7 +286,6 @@ fn apply_run(args: ApplyArgs, interactive: bool) -> miette::Result<ApplyRun> {
         saved: args.plan,
         ask,
         mode,
-        allow_limit_below_usage: args.allow_limit_below_usage,
         format: args.format.into(),
     })
 }

@@ -91,9 +91,10 @@ impl Embedded {
                 let t = server::mint_token(
                     &database_url,
                     "system",
-                    "org_admin",
+                    None,
                     None,
                     Some("embedded local platform"),
+                    None,
                 )
                 .await
                 .map_err(EmbeddedError::Mint)?;

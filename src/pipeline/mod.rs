@@ -24,16 +24,20 @@ use crate::validate::{self, Diagnostic};
 pub struct ValidConfig {
     pub input: PlanInput,
     pub warnings: Vec<Diagnostic>,
+    /// The values of the `${env:…}` variables used: secrets, kept out of every output.
+    pub secrets: Vec<String>,
 }
 
 /// Why no plan was made.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    /// The configuration has errors; `diagnostics` holds every problem found, to render.
+    /// The configuration has errors; `diagnostics` holds every problem found, to render
+    /// (secret values masked already); `secrets` the values to keep out of anything else.
     #[error("the configuration has {errors} error(s)")]
     Invalid {
         diagnostics: Vec<Diagnostic>,
         errors: usize,
+        secrets: Vec<String>,
     },
     #[error("the configuration could not be loaded")]
     NotLoaded,
@@ -43,18 +47,25 @@ pub enum PipelineError {
     WhoAmI(#[source] ClientError),
     #[error("cannot read the live state")]
     LiveState(#[source] ClientError),
-    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform")]
-    NoSuchTarget { kind: Kind, key: String },
+    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform{}", .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    NoSuchTarget {
+        kind: Kind,
+        key: String,
+        /// The closest `KIND/KEY` that exists, if close enough to be a likely typo.
+        suggestion: Option<String>,
+    },
 }
 
-/// The plan's input from a loaded configuration: the state, the renames and the rules'
-/// warnings move over; where each resource was declared and the duplicate grants are
-/// validate's business and stay behind.
+/// The plan's input from a loaded configuration: the state, the renames, the rules'
+/// warnings, the approvals and the sensitive fields move over; where each resource was
+/// declared and the duplicate grants are validate's business and stay behind.
 pub fn plan_input(desired: Desired) -> PlanInput {
     let input = PlanInput {
         state: desired.state,
         renames: desired.renames,
         warnings: desired.warnings.map(Warning::of_rules),
+        acknowledgements: desired.acknowledgements,
+        sensitive: desired.sensitive,
     };
     // Freeing the origins of a large configuration is not on the user's time.
     validate::drop_in_background((desired.origins, desired.duplicate_grants));
@@ -69,6 +80,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
         return Err(PipelineError::Invalid {
             diagnostics: checked.diagnostics,
             errors,
+            secrets: checked.secrets,
         });
     }
     let desired = checked.desired.ok_or(PipelineError::NotLoaded)?;
@@ -80,6 +92,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
     Ok(ValidConfig {
         input: plan_input(desired),
         warnings,
+        secrets: checked.secrets,
     })
 }
 
@@ -100,6 +113,9 @@ pub struct Live {
     pub state: State,
     pub identity: Identity,
     pub scope: Option<TokenScope>,
+    /// The fields the platform recorded as sensitive (from `${env:…}` at an earlier apply),
+    /// so that the plan masks the live side too.
+    pub sensitive: plan::SensitiveFields,
 }
 
 /// What a tenant-scoped token reaches, from `whoami` (None for a system token, or a
@@ -117,6 +133,7 @@ pub fn token_scope(who: &api::WhoAmI) -> Option<TokenScope> {
     Some(TokenScope {
         tenant: tenant.to_string(),
         role: who.role.clone(),
+        user: who.user.clone(),
         kinds: who
             .access
             .iter()
@@ -141,18 +158,36 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
         .whoami()
         .await
         .map_err(PipelineError::WhoAmI)?;
-    let state = platform
-        .client
-        .state()
-        .await
-        .map_err(PipelineError::LiveState)?;
+    let (state, sensitive) = tokio::join!(platform.client.state(), live_sensitive(platform));
+    let state = state.map_err(PipelineError::LiveState)?;
     Ok(Live {
         state,
+        sensitive: sensitive.map_err(PipelineError::LiveState)?,
         scope: token_scope(&who),
         identity: Identity {
             user: who.user.map(|u| u.to_lowercase()),
         },
     })
+}
+
+/// The platform's sensitive fields by resource; none from a platform that does not record
+/// them (404) or does not tell this token (403): the configuration's side is masked anyway.
+async fn live_sensitive(platform: &Platform) -> Result<plan::SensitiveFields, ClientError> {
+    let list = match platform.client.sensitive_fields().await {
+        Ok(list) => list,
+        Err(e) if matches!(e.status(), Some(403 | 404)) => return Ok(plan::SensitiveFields::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = plan::SensitiveFields::new();
+    for e in list.items {
+        out.entry((e.kind, e.key))
+            .or_default()
+            .push((e.pointer, e.source));
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    Ok(out)
 }
 
 /// Checks the targets exist, and diffs.
@@ -165,13 +200,20 @@ pub fn diff(
     options.scope = live.scope.clone();
     for (kind, key) in &options.targets {
         if !input.state.contains(*kind, key) && !live.state.contains(*kind, key) {
+            let known = input.state.keys(*kind).chain(live.state.keys(*kind));
             return Err(PipelineError::NoSuchTarget {
                 kind: *kind,
                 key: key.clone(),
+                suggestion: crate::rules::did_you_mean(key, known).map(|k| format!("{kind}/{k}")),
             });
         }
     }
-    Ok(plan::diff(input, &live.state, &options))
+    Ok(plan::diff_with(
+        input,
+        &live.state,
+        &live.sensitive,
+        &options,
+    ))
 }
 
 /// Plans the YAML of `paths`, or the configuration `early` when it was loaded already. The

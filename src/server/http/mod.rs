@@ -2,6 +2,7 @@
 //! and their OpenAPI description, declared once), merged here into the router with body
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
+mod access;
 mod apply_lock;
 mod audit;
 mod batch;
@@ -30,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use super::authz::Principal;
 use super::engine::Engine;
 use super::error::ApiError;
 use route::Routes;
@@ -47,8 +47,8 @@ pub const BATCH_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    /// Known tokens by hash (tokens are never revoked, so a hit stays valid).
-    pub token_cache: Arc<Mutex<HashMap<String, Principal>>>,
+    /// Tokens read recently, by hash (see [`extract::TOKEN_RECHECK`]).
+    pub token_cache: Arc<Mutex<HashMap<String, extract::CachedToken>>>,
     /// Base URL for links the API hands out.
     pub public_url: String,
 }
@@ -74,6 +74,7 @@ pub fn routes() -> Routes {
     Routes::default()
         .merge(meta::router())
         .merge(state::router())
+        .merge(access::router())
         .merge(batch::router())
         .merge(apply_lock::router())
         .merge(sensitive::router())
