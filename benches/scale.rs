@@ -282,7 +282,7 @@ fn bench_backend(
         None => rt.block_on(server::mint_token(
             database_url,
             "system",
-            "org_admin",
+            None,
             None,
             Some("bench"),
         ))?,
@@ -400,7 +400,7 @@ fn bench_backend(
             client.clone(),
             Mode::Batch,
             false,
-            false,
+            apply::Progress::Hidden,
         ))?;
         Ok(((), n))
     })?;

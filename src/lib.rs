@@ -12,6 +12,7 @@ pub mod config;
 pub mod connect;
 pub mod diagnostic;
 pub mod model;
+pub mod output_file;
 pub mod pipeline;
 pub mod plan;
 pub mod render;

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = tenantctl::cli::Cli::parse();
+    let cli = match tenantctl::cli::Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return tenantctl::commands::usage_error(&e),
+    };
     match tenantctl::commands::run(cli) {
         Ok(exit) => exit.into(),
         Err(report) => {

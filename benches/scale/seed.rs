@@ -27,7 +27,8 @@ pub async fn apply_from_empty(plan: &Plan, client: Arc<Client>) -> Result<(usize
     let bytes = serde_json::to_vec(&request)?.len();
     if bytes <= tenantctl::server::http::BATCH_BODY_LIMIT {
         drop(request);
-        let applied = apply::apply(plan, client, Mode::Batch, false, false).await?;
+        let applied =
+            apply::apply(plan, client, Mode::Batch, false, apply::Progress::Hidden).await?;
         return Ok((applied.operations, 1));
     }
     let batches = split(request);

@@ -3,19 +3,22 @@
 //! (`--parallelism`) for platforms without batches. Never re-diffs: it sends the plan's ops.
 
 mod lock;
+mod progress;
 pub mod saved;
 
 pub use lock::Lease;
 
 use std::sync::Arc;
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
 use crate::api::{self, BatchRequest, Operation, PutBody};
 use crate::client::{Client, ClientError};
 use crate::plan::{Plan, Verb, Write};
+
+use progress::Reporter;
+pub use progress::{seconds, thousands, Progress};
 
 /// How apply writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -189,13 +192,13 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest
 }
 
 /// Applies `plan` under the platform's apply lock (taken first, released at the end, also
-/// on failure). `progress` draws a bar on stderr (resource mode; only on a terminal).
+/// on failure). `progress` says how a resource-by-resource apply shows its progress.
 pub async fn apply(
     plan: &Plan,
     client: Arc<Client>,
     mode: Mode,
     allow_limit_below_usage: bool,
-    progress: bool,
+    progress: Progress,
 ) -> Result<Applied, ApplyError> {
     let lease = Lease::acquire(client.clone()).await?;
     let out = apply_locked(
@@ -216,7 +219,7 @@ async fn apply_locked(
     client: Arc<Client>,
     mode: Mode,
     allow_limit_below_usage: bool,
-    progress: bool,
+    progress: Progress,
     lease: &Lease,
 ) -> Result<Applied, ApplyError> {
     match mode {
@@ -285,7 +288,7 @@ async fn resources(
     client: Arc<Client>,
     parallelism: usize,
     allow_limit_below_usage: bool,
-    progress: bool,
+    progress: Progress,
     lease: &Lease,
 ) -> Result<Applied, ApplyError> {
     let _ = allow_limit_below_usage; // the single-resource endpoints check rule 9 on their own terms
@@ -314,18 +317,7 @@ async fn resources(
         .map(|(r, o)| (r, o.clone()))
         .collect();
     let total = ops.len();
-    let bar = if progress {
-        let style =
-            ProgressStyle::with_template("{spinner} applying [{bar:30}] {pos}/{len} {wide_msg}")
-                .map(|s| s.progress_chars("=> "));
-        let b = ProgressBar::with_draw_target(Some(total as u64), ProgressDrawTarget::stderr());
-        Some(match style {
-            Ok(s) => b.with_style(s),
-            Err(_) => b,
-        })
-    } else {
-        None
-    };
+    let reporter = Reporter::start(progress, total);
     // Groups of consecutive ops with the same phase and rank: independent of each other.
     let mut groups: Vec<Vec<Write>> = Vec::new();
     let mut last: Option<(bool, u8)> = None;
@@ -343,9 +335,7 @@ async fn resources(
     let mut done = 0usize;
     for group in groups {
         if lease.lost() {
-            if let Some(b) = &bar {
-                b.finish_and_clear();
-            }
+            reporter.finish();
             return Err(ApplyError::LockLost { done, total });
         }
         let mut set = JoinSet::new();
@@ -363,9 +353,7 @@ async fn resources(
             match joined {
                 Ok((_, Ok(()))) => {
                     done += 1;
-                    if let Some(b) = &bar {
-                        b.inc(1);
-                    }
+                    reporter.inc();
                 }
                 Ok((op, Err(e))) => {
                     if failure.is_none() {
@@ -375,9 +363,7 @@ async fn resources(
                     }
                 }
                 Err(join) => {
-                    if let Some(b) = &bar {
-                        b.finish_and_clear();
-                    }
+                    reporter.finish();
                     return Err(ApplyError::Partial {
                         done,
                         total,
@@ -392,9 +378,7 @@ async fn resources(
             }
         }
         if let Some((op, source)) = failure {
-            if let Some(b) = &bar {
-                b.finish_and_clear();
-            }
+            reporter.finish();
             let name = format!(
                 "{} {} {}",
                 match op.verb {
@@ -416,9 +400,7 @@ async fn resources(
             });
         }
     }
-    if let Some(b) = &bar {
-        b.finish_and_clear();
-    }
+    reporter.finish();
     let revision = client.state().await.ok().map(|s| s.revision);
     Ok(Applied {
         operations: done,

@@ -5,8 +5,9 @@ use miette::IntoDiagnostic;
 use super::Exit;
 use crate::server::{start, ServerConfig};
 
-pub fn run(args: crate::cli::ServeArgs) -> miette::Result<Exit> {
-    init_logs(args.log_json);
+pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
+    let args = run.args;
+    init_logs(args.log_json, run.ansi);
     let rt = super::runtime()?;
     rt.block_on(async {
         let server = start(ServerConfig {
@@ -16,7 +17,8 @@ pub fn run(args: crate::cli::ServeArgs) -> miette::Result<Exit> {
         .await
         .into_diagnostic()?;
         if let Some(token) = &server.bootstrap_token {
-            println!("bootstrap token: {token}");
+            // Shown once: a stdout that cannot take it is a failure, not a panic.
+            super::print(&format!("bootstrap token: {token}\n"), Exit::Failure)?;
         }
         eprintln!(
             "tenantctl: serving {} on {} (database {})",
@@ -45,11 +47,13 @@ fn redact(url: &str) -> String {
     }
 }
 
-fn init_logs(json: bool) {
+/// Logs on stderr: text, coloured only when `ansi` (a terminal), or JSON lines.
+fn init_logs(json: bool, ansi: bool) {
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi && !json)
         .with_writer(std::io::stderr);
     if json {
         let _ = builder.json().try_init();

@@ -9,10 +9,10 @@ use std::path::PathBuf;
 use miette::miette;
 
 use crate::apply::saved::SavedOptions;
-use crate::apply::Mode;
+use crate::apply::{Mode, Progress};
 use crate::cli::{
     ApplyArgs, Cli, Command, DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat,
-    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, TokenArgs, TokenCommand,
+    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, ShowArgs, TokenArgs, TokenCommand,
     TokenCreateArgs, UsersArgs, UsersCommand, UsersExportArgs, ValidateArgs,
 };
 use crate::connect::Connection;
@@ -28,8 +28,8 @@ pub struct Settings {
     pub color: bool,
     /// Whether a human can be asked: stdin and stderr are terminals.
     pub interactive: bool,
-    /// Whether progress can be drawn: stderr is a terminal.
-    pub progress: bool,
+    /// How progress is shown: a bar when stderr is a terminal, lines in a log otherwise.
+    pub progress: Progress,
 }
 
 /// A command with its flags resolved.
@@ -38,12 +38,22 @@ pub enum Run {
     Validate(ValidateRun),
     Plan(PlanRun),
     Apply(ApplyRun),
+    Show(ShowRun),
     Export(ExportArgs),
     Explain(ExplainUserArgs),
     UsersExport(UsersExportArgs),
     Schema,
-    Serve(ServeArgs),
+    Serve(ServeRun),
     TokenCreate(TokenCreateArgs),
+}
+
+/// `serve`.
+#[derive(Debug)]
+pub struct ServeRun {
+    pub args: ServeArgs,
+    /// Whether logs are coloured: stderr is a terminal (and `NO_COLOR` is not set). A log
+    /// file gets no escape sequences.
+    pub ansi: bool,
 }
 
 /// `validate`.
@@ -62,7 +72,17 @@ pub struct PlanRun {
     pub saved_options: SavedOptions,
     pub out: Option<PathBuf>,
     pub format: render::Format,
+    /// Where to write the plan as pull-request comments.
+    pub comment_dir: Option<PathBuf>,
     pub detailed_exitcode: bool,
+}
+
+/// `show`.
+#[derive(Debug)]
+pub struct ShowRun {
+    pub plan: PathBuf,
+    pub format: render::Format,
+    pub comment_dir: Option<PathBuf>,
 }
 
 /// `apply`.
@@ -76,7 +96,6 @@ pub struct ApplyRun {
     /// Ask for confirmation (no `--auto-approve`; there is a terminal to ask on).
     pub ask: bool,
     pub mode: Mode,
-    pub allow_limit_below_usage: bool,
     pub format: render::Format,
 }
 
@@ -113,7 +132,11 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         },
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
-        progress: std::io::stderr().is_terminal(),
+        progress: if std::io::stderr().is_terminal() {
+            Progress::Bar
+        } else {
+            Progress::Lines
+        },
     };
     let run = match cli.command {
         Command::Validate(ValidateArgs { paths, format }) => Run::Validate(ValidateRun {
@@ -122,6 +145,15 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         }),
         Command::Plan(args) => Run::Plan(plan_run(args)?),
         Command::Apply(args) => Run::Apply(apply_run(args, settings.interactive)?),
+        Command::Show(ShowArgs {
+            plan,
+            format,
+            comment_dir,
+        }) => Run::Show(ShowRun {
+            plan,
+            format: format.into(),
+            comment_dir,
+        }),
         Command::Export(args) => Run::Export(args),
         Command::Explain(ExplainArgs {
             what: ExplainWhat::User(args),
@@ -130,7 +162,10 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
             command: UsersCommand::Export(args),
         }) => Run::UsersExport(args),
         Command::Schema => Run::Schema,
-        Command::Serve(args) => Run::Serve(args),
+        Command::Serve(args) => Run::Serve(ServeRun {
+            args,
+            ansi: anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
+        }),
         Command::Token(TokenArgs {
             command: TokenCommand::Create(args),
         }) => Run::TokenCreate(args),
@@ -149,6 +184,7 @@ fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
         prune: flags.prune,
         max_delete_percent: flags.max_delete_percent,
         targets,
+        allow_limit_below_usage: flags.allow_limit_below_usage,
         ..PlanOptions::default()
     })
 }
@@ -160,10 +196,12 @@ fn plan_run(args: PlanArgs) -> miette::Result<PlanRun> {
             prune: args.options.prune,
             max_delete_percent: args.options.max_delete_percent,
             targets: args.options.target,
+            allow_limit_below_usage: args.options.allow_limit_below_usage,
         },
         paths: args.paths,
         out: args.out,
         format: args.format.into(),
+        comment_dir: args.comment_dir,
         detailed_exitcode: args.detailed_exitcode,
     })
 }
@@ -193,7 +231,6 @@ fn apply_run(args: ApplyArgs, interactive: bool) -> miette::Result<ApplyRun> {
         saved: args.plan,
         ask,
         mode,
-        allow_limit_below_usage: args.allow_limit_below_usage,
         format: args.format.into(),
     })
 }

@@ -1,4 +1,4 @@
-//! `tenantctl users export --csv`: the platform's users CSV (seed 002/004 columns: first
+//! `tenantctl users export`: the platform's users CSV (seed 002/004 columns: first
 //! name, last name, e-mail, created, status, language, tenant, role; one row per membership).
 
 use miette::{IntoDiagnostic, WrapErr};
@@ -16,9 +16,9 @@ pub fn run(args: UsersExportArgs, settings: &Settings) -> miette::Result<Exit> {
     })?;
     match &args.out {
         Some(path) => {
-            std::fs::write(path, &csv)
-                .into_diagnostic()
-                .wrap_err_with(|| format!("cannot write `{}`", path.display()))?;
+            // Private: the CSV lists every user's name and e-mail.
+            crate::output_file::write(path, csv.as_bytes(), crate::output_file::Access::Private)
+                .into_diagnostic()?;
             eprintln!(
                 "Wrote {} row(s) to {}.",
                 csv.lines().count().saturating_sub(1),

@@ -23,6 +23,27 @@ fn is_default<T: Default + PartialEq>(t: &T) -> bool {
     *t == T::default()
 }
 
+/// The `propertyNames` of a map keyed by identity key (rule 5), so that editors flag a bad
+/// key as `validate` does.
+fn key_names(kind: &str) -> serde_json::Value {
+    serde_json::json!({
+        "description": format!("A {kind} key: lower-case letters, digits and `-`, starting with a letter or digit (at most 63)."),
+        "type": "string",
+        "pattern": crate::rules::KEY_PATTERN,
+        "maxLength": 63,
+    })
+}
+
+/// The `propertyNames` of `users:`: e-mail addresses (rule 5).
+fn user_names() -> serde_json::Value {
+    serde_json::json!({
+        "description": "A user's e-mail address (`alice@acme.example`), compared in lower case.",
+        "type": "string",
+        "pattern": crate::rules::USER_KEY_PATTERN,
+        "maxLength": 254,
+    })
+}
+
 /// A tenantctl configuration file: any of the sections, each a map keyed by identity.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
@@ -33,20 +54,31 @@ fn is_default<T: Default + PartialEq>(t: &T) -> bool {
 pub struct Document {
     /// Subscription plans and their limits, keyed by plan key (`essential`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = key_names("plan")))]
     pub plans: BTreeMap<String, PlanSpec>,
     /// AI models (LoRA deployments), keyed by model key (`sneaker-v2`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = key_names("model")))]
     pub models: BTreeMap<String, ModelSpec>,
     /// Custom tenant roles, keyed by role key, on top of the built-in `org_admin`,
     /// `billing_admin`, `user_admin` and `member`.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = key_names("role")))]
     pub roles: BTreeMap<String, RoleSpec>,
     /// Tenants (organisations, companies, clients), keyed by slug (`acme`).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = key_names("tenant")))]
     pub tenants: BTreeMap<String, TenantDecl>,
     /// Users, keyed by e-mail address (lower-case).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = user_names()))]
     pub users: BTreeMap<String, UserDecl>,
+    /// Approvals of plan-time risks that apply would otherwise refuse, reviewed with the
+    /// change they approve: `{code: limit_below_usage, kind: tenant, key: acme, reason: …}`,
+    /// `{code: too_many_deletes, kind: user}`. May be written in any file; the entries of
+    /// every file count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<super::AcknowledgeDecl>,
 }
 
 /// A tenant with its workspaces, model grants and granular grants.
@@ -78,6 +110,7 @@ pub struct TenantDecl {
     pub previously: Option<String>,
     /// Workspaces (sites, projects, companies) of the tenant, keyed by workspace key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(extend("propertyNames" = key_names("workspace")))]
     pub workspaces: BTreeMap<String, WorkspaceDecl>,
     /// Models granted to the tenant, keyed by model key.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -215,6 +248,16 @@ pub struct Origins {
 }
 
 impl Origins {
+    /// The key of the grant written at `index` of tenant `tenant`'s `grants:`.
+    pub fn grant_at(&self, tenant: &str, index: usize) -> Option<&str> {
+        self.grants
+            .iter()
+            .find(|(k, i)| {
+                **i == index && keys::split_grant(k).is_some_and(|(t, _, _)| t == tenant)
+            })
+            .map(|(k, _)| k.as_str())
+    }
+
     fn user(&self, email: &str) -> String {
         format!(
             "/users/{}",
@@ -265,6 +308,12 @@ pub struct Desired {
     pub duplicate_grants: Vec<(String, String)>,
     /// The rules' warnings, when validate computed them (the plan reuses them).
     pub warnings: Option<Vec<crate::rules::Violation>>,
+    /// The `acknowledge:` entries of every file, in file order.
+    pub acknowledgements: Vec<crate::plan::Acknowledgement>,
+    /// The fields whose value came from `${env:…}`, by resource ([`super::sensitive`]).
+    pub sensitive: crate::plan::SensitiveFields,
+    /// The values of the variables substituted: secrets, kept out of every output.
+    pub secrets: Vec<String>,
 }
 
 impl Desired {
@@ -294,7 +343,12 @@ impl Document {
     /// Flattens the document into the model's state, moving every value: tenants' children
     /// and users' memberships become resources keyed `tenant/child` and `email/tenant`.
     pub fn into_desired(self) -> Desired {
-        let mut d = Desired::default();
+        let mut d = Desired {
+            acknowledgements: (self.acknowledge.iter())
+                .map(super::AcknowledgeDecl::to_acknowledgement)
+                .collect(),
+            ..Desired::default()
+        };
         let st = &mut d.state;
         st.plans = self
             .plans

@@ -2,7 +2,7 @@
 //! by key, and remembering which file declared each resource ([`Owners`]) so that a problem
 //! found in the merged document is placed back in its file.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::Value;
 
@@ -32,7 +32,7 @@ impl Section {
         })
     }
 
-    fn name(self) -> &'static str {
+    pub fn name(self) -> &'static str {
         match self {
             Section::Plans => "plans",
             Section::Models => "models",
@@ -92,7 +92,12 @@ impl Owners {
 pub struct Merged {
     pub document: Document,
     pub owners: Owners,
+    /// Where each entry of `document.acknowledge` was written: (file, index in its list).
+    pub acknowledge_at: Vec<(FileId, usize)>,
     pub problems: Vec<Problem>,
+    /// Entries declared with problems that made them placeholders ([`typed_leniently`]):
+    /// (section, normalised key).
+    pub untyped: HashSet<(Section, String)>,
 }
 
 /// One declaration of a file, typed.
@@ -106,36 +111,139 @@ pub enum Decl {
 }
 
 /// A file's declarations in the order written: section, key as written, and the typed
-/// value or why it could not be typed.
+/// value or why it could not be typed; and its `acknowledge:` entries.
 #[derive(Debug, Default)]
-pub struct Typed(Vec<(Section, String, Result<Decl, String>)>);
+pub struct Typed {
+    entries: Vec<(Section, String, Result<Decl, String>)>,
+    /// Entries kept as placeholders by [`typed_leniently`].
+    untyped: Vec<(Section, String)>,
+    /// The `acknowledge:` entries: (index in the file's list, typed entry).
+    acknowledge: Vec<(usize, Result<super::AcknowledgeDecl, String>)>,
+}
+
+fn type_entry(section: Section, body: Value) -> Result<Decl, serde_json::Error> {
+    match section {
+        Section::Plans => serde_json::from_value(body).map(Decl::Plan),
+        Section::Models => serde_json::from_value(body).map(Decl::Model),
+        Section::Roles => serde_json::from_value(body).map(Decl::Role),
+        Section::Tenants => serde_json::from_value(body).map(Decl::Tenant),
+        Section::Users => serde_json::from_value(body).map(Decl::User),
+    }
+}
+
+/// The declaration an entry that does not type stands for: the section's default, so that
+/// references to its key resolve.
+fn placeholder(section: Section) -> Decl {
+    match section {
+        Section::Plans => Decl::Plan(Default::default()),
+        Section::Models => Decl::Model(Default::default()),
+        Section::Roles => Decl::Role(Default::default()),
+        Section::Tenants => Decl::Tenant(Default::default()),
+        Section::Users => Decl::User(Default::default()),
+    }
+}
+
+/// The entries of a file's document: (section, key, body), moved out of it.
+fn entries(value: Value) -> impl Iterator<Item = (Section, String, Value)> {
+    let sections = match value {
+        Value::Object(sections) => sections,
+        _ => serde_json::Map::new(),
+    };
+    sections.into_iter().flat_map(|(name, body)| {
+        let section = Section::parse(&name);
+        let entries = match (section, body) {
+            (Some(_), Value::Object(entries)) => entries,
+            _ => serde_json::Map::new(),
+        };
+        entries
+            .into_iter()
+            .filter_map(move |(raw, body)| section.map(|s| (s, raw, body)))
+    })
+}
 
 /// Types a file's document, entry by entry (moving the values out of it).
 pub fn typed(value: Value) -> Typed {
     let mut out = Typed::default();
-    let Value::Object(sections) = value else {
-        return out;
-    };
-    for (name, body) in sections {
-        let Some(section) = Section::parse(&name) else {
-            continue;
-        };
-        let Value::Object(entries) = body else {
-            continue;
-        };
-        out.0.reserve(entries.len());
-        for (raw, body) in entries {
-            let decl = match section {
-                Section::Plans => serde_json::from_value(body).map(Decl::Plan),
-                Section::Models => serde_json::from_value(body).map(Decl::Model),
-                Section::Roles => serde_json::from_value(body).map(Decl::Role),
-                Section::Tenants => serde_json::from_value(body).map(Decl::Tenant),
-                Section::Users => serde_json::from_value(body).map(Decl::User),
-            };
-            out.0.push((section, raw, decl.map_err(|e| e.to_string())));
-        }
+    let mut value = value;
+    if let Some(list) = value.as_object_mut().and_then(|o| o.remove("acknowledge")) {
+        out.acknowledge = super::acknowledge::typed(list)
+            .into_iter()
+            .enumerate()
+            .collect();
+    }
+    for (section, raw, body) in entries(value) {
+        let decl = type_entry(section, body).map_err(|e| e.to_string());
+        out.entries.push((section, raw, decl));
     }
     out
+}
+
+/// Types a file whose document has problems at the JSON pointers `bad` (reported already),
+/// so that the rules still run on everything else: each bad node is removed first (a list
+/// with a bad item goes whole: its indexes place diagnostics), then each entry is typed. An
+/// entry that still does not type, or is bad as a whole, becomes a placeholder (its
+/// section's default, so that references to its key resolve), listed in `untyped` for the
+/// rules to say nothing about. Pointers above the entries are the caller's to refuse.
+pub fn typed_leniently(mut value: Value, bad: &[String]) -> Typed {
+    let mut whole: Vec<(Section, String)> = Vec::new();
+    for ptr in bad {
+        let segs: Vec<String> = ptr
+            .split('/')
+            .skip(1)
+            .map(|s| unescape(s).into_owned())
+            .collect();
+        let [section, key, rest @ ..] = segs.as_slice() else {
+            continue;
+        };
+        let Some(section) = Section::parse(section) else {
+            continue;
+        };
+        let entry = value
+            .get_mut(section.name())
+            .and_then(|s| s.get_mut(key.as_str()));
+        if rest.is_empty() || !entry.is_some_and(|e| remove_node(e, rest)) {
+            whole.push((section, key.clone()));
+        }
+    }
+    let mut out = Typed::default();
+    // The acknowledge: entries that type; the others were reported with the file's problems.
+    if let Some(list) = value.as_object_mut().and_then(|o| o.remove("acknowledge")) {
+        out.acknowledge = (super::acknowledge::typed(list).into_iter().enumerate())
+            .filter(|(_, a)| a.is_ok())
+            .collect();
+    }
+    for (section, raw, body) in entries(value) {
+        let decl = if whole.iter().any(|(s, k)| *s == section && *k == raw) {
+            None
+        } else {
+            type_entry(section, body).ok()
+        };
+        let decl = decl.unwrap_or_else(|| {
+            out.untyped.push((section, raw.clone()));
+            placeholder(section)
+        });
+        out.entries.push((section, raw, Ok(decl)));
+    }
+    out
+}
+
+/// Removes the node at `path` below `node`: the member of its object, or, below a list, the
+/// member holding the list. Whether something was removed.
+fn remove_node(node: &mut Value, path: &[String]) -> bool {
+    let Some((first, rest)) = path.split_first() else {
+        return false;
+    };
+    let Value::Object(map) = node else {
+        return false;
+    };
+    let below_is_list = matches!(map.get(first.as_str()), Some(Value::Array(_)));
+    if rest.is_empty() || below_is_list {
+        return map.remove(first.as_str()).is_some();
+    }
+    match map.get_mut(first.as_str()) {
+        Some(child) => remove_node(child, rest),
+        None => false,
+    }
 }
 
 /// Merges parsed files, section by section and key by key. A key declared twice (also after
@@ -149,8 +257,24 @@ pub fn merge(values: Vec<(FileId, Value)>) -> Merged {
 pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
     let mut m = Merged::default();
     for (id, file) in files {
-        for (section, raw, decl) in file.0 {
+        for (section, raw) in file.untyped {
+            m.untyped.insert((section, normalise(section, &raw)));
+        }
+        for (section, raw, decl) in file.entries {
             merge_entry(&mut m, id, section, raw, decl);
+        }
+        for (i, entry) in file.acknowledge {
+            match entry {
+                Ok(a) => {
+                    m.document.acknowledge.push(a);
+                    m.acknowledge_at.push((id, i));
+                }
+                Err(e) => m.problems.push(Problem::error(
+                    "invalid_value",
+                    Place::Pointer(id, format!("/acknowledge/{i}"), Target::Value),
+                    e,
+                )),
+            }
         }
     }
     m

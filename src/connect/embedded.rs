@@ -1,6 +1,6 @@
 //! The embedded local platform: the platform's server started in-process on a loopback port
-//! over the SQLite database `<dir>/local.db`, with a system token kept in `<dir>/local.token`
-//! (0600), minted on first use.
+//! over the SQLite database `<dir>/local.db` (0600), with a system token kept in
+//! `<dir>/local.token` (0600), minted on first use; `<dir>/.gitignore` keeps both out of git.
 
 use std::path::{Path, PathBuf};
 
@@ -24,6 +24,9 @@ pub enum EmbeddedError {
     #[error("cannot mint a token for the embedded local platform: {0}")]
     Mint(ServerError),
 }
+
+/// The `.gitignore` written in the embedded platform's directory.
+const GITIGNORE: &str = "# Written by tenantctl: the embedded local platform's database (every user, every\n# token hash) and its token stay out of git.\n*\n";
 
 /// A running embedded platform.
 pub struct Embedded {
@@ -55,6 +58,14 @@ impl Embedded {
             path: dir.to_path_buf(),
             source,
         })?;
+        // The database and the token never belong in git: the directory ignores itself.
+        let ignore = dir.join(".gitignore");
+        if !ignore.exists() {
+            std::fs::write(&ignore, GITIGNORE).map_err(|source| EmbeddedError::CreateDir {
+                path: ignore.clone(),
+                source,
+            })?;
+        }
         let db_path = dir.join("local.db");
         let token_path = dir.join("local.token");
         let database_url = format!("sqlite://{}", db_path.display());
@@ -80,7 +91,7 @@ impl Embedded {
                 let t = server::mint_token(
                     &database_url,
                     "system",
-                    "org_admin",
+                    None,
                     None,
                     Some("embedded local platform"),
                 )

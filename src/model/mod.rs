@@ -3,7 +3,9 @@
 //! desired state (from YAML) and the live state (from the platform) take so they can be diffed.
 
 pub mod catalog;
+mod index;
 pub mod keys;
+pub mod schema;
 mod specs;
 
 use std::collections::BTreeMap;
@@ -11,6 +13,7 @@ use std::collections::BTreeMap;
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
+pub use index::MembersIndex;
 pub use specs::*;
 
 /// Defines [`Kind`], [`AnySpec`] and [`State`] from one table, so the ten kinds can never

@@ -2,13 +2,17 @@
 //! `org_admin` per tenant (2), limits (3), ignored workspace lists (4), valid identities (5),
 //! the workspaces assigned at invitation (8).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::model::catalog;
 use crate::model::keys::{self, Grantee};
-use crate::model::{Kind, State};
+use crate::model::{Kind, MembersIndex, State};
 
-use super::names::{is_valid_email, is_valid_key, suggestion};
+use super::names::{
+    invalid_email_message, invalid_key_message, is_valid_email, is_valid_key, suggestion,
+    INVALID_KEY_HELP, INVALID_USER_HELP,
+};
 use super::{
     limits, members_by_tenant, role_exists, role_sees_all_workspaces, Severity, Violation,
     MAX_INVITATION_WORKSPACES, ORG_ADMIN,
@@ -16,6 +20,7 @@ use super::{
 
 struct Checker<'a> {
     state: &'a State,
+    members: Members<'a>,
     out: Vec<Violation>,
 }
 
@@ -133,312 +138,385 @@ impl Checker<'_> {
         );
     }
 
-    fn identities(&mut self) {
-        for kind in [Kind::Plan, Kind::Model, Kind::Role, Kind::Tenant] {
-            let bad: Vec<String> = self
-                .state
-                .keys(kind)
-                .filter(|k| !is_valid_key(k))
-                .map(str::to_string)
-                .collect();
-            for k in bad {
-                self.err("invalid_key", kind, &k, None, format!("`{k}` is not a valid {kind} key"),
-                    Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+    fn bad_key(&mut self, kind: Kind, key: &str, shown: &str) {
+        let message = invalid_key_message(kind, shown);
+        self.err(
+            "invalid_key",
+            kind,
+            key,
+            None,
+            message,
+            Some(INVALID_KEY_HELP.into()),
+        );
+    }
+
+    /// Every violation located at `kind/key` (nothing if it does not exist), in the order
+    /// the full check pushes them.
+    fn resource(&mut self, kind: Kind, key: &str) {
+        let state = self.state;
+        match kind {
+            Kind::Plan | Kind::Model => {
+                if state.contains(kind, key) && !is_valid_key(key) {
+                    self.bad_key(kind, key, key);
+                }
+            }
+            Kind::Role => self.role(key),
+            Kind::Tenant => self.tenant(key),
+            Kind::Workspace => self.workspace(key),
+            Kind::TenantModel => self.tenant_model(key),
+            Kind::Grant => self.grant(key),
+            Kind::User => {
+                if state.users.contains_key(key) && !is_valid_email(key) {
+                    self.err(
+                        "invalid_email",
+                        Kind::User,
+                        key,
+                        None,
+                        invalid_email_message(key),
+                        Some(INVALID_USER_HELP.into()),
+                    );
+                }
+            }
+            Kind::Membership => self.membership(key),
+            Kind::UserModel => self.user_model(key),
+        }
+    }
+
+    fn role(&mut self, key: &str) {
+        let Some(role) = self.state.roles.get(key) else {
+            return;
+        };
+        if !is_valid_key(key) {
+            self.bad_key(Kind::Role, key, key);
+        }
+        if catalog::builtin_role(key).is_some() {
+            self.out.push(Violation { code: "reserved_role", severity: Severity::Error, kind: Kind::Role, key: key.to_string(), field: None,
+                message: format!("`{key}` is a built-in role and cannot be declared"),
+                help: Some("built-in roles (org_admin, billing_admin, user_admin, member) exist on every platform; choose another name".into()) });
+        }
+        for (i, p) in role.spec.permissions.iter().enumerate() {
+            if catalog::permission(p).is_none() {
+                let help =
+                    suggestion(p, catalog::PERMISSIONS.iter().map(|p| p.name)).or_else(|| {
+                        Some(
+                            "see `tenantctl schema` or ARCHITECTURE.md for the permission catalog"
+                                .into(),
+                        )
+                    });
+                self.out.push(Violation {
+                    code: "unknown_permission",
+                    severity: Severity::Error,
+                    kind: Kind::Role,
+                    key: key.to_string(),
+                    field: Some(format!("permissions/{i}")),
+                    message: format!("permission `{p}` is not in the platform's catalog"),
+                    help,
+                });
             }
         }
-        let bad: Vec<String> = self
-            .state
-            .workspaces
-            .keys()
-            .filter(|k| keys::split2(k).is_none_or(|(_, w)| !is_valid_key(w)))
-            .cloned()
-            .collect();
-        for k in bad {
-            let ws = keys::split2(&k).map_or(k.as_str(), |(_, w)| w).to_string();
-            self.err("invalid_key", Kind::Workspace, &k, None, format!("`{ws}` is not a valid workspace key"),
-                Some("keys are lower-case letters, digits and `-`, starting with a letter or digit (at most 63)".into()));
+    }
+
+    fn tenant(&mut self, key: &str) {
+        let state = self.state;
+        let Some(t) = state.tenants.get(key) else {
+            return;
+        };
+        if !is_valid_key(key) {
+            self.bad_key(Kind::Tenant, key, key);
         }
-        let bad: Vec<String> = self
-            .state
-            .users
-            .keys()
-            .filter(|k| !is_valid_email(k))
-            .cloned()
-            .collect();
-        for k in bad {
-            self.err(
-                "invalid_email",
-                Kind::User,
-                &k,
-                None,
-                format!("`{k}` is not a valid e-mail address"),
-                Some("users are keyed by their e-mail address, e.g. `alice@acme.example`".into()),
-            );
-        }
-        let bad: Vec<(String, String)> = self
-            .state
-            .tenants
-            .iter()
-            .filter_map(|(k, t)| {
-                t.spec
-                    .contact
-                    .email
-                    .as_ref()
-                    .filter(|e| !is_valid_email(e))
-                    .map(|e| (k.clone(), e.clone()))
-            })
-            .collect();
-        for (k, e) in bad {
+        if let Some(e) = t.spec.contact.email.as_ref().filter(|e| !is_valid_email(e)) {
             self.err(
                 "invalid_email",
                 Kind::Tenant,
-                &k,
+                key,
                 Some("contact/email".into()),
-                format!("`{e}` is not a valid e-mail address"),
+                invalid_email_message(e),
                 None,
+            );
+        }
+        let billing_plan = state.plans.get(&t.spec.plan);
+        if billing_plan.is_none() {
+            let help = suggestion(&t.spec.plan, state.plans.keys().map(String::as_str))
+                .or_else(|| Some("declare it under `plans:`".into()));
+            self.err(
+                "unknown_plan",
+                Kind::Tenant,
+                key,
+                Some("plan".into()),
+                format!("plan `{}` does not exist", t.spec.plan),
+                help,
+            );
+        }
+        let limits = limits::effective(&t.spec, billing_plan.map(|p| &p.spec));
+        let ms = self.members.of(state, key);
+        let admins = ms.iter().filter(|(_, r)| *r == ORG_ADMIN).count();
+        let n_members = ms.len();
+        if admins == 0 {
+            self.err("no_org_admin", Kind::Tenant, key, None, format!("tenant `{key}` has no `org_admin` member"),
+                Some("every tenant needs at least one organisation admin; give a member `role: org_admin`".into()));
+        } else if admins == 1 {
+            self.warn("single_org_admin", Kind::Tenant, key, None, format!("tenant `{key}` has a single `org_admin`"),
+                Some("two organisation admins are recommended, so the tenant is never left without one".into()));
+        }
+        if let Some(max) = limits.users {
+            if n_members > max as usize {
+                let field = if t.spec.limits.users.is_some() {
+                    "limits/users"
+                } else {
+                    "plan"
+                };
+                self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
+                    format!("tenant `{key}` has {n_members} members but its limit is {max} users"),
+                    Some("raise `limits.users` on the tenant, move it to a larger plan, or remove members".into()));
+            }
+        }
+        if let Some(max) = limits.workspaces {
+            let n = state.keys_in(Kind::Workspace, &format!("{key}/")).count();
+            if n > max as usize {
+                let field = if t.spec.limits.workspaces.is_some() {
+                    "limits/workspaces"
+                } else {
+                    "plan"
+                };
+                self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
+                    format!("tenant `{key}` has {n} workspaces but its limit is {max}"),
+                    Some("raise `limits.workspaces` on the tenant, move it to a larger plan, or remove workspaces".into()));
+            }
+        }
+    }
+
+    fn workspace(&mut self, key: &str) {
+        let state = self.state;
+        if !state.workspaces.contains_key(key) {
+            return;
+        }
+        match keys::split2(key) {
+            Some((_, w)) if is_valid_key(w) => {}
+            _ => {
+                let ws = keys::split2(key).map_or(key, |(_, w)| w);
+                self.bad_key(Kind::Workspace, key, ws);
+            }
+        }
+        if let Some((t, _)) = keys::split2(key) {
+            if !state.tenants.contains_key(t) {
+                self.unknown_tenant(Kind::Workspace, key, t);
+            }
+        }
+    }
+
+    fn tenant_model(&mut self, key: &str) {
+        let state = self.state;
+        if !state.tenant_models.contains_key(key) {
+            return;
+        }
+        if let Some((t, m)) = keys::split2(key) {
+            if !state.tenants.contains_key(t) {
+                self.unknown_tenant(Kind::TenantModel, key, t);
+            }
+            if !state.models.contains_key(m) {
+                self.unknown_model(Kind::TenantModel, key, m);
+            }
+        }
+    }
+
+    fn grant(&mut self, key: &str) {
+        let state = self.state;
+        let Some(g) = state.grants.get(key) else {
+            return;
+        };
+        let Some((t, w, grantee)) = keys::split_grant(key) else {
+            self.err(
+                "invalid_key",
+                Kind::Grant,
+                key,
+                None,
+                format!("`{key}` is not a valid grant key"),
+                None,
+            );
+            return;
+        };
+        if !state.workspaces.contains_key(&keys::join(&[t, w])) {
+            self.unknown_workspace(Kind::Grant, key, Some("workspace".into()), t, w);
+        }
+        match &grantee {
+            Grantee::Role(r) if !role_exists(state, r) => {
+                self.unknown_role(Kind::Grant, key, Some("to/role".into()), r)
+            }
+            Grantee::User(u) if !state.memberships.contains_key(&keys::join(&[u, t])) => {
+                let mut members: Vec<&str> =
+                    self.members.of(state, t).iter().map(|(u, _)| *u).collect();
+                members.sort_unstable();
+                let help = suggestion(u, members.iter().copied()).or_else(|| {
+                    Some(format!(
+                        "only members of `{t}` can be granted permissions on its workspaces"
+                    ))
+                });
+                self.err(
+                    "unknown_user",
+                    Kind::Grant,
+                    key,
+                    Some("to/user".into()),
+                    format!("user `{u}` is not a member of tenant `{t}`"),
+                    help,
+                );
+            }
+            _ => {}
+        }
+        if g.spec.actions.is_empty() {
+            self.warn(
+                "empty_grant",
+                Kind::Grant,
+                key,
+                Some("actions".into()),
+                "this grant gives no action".into(),
+                Some(
+                    "list at least one of read, update, delete, create, or remove the grant".into(),
+                ),
             );
         }
     }
 
-    fn roles(&mut self) {
-        for (key, role) in &self.state.roles {
-            if catalog::builtin_role(key).is_some() {
-                self.out.push(Violation { code: "reserved_role", severity: Severity::Error, kind: Kind::Role, key: key.clone(), field: None,
-                    message: format!("`{key}` is a built-in role and cannot be declared"),
-                    help: Some("built-in roles (org_admin, billing_admin, user_admin, member) exist on every platform; choose another name".into()) });
-            }
-            for (i, p) in role.spec.permissions.iter().enumerate() {
-                if catalog::permission(p).is_none() {
-                    let help = suggestion(p, catalog::PERMISSIONS.iter().map(|p| p.name))
-                        .or_else(|| Some("see `tenantctl schema` or ARCHITECTURE.md for the permission catalog".into()));
-                    self.out.push(Violation {
-                        code: "unknown_permission",
-                        severity: Severity::Error,
-                        kind: Kind::Role,
-                        key: key.clone(),
-                        field: Some(format!("permissions/{i}")),
-                        message: format!("permission `{p}` is not in the platform's catalog"),
-                        help,
-                    });
-                }
-            }
-        }
-    }
-
-    fn tenants(&mut self, members: &HashMap<&str, Vec<(&str, &str)>>) {
+    fn membership(&mut self, key: &str) {
         let state = self.state;
-        for (key, t) in &state.tenants {
-            let billing_plan = state.plans.get(&t.spec.plan);
-            if billing_plan.is_none() {
-                let help = suggestion(&t.spec.plan, state.plans.keys().map(String::as_str))
-                    .or_else(|| Some("declare it under `plans:`".into()));
-                self.err(
-                    "unknown_plan",
-                    Kind::Tenant,
-                    key,
-                    Some("plan".into()),
-                    format!("plan `{}` does not exist", t.spec.plan),
-                    help,
-                );
-            }
-            let limits = limits::effective(&t.spec, billing_plan.map(|p| &p.spec));
-            let empty = Vec::new();
-            let ms = members.get(key.as_str()).unwrap_or(&empty);
-            let admins = ms.iter().filter(|(_, r)| *r == ORG_ADMIN).count();
-            if admins == 0 {
-                self.err("no_org_admin", Kind::Tenant, key, None, format!("tenant `{key}` has no `org_admin` member"),
-                    Some("every tenant needs at least one organisation admin; give a member `role: org_admin`".into()));
-            } else if admins == 1 {
-                self.warn("single_org_admin", Kind::Tenant, key, None, format!("tenant `{key}` has a single `org_admin`"),
-                    Some("two organisation admins are recommended, so the tenant is never left without one".into()));
-            }
-            if let Some(max) = limits.users {
-                if ms.len() > max as usize {
-                    let field = if t.spec.limits.users.is_some() {
-                        "limits/users"
-                    } else {
-                        "plan"
-                    };
-                    self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
-                        format!("tenant `{key}` has {} members but its limit is {max} users", ms.len()),
-                        Some("raise `limits.users` on the tenant, move it to a larger plan, or remove members".into()));
-                }
-            }
-            if let Some(max) = limits.workspaces {
-                let n = state.keys_in(Kind::Workspace, &format!("{key}/")).count();
-                if n > max as usize {
-                    let field = if t.spec.limits.workspaces.is_some() {
-                        "limits/workspaces"
-                    } else {
-                        "plan"
-                    };
-                    self.err("limit_exceeded", Kind::Tenant, key, Some(field.into()),
-                        format!("tenant `{key}` has {n} workspaces but its limit is {max}"),
-                        Some("raise `limits.workspaces` on the tenant, move it to a larger plan, or remove workspaces".into()));
-                }
-            }
+        let Some(m) = state.memberships.get(key) else {
+            return;
+        };
+        let Some((u, t)) = keys::split2(key) else {
+            return;
+        };
+        if !state.users.contains_key(u) {
+            self.err(
+                "unknown_user",
+                Kind::Membership,
+                key,
+                None,
+                format!("user `{u}` does not exist"),
+                None,
+            );
         }
-    }
-
-    fn children(&mut self) {
-        let state = self.state;
-        for key in state.workspaces.keys() {
-            if let Some((t, _)) = keys::split2(key) {
-                if !state.tenants.contains_key(t) {
-                    self.unknown_tenant(Kind::Workspace, key, t);
-                }
-            }
+        if !state.tenants.contains_key(t) {
+            self.unknown_tenant(Kind::Membership, key, t);
         }
-        for key in state.tenant_models.keys() {
-            if let Some((t, m)) = keys::split2(key) {
-                if !state.tenants.contains_key(t) {
-                    self.unknown_tenant(Kind::TenantModel, key, t);
-                }
-                if !state.models.contains_key(m) {
-                    self.unknown_model(Kind::TenantModel, key, m);
-                }
-            }
+        let role = m.spec.role.as_str();
+        if !role_exists(state, role) {
+            self.unknown_role(Kind::Membership, key, Some("role".into()), role);
+        } else if role_sees_all_workspaces(state, role) && !m.spec.workspaces.is_empty() {
+            self.warn(
+                "workspaces_ignored",
+                Kind::Membership,
+                key,
+                Some("workspaces".into()),
+                format!("role `{role}` sees every workspace of `{t}`; this list is ignored"),
+                Some("remove the `workspaces:` list".into()),
+            );
         }
-        for (key, g) in &state.grants {
-            let Some((t, w, grantee)) = keys::split_grant(key) else {
-                self.err(
-                    "invalid_key",
-                    Kind::Grant,
-                    key,
-                    None,
-                    format!("`{key}` is not a valid grant key"),
-                    None,
-                );
-                continue;
-            };
-            if !state.workspaces.contains_key(&keys::join(&[t, w])) {
-                self.unknown_workspace(Kind::Grant, key, Some("workspace".into()), t, w);
-            }
-            match &grantee {
-                Grantee::Role(r) if !role_exists(state, r) => {
-                    self.unknown_role(Kind::Grant, key, Some("to/role".into()), r)
-                }
-                Grantee::User(u) if !state.memberships.contains_key(&keys::join(&[u, t])) => {
-                    let prefix_members: Vec<&str> = state
-                        .memberships
-                        .keys()
-                        .filter_map(|k| {
-                            keys::split2(k).filter(|(_, mt)| *mt == t).map(|(mu, _)| mu)
-                        })
-                        .collect();
-                    let help = suggestion(u, prefix_members.iter().copied()).or_else(|| {
-                        Some(format!(
-                            "only members of `{t}` can be granted permissions on its workspaces"
-                        ))
-                    });
-                    self.err(
-                        "unknown_user",
-                        Kind::Grant,
+        if state.tenants.contains_key(t) {
+            for (i, w) in m.spec.workspaces.iter().enumerate() {
+                if !state.workspaces.contains_key(&keys::join(&[t, w])) {
+                    self.unknown_workspace(
+                        Kind::Membership,
                         key,
-                        Some("to/user".into()),
-                        format!("user `{u}` is not a member of tenant `{t}`"),
-                        help,
+                        Some(format!("workspaces/{i}")),
+                        t,
+                        w,
                     );
                 }
-                _ => {}
-            }
-            if g.spec.actions.is_empty() {
-                self.warn(
-                    "empty_grant",
-                    Kind::Grant,
-                    key,
-                    Some("actions".into()),
-                    "this grant gives no action".into(),
-                    Some(
-                        "list at least one of read, update, delete, create, or remove the grant"
-                            .into(),
-                    ),
-                );
             }
         }
-        for (key, m) in &state.memberships {
-            let Some((u, t)) = keys::split2(key) else {
-                continue;
-            };
-            if !state.users.contains_key(u) {
-                self.err(
-                    "unknown_user",
-                    Kind::Membership,
-                    key,
-                    None,
-                    format!("user `{u}` does not exist"),
-                    None,
-                );
-            }
-            if !state.tenants.contains_key(t) {
-                self.unknown_tenant(Kind::Membership, key, t);
-            }
-            let role = m.spec.role.as_str();
-            if !role_exists(state, role) {
-                self.unknown_role(Kind::Membership, key, Some("role".into()), role);
-            } else if role_sees_all_workspaces(state, role) && !m.spec.workspaces.is_empty() {
-                self.warn(
-                    "workspaces_ignored",
-                    Kind::Membership,
-                    key,
-                    Some("workspaces".into()),
-                    format!("role `{role}` sees every workspace of `{t}`; this list is ignored"),
-                    Some("remove the `workspaces:` list".into()),
-                );
-            }
-            if state.tenants.contains_key(t) {
-                for (i, w) in m.spec.workspaces.iter().enumerate() {
-                    if !state.workspaces.contains_key(&keys::join(&[t, w])) {
-                        self.unknown_workspace(
-                            Kind::Membership,
-                            key,
-                            Some(format!("workspaces/{i}")),
-                            t,
-                            w,
-                        );
-                    }
-                }
-            }
-            if m.spec.workspaces.len() > MAX_INVITATION_WORKSPACES {
-                self.warn("invitation_workspaces", Kind::Membership, key, Some("workspaces".into()),
-                    format!("{} workspaces: at most {MAX_INVITATION_WORKSPACES} are assigned at invitation", m.spec.workspaces.len()),
-                    Some("the rest are assigned after the invitation, in a second step".into()));
-            }
+        if m.spec.workspaces.len() > MAX_INVITATION_WORKSPACES {
+            self.warn(
+                "invitation_workspaces",
+                Kind::Membership,
+                key,
+                Some("workspaces".into()),
+                format!(
+                    "{} workspaces: at most {MAX_INVITATION_WORKSPACES} are assigned at invitation",
+                    m.spec.workspaces.len()
+                ),
+                Some("the rest are assigned after the invitation, in a second step".into()),
+            );
         }
-        for key in state.user_models.keys() {
-            let Some((u, m)) = keys::split2(key) else {
-                continue;
-            };
-            if !state.users.contains_key(u) {
-                self.err(
-                    "unknown_user",
-                    Kind::UserModel,
-                    key,
-                    None,
-                    format!("user `{u}` does not exist"),
-                    None,
-                );
-            }
-            if !state.models.contains_key(m) {
-                self.unknown_model(Kind::UserModel, key, m);
-            }
+    }
+
+    fn user_model(&mut self, key: &str) {
+        let state = self.state;
+        if !state.user_models.contains_key(key) {
+            return;
+        }
+        let Some((u, m)) = keys::split2(key) else {
+            return;
+        };
+        if !state.users.contains_key(u) {
+            self.err(
+                "unknown_user",
+                Kind::UserModel,
+                key,
+                None,
+                format!("user `{u}` does not exist"),
+                None,
+            );
+        }
+        if !state.models.contains_key(m) {
+            self.unknown_model(Kind::UserModel, key, m);
         }
     }
 }
 
+/// Where the checks find a tenant's members and their roles.
+pub(super) enum Members<'a> {
+    /// Counted once from the state, for a check of the whole state.
+    Counted(HashMap<&'a str, Vec<(&'a str, &'a str)>>),
+    /// Looked up in an index kept beside the state, for a check of a few resources.
+    Indexed(&'a MembersIndex),
+}
+
+impl<'a> Members<'a> {
+    fn of(&self, state: &'a State, tenant: &str) -> Cow<'_, [(&'a str, &'a str)]> {
+        match self {
+            Members::Counted(m) => Cow::Borrowed(m.get(tenant).map_or(&[][..], Vec::as_slice)),
+            Members::Indexed(index) => Cow::Owned(index.members_with_roles(state, tenant)),
+        }
+    }
+}
+
+fn sort(out: &mut [Violation]) {
+    out.sort_by(|a, b| (a.kind, &a.key, &a.field, a.code).cmp(&(b.kind, &b.key, &b.field, b.code)));
+}
+
 /// Every violation of the rules that need no platform (1–5, 8) in `state`, sorted by kind
-/// and key.
+/// and key: the violations of each resource, one resource after the other.
 pub fn check(state: &State) -> Vec<Violation> {
     let mut c = Checker {
         state,
+        members: Members::Counted(members_by_tenant(state)),
         out: Vec::new(),
     };
-    let members = members_by_tenant(state);
-    c.identities();
-    c.roles();
-    c.tenants(&members);
-    c.children();
+    for &kind in Kind::ALL {
+        for key in state.keys(kind) {
+            c.resource(kind, key);
+        }
+    }
     let mut out = c.out;
-    out.sort_by(|a, b| (a.kind, &a.key, &a.field, a.code).cmp(&(b.kind, &b.key, &b.field, b.code)));
+    sort(&mut out);
+    out
+}
+
+/// The violations located at `kind/key` in `state` (none if it does not exist), sorted as
+/// [`check`] sorts them: what `check` finds for that resource, found without walking the
+/// whole state (a tenant's members come from `index`).
+pub fn check_resource(
+    state: &State,
+    index: &MembersIndex,
+    kind: Kind,
+    key: &str,
+) -> Vec<Violation> {
+    let mut c = Checker {
+        state,
+        members: Members::Indexed(index),
+        out: Vec::new(),
+    };
+    c.resource(kind, key);
+    let mut out = c.out;
+    sort(&mut out);
     out
 }

@@ -3,7 +3,8 @@
 //! runs them on the state a write would produce and refuses the write if it adds an error;
 //! the plan runs the plan-time rules (6, 9) as risks. One rule, one implementation:
 //!
-//! - [`check`] — the rules that need no platform (1–5, 8) over one state;
+//! - [`check`] — the rules that need no platform (1–5, 8) over one state, and
+//!   [`Violations`], the same check kept up to date write by write (the server's);
 //! - [`self_lockout`] — rule 6, with the one ranking of roles ([`role_rank`]);
 //! - [`invitation`] — rule 8's checks of an invitation request;
 //! - [`limits`] — effective limits, and rule 9 (limits lowered below live usage);
@@ -11,6 +12,7 @@
 
 pub mod access;
 mod check;
+mod incremental;
 pub mod invitation;
 pub mod limits;
 mod lockout;
@@ -25,10 +27,14 @@ use crate::model::catalog;
 use crate::model::keys;
 use crate::model::{Kind, State, WorkspaceScope};
 
-pub use check::check;
+pub use check::{check, check_resource};
+pub use incremental::{Recheck, Touched, Violations};
 pub use invitation::{MAX_INVITATION_BATCH, MAX_INVITATION_WORKSPACES};
 pub use lockout::{demotes, role_rank, self_lockout, SelfLockout};
-pub use names::{did_you_mean, is_valid_email, is_valid_key};
+pub use names::{
+    did_you_mean, invalid_email_message, invalid_key_message, is_valid_email, is_valid_key,
+    EMAIL_PATTERN, INVALID_KEY_HELP, INVALID_USER_HELP, KEY_PATTERN, USER_KEY_PATTERN,
+};
 
 /// One broken rule, located by resource and field.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
@@ -52,6 +58,11 @@ pub const ORG_ADMIN: &str = "org_admin";
 /// Whether `role` names a built-in or custom role of `state`.
 pub fn role_exists(state: &State, role: &str) -> bool {
     catalog::builtin_role(role).is_some() || state.roles.contains_key(role)
+}
+
+/// Whether `role` can name a role: a built-in role, or a key (a custom role's identity).
+pub fn is_role_name(role: &str) -> bool {
+    catalog::builtin_role(role).is_some() || is_valid_key(role)
 }
 
 /// Whether members holding `role` see every workspace of their tenant.

@@ -63,32 +63,7 @@ pub fn integral_floats(v: &mut serde_json::Value) -> bool {
     }
 }
 
-/// Gives integer formats schemars emits (`uint32`, `uint64`, `int64`, …) their bounds, so a
-/// value the Rust type cannot hold is refused by the schema, not only by serde.
-pub fn bound_integer_formats(v: &mut Value) {
-    match v {
-        Value::Object(m) => {
-            let bounds: Option<(Value, Value)> = match m.get("format").and_then(Value::as_str) {
-                Some("uint8") => Some((json!(0), json!(u8::MAX))),
-                Some("uint16") => Some((json!(0), json!(u16::MAX))),
-                Some("uint32") => Some((json!(0), json!(u32::MAX))),
-                Some("uint64") | Some("uint") => Some((json!(0), json!(u64::MAX))),
-                Some("int32") => Some((json!(i32::MIN), json!(i32::MAX))),
-                Some("int64") | Some("int") => Some((json!(i64::MIN), json!(i64::MAX))),
-                _ => None,
-            };
-            if let Some((min, max)) = bounds {
-                m.entry("minimum").or_insert(min);
-                m.entry("maximum").or_insert(max);
-            }
-            for x in m.values_mut() {
-                bound_integer_formats(x);
-            }
-        }
-        Value::Array(a) => a.iter_mut().for_each(bound_integer_formats),
-        _ => {}
-    }
-}
+pub use crate::model::schema::bound_integer_formats;
 
 /// Checks `value` against the schema of `kind`'s spec, then parses it.
 pub fn parse_spec(kind: Kind, mut value: Value) -> Result<AnySpec, ApiError> {

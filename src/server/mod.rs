@@ -52,6 +52,8 @@ pub struct RunningServer {
     pub bootstrap_token: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     task: JoinHandle<()>,
+    /// On PostgreSQL, the listener of other processes' writes.
+    listener: Option<JoinHandle<()>>,
     db: store::Db,
 }
 
@@ -67,6 +69,10 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
+        if let Some(l) = self.listener.take() {
+            l.abort();
+            let _ = l.await;
+        }
         self.db.close().await;
     }
 
@@ -84,7 +90,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         None
     } else {
         Some(
-            tokens::create(&db, "system", "org_admin", None, Some("bootstrap"), None)
+            tokens::create(&db, "system", None, None, Some("bootstrap"), None)
                 .await?
                 .token,
         )
@@ -104,6 +110,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         addr: config.listen.clone(),
         source,
     })?;
+    let replica = engine::listen(&engine);
     let app = http::router(engine, format!("http://{addr}"));
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -122,6 +129,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         bootstrap_token,
         shutdown: Some(tx),
         task,
+        listener: replica,
         db,
     })
 }
@@ -131,7 +139,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
 pub async fn mint_token(
     database_url: &str,
     scope: &str,
-    role: &str,
+    role: Option<&str>,
     user: Option<&str>,
     description: Option<&str>,
 ) -> Result<String, ServerError> {

@@ -2,9 +2,12 @@
 //! column. No I/O beyond reading the files.
 //!
 //! The pipeline: [`crate::config::load`] reads and parses each file; each document is checked
-//! against the JSON Schema ([`schema`]); valid documents are merged; when every file is well
-//! formed, the platform's rules run on the merged state. Each problem carries a JSON pointer,
-//! resolved to a span by one walk per file that has diagnostics.
+//! against the JSON Schema ([`schema`]) and typed entry by entry, without the nodes that have
+//! problems (an entry that does not type stays as a placeholder the rules say nothing
+//! about); the files are merged; when every file could be read and parsed, the platform's
+//! rules run on the merged state, so schema and rule problems are reported together. Each
+//! problem carries a JSON pointer, resolved to a span by one walk per file that has
+//! diagnostics.
 
 mod render;
 mod schema;
@@ -19,10 +22,11 @@ use serde::Serialize;
 pub use render::{render, summary, Format};
 
 use crate::config::load::{self, Loaded};
-use crate::config::merge::{self, Merged, Owners, Typed};
+use crate::config::merge::{self, Merged, Owners, Section, Typed};
 use crate::config::yaml::span::{self, SourceFile};
 use crate::config::Desired;
-use crate::diagnostic::{FileId, Place, Problem, Severity, Target};
+use crate::diagnostic::{FileId, Place, Problem, Redactor, Severity, Target};
+use crate::model::keys::{self, Grantee};
 use crate::model::{Kind, RoleSpec};
 use crate::rules::{self, Violation};
 
@@ -61,6 +65,21 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The files read, in order.
     pub files: Vec<PathBuf>,
+    /// The values of the `${env:…}` variables the configuration used: kept out of output.
+    pub secrets: Vec<String>,
+}
+
+impl Diagnostic {
+    /// Masks secret values in the texts of this diagnostic (a schema message quotes the
+    /// value it refuses). The source excerpt shows the file, which holds `${env:…}`.
+    fn redact(&mut self, r: &Redactor) {
+        self.message = r.redact(&self.message).into_owned();
+        self.help = self.help.as_deref().map(|h| r.redact(h).into_owned());
+        self.label = self.label.as_deref().map(|l| r.redact(l).into_owned());
+        if let Some(rel) = &mut self.related {
+            rel.redact(r);
+        }
+    }
 }
 
 impl Checked {
@@ -89,14 +108,72 @@ pub fn check_str(name: &str, text: &str) -> Checked {
     check_loaded(load::load_str_with(name, text, &schema_and_type))
 }
 
-/// Checks a parsed file against the schema and, when it holds, types its declarations; run
-/// on the thread that parsed the file.
+/// Checks a parsed file against the schema and types its declarations; run on the thread
+/// that parsed the file. A file with problems at some of its nodes (the schema's, a missing
+/// `${env:…}`) is typed without those nodes, so that the rules still run on the rest; a
+/// file whose shape is wrong above its entries (`users: 5`, a misspelt section) is not
+/// typed, and then no rule runs.
 fn schema_and_type(
     id: FileId,
     value: serde_json::Value,
     problems: &mut Vec<Problem>,
 ) -> Option<Typed> {
-    schema::check(id, &value, problems).then(|| merge::typed(value))
+    let valid = schema::check(id, &value, problems);
+    // The key format errors (the schema's `propertyNames`) leave the entry whole.
+    let bad: Vec<String> = problems
+        .iter()
+        .filter(|p| p.severity == Severity::Error && !is_key_format(p.code))
+        .filter_map(|p| match &p.place {
+            Place::Pointer(f, ptr, _) if *f == id => Some(ptr.clone()),
+            _ => None,
+        })
+        .collect();
+    if valid && bad.is_empty() {
+        return Some(merge::typed(value));
+    }
+    if bad.iter().any(|ptr| ptr.matches('/').count() < 2) {
+        return None;
+    }
+    Some(merge::typed_leniently(value, &bad))
+}
+
+/// The codes of rule 5 that the schema reports too (`propertyNames`, `pattern`).
+fn is_key_format(code: &str) -> bool {
+    matches!(code, "invalid_key" | "invalid_email")
+}
+
+/// Whether a rule violation is about a placeholder entry (one whose declaration has
+/// problems reported already) or something that hangs from one: the rules know nothing of
+/// it, so what they say of it is noise.
+fn about_untyped(untyped: &HashSet<(Section, String)>, kind: Kind, key: &str) -> bool {
+    if untyped.is_empty() {
+        return false;
+    }
+    let is = |section: Section, key: &str| untyped.contains(&(section, key.to_string()));
+    match kind {
+        Kind::Plan => is(Section::Plans, key),
+        Kind::Model => is(Section::Models, key),
+        Kind::Role => is(Section::Roles, key),
+        Kind::Tenant => is(Section::Tenants, key),
+        Kind::User => is(Section::Users, key),
+        Kind::Workspace | Kind::TenantModel => {
+            keys::split2(key).is_some_and(|(t, _)| is(Section::Tenants, t))
+        }
+        Kind::Membership => {
+            keys::split2(key).is_some_and(|(u, t)| is(Section::Users, u) || is(Section::Tenants, t))
+        }
+        Kind::UserModel => {
+            keys::split2(key).is_some_and(|(u, m)| is(Section::Users, u) || is(Section::Models, m))
+        }
+        Kind::Grant => keys::split_grant(key).is_some_and(|(t, _, grantee)| {
+            is(Section::Tenants, t)
+                || match grantee {
+                    Grantee::User(u) => is(Section::Users, &u),
+                    Grantee::Role(r) => is(Section::Roles, &r),
+                    Grantee::Tenant => false,
+                }
+        }),
+    }
 }
 
 fn check_loaded(loaded: Loaded<Typed>) -> Checked {
@@ -104,40 +181,78 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         files,
         values,
         mut problems,
+        substitutions,
     } = loaded;
+    let mut secrets: Vec<String> = (substitutions.iter())
+        .flat_map(|(_, s)| s.secrets.iter().cloned())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
     let docs: Vec<(FileId, Typed)> = values
         .into_iter()
         .enumerate()
         .filter_map(|(id, typed)| typed.map(|t| (id, t)))
         .collect();
-    let well_formed = !problems.iter().any(|p| p.severity == Severity::Error);
+    let values_typed = docs.len();
+    // The rules run on every entry that typed, unless a file or a path could not be read or
+    // parsed: what it declares is unknown, and every reference to it would be reported.
+    let every_file_typed = values_typed == files.len()
+        && !problems
+            .iter()
+            .any(|p| p.severity == Severity::Error && !matches!(p.place, Place::Pointer(..)));
     let Merged {
         document,
         owners,
+        acknowledge_at,
         problems: merge_problems,
+        untyped,
     } = merge::merge_typed(docs);
+    let acknowledged: Vec<_> = (document.acknowledge.iter().cloned())
+        .zip(acknowledge_at)
+        .collect();
+    crate::config::acknowledge::check(&acknowledged, &mut problems);
     let typed = !merge_problems.iter().any(|p| p.code == "invalid_value");
     problems.extend(merge_problems);
     let mut desired = None;
-    if well_formed && typed {
+    if every_file_typed && typed {
         // Role permissions as written place a violation on its line; roles are few.
         let roles = document.roles.clone();
         let mut d = document.into_desired();
         let mut warnings = Vec::new();
+        // Rule 5's key formats are the schema's too: reported once.
+        let reported: Vec<(&'static str, Place)> = problems
+            .iter()
+            .filter(|p| is_key_format(p.code))
+            .map(|p| (p.code, p.place.clone()))
+            .collect();
         for v in rules::check(&d.state) {
+            if about_untyped(&untyped, v.kind, &v.key) {
+                continue;
+            }
             if v.severity == Severity::Warning {
                 warnings.push(v.clone());
             }
-            problems.push(violation(v, &d, &roles, &owners));
+            let p = violation(v, &d, &roles, &owners);
+            if !reported
+                .iter()
+                .any(|(c, pl)| *c == p.code && *pl == p.place)
+            {
+                problems.push(p);
+            }
         }
         d.warnings = Some(warnings);
         document_rules(&d, &owners, &mut problems);
+        problems.extend(crate::config::sensitive::record(&mut d, substitutions));
         desired = Some(d);
     } else if document.users.len() + document.tenants.len() > 10_000 {
         // Freeing a large document is slow (0.1 s for 100,000 users): not on the caller's path.
         drop_in_background(document);
     }
-    let diagnostics = place(&files, problems);
+    let mut diagnostics = place(&files, problems);
+    let redact = Redactor::new(secrets.clone());
+    for d in &mut diagnostics {
+        d.redact(&redact);
+    }
     if owners.len() > 10_000 {
         drop_in_background(owners);
     }
@@ -145,6 +260,7 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         desired: None,
         diagnostics,
         files: files.iter().map(|f| f.path.clone()).collect(),
+        secrets,
     };
     if checked.error_count() == 0 {
         checked.desired = desired.map(|mut d: Desired| {

@@ -9,7 +9,10 @@ use serde_json::Value;
 
 use crate::config::yaml::span::{escape, unescape};
 use crate::diagnostic::{FileId, Place, Problem, Target};
-use crate::rules::did_you_mean;
+use crate::rules::{
+    did_you_mean, invalid_email_message, invalid_key_message, EMAIL_PATTERN, INVALID_KEY_HELP,
+    INVALID_USER_HELP,
+};
 
 struct Compiled {
     schema: Value,
@@ -67,6 +70,36 @@ fn report(id: FileId, e: &jsonschema::ValidationError<'_>, c: &Compiled, out: &m
                     .help(help),
                 );
             }
+        }
+        ValidationErrorKind::PropertyNames { error } => {
+            // Rule 5's key formats, declared in the schema: reported as the rule words them.
+            let name = match error.instance().as_ref() {
+                Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            let map = ptr.rsplit('/').next().unwrap_or_default();
+            let place = Place::Pointer(id, format!("{ptr}/{}", escape(&name)), Target::Key);
+            out.push(if map == "users" {
+                Problem::error("invalid_email", place, invalid_email_message(&name))
+                    .label("not an e-mail address")
+                    .help(INVALID_USER_HELP)
+            } else {
+                let noun = map.strip_suffix('s').unwrap_or(map);
+                Problem::error("invalid_key", place, invalid_key_message(noun, &name))
+                    .label("invalid key")
+                    .help(INVALID_KEY_HELP)
+            });
+        }
+        ValidationErrorKind::Pattern { pattern } if pattern == EMAIL_PATTERN => {
+            let text = e.instance().as_str().unwrap_or_default();
+            out.push(
+                Problem::error(
+                    "invalid_email",
+                    Place::Pointer(id, ptr.clone(), Target::Value),
+                    invalid_email_message(text),
+                )
+                .label("not an e-mail address"),
+            );
         }
         ValidationErrorKind::Required { property } => {
             let name = property.as_str().unwrap_or_default();

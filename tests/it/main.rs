@@ -8,16 +8,24 @@
 
 mod common;
 
+mod access_003;
+mod access_api;
+mod access_matrix;
 mod apply_lock;
+mod cli;
 mod protected;
 mod reconcile;
+mod review_loop;
 mod schema;
+mod secrets;
 mod sensitive;
 mod server_access;
 mod server_api;
 mod server_cli;
 mod server_openapi;
+mod server_replicas;
 mod tenant_scope;
 mod validate_cli;
+mod workflow_run;
 mod workflows;
 mod yaml_suite;

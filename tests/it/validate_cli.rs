@@ -362,3 +362,82 @@ fn a_closed_stdout_ends_quietly_with_the_commands_status() {
         );
     }
 }
+
+/// The codes `validate --format json` reports for `paths`, in order, and the exit code.
+fn codes(dir: &Path, paths: &[&str]) -> (Vec<String>, i32) {
+    let out = cargo_bin_cmd!("tenantctl")
+        .args(["validate", "--format", "json"])
+        .args(paths)
+        .current_dir(dir)
+        .output()
+        .expect("run tenantctl");
+    let diagnostics: serde_json::Value =
+        serde_json::from_slice(&out.stdout).expect("validate --format json prints JSON");
+    let codes = diagnostics
+        .as_array()
+        .expect("an array of diagnostics")
+        .iter()
+        .map(|d| d["code"].as_str().unwrap_or_default().to_string())
+        .collect();
+    (codes, out.status.code().unwrap_or(-1))
+}
+
+/// A schema mistake does not hide the rules' mistakes: the rules run on everything that
+/// typed, in the same file and in the other files, and a mistake both report (a bad
+/// e-mail key) is reported once.
+#[test]
+fn schema_and_rule_problems_are_reported_in_one_run() {
+    let (five, code) = codes(&root(), &["examples/invalid/five_mistakes.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(
+        five,
+        [
+            "tenantctl::wrong_type",
+            "tenantctl::unknown_permission",
+            "tenantctl::unknown_plan",
+            "tenantctl::no_org_admin",
+            "tenantctl::invalid_email",
+        ]
+    );
+    let (two, _) = codes(&root(), &["examples/invalid/key_and_missing_field.yaml"]);
+    assert_eq!(two, ["tenantctl::missing_field", "tenantctl::invalid_key"]);
+
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(
+        tmp.path().join("a.yaml"),
+        "plans:\n  essential:\n    limits: { users: many }\n",
+    )
+    .expect("write");
+    std::fs::write(
+        tmp.path().join("b.yaml"),
+        "tenants:\n  acme:\n    plan: essentail\nusers:\n  a@acme.example:\n    status: blokced\n    memberships: { acme: { role: org_admin } }\n  b@acme.example:\n    memberships: { acme: { role: org_admin } }\n",
+    )
+    .expect("write");
+    let (both, code) = codes(tmp.path(), &["a.yaml", "b.yaml"]);
+    assert_eq!(code, 1);
+    // The user with a bad status keeps their membership: no `no_org_admin`/`single_org_admin` noise.
+    assert_eq!(
+        both,
+        [
+            "tenantctl::wrong_type",
+            "tenantctl::unknown_plan",
+            "tenantctl::invalid_value",
+        ]
+    );
+}
+
+/// A file whose shape is wrong above its entries (a misspelt section) hides what it
+/// declares: the rules do not run rather than report every reference to it.
+#[test]
+fn a_misspelt_section_stops_the_rules() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    std::fs::write(tmp.path().join("a.yaml"), "plan:\n  essential: {}\n").expect("write");
+    std::fs::write(
+        tmp.path().join("b.yaml"),
+        "tenants:\n  acme:\n    plan: essential\n",
+    )
+    .expect("write");
+    let (codes, code) = codes(tmp.path(), &["a.yaml", "b.yaml"]);
+    assert_eq!(code, 1);
+    assert_eq!(codes, ["tenantctl::unknown_field"]);
+}

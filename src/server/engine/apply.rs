@@ -7,32 +7,33 @@ use std::collections::HashSet;
 use serde_json::json;
 
 use crate::model::{keys, AnySpec, Kind, Meta, State};
-use crate::rules::Violation;
+use crate::rules::{Recheck, Violations};
 use crate::server::authz::{self, Principal};
 use crate::server::error::ApiError;
 use crate::server::store::AuditOp;
 
 use super::identity::{check_key, identity_problem};
 use super::journal::Journal;
+use super::snapshot::Snapshot;
 use super::{refusals, Effect, Mutation, WriteRequest};
 
 /// What applying a mutation left: whether it created its resource, and the resource
 /// afterwards (None: deleted).
 pub type Applied = (bool, Option<(Meta, AnySpec)>);
 
-/// Applies every mutation of `req` to `state`, then checks the write as a whole (users it
-/// created, the platform's rules). Returns what each mutation left and the rule violations
-/// of the state afterwards; on error the caller undoes the journal.
+/// Applies every mutation of `req` to `snap`, then checks the write as a whole (users it
+/// created, the platform's rules, rechecked where the write reaches). Returns what each
+/// mutation left and the recheck of the rules; on error the caller undoes the journal.
 pub(super) fn apply_all(
-    state: &mut State,
+    snap: &mut Snapshot,
     req: &WriteRequest,
     journal: &mut Journal,
-    before_violations: &[Violation],
-) -> Result<(Vec<Applied>, Vec<Violation>), ApiError> {
+    violations: &Violations,
+) -> Result<(Vec<Applied>, Recheck), ApiError> {
     let mut created_users = HashSet::new();
     let mut results = Vec::with_capacity(req.mutations.len());
     for (i, m) in req.mutations.iter().enumerate() {
-        let r = apply_one(state, &req.principal, m, journal, &mut created_users).map_err(|e| {
+        let r = apply_one(snap, &req.principal, m, journal, &mut created_users).map_err(|e| {
             if req.mutations.len() > 1 {
                 e.at_operation(i)
             } else {
@@ -41,15 +42,16 @@ pub(super) fn apply_all(
         })?;
         results.push(r);
     }
-    req.principal.check_created_users(state, &created_users)?;
-    let after = refusals::check(state, req, journal, before_violations)?;
-    Ok((results, after))
+    req.principal
+        .check_created_users(&snap.state, &created_users)?;
+    let recheck = refusals::check(snap, req, journal, violations)?;
+    Ok((results, recheck))
 }
 
 /// Applies one mutation: checks its key, its precondition and the access matrix, then sets
 /// the resource (or deletes it with what depends on it).
 fn apply_one(
-    state: &mut State,
+    snap: &mut Snapshot,
     principal: &Principal,
     m: &Mutation,
     journal: &mut Journal,
@@ -69,6 +71,7 @@ fn apply_one(
             },
         });
     }
+    let state = &snap.state;
     let before = state.get(kind, key);
     let hidden = |principal: &Principal, state: &State| {
         principal.visibility(state, kind, key) == authz::Visibility::Hidden
@@ -125,7 +128,7 @@ fn apply_one(
                     protected: protected.unwrap_or(false),
                 },
             };
-            journal.set(state, kind, key, Some((meta, spec.clone())), AuditOp::Put);
+            journal.set(snap, kind, key, Some((meta, spec.clone())), AuditOp::Put);
             Ok((before.is_none(), Some((meta, spec.clone()))))
         }
         Effect::Adopt => {
@@ -140,7 +143,7 @@ fn apply_one(
                 managed: true,
                 ..meta
             };
-            journal.set(state, kind, key, Some((meta, spec.clone())), AuditOp::Adopt);
+            journal.set(snap, kind, key, Some((meta, spec.clone())), AuditOp::Adopt);
             Ok((false, Some((meta, spec))))
         }
         Effect::Delete => {
@@ -151,7 +154,7 @@ fn apply_one(
             if meta.protected {
                 return Err(protected(kind, key, kind, key));
             }
-            delete_cascade(state, journal, kind, key)?;
+            delete_cascade(snap, journal, kind, key)?;
             Ok((false, None))
         }
     }
@@ -175,11 +178,12 @@ fn protected(kind: Kind, key: &str, pk: Kind, pkey: &str) -> ApiError {
 /// Deletes `kind/key` and everything that depends on it; refuses to delete a protected
 /// child.
 fn delete_cascade(
-    state: &mut State,
+    snap: &mut Snapshot,
     journal: &mut Journal,
     kind: Kind,
     key: &str,
 ) -> Result<(), ApiError> {
+    let state = &snap.state;
     let mut children: Vec<(Kind, String)> = Vec::new();
     let grants_to = |state: &State, tenant: &str, email: &str| -> Vec<(Kind, String)> {
         let suffix = format!("/user:{email}");
@@ -196,11 +200,10 @@ fn delete_cascade(
                 children.extend(state.keys_in(k, &prefix).map(|c| (k, c.to_string())));
             }
             children.extend(
-                state
-                    .memberships
-                    .keys()
-                    .filter(|m| keys::tenant_of(Kind::Membership, m) == Some(key))
-                    .map(|m| (Kind::Membership, m.clone())),
+                snap.index
+                    .membership_keys(key)
+                    .into_iter()
+                    .map(|m| (Kind::Membership, m)),
             );
         }
         Kind::User => {
@@ -228,24 +231,23 @@ fn delete_cascade(
                     .map(|c| (Kind::Grant, c.to_string())),
             );
             if let Some((t, w)) = keys::split2(key) {
-                let updates: Vec<(String, Meta, AnySpec)> = state
-                    .memberships
-                    .iter()
-                    .filter(|(k, m)| {
-                        keys::tenant_of(Kind::Membership, k) == Some(t)
-                            && m.spec.workspaces.iter().any(|x| x == w)
-                    })
+                let updates: Vec<(String, Meta, AnySpec)> = snap
+                    .index
+                    .membership_keys(t)
+                    .into_iter()
+                    .filter_map(|k| state.memberships.get(&k).map(|m| (k, m)))
+                    .filter(|(_, m)| m.spec.workspaces.iter().any(|x| x == w))
                     .map(|(k, m)| {
                         let mut spec = m.spec.clone();
                         spec.workspaces.retain(|x| x != w);
                         let mut meta = m.meta();
                         meta.version += 1;
-                        (k.clone(), meta, AnySpec::Membership(spec))
+                        (k, meta, AnySpec::Membership(spec))
                     })
                     .collect();
                 for (k, meta, spec) in updates {
                     journal.set(
-                        state,
+                        snap,
                         Kind::Membership,
                         &k,
                         Some((meta, spec)),
@@ -268,15 +270,15 @@ fn delete_cascade(
     }
     if let Some((pk, pkey)) = children
         .iter()
-        .find(|(k, c)| state.meta(*k, c).is_some_and(|m| m.protected))
+        .find(|(k, c)| snap.state.meta(*k, c).is_some_and(|m| m.protected))
     {
         return Err(protected(kind, key, *pk, pkey));
     }
     for (k, c) in children {
-        if state.contains(k, &c) {
-            journal.set(state, k, &c, None, AuditOp::CascadeDelete);
+        if snap.state.contains(k, &c) {
+            journal.set(snap, k, &c, None, AuditOp::CascadeDelete);
         }
     }
-    journal.set(state, kind, key, None, AuditOp::Delete);
+    journal.set(snap, kind, key, None, AuditOp::Delete);
     Ok(())
 }

@@ -7,7 +7,10 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::json;
 
 use crate::model::{keys, AnySpec, Kind, Meta, State};
+use crate::rules::Touched;
 use crate::server::store::{AuditOp, AuditSubject, NewAudit};
+
+use super::snapshot::Snapshot;
 
 /// The audit form of a resource.
 fn resource_json(meta: &Meta, spec: &AnySpec) -> serde_json::Value {
@@ -28,20 +31,17 @@ pub(super) struct Journal {
 }
 
 impl Journal {
-    /// Sets `kind/key` to `new` (None: removes it) in `state`, recording `op`.
+    /// Sets `kind/key` to `new` (None: removes it) in `snap`, recording `op`.
     pub(super) fn set(
         &mut self,
-        state: &mut State,
+        snap: &mut Snapshot,
         kind: Kind,
         key: &str,
         new: Option<(Meta, AnySpec)>,
         op: AuditOp,
     ) {
         let after_json = new.as_ref().map(|(m, s)| resource_json(m, s).to_string());
-        let prev = match new {
-            Some((meta, spec)) => state.insert(key.to_string(), meta, spec),
-            None => state.remove(kind, key),
-        };
+        let prev = snap.set(kind, key, new);
         self.audit.push(NewAudit {
             op,
             subject: AuditSubject::Resource(kind),
@@ -58,17 +58,23 @@ impl Journal {
     }
 
     /// Puts back every resource as it was before the write.
-    pub(super) fn undo(self, state: &mut State) {
+    pub(super) fn undo(self, snap: &mut Snapshot) {
         for (kind, key, prev) in self.undo.into_iter().rev() {
-            match prev {
-                Some((meta, spec)) => {
-                    state.insert(key, meta, spec);
-                }
-                None => {
-                    state.remove(kind, &key);
-                }
-            }
+            snap.set(kind, &key, prev);
         }
+    }
+
+    /// Each touched resource, whether it existed before the write and exists after it.
+    pub(super) fn changes<'a>(&'a self, state: &State) -> Vec<Touched<'a>> {
+        self.touched
+            .iter()
+            .map(|(kind, key)| Touched {
+                kind: *kind,
+                key,
+                existed: self.existed_before(state, *kind, key),
+                exists: state.contains(*kind, key),
+            })
+            .collect()
     }
 
     /// Whether `kind/key` existed before the write.

@@ -1,38 +1,45 @@
-//! The write path and the in-memory state. The whole [`State`] lives in memory (loaded at
-//! start, reloaded when another process moved the database's revision); a write takes the
-//! lock, grows the revision in the database (the cross-process write lock), applies its
-//! mutations to the state with an undo log, checks the access matrix and the platform's
-//! rules, persists what it touched in the same transaction, and undoes everything on any
-//! failure: all or nothing.
+//! The write path and the in-memory state. The whole [`State`] lives in memory, twice: the
+//! committed snapshot readers see (swapped at each commit, never locked) and a spare copy a
+//! write works on. A write takes the writer's lock, grows the revision in the database (the
+//! cross-process write lock), catches up with what other processes wrote, applies its
+//! mutations to the spare copy with an undo log, checks the access matrix and the rules
+//! where the write reaches, persists what it touched with the change log in the same
+//! transaction, and publishes the copy; on any failure it undoes everything: all or
+//! nothing. The previous snapshot becomes the spare once its last reader lets it go, and
+//! gets the write's changes before the next write (two copies, one write apart).
 //!
-//! This file holds the state, reads and the write's transaction; `apply` applies the
-//! mutations (and cascades deletes), `journal` records what they changed, `refusals` decides
-//! which rule violations refuse the write, and `identity` checks the shape of keys.
+//! This file holds the engine, reads and the swap of the copies; `write` the write's
+//! transaction, `replica` the catch-up with other processes, `snapshot` one copy (with its
+//! serialised resources), `apply` the mutations (and cascades), `journal` what they changed,
+//! `refusals` which rule violations refuse the write, and `identity` the shape of keys.
 
 mod apply;
 mod identity;
 mod journal;
 mod refusals;
+mod replica;
+mod snapshot;
+mod write;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
+use arc_swap::ArcSwap;
 use bytes::Bytes;
-use serde_json::json;
-use tokio::sync::RwLock;
 
 use crate::api::SensitiveField;
 use crate::model::{AnySpec, Kind, State};
-use crate::rules::{self, Violation};
+use crate::rules::Violations;
 
-use super::authz::Principal;
+use super::authz::{Actor, Principal};
 use super::error::ApiError;
-use super::sensitive;
-use super::store::{Db, ResourceRow, Tx};
+use super::store::Db;
 
 pub use apply::Applied;
 pub use identity::check_key;
-use journal::Journal;
+pub use replica::listen;
+use snapshot::{Change, Snapshot};
 
 /// What a mutation does to its resource.
 #[derive(Debug, Clone)]
@@ -103,239 +110,134 @@ pub struct WriteOutcome {
     pub results: Vec<Applied>,
 }
 
-struct Inner {
-    state: State,
-    /// The rule violations of `state` (computed lazily, kept per revision).
-    violations: Option<Arc<Vec<Violation>>>,
+/// The writer's side: what only one write (or catch-up) at a time touches.
+struct Writer {
+    /// The copy readers no longer see (None after a failure left it half-updated: the next
+    /// write copies the current one).
+    spare: Option<Arc<Snapshot>>,
+    /// The changes committed in the current snapshot and not yet in the spare.
+    pending: Vec<Change>,
+    /// The rule violations of the current snapshot.
+    violations: Violations,
 }
 
 /// The platform's state and its write path.
 pub struct Engine {
     pub db: Db,
-    inner: RwLock<Inner>,
-    /// The serialized full state, by revision (what makes GET /state fast).
-    state_json: Mutex<Option<(i64, Bytes)>>,
+    /// The last committed state: what every read sees.
+    current: ArcSwap<Snapshot>,
+    writer: tokio::sync::Mutex<Writer>,
+    /// The whole state document, by revision (what makes GET /state fast for system tokens).
+    document: Mutex<Option<(i64, Bytes)>>,
 }
 
 impl Engine {
     /// Loads the state from `db`.
     pub async fn load(db: Db) -> Result<Engine, ApiError> {
         let state = db.load_state().await?;
+        let violations = Violations::of(&state);
+        let snap = Snapshot::new(state);
+        let spare = snap.clone();
         Ok(Engine {
             db,
-            inner: RwLock::new(Inner {
-                state,
-                violations: None,
+            current: ArcSwap::from_pointee(snap),
+            writer: tokio::sync::Mutex::new(Writer {
+                spare: Some(Arc::new(spare)),
+                pending: Vec::new(),
+                violations,
             }),
-            state_json: Mutex::new(None),
+            document: Mutex::new(None),
         })
     }
 
-    /// Reloads the state if another process wrote to the database since we last looked.
-    async fn sync(&self) -> Result<(), ApiError> {
+    /// The last committed snapshot, brought up to the database's revision first if another
+    /// process wrote since (one query of the revision; the catch-up applies the changes).
+    async fn synced(&self) -> Result<Arc<Snapshot>, ApiError> {
         let rev = self.db.revision().await?;
-        if rev == self.inner.read().await.state.revision {
-            return Ok(());
+        let snap = self.current.load_full();
+        if snap.state.revision >= rev {
+            return Ok(snap);
         }
-        let mut inner = self.inner.write().await;
-        if inner.state.revision != rev {
-            let state = self.db.load_state().await?;
-            inner.state = state;
-            inner.violations = None;
-        }
-        Ok(())
+        drop(snap);
+        self.catch_up(rev).await?;
+        Ok(self.current.load_full())
+    }
+
+    /// The revision of the last committed snapshot, as this process knows it (no query).
+    pub fn revision(&self) -> i64 {
+        self.current.load().state.revision
     }
 
     /// Runs `f` on the current state.
     pub async fn read<T>(&self, f: impl FnOnce(&State) -> T) -> Result<T, ApiError> {
-        self.sync().await?;
-        let inner = self.inner.read().await;
-        Ok(f(&inner.state))
+        let snap = self.synced().await?;
+        Ok(f(&snap.state))
     }
 
-    /// The serialized state visible to `principal` (cached per revision for system tokens).
+    /// The serialized state visible to `principal` (cached per revision for the system).
     pub async fn state_json(&self, principal: &Principal) -> Result<Bytes, ApiError> {
-        principal.require_admin()?;
-        self.sync().await?;
-        let inner = self.inner.read().await;
-        if !principal.is_system() {
-            let filtered = principal.filter_state(&inner.state)?;
-            return serde_json::to_vec(&filtered)
-                .map(Bytes::from)
-                .map_err(|e| ApiError::Internal(e.to_string()));
-        }
-        let rev = inner.state.revision;
-        if let Ok(cache) = self.state_json.lock() {
-            if let Some((r, bytes)) = cache.as_ref() {
-                if *r == rev {
-                    return Ok(bytes.clone());
+        let snap = self.synced().await?;
+        let rev = snap.state.revision;
+        // The whole document (cached) only for a principal that acts as the system: a
+        // system token acting as a user who is not a super admin reads nothing.
+        let whole = matches!(principal.actor(&snap.state)?, Actor::System);
+        if whole {
+            if let Ok(cache) = self.document.lock() {
+                if let Some((r, bytes)) = cache.as_ref() {
+                    if *r == rev {
+                        return Ok(bytes.clone());
+                    }
                 }
             }
         }
-        let bytes = Bytes::from(
-            serde_json::to_vec(&inner.state).map_err(|e| ApiError::Internal(e.to_string()))?,
-        );
-        if let Ok(mut cache) = self.state_json.lock() {
-            *cache = Some((rev, bytes.clone()));
+        let p = principal.clone();
+        let bytes = tokio::task::spawn_blocking(move || snap.document_for(&p))
+            .await
+            .map_err(|e| ApiError::Internal(format!("state document task failed: {e}")))??;
+        if whole {
+            if let Ok(mut cache) = self.document.lock() {
+                if cache.as_ref().is_none_or(|(r, _)| *r < rev) {
+                    *cache = Some((rev, bytes.clone()));
+                }
+            }
         }
         Ok(bytes)
     }
 
-    /// Runs a write to completion even if the caller goes away (a dropped request must not
-    /// leave the in-memory state half-applied).
-    pub async fn write(self: &Arc<Self>, req: WriteRequest) -> Result<WriteOutcome, ApiError> {
-        let engine = Arc::clone(self);
-        match tokio::spawn(async move { engine.write_inner(req).await }).await {
-            Ok(r) => r,
-            Err(e) => Err(ApiError::Internal(format!("write task failed: {e}"))),
-        }
+    /// Takes the spare copy for a write, once no reader holds it any more, with the changes
+    /// it misses applied: an exact copy of the current snapshot, that readers do not see.
+    async fn take_spare(&self, w: &mut Writer) -> Snapshot {
+        let current = self.current.load_full();
+        let Some(mut spare) = w.spare.take() else {
+            w.pending.clear();
+            return (*current).clone();
+        };
+        let mut snap = loop {
+            match Arc::try_unwrap(spare) {
+                Ok(s) => break s,
+                Err(still_read) => {
+                    spare = still_read;
+                    tokio::time::sleep(Duration::from_micros(50)).await;
+                }
+            }
+        };
+        snap.apply(&w.pending);
+        w.pending.clear();
+        snap.state.revision = current.state.revision;
+        snap
     }
 
-    async fn write_inner(&self, req: WriteRequest) -> Result<WriteOutcome, ApiError> {
-        let mut guard = self.inner.write().await;
-        let inner = &mut *guard;
-        let mut tx = self.db.begin().await?;
-        let new_rev = tx.bump_revision().await?;
-        let prev_rev = new_rev - 1;
-        if inner.state.revision != prev_rev {
-            inner.state = tx.load_state().await?;
-            inner.state.revision = prev_rev;
-            inner.violations = None;
-        }
-        if let Some(expected) = req.expected_revision {
-            if expected != prev_rev {
-                tx.rollback().await?;
-                return Err(ApiError::Conflict {
-                    code: "stale_revision",
-                    message: format!(
-                        "the state is at revision {prev_rev}, not {expected}: plan again"
-                    ),
-                    details: json!({ "expected": expected, "actual": prev_rev }),
-                });
-            }
-        }
-        let before_violations = match &inner.violations {
-            Some(v) => Arc::clone(v),
-            None => {
-                let v = Arc::new(rules::check(&inner.state));
-                inner.violations = Some(Arc::clone(&v));
-                v
-            }
-        };
-        let state = &mut inner.state;
-        let mut journal = Journal::default();
-        let t_apply = std::time::Instant::now();
-        let result = apply::apply_all(state, &req, &mut journal, &before_violations);
-        let apply_ms = t_apply.elapsed().as_millis() as u64;
-        let (results, after_violations) = match result {
-            Ok(r) => r,
-            Err(e) => {
-                journal.undo(state);
-                tx.rollback().await?;
-                return Err(e);
-            }
-        };
-        if req.dry_run {
-            journal.undo(state);
-            tx.rollback().await?;
-            return Ok(WriteOutcome {
-                revision: prev_rev,
-                applied: req.mutations.len(),
-                results,
-            });
-        }
-        let t_persist = std::time::Instant::now();
-        let persisted = Self::persist(&mut tx, state, &journal, new_rev, &req).await;
-        let persisted = match persisted {
-            Ok(()) => tx.commit().await.map_err(ApiError::from),
-            Err(e) => {
-                let _ = tx.rollback().await;
-                Err(e)
-            }
-        };
-        if let Err(e) = persisted {
-            journal.undo(state);
-            return Err(e);
-        }
-        state.revision = new_rev;
-        inner.violations = Some(Arc::new(after_violations));
-        let applied = req.mutations.len();
-        let persist_ms = t_persist.elapsed().as_millis() as u64;
-        tracing::info!(
-            revision = new_rev,
-            operations = applied,
-            changes = journal.touched.len(),
-            token = %req.principal.token_id,
-            apply_ms,
-            persist_ms,
-            "write applied"
-        );
-        Ok(WriteOutcome {
-            revision: new_rev,
-            applied,
-            results,
-        })
+    /// Makes `snap` the current snapshot; the one it replaces becomes the spare, which
+    /// misses `changes`.
+    fn publish(&self, w: &mut Writer, snap: Snapshot, changes: Vec<Change>) {
+        let old = self.current.swap(Arc::new(snap));
+        w.spare = Some(old);
+        w.pending = changes;
     }
 
-    /// Writes what the write touched, its audit entries and an accepted invitation.
-    async fn persist(
-        tx: &mut Tx,
-        state: &State,
-        journal: &Journal,
-        revision: i64,
-        req: &WriteRequest,
-    ) -> Result<(), ApiError> {
-        let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
-        let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
-        for (kind, key) in &journal.touched {
-            match state.get(*kind, key) {
-                Some((meta, spec)) => upserts.push(ResourceRow {
-                    kind: *kind,
-                    key,
-                    meta,
-                    body: spec.to_value().to_string(),
-                }),
-                None => deletes.entry(*kind).or_default().push(key),
-            }
-        }
-        // Delete children first, upsert parents first: no ordering constraint exists in the
-        // schema, but keep the natural order for readers of the log.
-        for kind in Kind::ALL.iter().rev() {
-            if let Some(keys) = deletes.get(kind) {
-                tx.delete(*kind, keys).await?;
-            }
-        }
-        tx.upsert(&upserts).await?;
-        // Sensitive fields: declared ones replace what was known, deleted resources lose
-        // theirs, and no audit entry holds a sensitive value.
-        let known = tx.sensitive_fields().await?;
-        for (kind, key) in &journal.touched {
-            let k = (*kind, key.clone());
-            let fields = match req.sensitive.get(&k) {
-                Some(declared) if state.contains(*kind, key) => declared.as_slice(),
-                _ if known.contains_key(&k) && !state.contains(*kind, key) => &[],
-                _ => continue,
-            };
-            tx.set_sensitive(*kind, key, fields).await?;
-        }
-        let audit = sensitive::mask_audit(&journal.audit, &known, &req.sensitive);
-        tx.insert_audit(
-            revision,
-            &req.principal.token_id,
-            &audit,
-            req.change_set.as_deref(),
-            req.commit.as_deref(),
-        )
-        .await?;
-        if let Some(id) = &req.accept_invitation {
-            if !tx.accept_invitation(id).await? {
-                return Err(ApiError::Conflict {
-                    code: "invitation_not_pending",
-                    message: format!("invitation `{id}` is no longer pending"),
-                    details: json!({ "id": id }),
-                });
-            }
-        }
-        Ok(())
+    /// Gives back the spare taken for a write that did not commit (undone: equal to the
+    /// current snapshot).
+    fn give_back(w: &mut Writer, snap: Snapshot) {
+        w.spare = Some(Arc::new(snap));
     }
 }

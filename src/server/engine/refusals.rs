@@ -4,31 +4,35 @@
 //! already over its limit.
 
 use crate::model::{keys, AnySpec, Kind, State};
-use crate::rules::{self, limits, Violation};
+use crate::rules::{self, limits, Recheck, Violations};
 use crate::server::authz;
 use crate::server::error::ApiError;
 
 use super::journal::Journal;
+use super::snapshot::Snapshot;
 use super::WriteRequest;
 
-/// Checks `state` after the write journaled in `journal`; returns its violations, or the
-/// refusal.
+/// Checks `snap` after the write journaled in `journal`, where the write reaches: returns
+/// the recheck of the rules (to keep as the state's violations once the write commits), or
+/// the refusal. `violations` are those of the state before the write.
 pub(super) fn check(
-    state: &State,
+    snap: &Snapshot,
     req: &WriteRequest,
     journal: &Journal,
-    before_violations: &[Violation],
-) -> Result<Vec<Violation>, ApiError> {
+    violations: &Violations,
+) -> Result<Recheck, ApiError> {
+    let state = &snap.state;
     // Rule 6, on the net effect of the write.
     let net = journal.net_changes(state, &[Kind::User, Kind::Membership]);
     let changes: Vec<(Kind, &str, Option<&AnySpec>, Option<&AnySpec>)> = net
         .iter()
         .map(|(k, key, b, a)| (*k, key.as_str(), b.as_ref(), a.as_ref()))
         .collect();
-    let mut refused = authz::self_protection(&req.principal, &changes);
-    let after = rules::check(state);
+    let mut refused = authz::self_protection(&req.principal, state, &changes);
+    let recheck = violations.recheck(state, &snap.index, &journal.changes(state));
+    let before_violations = violations.before(&recheck);
     // A tenant already over a limit (an accepted rule-9 risk) may not grow further.
-    for v in &after {
+    for v in recheck.after() {
         if v.code == "limit_exceeded"
             && v.kind == Kind::Tenant
             && usage_grew(state, journal, &v.key)
@@ -41,7 +45,7 @@ pub(super) fn check(
             }
         }
     }
-    let new = rules::new_errors(before_violations, after.clone());
+    let new = rules::new_errors(&before_violations, recheck.after().cloned().collect());
     for v in new {
         let exempt = match v.code {
             // A tenant created by this write has no members yet.
@@ -67,7 +71,7 @@ pub(super) fn check(
             violations: refused,
         });
     }
-    Ok(after)
+    Ok(recheck)
 }
 
 /// Whether this write lowered a limit of tenant `t` below its usage without adding to that

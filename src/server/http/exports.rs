@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 
 use crate::model::{keys, Kind, UserStatus};
 use crate::server::authz::Visibility;
-use crate::server::error::ApiResult;
+use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{Auth, QueryPairs};
 use super::route::{Route, Routes, Schema};
@@ -45,16 +45,17 @@ async fn users_csv(
     Auth(p): Auth,
     q: QueryPairs,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     q.only(&[])?;
     let created: HashMap<String, String> = app.engine.db.user_created().await?;
     let body = app
         .engine
-        .read(|s| {
+        .read(|s| -> Result<String, ApiError> {
+            let actor = p.actor(s)?;
+            actor.require(s, "users.export")?;
             let mut out =
                 String::from("first_name,last_name,email,created,status,language,tenant,role\n");
             for (key, m) in &s.memberships {
-                if p.visibility(s, Kind::Membership, key) != Visibility::Visible {
+                if actor.visibility(s, Kind::Membership, key) != Visibility::Visible {
                     continue;
                 }
                 let Some((email, tenant)) = keys::split2(key) else {
@@ -90,9 +91,9 @@ async fn users_csv(
                 }
                 out.push('\n');
             }
-            out
+            Ok(out)
         })
-        .await?;
+        .await??;
     Ok((
         [(
             header::CONTENT_TYPE,

@@ -2,6 +2,7 @@
 //! and their OpenAPI description, declared once), merged here into the router with body
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
+mod access;
 mod apply_lock;
 mod audit;
 mod batch;
@@ -74,6 +75,7 @@ pub fn routes() -> Routes {
     Routes::default()
         .merge(meta::router())
         .merge(state::router())
+        .merge(access::router())
         .merge(batch::router())
         .merge(apply_lock::router())
         .merge(sensitive::router())

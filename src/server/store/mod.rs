@@ -38,6 +38,7 @@ macro_rules! dispatch_tx {
 
 mod apply_lock;
 mod audit;
+mod changes;
 mod invitations;
 mod password_resets;
 mod resources;
@@ -46,6 +47,7 @@ mod tokens;
 
 pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
+pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
@@ -59,6 +61,11 @@ pub enum StoreError {
     BadUrl(String),
     #[error("cannot create the directory `{path}` of the SQLite database: {source}")]
     CreateDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot create the SQLite database `{path}`: {source}")]
+    CreateFile {
         path: String,
         source: std::io::Error,
     },
@@ -81,6 +88,28 @@ impl StoreError {
     }
 }
 
+/// Creates a new SQLite database file readable by its owner only (0600 on Unix): it holds
+/// every user and every token hash. SQLite gives its `-wal` and `-shm` files the database
+/// file's permissions. An existing file is left as it is.
+fn create_private(path: &str) -> Result<(), StoreError> {
+    let file = path.split('?').next().unwrap_or(path);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    match options.open(file) {
+        Ok(_) => Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(source) => Err(StoreError::CreateFile {
+            path: file.to_string(),
+            source,
+        }),
+    }
+}
+
 /// The embedded migrations, shared by SQLite and PostgreSQL: (version, name, SQL). Each
 /// helper of a round numbers its own in its range (see `migrations/`).
 const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -94,6 +123,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         101,
         "sensitive_fields",
         include_str!("../../../migrations/0101_sensitive_fields.sql"),
+    ),
+    (
+        160,
+        "changes",
+        include_str!("../../../migrations/0160_changes.sql"),
     ),
 ];
 
@@ -187,6 +221,9 @@ impl Db {
                         })?;
                     }
                 }
+            }
+            if path != ":memory:" {
+                create_private(path)?;
             }
             let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
                 .create_if_missing(true)

@@ -17,6 +17,21 @@ pub struct ResourceRow<'a> {
     pub body: String,
 }
 
+/// A stored resource's kind and spec, from its `kind` and `body` columns.
+pub(super) fn parse_resource(
+    kind_s: &str,
+    key: String,
+    body: &str,
+) -> Result<(Kind, String, AnySpec), StoreError> {
+    let corrupt =
+        |message: String| StoreError::corrupt(format!("resource `{kind_s}/{key}`"), message);
+    let kind = Kind::parse(kind_s).ok_or_else(|| corrupt("unknown kind".into()))?;
+    let value: serde_json::Value =
+        serde_json::from_str(body).map_err(|e| corrupt(e.to_string()))?;
+    let spec = AnySpec::from_value(kind, value).map_err(|e| corrupt(e.to_string()))?;
+    Ok((kind, key, spec))
+}
+
 impl Db {
     /// Creation times of the users, by e-mail.
     pub async fn user_created(&self) -> Result<HashMap<String, String>, StoreError> {
@@ -41,12 +56,8 @@ impl Tx {
             let rows = sqlx::query("SELECT kind, rkey, body, version, managed, protected FROM resources").fetch_all(&mut **t).await?;
             for r in rows {
                 let kind_s: String = r.try_get("kind")?;
-                let key: String = r.try_get("rkey")?;
                 let body: String = r.try_get("body")?;
-                let corrupt = |message: String| StoreError::corrupt(format!("resource `{kind_s}/{key}`"), message);
-                let kind = Kind::parse(&kind_s).ok_or_else(|| corrupt("unknown kind".into()))?;
-                let value: serde_json::Value = serde_json::from_str(&body).map_err(|e| corrupt(e.to_string()))?;
-                let spec = AnySpec::from_value(kind, value).map_err(|e| corrupt(e.to_string()))?;
+                let (_, key, spec) = parse_resource(&kind_s, r.try_get("rkey")?, &body)?;
                 let meta = Meta { version: r.try_get("version")?, managed: r.try_get("managed")?, protected: r.try_get("protected")? };
                 state.insert(key, meta, spec);
             }

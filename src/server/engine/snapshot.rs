@@ -1,0 +1,305 @@
+//! One copy of the platform's state as readers see it: the [`State`], the members of each
+//! tenant ([`MembersIndex`]) and, once a full state has been asked for, each resource
+//! serialised on its own, so that `GET /state` after a write re-serialises only what the
+//! write changed. A committed snapshot is immutable; the engine keeps two and writes into
+//! the one readers no longer see (see `mod.rs`).
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use bytes::Bytes;
+use serde::Serialize;
+
+use crate::model::{keys, AnySpec, Entry, Kind, MembersIndex, Meta, State};
+use crate::server::authz::{self, Actor, Principal, Visibility};
+use crate::server::error::ApiError;
+
+/// A resource as a write left it: its bookkeeping and spec, or None when deleted.
+pub type Value = Option<(Meta, AnySpec)>;
+
+/// One committed change of one resource, ready to be applied to the other copy.
+#[derive(Debug, Clone)]
+pub struct Change {
+    pub kind: Kind,
+    pub key: String,
+    pub value: Value,
+    /// Its `"key":{…}` member of the state document, when the copy it was made on had them.
+    pub json: Option<Bytes>,
+}
+
+/// The state as of one revision, with what makes reading it cheap.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub state: State,
+    pub index: MembersIndex,
+    json: OnceLock<Fragments>,
+}
+
+/// Every resource serialised as its member of the state document (`"key":{…}`), by kind.
+#[derive(Debug, Clone, Default)]
+struct Fragments {
+    by_kind: Vec<BTreeMap<String, Bytes>>,
+    /// The total length of the fragments.
+    len: usize,
+}
+
+fn internal(e: serde_json::Error) -> ApiError {
+    ApiError::Internal(e.to_string())
+}
+
+/// `"key":{"version":…,"managed":…,"protected":…,"spec":…}`, as serde writes `State`.
+fn fragment<S: Serialize>(key: &str, entry: &Entry<S>) -> Result<Bytes, serde_json::Error> {
+    let mut out = Vec::with_capacity(128);
+    serde_json::to_writer(&mut out, key)?;
+    out.push(b':');
+    serde_json::to_writer(&mut out, entry)?;
+    Ok(Bytes::from(out))
+}
+
+/// The fragment of `kind/key` in `state`.
+fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, serde_json::Error> {
+    macro_rules! of {
+        ($($k:ident => $f:ident),*) => {
+            match kind { $( Kind::$k => state.$f.get(key).map(|e| fragment(key, e)).transpose(), )* }
+        };
+    }
+    of!(Plan => plans, Model => models, Role => roles, Tenant => tenants, Workspace => workspaces,
+        TenantModel => tenant_models, Grant => grants, User => users, Membership => memberships,
+        UserModel => user_models)
+}
+
+impl Fragments {
+    fn build(state: &State) -> Result<Fragments, serde_json::Error> {
+        let mut out = Fragments {
+            by_kind: vec![BTreeMap::new(); Kind::ALL.len()],
+            len: 0,
+        };
+        for (i, &kind) in Kind::ALL.iter().enumerate() {
+            for key in state.keys(kind) {
+                if let Some(f) = fragment_of(state, kind, key)? {
+                    out.len += f.len();
+                    out.by_kind[i].insert(key.to_string(), f);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    fn set(&mut self, kind: Kind, key: &str, json: Option<Bytes>) {
+        let map = &mut self.by_kind[kind_index(kind)];
+        let old = match json {
+            Some(f) => {
+                self.len += f.len();
+                map.insert(key.to_string(), f.clone())
+            }
+            None => map.remove(key),
+        };
+        self.len -= old.map_or(0, |f| f.len());
+    }
+
+    fn get(&self, kind: Kind, key: &str) -> Option<&Bytes> {
+        self.by_kind[kind_index(kind)].get(key)
+    }
+}
+
+fn kind_index(kind: Kind) -> usize {
+    Kind::ALL.iter().position(|k| *k == kind).unwrap_or(0)
+}
+
+/// Writes the state document from its members: `{"revision":N,"plans":{…},…}`.
+struct Document {
+    out: Vec<u8>,
+}
+
+impl Document {
+    fn new(revision: i64, capacity: usize) -> Document {
+        let mut out = Vec::with_capacity(capacity + 256);
+        out.extend_from_slice(b"{\"revision\":");
+        out.extend_from_slice(revision.to_string().as_bytes());
+        Document { out }
+    }
+
+    fn kind<'a>(&mut self, kind: Kind, members: impl Iterator<Item = &'a Bytes>) {
+        self.out.extend_from_slice(b",\"");
+        self.out.extend_from_slice(kind.plural().as_bytes());
+        self.out.extend_from_slice(b"\":{");
+        for (i, m) in members.enumerate() {
+            if i > 0 {
+                self.out.push(b',');
+            }
+            self.out.extend_from_slice(m);
+        }
+        self.out.push(b'}');
+    }
+
+    fn finish(mut self) -> Bytes {
+        self.out.push(b'}');
+        Bytes::from(self.out)
+    }
+}
+
+impl Snapshot {
+    pub fn new(state: State) -> Snapshot {
+        let index = MembersIndex::build(&state);
+        Snapshot {
+            state,
+            index,
+            json: OnceLock::new(),
+        }
+    }
+
+    /// Sets `kind/key` to `value` in the state and the index; returns what it was. The
+    /// serialised form is brought up to date by [`Snapshot::set_json`] once the write commits.
+    pub fn set(&mut self, kind: Kind, key: &str, value: Value) -> Value {
+        let prev = match value {
+            Some((meta, spec)) => self.state.insert(key.to_string(), meta, spec),
+            None => self.state.remove(kind, key),
+        };
+        if kind == Kind::Membership {
+            if self.state.contains(kind, key) {
+                self.index.insert(key);
+            } else {
+                self.index.remove(key);
+            }
+        }
+        prev
+    }
+
+    /// The committed changes of `touched`, with their values in this snapshot, serialised
+    /// when this snapshot keeps serialised resources (which it then brings up to date).
+    pub fn commit_json(&mut self, touched: impl Iterator<Item = (Kind, String)>) -> Vec<Change> {
+        let mut out = Vec::new();
+        for (kind, key) in touched {
+            let value = self.state.get(kind, &key);
+            let json = self.refresh(kind, &key, None);
+            out.push(Change {
+                kind,
+                key,
+                value,
+                json,
+            });
+        }
+        out
+    }
+
+    /// Applies changes committed on the other copy.
+    pub fn apply(&mut self, changes: &[Change]) {
+        for c in changes {
+            self.set(c.kind, &c.key, c.value.clone());
+            self.refresh(c.kind, &c.key, c.json.clone());
+        }
+    }
+
+    /// Brings the serialised form of `kind/key` up to date (with `json` when the other copy
+    /// made it); returns it. Serialising our own types does not fail; if it did, the
+    /// serialised resources are dropped and built again at the next full read.
+    fn refresh(&mut self, kind: Kind, key: &str, json: Option<Bytes>) -> Option<Bytes> {
+        let state = &self.state;
+        let f = self.json.get_mut()?;
+        let json = match json {
+            Some(j) => Ok(Some(j)),
+            None => fragment_of(state, kind, key),
+        };
+        match json {
+            Ok(j) => {
+                f.set(kind, key, j.clone());
+                j
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "cannot serialise {kind} `{key}`");
+                self.json = OnceLock::new();
+                None
+            }
+        }
+    }
+
+    fn fragments(&self) -> Result<&Fragments, ApiError> {
+        if let Some(f) = self.json.get() {
+            return Ok(f);
+        }
+        let built = Fragments::build(&self.state).map_err(internal)?;
+        Ok(self.json.get_or_init(|| built))
+    }
+
+    /// The whole state document (what a system token reads).
+    pub fn document(&self) -> Result<Bytes, ApiError> {
+        let f = self.fragments()?;
+        let mut doc = Document::new(
+            self.state.revision,
+            f.len + f.by_kind.iter().map(BTreeMap::len).sum::<usize>(),
+        );
+        for (i, &kind) in Kind::ALL.iter().enumerate() {
+            doc.kind(kind, f.by_kind[i].values());
+        }
+        Ok(doc.finish())
+    }
+
+    /// The state document as `principal` may read it: the same bytes as serialising
+    /// [`Principal::filter_state`], built from the resources of its tenant only (a
+    /// workspace it sees by name only is serialised redacted).
+    pub fn document_for(&self, principal: &Principal) -> Result<Bytes, ApiError> {
+        let state = &self.state;
+        let actor = principal.actor(state)?;
+        let Actor::Tenant(standing) = actor else {
+            return self.document();
+        };
+        let t = standing.tenant;
+        actor.require(state, "organization.read")?;
+        let f = self.fragments()?;
+        let members: Vec<&str> = self.index.members(t).collect();
+        let prefix = format!("{t}/");
+        let mut doc = Document::new(state.revision, 64 * 1024);
+        for &kind in Kind::ALL {
+            let mut candidates: Vec<String> = match kind {
+                Kind::Plan | Kind::Model | Kind::Role => {
+                    state.keys(kind).map(str::to_string).collect()
+                }
+                Kind::Tenant => vec![t.to_string()],
+                Kind::Workspace | Kind::TenantModel | Kind::Grant => {
+                    state.keys_in(kind, &prefix).map(str::to_string).collect()
+                }
+                Kind::User => members.iter().map(|u| u.to_string()).collect(),
+                Kind::Membership => members.iter().map(|u| keys::join(&[u, t])).collect(),
+                Kind::UserModel => members
+                    .iter()
+                    .flat_map(|u| {
+                        let p = format!("{u}/");
+                        state
+                            .keys_in(kind, &p)
+                            .map(str::to_string)
+                            .collect::<Vec<_>>()
+                    })
+                    .collect(),
+            };
+            candidates.sort_unstable();
+            let mut shown: Vec<Bytes> = Vec::new();
+            for key in &candidates {
+                match actor.list_visibility(state, kind, key) {
+                    Visibility::Visible => shown.extend(f.get(kind, key).cloned()),
+                    Visibility::Names => shown.extend(redacted(state, key).map_err(internal)?),
+                    Visibility::Forbidden | Visibility::Hidden => {}
+                }
+            }
+            doc.kind(kind, shown.iter());
+        }
+        Ok(doc.finish())
+    }
+}
+
+/// The fragment of workspace `key` as a principal that sees its name only reads it
+/// ([`authz::redact`]).
+fn redacted(state: &State, key: &str) -> Result<Option<Bytes>, serde_json::Error> {
+    let Some(e) = state.workspaces.get(key) else {
+        return Ok(None);
+    };
+    let AnySpec::Workspace(spec) = authz::redact(&AnySpec::Workspace(e.spec.clone())) else {
+        return Ok(None);
+    };
+    let mut entry = e.clone();
+    entry.spec = spec;
+    fragment(key, &entry).map(Some)
+}
+
+#[cfg(test)]
+#[path = "snapshot_tests.rs"]
+mod tests;

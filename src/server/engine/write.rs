@@ -1,0 +1,183 @@
+//! A write's transaction: the revision bump (the cross-process lock), the catch-up with
+//! other processes, the mutations on the spare copy, the rules where the write reaches, the
+//! rows, the audit and the change log persisted together, then the copy published.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Instant;
+
+use serde_json::json;
+
+use crate::model::{Kind, State};
+
+use super::journal::Journal;
+use super::{apply, Engine, WriteOutcome, WriteRequest};
+use crate::server::error::ApiError;
+use crate::server::sensitive;
+use crate::server::store::{ResourceRow, Tx};
+
+impl Engine {
+    /// Runs a write to completion even if the caller goes away (a dropped request must not
+    /// leave the in-memory state half-applied).
+    pub async fn write(self: &Arc<Self>, req: WriteRequest) -> Result<WriteOutcome, ApiError> {
+        let engine = Arc::clone(self);
+        match tokio::spawn(async move { engine.write_inner(req).await }).await {
+            Ok(r) => r,
+            Err(e) => Err(ApiError::Internal(format!("write task failed: {e}"))),
+        }
+    }
+
+    async fn write_inner(&self, req: WriteRequest) -> Result<WriteOutcome, ApiError> {
+        let mut guard = self.writer.lock().await;
+        let w = &mut *guard;
+        let mut tx = self.db.begin().await?;
+        let new_rev = tx.bump_revision().await?;
+        let prev_rev = new_rev - 1;
+        if self.current.load().state.revision != prev_rev {
+            // Another process wrote since: its changes first (this transaction holds the
+            // write lock, so nothing moves meanwhile).
+            self.catch_up_in(w, &mut tx, prev_rev).await?;
+        }
+        if let Some(expected) = req.expected_revision {
+            if expected != prev_rev {
+                tx.rollback().await?;
+                return Err(ApiError::Conflict {
+                    code: "stale_revision",
+                    message: format!(
+                        "the state is at revision {prev_rev}, not {expected}: plan again"
+                    ),
+                    details: json!({ "expected": expected, "actual": prev_rev }),
+                });
+            }
+        }
+        let mut snap = self.take_spare(w).await;
+        let mut journal = Journal::default();
+        let t_apply = Instant::now();
+        let result = apply::apply_all(&mut snap, &req, &mut journal, &w.violations);
+        let apply_us = t_apply.elapsed().as_micros() as u64;
+        let (results, recheck) = match result {
+            Ok(r) => r,
+            Err(e) => {
+                journal.undo(&mut snap);
+                Self::give_back(w, snap);
+                tx.rollback().await?;
+                return Err(e);
+            }
+        };
+        if req.dry_run {
+            journal.undo(&mut snap);
+            Self::give_back(w, snap);
+            tx.rollback().await?;
+            return Ok(WriteOutcome {
+                revision: prev_rev,
+                applied: req.mutations.len(),
+                results,
+            });
+        }
+        let t_persist = Instant::now();
+        let persisted = Self::persist(&mut tx, &snap.state, &journal, new_rev, &req).await;
+        let persisted = match persisted {
+            Ok(()) => tx.commit().await.map_err(ApiError::from),
+            Err(e) => {
+                let _ = tx.rollback().await;
+                Err(e)
+            }
+        };
+        if let Err(e) = persisted {
+            journal.undo(&mut snap);
+            Self::give_back(w, snap);
+            return Err(e);
+        }
+        let persist_us = t_persist.elapsed().as_micros() as u64;
+        snap.state.revision = new_rev;
+        let rechecked = recheck.len();
+        w.violations.commit(recheck);
+        let changes = snap.commit_json(journal.touched.iter().cloned());
+        self.publish(w, snap, changes);
+        let applied = req.mutations.len();
+        tracing::info!(
+            revision = new_rev,
+            operations = applied,
+            changes = journal.touched.len(),
+            rechecked,
+            token = %req.principal.token_id,
+            apply_us,
+            persist_us,
+            "write applied"
+        );
+        Ok(WriteOutcome {
+            revision: new_rev,
+            applied,
+            results,
+        })
+    }
+
+    /// Writes what the write touched, its change log, its sensitive fields, its audit entries
+    /// (sensitive values masked) and an accepted invitation.
+    async fn persist(
+        tx: &mut Tx,
+        state: &State,
+        journal: &Journal,
+        revision: i64,
+        req: &WriteRequest,
+    ) -> Result<(), ApiError> {
+        let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
+        let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
+        for (kind, key) in &journal.touched {
+            match state.get(*kind, key) {
+                Some((meta, spec)) => upserts.push(ResourceRow {
+                    kind: *kind,
+                    key,
+                    meta,
+                    body: spec.to_value().to_string(),
+                }),
+                None => deletes.entry(*kind).or_default().push(key),
+            }
+        }
+        // Delete children first, upsert parents first: no ordering constraint exists in the
+        // schema, but keep the natural order for readers of the log.
+        for kind in Kind::ALL.iter().rev() {
+            if let Some(keys) = deletes.get(kind) {
+                tx.delete(*kind, keys).await?;
+            }
+        }
+        tx.upsert(&upserts).await?;
+        let touched: Vec<(Kind, &str)> = journal
+            .touched
+            .iter()
+            .map(|(k, key)| (*k, key.as_str()))
+            .collect();
+        tx.record_changes(revision, &touched).await?;
+        // Sensitive fields: declared ones replace what was known, deleted resources lose
+        // theirs, and no audit entry holds a sensitive value.
+        let known = tx.sensitive_fields().await?;
+        for (kind, key) in &journal.touched {
+            let k = (*kind, key.clone());
+            let fields = match req.sensitive.get(&k) {
+                Some(declared) if state.contains(*kind, key) => declared.as_slice(),
+                _ if known.contains_key(&k) && !state.contains(*kind, key) => &[],
+                _ => continue,
+            };
+            tx.set_sensitive(*kind, key, fields).await?;
+        }
+        let audit = sensitive::mask_audit(&journal.audit, &known, &req.sensitive);
+        tx.insert_audit(
+            revision,
+            &req.principal.token_id,
+            &audit,
+            req.change_set.as_deref(),
+            req.commit.as_deref(),
+        )
+        .await?;
+        if let Some(id) = &req.accept_invitation {
+            if !tx.accept_invitation(id).await? {
+                return Err(ApiError::Conflict {
+                    code: "invitation_not_pending",
+                    message: format!("invitation `{id}` is no longer pending"),
+                    details: json!({ "id": id }),
+                });
+            }
+        }
+        Ok(())
+    }
+}
