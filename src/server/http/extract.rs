@@ -58,6 +58,9 @@ impl FromRequestParts<AppState> for Auth {
             .ok()
             .and_then(|c| c.get(&hash).cloned())
         {
+            if let Some(u) = &p.user {
+                state.touch(u);
+            }
             return Ok(Auth(p));
         }
         let row = state
@@ -74,6 +77,9 @@ impl FromRequestParts<AppState> for Auth {
         };
         if let Ok(mut c) = state.token_cache.lock() {
             c.insert(hash, principal.clone());
+        }
+        if let Some(u) = &principal.user {
+            state.touch(u);
         }
         Ok(Auth(principal))
     }

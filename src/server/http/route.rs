@@ -79,6 +79,8 @@ pub enum Param {
     IfMatch,
     /// `tenant`, once or more: the tenants to remove a user from.
     Tenants,
+    /// `status` and `email`: which invitations to list.
+    InvitationFilter,
 }
 
 /// A success answer: status, description, and the media type and schema of its body
