@@ -10,6 +10,7 @@ mod common;
 
 mod apply_lock;
 mod cli;
+mod mail;
 mod protected;
 mod reconcile;
 mod schema;
