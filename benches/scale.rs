@@ -279,7 +279,7 @@ fn bench_backend(
         None => rt.block_on(server::mint_token(
             database_url,
             "system",
-            "org_admin",
+            None,
             None,
             Some("bench"),
         ))?,

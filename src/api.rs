@@ -162,9 +162,10 @@ pub struct WhoAmI {
     pub token_id: String,
     /// `system` or `tenant:SLUG`.
     pub scope: String,
-    /// `org_admin`, `user_admin`, `billing_admin` or `member`.
-    pub role: String,
-    /// The user the token acts as (rule 6), if any.
+    /// The token's own role (built-in or custom), if it has one: a tenant token without a
+    /// user acts with it; with a user, it narrows the user's access.
+    pub role: Option<String>,
+    /// The user the token acts as (with that user's access in its tenant), if any.
     pub user: Option<String>,
     /// What the token may read and change, kind by kind (all ten kinds, in dependency
     /// order). A plan made with the token covers only this: what it cannot read is out of
@@ -207,10 +208,18 @@ pub struct TokenRequest {
     /// `system` or `tenant:SLUG`.
     #[schemars(regex(pattern = r"^(system|tenant:[a-z0-9][a-z0-9-]{0,62})$"))]
     pub scope: String,
-    /// `org_admin`, `user_admin`, `billing_admin` or `member`.
-    #[schemars(extend("enum" = ["org_admin", "user_admin", "billing_admin", "member"]))]
-    pub role: String,
-    /// The user the token acts as (a lower-case e-mail).
+    /// The token's own role: a built-in role (`org_admin`, `user_admin`, `billing_admin`,
+    /// `member`) or a custom one. A tenant token without `user` acts with it (required
+    /// then); with `user`, it can only narrow the user's access. Without it, a token acting
+    /// as a user has exactly that user's access in its tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(regex(
+        pattern = r"^(org_admin|user_admin|billing_admin|[a-z0-9][a-z0-9-]{0,62})$"
+    ))]
+    pub role: Option<String>,
+    /// The user the token acts as (a lower-case e-mail): with a tenant scope, the token has
+    /// that user's access in the tenant; with the system scope, the user must be an active
+    /// `super_admin`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(regex(pattern = r"^[a-z0-9._%+-]{1,64}@[a-z0-9-]{1,63}(\.[a-z0-9-]{1,63}){1,4}$"))]
     pub user: Option<String>,
@@ -520,4 +529,161 @@ pub struct ApplyLockStatus {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Health {
     pub status: String,
+}
+
+/// One question to the access decision (`GET /api/v1/access` takes the same fields in its
+/// query): a catalog permission (or a grant action `read`, `update`, `delete`, `create`),
+/// optionally on a workspace, or a model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessQuestion {
+    /// The user asked about (an e-mail).
+    #[schemars(length(min = 1, max = 320))]
+    pub user: String,
+    /// The tenant the user acts in.
+    #[schemars(length(min = 1, max = 63))]
+    pub tenant: String,
+    /// A catalog permission (`project.create`) or a grant action (`read`, `update`,
+    /// `delete`, `create`); give this or `model`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 100))]
+    pub permission: Option<String>,
+    /// The workspace of the tenant the permission is asked on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub workspace: Option<String>,
+    /// A model; give this or `permission`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(min = 1, max = 63))]
+    pub model: Option<String>,
+}
+
+/// `POST /api/v1/access/batch`: many questions in one request (at most 1,000).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AccessBatchRequest {
+    #[schemars(length(min = 1, max = 1000))]
+    pub questions: Vec<AccessQuestion>,
+}
+
+/// The answers of `POST /api/v1/access/batch`, in the order of the questions.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessBatchResponse {
+    pub answers: Vec<AccessAnswer>,
+}
+
+/// Why the access decision went the way it did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessReason {
+    /// `granted`; `explicit_deny` (a blocked user, a suspended tenant, a direct `deny`);
+    /// `not_granted` (nothing gives it); `admin_only` (the tenant's model is reserved to its
+    /// administrators); `unknown` (the question names something that does not exist).
+    #[schemars(extend("enum" = ["granted", "explicit_deny", "not_granted", "admin_only", "unknown"]))]
+    pub kind: String,
+    /// The step that decided: `super_admin`, `role`, `grant`, `direct_allow`,
+    /// `tenant_grant`, `user_blocked`, `tenant_suspended`, `direct_deny`, `not_member`,
+    /// `not_granted`, `admin_only`, `unknown_user`, `unknown_tenant`, `unknown_model`,
+    /// `unknown_workspace`, `unknown_permission`, `unknown_role`.
+    pub code: String,
+}
+
+/// One step of the decision, in the order decided.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessStep {
+    /// What was checked (`user status`, `membership`, `role`, `workspace grant`, …).
+    pub check: String,
+    /// The tenant the step is about, if any.
+    pub tenant: Option<String>,
+    #[schemars(extend("enum" = ["pass", "fail", "info"]))]
+    pub outcome: String,
+    pub detail: String,
+}
+
+/// What applies once decided.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum AccessEffective {
+    /// For a model: its deployment and the generation settings that apply (the model's
+    /// defaults overridden by those of `tenant`, when used through a tenant granted it).
+    Model {
+        model: String,
+        deployment_id: String,
+        tenant: Option<String>,
+        defaults: crate::model::ModelDefaults,
+    },
+    /// For a permission: the user's access in the tenant.
+    Permissions {
+        tenant: String,
+        role: Option<String>,
+        /// Every permission held, implied ones included.
+        permissions: Vec<String>,
+        /// Whether the role sees every workspace of the tenant.
+        all_workspaces: bool,
+        /// The workspaces the role sees, when not all of them.
+        workspaces: Vec<String>,
+    },
+}
+
+/// The access decision's answer: the same decision and steps as `tenantctl explain
+/// --format json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct AccessAnswer {
+    /// The question, in words.
+    pub question: String,
+    pub allowed: bool,
+    pub reason: AccessReason,
+    /// `allowed: …` or `denied: …`.
+    pub verdict: String,
+    pub steps: Vec<AccessStep>,
+    pub effective: Option<AccessEffective>,
+}
+
+impl From<&crate::rules::access::Decision> for AccessAnswer {
+    fn from(d: &crate::rules::access::Decision) -> AccessAnswer {
+        use crate::rules::access::Effective;
+        AccessAnswer {
+            question: d.question.clone(),
+            allowed: d.allowed,
+            reason: AccessReason {
+                kind: d.reason.kind().as_str().to_string(),
+                code: d.reason.code().to_string(),
+            },
+            verdict: d.verdict.clone(),
+            steps: d
+                .steps
+                .iter()
+                .map(|s| AccessStep {
+                    check: s.check.to_string(),
+                    tenant: s.tenant.clone(),
+                    outcome: s.outcome.as_str().to_string(),
+                    detail: s.detail.clone(),
+                })
+                .collect(),
+            effective: d.effective.as_ref().map(|e| match e {
+                Effective::Model {
+                    model,
+                    deployment_id,
+                    tenant,
+                    defaults,
+                } => AccessEffective::Model {
+                    model: model.clone(),
+                    deployment_id: deployment_id.clone(),
+                    tenant: tenant.clone(),
+                    defaults: defaults.clone(),
+                },
+                Effective::Permissions {
+                    tenant,
+                    role,
+                    permissions,
+                    workspaces,
+                } => AccessEffective::Permissions {
+                    tenant: tenant.clone(),
+                    role: role.clone(),
+                    permissions: permissions.iter().map(|p| p.to_string()).collect(),
+                    all_workspaces: workspaces.is_none(),
+                    workspaces: workspaces.clone().unwrap_or_default(),
+                },
+            }),
+        }
+    }
 }

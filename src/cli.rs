@@ -84,6 +84,8 @@ pub enum Command {
     Plan(PlanArgs),
     /// Apply the YAML (or a saved plan) to the platform.
     Apply(ApplyArgs),
+    /// Print a plan saved by `plan --out`, as it will be applied.
+    Show(ShowArgs),
     /// Write the platform's live state as YAML.
     Export(ExportArgs),
     /// Explain why a user can or cannot do something, step by step.
@@ -143,6 +145,10 @@ pub struct PlanFlags {
     /// Limit the plan to KIND/KEY and what it depends on (repeatable), e.g. `tenant/acme`.
     #[arg(long, value_name = "KIND/KEY")]
     pub target: Vec<String>,
+    /// Accept lowering a tenant's limits below its live usage (recorded in a saved plan;
+    /// `acknowledge:` in the configuration approves one tenant at a time, in the reviewed diff).
+    #[arg(long)]
+    pub allow_limit_below_usage: bool,
 }
 
 #[derive(Debug, Args)]
@@ -157,9 +163,25 @@ pub struct PlanArgs {
     pub out: Option<PathBuf>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// Also write the markdown plan as pull-request comments DIR/plan-1.md, plan-2.md, …,
+    /// each under 65,000 characters; the first holds the summary and every risk.
+    #[arg(long, value_name = "DIR")]
+    pub comment_dir: Option<PathBuf>,
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ShowArgs {
+    /// A plan file written by `plan --out`.
+    #[arg(value_name = "PLANFILE")]
+    pub plan: PathBuf,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlanFormat,
+    /// Also write the markdown plan as pull-request comments DIR/plan-1.md, plan-2.md, ….
+    #[arg(long, value_name = "DIR")]
+    pub comment_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -182,9 +204,6 @@ pub struct ApplyArgs {
     /// Apply resource by resource with N concurrent requests, instead of one atomic batch.
     #[arg(long, value_name = "N")]
     pub parallelism: Option<usize>,
-    /// Accept lowering a tenant's limits below its live usage.
-    #[arg(long)]
-    pub allow_limit_below_usage: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
 }
@@ -220,7 +239,7 @@ pub struct ExplainArgs {
 
 #[derive(Debug, Subcommand)]
 pub enum ExplainWhat {
-    /// Why a user can or cannot use a model, or hold a permission.
+    /// Why a user can or cannot use a model, or hold a permission (exit 0 allowed, 1 denied).
     User(ExplainUserArgs),
 }
 
@@ -234,16 +253,27 @@ pub struct ExplainUserArgs {
     /// Restrict to one tenant.
     #[arg(long, value_name = "TENANT")]
     pub tenant: Option<String>,
-    /// A catalog permission (`project.create`) or a grant action on a workspace
-    /// (`read`, `update`, `delete`, `create`, with --workspace).
+    /// A catalog permission (`project.create`) or a grant action of a workspace grant
+    /// (`read`, `update`, `delete`, `create`: the project permission on one workspace).
     #[arg(long, value_name = "PERMISSION")]
     pub permission: Option<String>,
-    /// The workspace, for a grant action.
+    /// The workspace the permission is asked on (of --tenant, or of the user's only tenant).
     #[arg(long, value_name = "WORKSPACE")]
     pub workspace: Option<String>,
     /// Explain on the desired state of these YAML paths instead of the live state.
     #[arg(long = "path", value_name = "PATH")]
     pub paths: Vec<PathBuf>,
+    /// `human` (the steps and the verdict) or `json` (the answer of `GET /api/v1/access`).
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ExplainFormat,
+}
+
+/// How `explain` prints its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ExplainFormat {
+    #[default]
+    Human,
+    Json,
 }
 
 #[derive(Debug, Args)]
@@ -338,10 +368,14 @@ pub struct TokenCreateArgs {
     /// `system` or `tenant:SLUG`.
     #[arg(long, value_name = "SCOPE")]
     pub scope: String,
-    /// For a tenant scope: org_admin, user_admin, billing_admin or member.
-    #[arg(long, value_name = "ROLE", default_value = "org_admin")]
-    pub role: String,
-    /// The user the token acts as (rule 6: it cannot remove, block or demote itself).
+    /// The token's own role: a built-in role (org_admin, user_admin, billing_admin, member)
+    /// or a custom one. A tenant token without --user acts with it; with --user, it can
+    /// only narrow the user's access.
+    #[arg(long, value_name = "ROLE")]
+    pub role: Option<String>,
+    /// The user the token acts as: with --scope tenant:SLUG and no --role, exactly that
+    /// user's access in the tenant; with --scope system, the user must be a super_admin.
+    /// It cannot remove, block or demote that user (rule 6).
     #[arg(long, value_name = "EMAIL")]
     pub user: Option<String>,
     /// A note stored with the token.

@@ -1,7 +1,8 @@
 //! The diagnostic primitives shared by loading, the rules and `validate`: how bad a problem
 //! is ([`Severity`]), where it is ([`Place`]: a path, a byte range, or a JSON pointer into a
 //! file, resolved to a line and column only when reported), and the problem itself
-//! ([`Problem`]) before `validate` places it on a line.
+//! ([`Problem`]) before `validate` places it on a line; and the [`Redactor`] that keeps
+//! secret values out of any text shown.
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -94,5 +95,41 @@ impl Problem {
     pub fn related(mut self, place: Place, label: impl Into<String>) -> Problem {
         self.related = Some((place, label.into()));
         self
+    }
+}
+
+/// Keeps secret values (those of `${env:…}` variables) out of text: each occurrence becomes
+/// `(sensitive)`. A backstop behind the structured masking of plans: any message that quotes
+/// a value (a schema error, a platform's refusal) goes through it. Values shorter than
+/// [`Redactor::MIN_LEN`] characters are not looked for: they would mask ordinary words.
+#[derive(Debug, Clone, Default)]
+pub struct Redactor {
+    secrets: Vec<String>,
+}
+
+impl Redactor {
+    pub const MIN_LEN: usize = 4;
+
+    pub fn new(mut secrets: Vec<String>) -> Redactor {
+        secrets.retain(|s| s.chars().count() >= Self::MIN_LEN);
+        // The longest first, so that a secret containing another is masked whole.
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        Redactor { secrets }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.secrets.is_empty()
+    }
+
+    /// `text` with every secret replaced by `(sensitive)`.
+    pub fn redact<'a>(&self, text: &'a str) -> std::borrow::Cow<'a, str> {
+        let mut out = std::borrow::Cow::Borrowed(text);
+        for s in &self.secrets {
+            if out.contains(s.as_str()) {
+                out = std::borrow::Cow::Owned(out.replace(s.as_str(), "(sensitive)"));
+            }
+        }
+        out
     }
 }

@@ -1,8 +1,11 @@
-//! The saved plan file of `plan --out FILE`, read by `apply --plan FILE`: JSON with a format
-//! version, the tenantctl version that wrote it, the endpoint it was made against, the
-//! options that shaped it, and the plan itself with full desired specs. The file has its own
-//! types ([`SavedPlan`] and what it holds), converted from and to the domain [`Plan`] here,
-//! so a refactor of the plan never changes the file by accident.
+//! The saved plan file of `plan --out FILE`, read by `apply --plan FILE` and `show FILE`:
+//! JSON with a format version, the tenantctl version that wrote it, the endpoint it was made
+//! against, the options that shaped it (the flags are recorded, so apply needs none), the plan
+//! itself with full desired specs and its acknowledged risks, and a SHA-256 digest of all of
+//! that, so that a plan edited after review is refused. The file keeps sensitive values (apply
+//! must send them): it is written 0600 and is a secret. It has its own types ([`SavedPlan`] and
+//! what it holds), converted from and to the domain [`Plan`] in `convert`, so a refactor of
+//! the plan never changes the file by accident.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,21 +13,26 @@ use std::path::Path;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use sha2::{Digest, Sha256};
+
 use crate::model::Kind;
 use crate::plan::{
-    Action, Change, FieldChange, Moved, OutOfScope, Plan, Reason, Risk, SensitiveField, Verb,
-    Warning, Write,
+    Acknowledged, Action, Change, FieldChange, Moved, OutOfScope, Plan, Reason, Risk,
+    SensitiveField, Verb, Warning, Write,
 };
 
 /// Bumped on any change of this file's shape.
-pub const SAVED_FORMAT_VERSION: u32 = 1;
+pub const SAVED_FORMAT_VERSION: u32 = 2;
 
-/// The options a plan was made with, for the record.
+/// The options a plan was made with: what shaped it (`prune`, `targets`, the delete
+/// guard's percentage) and what it accepted (`allow_limit_below_usage`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SavedOptions {
     pub prune: bool,
     pub max_delete_percent: u8,
     pub targets: Vec<String>,
+    #[serde(default)]
+    pub allow_limit_below_usage: bool,
 }
 
 /// A plan saved to a file.
@@ -36,6 +44,19 @@ pub struct SavedPlan {
     pub endpoint: String,
     pub options: SavedOptions,
     pub plan: FilePlan,
+    /// `sha256:` and the hex SHA-256 of the JSON of every other field, as written.
+    #[serde(default)]
+    pub digest: String,
+}
+
+/// What the digest covers: the file without its digest.
+#[derive(Serialize)]
+struct Content<'a> {
+    format_version: u32,
+    tenantctl_version: &'a str,
+    endpoint: &'a str,
+    options: &'a SavedOptions,
+    plan: &'a FilePlan,
 }
 
 /// The plan as the file holds it.
@@ -46,9 +67,35 @@ pub struct FilePlan {
     pub risks: Vec<FileFinding>,
     pub warnings: Vec<FileFinding>,
     pub unmanaged: BTreeMap<Kind, usize>,
+    /// Which fields of the changed resources are sensitive: see [`crate::plan::Sensitivity`].
+    #[serde(default, skip_serializing_if = "FileSensitivity::is_empty")]
+    pub sensitive: FileSensitivity,
     /// A plan made with a tenant-scoped token: what it left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<FileOutOfScope>,
+}
+
+/// The sensitive fields of the plan's resources, live and desired.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSensitivity {
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub live: Vec<FileSensitiveFields>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub desired: Vec<FileSensitiveFields>,
+}
+
+impl FileSensitivity {
+    pub fn is_empty(&self) -> bool {
+        self.live.is_empty() && self.desired.is_empty()
+    }
+}
+
+/// The sensitive fields of one resource, as JSON pointers into its spec.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileSensitiveFields {
+    pub kind: Kind,
+    pub key: String,
+    pub pointers: Vec<String>,
 }
 
 /// See [`OutOfScope`].
@@ -148,6 +195,22 @@ pub struct FileFinding {
     pub kind: Kind,
     pub key: String,
     pub message: String,
+    /// For a risk: how it was approved, if it was.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged: Option<FileAck>,
+}
+
+/// How a risk was approved: see [`Acknowledged`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum FileAck {
+    Configuration {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        reason: Option<String>,
+    },
+    Flag {
+        flag: String,
+    },
 }
 
 impl FileFinding {
@@ -157,211 +220,7 @@ impl FileFinding {
             kind,
             key: key.to_string(),
             message: message.to_string(),
-        }
-    }
-}
-
-impl From<&Plan> for FilePlan {
-    fn from(p: &Plan) -> FilePlan {
-        FilePlan {
-            revision: p.revision,
-            changes: p.changes.iter().map(FileChange::from).collect(),
-            risks: (p.risks.iter())
-                .map(|r| FileFinding::new(&r.code, r.kind, &r.key, &r.message))
-                .collect(),
-            warnings: (p.warnings.iter())
-                .map(|w| FileFinding::new(&w.code, w.kind, &w.key, &w.message))
-                .collect(),
-            unmanaged: p.unmanaged.clone(),
-            out_of_scope: p.out_of_scope.as_ref().map(|o| FileOutOfScope {
-                token: o.token.clone(),
-                not_visible: o.not_visible.clone(),
-                read_only: o.read_only.clone(),
-            }),
-        }
-    }
-}
-
-impl From<FilePlan> for Plan {
-    fn from(p: FilePlan) -> Plan {
-        Plan {
-            revision: p.revision,
-            changes: p.changes.into_iter().map(Change::from).collect(),
-            risks: (p.risks.into_iter())
-                .map(
-                    |FileFinding {
-                         code,
-                         kind,
-                         key,
-                         message,
-                     }| Risk {
-                        code,
-                        kind,
-                        key,
-                        message,
-                    },
-                )
-                .collect(),
-            warnings: (p.warnings.into_iter())
-                .map(
-                    |FileFinding {
-                         code,
-                         kind,
-                         key,
-                         message,
-                     }| Warning {
-                        code,
-                        kind,
-                        key,
-                        message,
-                    },
-                )
-                .collect(),
-            unmanaged: p.unmanaged,
-            out_of_scope: p.out_of_scope.map(|o| OutOfScope {
-                token: o.token,
-                not_visible: o.not_visible,
-                read_only: o.read_only,
-            }),
-        }
-    }
-}
-
-impl From<&Change> for FileChange {
-    fn from(c: &Change) -> FileChange {
-        FileChange {
-            kind: c.kind,
-            key: c.key.clone(),
-            action: match c.action {
-                Action::Create => FileAction::Create,
-                Action::Update => FileAction::Update,
-                Action::Replace => FileAction::Replace,
-                Action::Delete => FileAction::Delete,
-            },
-            previous_key: c.previous_key.clone(),
-            before: c.before.clone(),
-            after: c.after.clone(),
-            fields: c
-                .fields
-                .iter()
-                .map(|f| FileField {
-                    path: f.path.clone(),
-                    before: f.before.clone(),
-                    after: f.after.clone(),
-                })
-                .collect(),
-            reason: c.reason.as_ref().map(|r| match r {
-                Reason::Email => FileReason::Email,
-                Reason::Tenant => FileReason::Tenant,
-                Reason::Removed => FileReason::Removed,
-                Reason::Pruned => FileReason::Pruned,
-                Reason::Cascade { kind, key } => FileReason::Cascade {
-                    kind: *kind,
-                    key: key.clone(),
-                },
-                Reason::Renamed { to } => FileReason::Renamed { to: to.clone() },
-            }),
-            moved: c
-                .moved
-                .iter()
-                .map(|m| FileMoved {
-                    kind: m.kind,
-                    from: m.from.clone(),
-                    to: m.to.clone(),
-                })
-                .collect(),
-            ops: c
-                .writes
-                .iter()
-                .map(|s| FileOp {
-                    op: match s.verb {
-                        Verb::Put => FileVerb::Put,
-                        Verb::Adopt => FileVerb::Adopt,
-                        Verb::Delete => FileVerb::Delete,
-                    },
-                    kind: s.kind,
-                    key: s.key.clone(),
-                    spec: s.spec.clone(),
-                    if_version: s.if_version,
-                    protected: s.protected,
-                    sensitive: s
-                        .sensitive
-                        .iter()
-                        .map(|f| FileSensitive {
-                            pointer: f.pointer.clone(),
-                            source: f.source.clone(),
-                        })
-                        .collect(),
-                })
-                .collect(),
-        }
-    }
-}
-
-impl From<FileChange> for Change {
-    fn from(c: FileChange) -> Change {
-        Change {
-            kind: c.kind,
-            key: c.key,
-            action: match c.action {
-                FileAction::Create => Action::Create,
-                FileAction::Update => Action::Update,
-                FileAction::Replace => Action::Replace,
-                FileAction::Delete => Action::Delete,
-            },
-            previous_key: c.previous_key,
-            before: c.before,
-            after: c.after,
-            fields: c
-                .fields
-                .into_iter()
-                .map(|f| FieldChange {
-                    path: f.path,
-                    before: f.before,
-                    after: f.after,
-                })
-                .collect(),
-            reason: c.reason.map(|r| match r {
-                FileReason::Email => Reason::Email,
-                FileReason::Tenant => Reason::Tenant,
-                FileReason::Removed => Reason::Removed,
-                FileReason::Pruned => Reason::Pruned,
-                FileReason::Cascade { kind, key } => Reason::Cascade { kind, key },
-                FileReason::Renamed { to } => Reason::Renamed { to },
-            }),
-            moved: c
-                .moved
-                .into_iter()
-                .map(|m| Moved {
-                    kind: m.kind,
-                    from: m.from,
-                    to: m.to,
-                })
-                .collect(),
-            writes: c
-                .ops
-                .into_iter()
-                .map(|o| Write {
-                    verb: match o.op {
-                        FileVerb::Put => Verb::Put,
-                        FileVerb::Adopt => Verb::Adopt,
-                        FileVerb::Delete => Verb::Delete,
-                    },
-                    kind: o.kind,
-                    key: o.key,
-                    spec: o.spec,
-                    if_version: o.if_version,
-                    protected: o.protected,
-                    sensitive: o
-                        .sensitive
-                        .into_iter()
-                        .map(|f| SensitiveField {
-                            pointer: f.pointer,
-                            source: f.source,
-                        })
-                        .collect(),
-                })
-                .collect(),
+            acknowledged: None,
         }
     }
 }
@@ -390,17 +249,56 @@ pub enum SavedPlanError {
         planned: String,
         current: String,
     },
+    #[error("`{path}` was changed after it was saved: its content does not match its digest; nothing was applied")]
+    Tampered { path: String },
+}
+
+impl SavedPlanError {
+    /// What to do next, shown apart from the message.
+    pub fn help(&self) -> Option<&'static str> {
+        match self {
+            SavedPlanError::Tampered { .. } => Some("a saved plan is applied as it was reviewed or not at all: make a new one with `tenantctl plan --out FILE`, review it, and apply that"),
+            SavedPlanError::Version { .. } => Some("apply a plan with the tenantctl that made it, or plan again with this one"),
+            SavedPlanError::Endpoint { .. } => Some("point tenantctl at the platform the plan was made against, or plan again"),
+            _ => None,
+        }
+    }
 }
 
 impl SavedPlan {
     pub fn new(endpoint: &str, options: SavedOptions, plan: &Plan) -> SavedPlan {
-        SavedPlan {
+        let mut saved = SavedPlan {
             format_version: SAVED_FORMAT_VERSION,
             tenantctl_version: env!("CARGO_PKG_VERSION").into(),
             endpoint: endpoint.into(),
             options,
             plan: FilePlan::from(plan),
+            digest: String::new(),
+        };
+        saved.digest = saved.content_digest();
+        saved
+    }
+
+    /// `sha256:<hex>` of the file's content without its digest.
+    fn content_digest(&self) -> String {
+        let content = Content {
+            format_version: self.format_version,
+            tenantctl_version: &self.tenantctl_version,
+            endpoint: &self.endpoint,
+            options: &self.options,
+            plan: &self.plan,
+        };
+        let mut hasher = Sha256::new();
+        // Serializing these types cannot fail (string keys, no custom serializers); an
+        // error would leave the digest of nothing, which no file matches.
+        let _ = serde_json::to_writer(HashWriter(&mut hasher), &content);
+        let hash = hasher.finalize();
+        let mut out = String::with_capacity(7 + 64);
+        out.push_str("sha256:");
+        for b in hash {
+            out.push_str(&format!("{b:02x}"));
         }
+        out
     }
 
     /// The domain plan the file holds.
@@ -408,8 +306,8 @@ impl SavedPlan {
         self.plan.into()
     }
 
-    /// Writes the file safely ([`crate::output_file`]; 0600 on Unix: a plan names users and
-    /// tenants).
+    /// Writes the file safely ([`crate::output_file`]), 0600 on Unix from its creation: a
+    /// plan names users and tenants, and keeps the values of sensitive fields.
     pub fn write(&self, path: &Path) -> Result<(), SavedPlanError> {
         let mut text = serde_json::to_string_pretty(self).map_err(|e| {
             crate::output_file::OutputError::Io {
@@ -463,10 +361,15 @@ impl SavedPlan {
                 ours: env!("CARGO_PKG_VERSION").into(),
             });
         }
-        serde_json::from_value(value).map_err(|e| SavedPlanError::Invalid {
-            path: p,
-            message: e.to_string(),
-        })
+        let saved: SavedPlan =
+            serde_json::from_value(value).map_err(|e| SavedPlanError::Invalid {
+                path: p.clone(),
+                message: e.to_string(),
+            })?;
+        if saved.digest != saved.content_digest() {
+            return Err(SavedPlanError::Tampered { path: p });
+        }
+        Ok(saved)
     }
 
     /// Refuses a plan made against another platform.
@@ -483,110 +386,21 @@ impl SavedPlan {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
+/// Feeds serialized bytes to the hasher, without building the JSON text.
+struct HashWriter<'a>(&'a mut Sha256);
 
-    /// Every variant the file carries survives a write and a read unchanged.
-    #[test]
-    fn a_plan_round_trips_through_the_file() {
-        let step = |verb, key: &str| Write {
-            verb,
-            kind: Kind::Tenant,
-            key: key.into(),
-            spec: (verb != Verb::Delete).then(|| json!({ "plan": "essential" })),
-            if_version: 3,
-            protected: (verb == Verb::Put).then_some(true),
-            sensitive: if verb == Verb::Put {
-                vec![SensitiveField {
-                    pointer: "/contact/phone".into(),
-                    source: "${env:ACME_PHONE}".into(),
-                }]
-            } else {
-                Vec::new()
-            },
-        };
-        let change = |action, reason| Change {
-            kind: Kind::Tenant,
-            key: "acme".into(),
-            action,
-            previous_key: Some("acme-old".into()),
-            before: Some(json!({ "plan": "free" })),
-            after: None,
-            fields: vec![FieldChange {
-                path: "plan".into(),
-                before: Some(json!("free")),
-                after: None,
-            }],
-            reason,
-            moved: vec![Moved {
-                kind: Kind::Workspace,
-                from: "acme-old/paris".into(),
-                to: "acme/paris".into(),
-            }],
-            writes: vec![
-                step(Verb::Put, "acme"),
-                step(Verb::Adopt, "acme"),
-                step(Verb::Delete, "acme-old"),
-            ],
-        };
-        let reasons = [
-            None,
-            Some(Reason::Email),
-            Some(Reason::Tenant),
-            Some(Reason::Removed),
-            Some(Reason::Pruned),
-            Some(Reason::Cascade {
-                kind: Kind::User,
-                key: "bob@acme.example".into(),
-            }),
-            Some(Reason::Renamed { to: "acme".into() }),
-        ];
-        let actions = [
-            Action::Create,
-            Action::Update,
-            Action::Replace,
-            Action::Delete,
-        ];
-        let plan = Plan {
-            revision: 42,
-            changes: (reasons.iter().cloned())
-                .zip(actions.iter().cycle())
-                .map(|(reason, action)| change(*action, reason))
-                .collect(),
-            risks: vec![Risk {
-                code: crate::plan::SELF_LOCKOUT.into(),
-                kind: Kind::Membership,
-                key: "bob@acme.example/acme".into(),
-                message: "cannot demote itself".into(),
-            }],
-            warnings: vec![Warning {
-                code: "protected_kept".into(),
-                kind: Kind::Workspace,
-                key: "acme/lyon".into(),
-                message: "kept".into(),
-            }],
-            unmanaged: BTreeMap::from([(Kind::User, 2)]),
-            out_of_scope: Some(crate::plan::OutOfScope {
-                token: "`user_admin` token of tenant `acme`".into(),
-                not_visible: BTreeMap::from([(Kind::Grant, 1)]),
-                read_only: BTreeMap::from([(Kind::Plan, 2)]),
-            }),
-        };
-        let options = SavedOptions {
-            prune: true,
-            max_delete_percent: 30,
-            targets: vec!["tenant/acme".into()],
-        };
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("plan.json");
-        SavedPlan::new("http://platform.example", options.clone(), &plan)
-            .write(&path)
-            .expect("write");
-        let read = SavedPlan::read(&path).expect("read");
-        assert_eq!(read.format_version, SAVED_FORMAT_VERSION);
-        assert_eq!(read.options, options);
-        assert_eq!(read.into_plan(), plan);
+impl std::io::Write for HashWriter<'_> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.update(buf);
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
     }
 }
+
+mod convert;
+
+#[cfg(test)]
+mod tests;

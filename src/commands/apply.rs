@@ -39,7 +39,7 @@ enum Source {
 
 pub fn run(run: ApplyRun, settings: &Settings) -> miette::Result<Exit> {
     let source = match &run.saved {
-        Some(path) => Source::Saved(SavedPlan::read(path).into_diagnostic()?),
+        Some(path) => Source::Saved(super::show::read(path)?),
         None => {
             let embedded = settings.connection.endpoint.is_none();
             match configured(pipeline::load_early(embedded, &run.paths), settings)? {
@@ -64,16 +64,23 @@ async fn the_plan(
         Source::Saved(saved) => {
             let path = run.saved.as_deref().unwrap_or(std::path::Path::new("-"));
             saved.check_endpoint(path, &p.label).into_diagnostic()?;
-            let live = p.client.state().await.into_diagnostic()?;
             let mut plan = saved.into_plan();
+            // Nothing to apply is done, whatever changed on the platform since.
+            if !plan.has_changes() {
+                return Ok(Some((plan, None)));
+            }
+            let live = p.client.state().await.into_diagnostic()?;
             if live.revision != plan.revision {
-                let e = apply::ApplyError::Stale {
+                return Err(report(apply::ApplyError::Stale {
                     planned: plan.revision,
                     live: live.revision,
-                };
-                return Err(miette!(help = e.help(), "{e}"));
+                }));
             }
-            plan.recheck_delete_guard(&live, run.options.max_delete_percent);
+            plan.acknowledge_at_apply(
+                &live,
+                run.options.allow_limit_below_usage,
+                run.options.max_delete_percent,
+            );
             Ok(Some((plan, None)))
         }
         Source::Config(early) => {
@@ -92,6 +99,10 @@ async fn run_async(
     let Some((plan, config)) = the_plan(run, settings, p, source).await? else {
         return Ok(Exit::Failure);
     };
+    if let Some(config) = &config {
+        super::keep_secret(&config.secrets);
+    }
+    super::keep_secret(&plan.sensitive_values());
     print(
         &crate::render::render(&plan, run.format, settings.color),
         Exit::Failure,
@@ -113,14 +124,14 @@ async fn run_async(
             "a limit lowered below live usage cannot be applied resource by resource: the platform checks each write, and the lowered limit is written before the members leave; nothing was applied"
         ));
     }
-    let blocking = plan.blocking_risks(run.allow_limit_below_usage);
+    let blocking = plan.blocking_risks();
     if !blocking.is_empty() {
         let lines: Vec<String> = blocking
             .iter()
             .map(|r| format!("  - {} [{}]", r.message, r.code))
             .collect();
         return Err(miette!(
-            help = "review the risks; --allow-limit-below-usage accepts a lowered limit, --max-delete-percent allows more deletes",
+            help = "review the risks; approve a lowered limit or a large delete with an `acknowledge:` entry in the configuration (reviewed with the change), then plan again",
             "apply refuses this plan; nothing was applied:\n{}",
             lines.join("\n")
         ));
@@ -134,7 +145,7 @@ async fn run_async(
         &plan,
         p.client.clone(),
         run.mode,
-        run.allow_limit_below_usage,
+        plan.allows_limit_below_usage(),
         settings.progress,
     )
     .await
@@ -154,6 +165,17 @@ async fn run_async(
             )?;
             Ok(Exit::Success)
         }
-        Err(e) => Err(miette!(help = e.help(), "{e}")),
+        Err(e) => Err(report(e)),
+    }
+}
+
+/// An apply error as a report. A stale plan carries the code `tenantctl::stale_plan`, which
+/// a CI job can look for to plan again.
+fn report(e: apply::ApplyError) -> miette::Report {
+    match e {
+        apply::ApplyError::Stale { .. } | apply::ApplyError::StaleVersion(_) => {
+            miette!(code = "tenantctl::stale_plan", help = e.help(), "{e}")
+        }
+        _ => miette!(help = e.help(), "{e}"),
     }
 }

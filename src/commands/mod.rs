@@ -19,6 +19,7 @@ pub mod plan;
 pub mod schema;
 pub mod serve;
 pub mod settings;
+pub mod show;
 pub mod token;
 pub mod users;
 pub mod validate;
@@ -53,6 +54,7 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Run::Validate(r) => validate::run(r, &settings),
         Run::Plan(r) => plan::run(r, &settings),
         Run::Apply(r) => apply::run(r, &settings),
+        Run::Show(r) => show::run(r, &settings),
         Run::Export(args) => export::run(args, &settings),
         Run::Explain(args) => explain::run(args, &settings),
         Run::UsersExport(args) => users::run(args, &settings),
@@ -103,8 +105,35 @@ pub fn written(result: std::io::Result<()>, exit: Exit) -> miette::Result<()> {
     result.map_err(|source| StdoutError { source, exit }.into())
 }
 
-/// Writes `text` on stdout and flushes it; see [`written`] for `exit`.
+/// The values of the `${env:…}` variables this run has seen (the configuration's, and the
+/// platform's sensitive fields): every text this command prints goes through them.
+static SECRETS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Adds secret values to keep out of everything printed from now on.
+pub fn keep_secret(values: &[String]) {
+    if values.is_empty() {
+        return;
+    }
+    if let Ok(mut s) = SECRETS.lock() {
+        s.extend(values.iter().cloned());
+    }
+}
+
+/// `text` with the secrets seen so far masked.
+pub fn redact(text: &str) -> std::borrow::Cow<'_, str> {
+    let secrets = SECRETS.lock().map(|s| s.clone()).unwrap_or_default();
+    if secrets.is_empty() {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    match crate::diagnostic::Redactor::new(secrets).redact(text) {
+        std::borrow::Cow::Borrowed(_) => std::borrow::Cow::Borrowed(text),
+        std::borrow::Cow::Owned(s) => std::borrow::Cow::Owned(s),
+    }
+}
+
+/// Writes `text` on stdout (secrets masked) and flushes it; see [`written`] for `exit`.
 pub fn print(text: &str, exit: Exit) -> miette::Result<()> {
+    let text = redact(text);
     let mut out = std::io::stdout().lock();
     written(
         out.write_all(text.as_bytes()).and_then(|()| out.flush()),
@@ -112,9 +141,9 @@ pub fn print(text: &str, exit: Exit) -> miette::Result<()> {
     )
 }
 
-/// Renders an error report on stderr.
+/// Renders an error report on stderr, secrets masked.
 pub fn print_error(report: &miette::Report) {
-    eprintln!("{report:?}");
+    eprintln!("{}", redact(&format!("{report:?}")));
 }
 
 /// A tokio runtime for commands that do I/O.
@@ -155,7 +184,9 @@ pub fn configured<T>(
         Err(PipelineError::Invalid {
             diagnostics,
             errors,
+            secrets,
         }) => {
+            keep_secret(&secrets);
             show_diagnostics(&diagnostics, settings)?;
             eprintln!("error: the configuration has {errors} error(s); nothing was planned");
             Ok(None)

@@ -20,11 +20,16 @@ pub fn run(run: PlanRun, settings: &Settings) -> miette::Result<Exit> {
     let Some((config, plan, label)) = planned else {
         return Ok(Exit::Failure);
     };
+    super::keep_secret(&config.secrets);
+    super::keep_secret(&plan.sensitive_values());
     print(
         &crate::render::render(&plan, run.format, settings.color),
         Exit::Failure,
     )?;
     show_diagnostics(&pipeline::other_warnings(&plan, &config.warnings), settings)?;
+    if let Some(dir) = &run.comment_dir {
+        super::show::write_comments(&plan, dir)?;
+    }
     if let Some(path) = &run.out {
         SavedPlan::new(&label, run.saved_options.clone(), &plan)
             .write(path)
@@ -35,7 +40,7 @@ pub fn run(run: PlanRun, settings: &Settings) -> miette::Result<Exit> {
             path.display()
         );
     }
-    let refused: Vec<_> = plan.risks.iter().filter(|r| r.always_refused()).collect();
+    let refused = plan.blocking_risks();
     let exit = if !refused.is_empty() {
         eprintln!("error: apply would refuse this plan:");
         for r in refused {

@@ -12,7 +12,7 @@ use crate::apply::saved::SavedOptions;
 use crate::apply::{Mode, Progress};
 use crate::cli::{
     ApplyArgs, Cli, Command, DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat,
-    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, TokenArgs, TokenCommand,
+    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, ShowArgs, TokenArgs, TokenCommand,
     TokenCreateArgs, UsersArgs, UsersCommand, UsersExportArgs, ValidateArgs,
 };
 use crate::connect::Connection;
@@ -38,6 +38,7 @@ pub enum Run {
     Validate(ValidateRun),
     Plan(PlanRun),
     Apply(ApplyRun),
+    Show(ShowRun),
     Export(ExportArgs),
     Explain(ExplainUserArgs),
     UsersExport(UsersExportArgs),
@@ -74,7 +75,17 @@ pub struct PlanRun {
     pub saved_options: SavedOptions,
     pub out: Option<PathBuf>,
     pub format: render::Format,
+    /// Where to write the plan as pull-request comments.
+    pub comment_dir: Option<PathBuf>,
     pub detailed_exitcode: bool,
+}
+
+/// `show`.
+#[derive(Debug)]
+pub struct ShowRun {
+    pub plan: PathBuf,
+    pub format: render::Format,
+    pub comment_dir: Option<PathBuf>,
 }
 
 /// `apply`.
@@ -88,7 +99,6 @@ pub struct ApplyRun {
     /// Ask for confirmation (no `--auto-approve`; there is a terminal to ask on).
     pub ask: bool,
     pub mode: Mode,
-    pub allow_limit_below_usage: bool,
     pub format: render::Format,
 }
 
@@ -138,6 +148,15 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         }),
         Command::Plan(args) => Run::Plan(plan_run(args)?),
         Command::Apply(args) => Run::Apply(apply_run(args, settings.interactive)?),
+        Command::Show(ShowArgs {
+            plan,
+            format,
+            comment_dir,
+        }) => Run::Show(ShowRun {
+            plan,
+            format: format.into(),
+            comment_dir,
+        }),
         Command::Export(args) => Run::Export(args),
         Command::Explain(ExplainArgs {
             what: ExplainWhat::User(args),
@@ -175,6 +194,7 @@ fn plan_options(flags: &PlanFlags) -> miette::Result<PlanOptions> {
         prune: flags.prune,
         max_delete_percent: flags.max_delete_percent,
         targets,
+        allow_limit_below_usage: flags.allow_limit_below_usage,
         ..PlanOptions::default()
     })
 }
@@ -186,10 +206,12 @@ fn plan_run(args: PlanArgs) -> miette::Result<PlanRun> {
             prune: args.options.prune,
             max_delete_percent: args.options.max_delete_percent,
             targets: args.options.target,
+            allow_limit_below_usage: args.options.allow_limit_below_usage,
         },
         paths: args.paths,
         out: args.out,
         format: args.format.into(),
+        comment_dir: args.comment_dir,
         detailed_exitcode: args.detailed_exitcode,
     })
 }
@@ -219,7 +241,6 @@ fn apply_run(args: ApplyArgs, interactive: bool) -> miette::Result<ApplyRun> {
         saved: args.plan,
         ask,
         mode,
-        allow_limit_below_usage: args.allow_limit_below_usage,
         format: args.format.into(),
     })
 }

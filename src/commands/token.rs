@@ -16,7 +16,7 @@ pub fn run(a: TokenCreateArgs, settings: &Settings) -> miette::Result<Exit> {
             return crate::server::mint_token(
                 db,
                 &a.scope,
-                &a.role,
+                a.role.as_deref(),
                 a.user.as_deref(),
                 a.description.as_deref(),
             )

@@ -73,6 +73,12 @@ pub struct Document {
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     #[schemars(extend("propertyNames" = user_names()))]
     pub users: BTreeMap<String, UserDecl>,
+    /// Approvals of plan-time risks that apply would otherwise refuse, reviewed with the
+    /// change they approve: `{code: limit_below_usage, kind: tenant, key: acme, reason: …}`,
+    /// `{code: too_many_deletes, kind: user}`. May be written in any file; the entries of
+    /// every file count.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub acknowledge: Vec<super::AcknowledgeDecl>,
 }
 
 /// A tenant with its workspaces, model grants and granular grants.
@@ -242,6 +248,16 @@ pub struct Origins {
 }
 
 impl Origins {
+    /// The key of the grant written at `index` of tenant `tenant`'s `grants:`.
+    pub fn grant_at(&self, tenant: &str, index: usize) -> Option<&str> {
+        self.grants
+            .iter()
+            .find(|(k, i)| {
+                **i == index && keys::split_grant(k).is_some_and(|(t, _, _)| t == tenant)
+            })
+            .map(|(k, _)| k.as_str())
+    }
+
     fn user(&self, email: &str) -> String {
         format!(
             "/users/{}",
@@ -292,6 +308,12 @@ pub struct Desired {
     pub duplicate_grants: Vec<(String, String)>,
     /// The rules' warnings, when validate computed them (the plan reuses them).
     pub warnings: Option<Vec<crate::rules::Violation>>,
+    /// The `acknowledge:` entries of every file, in file order.
+    pub acknowledgements: Vec<crate::plan::Acknowledgement>,
+    /// The fields whose value came from `${env:…}`, by resource ([`super::sensitive`]).
+    pub sensitive: crate::plan::SensitiveFields,
+    /// The values of the variables substituted: secrets, kept out of every output.
+    pub secrets: Vec<String>,
 }
 
 impl Desired {
@@ -321,7 +343,12 @@ impl Document {
     /// Flattens the document into the model's state, moving every value: tenants' children
     /// and users' memberships become resources keyed `tenant/child` and `email/tenant`.
     pub fn into_desired(self) -> Desired {
-        let mut d = Desired::default();
+        let mut d = Desired {
+            acknowledgements: (self.acknowledge.iter())
+                .map(super::AcknowledgeDecl::to_acknowledgement)
+                .collect(),
+            ..Desired::default()
+        };
         let st = &mut d.state;
         st.plans = self
             .plans

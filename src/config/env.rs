@@ -1,23 +1,43 @@
 //! `${env:NAME}` substitution in the string values of a parsed file: secrets stay out of
 //! the YAML and come from the environment that runs tenantctl. A missing variable or a
-//! malformed reference is a problem at its node.
+//! malformed reference is a problem at its node. Every substitution is recorded
+//! ([`Substitution`]): the value is sensitive, and is masked wherever it is shown.
 
 use serde_json::Value;
 
 use super::yaml::span::escape;
 use crate::diagnostic::{FileId, Place, Problem, Target};
 
+/// One string value made from the environment: where it is in its file, the text as
+/// written (`Bearer ${env:API_TOKEN}`), and the values of the variables it used (secrets).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Substitution {
+    pub pointer: String,
+    pub source: String,
+    /// The text after substitution.
+    pub value: String,
+    pub secrets: Vec<String>,
+}
+
 /// Replaces `${env:NAME}` in every string value of `v`, reporting missing variables and
-/// malformed references at their node.
+/// malformed references at their node, and recording each substitution in `found`.
 pub(super) fn substitute_env(
     id: FileId,
     v: &mut Value,
     pointer: &mut String,
     problems: &mut Vec<Problem>,
+    found: &mut Vec<Substitution>,
 ) {
     match v {
         Value::String(s) if s.contains("${env:") => match expand(s) {
-            Ok(new) => *s = new,
+            Ok((new, secrets)) => {
+                found.push(Substitution {
+                    pointer: pointer.clone(),
+                    value: new.clone(),
+                    source: std::mem::replace(s, new),
+                    secrets,
+                });
+            }
             Err(errs) => {
                 for e in errs {
                     let place = Place::Pointer(id, pointer.clone(), Target::Value);
@@ -37,7 +57,7 @@ pub(super) fn substitute_env(
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&i.to_string());
-                substitute_env(id, item, pointer, problems);
+                substitute_env(id, item, pointer, problems, found);
                 pointer.truncate(len);
             }
         }
@@ -46,7 +66,7 @@ pub(super) fn substitute_env(
                 let len = pointer.len();
                 pointer.push('/');
                 pointer.push_str(&escape(k));
-                substitute_env(id, item, pointer, problems);
+                substitute_env(id, item, pointer, problems, found);
                 pointer.truncate(len);
             }
         }
@@ -61,15 +81,19 @@ enum EnvError {
     Malformed,
 }
 
-fn expand(s: &str) -> Result<String, Vec<EnvError>> {
+/// The expanded text and the values of the variables it used.
+type Expanded = (String, Vec<String>);
+
+fn expand(s: &str) -> Result<Expanded, Vec<EnvError>> {
     expand_with(s, |name| std::env::var(name))
 }
 
 fn expand_with(
     s: &str,
     lookup: impl Fn(&str) -> Result<String, std::env::VarError>,
-) -> Result<String, Vec<EnvError>> {
+) -> Result<Expanded, Vec<EnvError>> {
     let mut out = String::with_capacity(s.len());
+    let mut secrets = Vec::new();
     let mut errors = Vec::new();
     let mut rest = s;
     while let Some(at) = rest.find("${env:") {
@@ -90,7 +114,10 @@ fn expand_with(
             errors.push(EnvError::Malformed);
         } else {
             match lookup(name) {
-                Ok(v) => out.push_str(&v),
+                Ok(v) => {
+                    out.push_str(&v);
+                    secrets.push(v);
+                }
                 Err(std::env::VarError::NotPresent) => {
                     errors.push(EnvError::Missing(name.to_string()))
                 }
@@ -103,7 +130,7 @@ fn expand_with(
     }
     out.push_str(rest);
     if errors.is_empty() {
-        Ok(out)
+        Ok((out, secrets))
     } else {
         Err(errors)
     }
@@ -122,13 +149,11 @@ mod tests {
 
     #[test]
     fn expands_env_references() {
-        assert_eq!(
-            expand_with("a ${env:TOKEN} b", env),
-            Ok("a s3cret b".into())
-        );
+        let ok = |s: &str, n: usize| Ok((s.to_string(), vec!["s3cret".to_string(); n]));
+        assert_eq!(expand_with("a ${env:TOKEN} b", env), ok("a s3cret b", 1));
         assert_eq!(
             expand_with("${env:TOKEN}${env:TOKEN}", env),
-            Ok("s3crets3cret".into())
+            ok("s3crets3cret", 2)
         );
         assert_eq!(
             expand_with("${env:NOPE}", env),
@@ -142,9 +167,6 @@ mod tests {
             expand_with("${env:TOKEN", env),
             Err(vec![EnvError::Malformed])
         );
-        assert_eq!(
-            expand_with("$HOME ${other}", env),
-            Ok("$HOME ${other}".into())
-        );
+        assert_eq!(expand_with("$HOME ${other}", env), ok("$HOME ${other}", 0));
     }
 }

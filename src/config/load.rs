@@ -11,7 +11,7 @@ use std::sync::Arc;
 
 use serde_json::Value;
 
-use super::env::substitute_env;
+use super::env::{substitute_env, Substitution};
 use super::yaml::compose::{ComposeError, MAX_DEPTH};
 use super::yaml::span::SourceFile;
 use crate::diagnostic::{FileId, Place, Problem};
@@ -26,6 +26,8 @@ pub struct Loaded<T = Value> {
     /// The parsed, substituted document of each file; `None` when it could not be parsed.
     pub values: Vec<Option<T>>,
     pub problems: Vec<Problem>,
+    /// Every `${env:…}` substitution, by file: the sensitive values.
+    pub substitutions: Vec<(FileId, Substitution)>,
 }
 
 impl<T> Default for Loaded<T> {
@@ -34,6 +36,7 @@ impl<T> Default for Loaded<T> {
             files: Vec::new(),
             values: Vec::new(),
             problems: Vec::new(),
+            substitutions: Vec::new(),
         }
     }
 }
@@ -73,13 +76,14 @@ pub fn load_paths_with<T: Send>(paths: &[PathBuf], hook: Hook<'_, T>) -> Loaded<
             let mut part = Loaded {
                 files: std::mem::take(&mut loaded.files),
                 values: std::mem::take(&mut loaded.values),
-                problems: Vec::new(),
+                ..Loaded::default()
             };
             let pending = read_file(&f, &mut part);
             loaded.files = part.files;
             loaded.values = part.values;
             slots.push(Slot {
                 problems: part.problems,
+                substitutions: Vec::new(),
                 pending,
             });
         }
@@ -87,6 +91,10 @@ pub fn load_paths_with<T: Send>(paths: &[PathBuf], hook: Hook<'_, T>) -> Loaded<
     parse_pending(&mut slots, &loaded.files, hook);
     for slot in slots {
         loaded.problems.extend(slot.problems);
+        if let Some(p) = &slot.pending {
+            let id = p.id;
+            (loaded.substitutions).extend(slot.substitutions.into_iter().map(|s| (id, s)));
+        }
         if let Some((id, value)) = slot.pending.and_then(|p| p.value.map(|v| (p.id, v))) {
             loaded.values[id] = Some(value);
         }
@@ -94,9 +102,11 @@ pub fn load_paths_with<T: Send>(paths: &[PathBuf], hook: Hook<'_, T>) -> Loaded<
     loaded
 }
 
-/// One file of [`load_paths`]: the problems found reading it, then parsing it.
+/// One file of [`load_paths`]: the problems found reading it, then parsing it, and its
+/// `${env:…}` substitutions.
 struct Slot<T> {
     problems: Vec<Problem>,
+    substitutions: Vec<Substitution>,
     pending: Option<Pending<T>>,
 }
 
@@ -148,7 +158,7 @@ fn parse_pending<T: Send>(slots: &mut [Slot<T>], files: &[Arc<SourceFile>], hook
 fn parse_slot<T>(slot: &mut Slot<T>, files: &[Arc<SourceFile>], hook: Hook<'_, T>) {
     if let Some(p) = slot.pending.as_mut() {
         if let Some(file) = files.get(p.id) {
-            p.value = parse_value(p.id, file, &mut slot.problems)
+            p.value = parse_value(p.id, file, &mut slot.problems, &mut slot.substitutions)
                 .and_then(|v| hook(p.id, v, &mut slot.problems));
         }
     }
@@ -164,8 +174,10 @@ pub fn load_str_with<T>(name: &str, text: &str, hook: Hook<'_, T>) -> Loaded<T> 
     let mut loaded = Loaded::default();
     if let Some(p) = parse_text(PathBuf::from(name), text.to_string(), &mut loaded) {
         let file = loaded.files[p.id].clone();
-        loaded.values[p.id] = parse_value(p.id, &file, &mut loaded.problems)
+        let mut found = Vec::new();
+        loaded.values[p.id] = parse_value(p.id, &file, &mut loaded.problems, &mut found)
             .and_then(|v| hook(p.id, v, &mut loaded.problems));
+        (loaded.substitutions).extend(found.into_iter().map(|s| (p.id, s)));
     }
     loaded
 }
@@ -376,8 +388,14 @@ fn parse_text<T>(path: PathBuf, text: String, loaded: &mut Loaded<T>) -> Option<
     Some(Pending { id, value: None })
 }
 
-/// Parses a file's text and substitutes `${env:…}`; `None` when there is no value.
-fn parse_value(id: FileId, file: &SourceFile, problems: &mut Vec<Problem>) -> Option<Value> {
+/// Parses a file's text and substitutes `${env:…}` (recorded in `found`); `None` when there
+/// is no value.
+fn parse_value(
+    id: FileId,
+    file: &SourceFile,
+    problems: &mut Vec<Problem>,
+    found: &mut Vec<Substitution>,
+) -> Option<Value> {
     let text: &str = &file.text;
     let name = file.path.display();
     if text.trim().is_empty() {
@@ -405,7 +423,7 @@ fn parse_value(id: FileId, file: &SourceFile, problems: &mut Vec<Problem>) -> Op
     };
     if text.contains("${env:") {
         let mut pointer = String::new();
-        substitute_env(id, &mut value, &mut pointer, problems);
+        substitute_env(id, &mut value, &mut pointer, problems, found);
     }
     Some(value)
 }

@@ -92,6 +92,8 @@ impl Owners {
 pub struct Merged {
     pub document: Document,
     pub owners: Owners,
+    /// Where each entry of `document.acknowledge` was written: (file, index in its list).
+    pub acknowledge_at: Vec<(FileId, usize)>,
     pub problems: Vec<Problem>,
     /// Entries declared with problems that made them placeholders ([`typed_leniently`]):
     /// (section, normalised key).
@@ -109,12 +111,14 @@ pub enum Decl {
 }
 
 /// A file's declarations in the order written: section, key as written, and the typed
-/// value or why it could not be typed.
+/// value or why it could not be typed; and its `acknowledge:` entries.
 #[derive(Debug, Default)]
 pub struct Typed {
     entries: Vec<(Section, String, Result<Decl, String>)>,
     /// Entries kept as placeholders by [`typed_leniently`].
     untyped: Vec<(Section, String)>,
+    /// The `acknowledge:` entries: (index in the file's list, typed entry).
+    acknowledge: Vec<(usize, Result<super::AcknowledgeDecl, String>)>,
 }
 
 fn type_entry(section: Section, body: Value) -> Result<Decl, serde_json::Error> {
@@ -160,6 +164,13 @@ fn entries(value: Value) -> impl Iterator<Item = (Section, String, Value)> {
 /// Types a file's document, entry by entry (moving the values out of it).
 pub fn typed(value: Value) -> Typed {
     let mut out = Typed::default();
+    let mut value = value;
+    if let Some(list) = value.as_object_mut().and_then(|o| o.remove("acknowledge")) {
+        out.acknowledge = super::acknowledge::typed(list)
+            .into_iter()
+            .enumerate()
+            .collect();
+    }
     for (section, raw, body) in entries(value) {
         let decl = type_entry(section, body).map_err(|e| e.to_string());
         out.entries.push((section, raw, decl));
@@ -195,6 +206,12 @@ pub fn typed_leniently(mut value: Value, bad: &[String]) -> Typed {
         }
     }
     let mut out = Typed::default();
+    // The acknowledge: entries that type; the others were reported with the file's problems.
+    if let Some(list) = value.as_object_mut().and_then(|o| o.remove("acknowledge")) {
+        out.acknowledge = (super::acknowledge::typed(list).into_iter().enumerate())
+            .filter(|(_, a)| a.is_ok())
+            .collect();
+    }
     for (section, raw, body) in entries(value) {
         let decl = if whole.iter().any(|(s, k)| *s == section && *k == raw) {
             None
@@ -245,6 +262,19 @@ pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
         }
         for (section, raw, decl) in file.entries {
             merge_entry(&mut m, id, section, raw, decl);
+        }
+        for (i, entry) in file.acknowledge {
+            match entry {
+                Ok(a) => {
+                    m.document.acknowledge.push(a);
+                    m.acknowledge_at.push((id, i));
+                }
+                Err(e) => m.problems.push(Problem::error(
+                    "invalid_value",
+                    Place::Pointer(id, format!("/acknowledge/{i}"), Target::Value),
+                    e,
+                )),
+            }
         }
     }
     m

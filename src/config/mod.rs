@@ -1,15 +1,19 @@
 //! The configuration: the desired state as written in YAML files. The document types
 //! (nested tenants and users) and their flattening into a desired `State` ([`document`]),
 //! loading files and directories ([`load`]), `${env:NAME}` substitution ([`env`]), merging
-//! the files section by section with the file that owns each resource ([`merge`]), and the
-//! YAML engine itself ([`yaml`]).
+//! the files section by section with the file that owns each resource ([`merge`]), the
+//! `acknowledge:` approvals of plan-time risks ([`acknowledge`]), where each `${env:…}` value
+//! went ([`sensitive`]), and the YAML engine itself ([`yaml`]).
 
+pub mod acknowledge;
 mod document;
-mod env;
+pub mod env;
 pub mod load;
 pub mod merge;
+pub mod sensitive;
 pub mod yaml;
 
+pub use acknowledge::AcknowledgeDecl;
 pub use document::*;
 pub use load::{load_paths, load_str};
 

@@ -91,7 +91,7 @@ impl Embedded {
                 let t = server::mint_token(
                     &database_url,
                     "system",
-                    "org_admin",
+                    None,
                     None,
                     Some("embedded local platform"),
                 )

@@ -5,7 +5,19 @@
 //! processing, analytics, annotation, maps and the file library, plus the user management
 //! a Manager does. Document 003 gives the organisation, user, workspace, billing and
 //! subscription settings and the capability table of the four built-in roles. Document 000
-//! gives `models.use`. The catalog is sorted by name; the tests below keep it so.
+//! gives `models.use` and `models.assign`. The catalog is sorted by name; the tests below
+//! keep it so.
+//!
+//! A permission applies to the tenant or on one workspace ([`On`]). The workspace ones are
+//! the project actions of 002 (a project, a site and a workspace are one thing), each with
+//! the grant action of document 001 that gives it on a workspace: `read` gives what reads a
+//! project, `update` what changes its content, `delete` what deletes, `create` what adds to
+//! it. The grant actions themselves are the project permissions on one workspace
+//! ([`grant_permission`]). Two 003 permissions stand for several 002 ones ([`IMPLIES`]):
+//! managing every workspace is every project action, and seeing every workspace is reading
+//! every project.
+
+use super::GrantAction;
 
 /// One permission of the catalog.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -16,6 +28,19 @@ pub struct Permission {
     pub description: &'static str,
     /// Source document file name it comes from, e.g. `002_becab762aa60eae2.txt`.
     pub source: &'static str,
+    /// Where it applies: to the whole tenant, or on one workspace at a time.
+    pub on: On,
+}
+
+/// Where a permission applies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum On {
+    /// The tenant as a whole (its settings, its users, its billing, creating projects).
+    Tenant,
+    /// One workspace at a time: a member holds it on the workspaces its role sees (`all`,
+    /// or those its membership lists), and a granular grant of this action on a workspace
+    /// (document 001: read, update, delete, create) gives it there too.
+    Workspace(GrantAction),
 }
 
 /// A built-in tenant role: exists on every platform, cannot be declared or deleted.
@@ -42,39 +67,59 @@ const fn p(name: &'static str, description: &'static str, source: &'static str) 
         name,
         description,
         source,
+        on: On::Tenant,
     }
 }
 
+/// A permission that applies on one workspace, given there by a grant of `action`.
+const fn w(
+    name: &'static str,
+    description: &'static str,
+    source: &'static str,
+    action: GrantAction,
+) -> Permission {
+    Permission {
+        name,
+        description,
+        source,
+        on: On::Workspace(action),
+    }
+}
+
+use GrantAction::{Create as C, Delete as D, Read as R, Update as U};
+
 /// Every permission of the platform, sorted by name.
 pub const PERMISSIONS: &[Permission] = &[
-    p("analytics.request", "Request advanced analytics on a project's data (Demander la réalisation d'Analyses avancées)", S002),
-    p("annotation.access", "Open the annotation tools (Accès aux outils d'Annotation)", S002),
-    p("annotation.annotate", "Annotate images (Annotation d'images)", S002),
+    w("analytics.request", "Request advanced analytics on a project's data (Demander la réalisation d'Analyses avancées)", S002, U),
+    w("annotation.access", "Open the annotation tools (Accès aux outils d'Annotation)", S002, R),
+    w("annotation.annotate", "Annotate images (Annotation d'images)", S002, U),
     p("billing.manage", "Manage the organisation's billing information and payment details (Gérer les informations de facturation)", S003),
     p("billing.read", "View the organisation's billing information and invoices (Voir les informations de facturation)", S003),
-    p("files.delete", "Delete raster or vector files within a survey (Supprimer des fichiers Raster ou Vecteur d'un Relevé)", S002),
-    p("files.upload", "Upload files to a project (Télécharger des fichiers)", S002),
+    w("files.delete", "Delete raster or vector files within a survey (Supprimer des fichiers Raster ou Vecteur d'un Relevé)", S002, D),
+    w("files.upload", "Upload files to a project (Télécharger des fichiers)", S002, C),
     p("library.download", "Download files from the file library (Télécharger des fichiers depuis la Bibliothèque de fichiers)", S002),
     p("library.read", "Open the file library (Accès à la Bibliothèque de fichiers)", S002),
-    p("map.read", "View every map generated in a project (Accès à toutes les Cartes générées)", S002),
+    w("map.read", "View every map generated in a project (Accès à toutes les Cartes générées)", S002, R),
+    p("models.assign", "Grant or deny a model to a user directly, overriding the organisation level, and see the organisation's model grants (Permissions Utilisateur-Modèle)", S000),
     p("models.use", "Generate with the AI models granted to the organisation or to the user directly", S000),
     p("organization.delete", "Delete the organisation (Supprimer l'organisation)", S003),
     p("organization.read", "View the organisation's information (Voir les informations de l'organisation)", S003),
     p("organization.settings", "Open the organisation's settings (Accéder à tous les paramètres de l'organisation)", S003),
     p("organization.update", "Manage the organisation's information (Gérer les informations de l'organisation)", S003),
-    p("processing.launch", "Launch image processing (Lancer un traitement d'images)", S002),
-    p("project.create", "Create a project or site (Créer un Projet)", S002),
-    p("project.delete", "Delete a project or site (Supprimer un Projet)", S002),
-    p("project.list", "List the projects of the account, limited to those the member is given (Afficher tous les Projets d'un compte)", S002),
-    p("project.read", "View a project's information (Afficher les informations d'un Projet)", S002),
-    p("project.rename", "Rename a project or site (Renommer un Projet)", S002),
-    p("project.update", "Change a project's information (Modifier les informations d'un Projet)", S002),
+    w("processing.launch", "Launch image processing (Lancer un traitement d'images)", S002, U),
+    w("project.create", "Create a project or site (Créer un Projet)", S002, C),
+    w("project.delete", "Delete a project or site (Supprimer un Projet)", S002, D),
+    w("project.list", "List the projects of the account, limited to those the member is given (Afficher tous les Projets d'un compte)", S002, R),
+    p("project.list_names", "See the name only of every project of the account, to upload to it (Afficher tous les Projets d'un compte, **)", S002),
+    w("project.read", "View a project's information (Afficher les informations d'un Projet)", S002, R),
+    w("project.rename", "Rename a project or site (Renommer un Projet)", S002, U),
+    w("project.update", "Change a project's information (Modifier les informations d'un Projet)", S002, U),
     p("subscription.cancel", "Cancel the organisation's subscription (Annuler l'abonnement)", S003),
     p("subscription.manage", "Change the organisation's subscription (Gérer l'abonnement)", S003),
-    p("survey.delete", "Delete a survey (Supprimer un Relevé)", S002),
-    p("survey.read", "Open the surveys of the projects the member is given (Accès aux Relevés)", S002),
-    p("survey.rename", "Rename a survey (Renommer un Relevé)", S002),
-    p("survey.upload", "Upload a survey to a project the member is given (Télécharger un Relevé)", S002),
+    w("survey.delete", "Delete a survey (Supprimer un Relevé)", S002, D),
+    w("survey.read", "Open the surveys of the projects the member is given (Accès aux Relevés)", S002, R),
+    w("survey.rename", "Rename a survey (Renommer un Relevé)", S002, U),
+    w("survey.upload", "Upload a survey to a project the member is given (Télécharger un Relevé)", S002, C),
     p("users.assign_workspaces", "Change the workspaces assigned to members, the per-project access list (Modifier les espaces de travail assignés)", S003),
     p("users.block", "Block a user (Bloquer utilisateur)", S002),
     p("users.export", "Export the users of the visible organisations as CSV (Exporter les utilisateurs)", S002),
@@ -105,6 +150,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "library.download",
             "library.read",
             "map.read",
+            "models.assign",
             "models.use",
             "organization.delete",
             "organization.read",
@@ -114,6 +160,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "project.create",
             "project.delete",
             "project.list",
+            "project.list_names",
             "project.read",
             "project.rename",
             "project.update",
@@ -146,6 +193,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "organization.read",
             "organization.settings",
             "subscription.manage",
+            "users.export",
             "users.read",
             "workspace.read",
         ],
@@ -166,6 +214,7 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
             "project.read",
             "survey.read",
             "users.assign_workspaces",
+            "users.export",
             "users.invite",
             "users.read",
             "users.remove",
@@ -191,17 +240,130 @@ pub const BUILTIN_ROLES: &[BuiltinRole] = &[
     },
 ];
 
+/// Permissions that hold others: a role holding the first holds each of the second too.
+/// Document 003 speaks of workspaces as a whole where 002 names each project action.
+pub const IMPLIES: &[(&str, &[&str])] = &[
+    (
+        "workspace.manage",
+        &[
+            "project.create",
+            "project.delete",
+            "project.list",
+            "project.read",
+            "project.rename",
+            "project.update",
+            "workspace.read",
+        ],
+    ),
+    ("workspace.read", &["project.list", "project.read"]),
+];
+
+/// The permission a grant action of document 001 is, on one workspace: `read` is
+/// `project.read`, `update` is `project.update`, `delete` is `project.delete`, `create` is
+/// `project.create` (each "on this workspace", and on what it holds).
+pub fn grant_permission(action: GrantAction) -> &'static str {
+    match action {
+        GrantAction::Read => "project.read",
+        GrantAction::Update => "project.update",
+        GrantAction::Delete => "project.delete",
+        GrantAction::Create => "project.create",
+    }
+}
+
 /// The permission named `name`, if the catalog has it.
 pub fn permission(name: &str) -> Option<&'static Permission> {
-    PERMISSIONS
-        .binary_search_by(|p| p.name.cmp(name))
-        .ok()
-        .map(|i| &PERMISSIONS[i])
+    index(name).map(|i| &PERMISSIONS[i])
 }
 
 /// The built-in role named `name`, if there is one.
 pub fn builtin_role(name: &str) -> Option<&'static BuiltinRole> {
     BUILTIN_ROLES.iter().find(|r| r.name == name)
+}
+
+/// The position of `name` in [`PERMISSIONS`].
+pub fn index(name: &str) -> Option<usize> {
+    PERMISSIONS.binary_search_by(|p| p.name.cmp(name)).ok()
+}
+
+/// A set of catalog permissions (one bit per entry of [`PERMISSIONS`]): what a role holds,
+/// compared and intersected without allocating.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+pub struct PermSet(u64);
+
+const _: () = assert!(
+    PERMISSIONS.len() <= 64,
+    "PermSet holds at most 64 permissions"
+);
+
+impl PermSet {
+    /// No permission.
+    pub const EMPTY: PermSet = PermSet(0);
+
+    /// Every permission of the catalog.
+    pub fn all() -> PermSet {
+        PermSet(if PERMISSIONS.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << PERMISSIONS.len()) - 1
+        })
+    }
+
+    /// The permissions named, with those they imply ([`IMPLIES`]); names not in the catalog
+    /// are left out.
+    pub fn of<'a>(names: impl IntoIterator<Item = &'a str>) -> PermSet {
+        let mut set = PermSet::EMPTY;
+        for n in names {
+            set.insert(n);
+        }
+        set
+    }
+
+    fn insert(&mut self, name: &str) {
+        let Some(i) = index(name) else { return };
+        if self.0 & (1 << i) != 0 {
+            return;
+        }
+        self.0 |= 1 << i;
+        for (holder, held) in IMPLIES {
+            if *holder == name {
+                for h in *held {
+                    self.insert(h);
+                }
+            }
+        }
+    }
+
+    pub fn contains(self, name: &str) -> bool {
+        index(name).is_some_and(|i| self.0 & (1 << i) != 0)
+    }
+
+    /// The permissions held by both.
+    pub fn and(self, other: PermSet) -> PermSet {
+        PermSet(self.0 & other.0)
+    }
+
+    /// Whether every permission of `self` is in `other`.
+    pub fn is_subset(self, other: PermSet) -> bool {
+        self.0 & !other.0 == 0
+    }
+
+    /// The permissions of `self` missing from `other`, by name.
+    pub fn minus(self, other: PermSet) -> PermSet {
+        PermSet(self.0 & !other.0)
+    }
+
+    pub fn is_empty(self) -> bool {
+        self.0 == 0
+    }
+
+    /// The names held, in catalog order.
+    pub fn names(self) -> impl Iterator<Item = &'static str> {
+        PERMISSIONS
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| self.0 & (1 << i) != 0)
+            .map(|(_, p)| p.name)
+    }
 }
 
 #[cfg(test)]
@@ -295,13 +457,14 @@ mod tests {
             !has("user_admin", "subscription.manage")
                 && !has("user_admin", "organization.settings")
         );
-        // Billing admins only view users; they manage billing and the subscription.
-        assert!(has("billing_admin", "users.read"));
+        // Billing admins only view users (and export what they see); they manage billing
+        // and the subscription, and see every workspace.
+        assert!(has("billing_admin", "users.read") && has("billing_admin", "workspace.read"));
         assert!(builtin_role("billing_admin")
             .unwrap()
             .permissions
             .iter()
-            .all(|p| !p.starts_with("users.") || *p == "users.read"));
+            .all(|p| !p.starts_with("users.") || ["users.read", "users.export"].contains(p)));
         assert!(
             has("billing_admin", "billing.manage") && has("billing_admin", "subscription.manage")
         );
@@ -322,6 +485,65 @@ mod tests {
         .iter()
         .any(|a| p.starts_with(a))));
         assert!(has("member", "models.use"));
+    }
+
+    #[test]
+    fn implied_permissions_exist_and_sets_expand() {
+        for (holder, held) in IMPLIES {
+            assert!(permission(holder).is_some(), "`{holder}`");
+            for h in *held {
+                assert!(permission(h).is_some(), "`{h}`");
+            }
+        }
+        let ua = PermSet::of(
+            builtin_role("user_admin")
+                .unwrap()
+                .permissions
+                .iter()
+                .copied(),
+        );
+        assert!(ua.contains("project.create") && ua.contains("project.rename"));
+        let ba = PermSet::of(
+            builtin_role("billing_admin")
+                .unwrap()
+                .permissions
+                .iter()
+                .copied(),
+        );
+        assert!(ba.contains("project.read") && !ba.contains("project.update"));
+        let member = PermSet::of(builtin_role("member").unwrap().permissions.iter().copied());
+        assert!(member.is_subset(ua) && !ua.is_subset(member));
+        assert_eq!(
+            PermSet::of(PERMISSIONS.iter().map(|p| p.name)),
+            PermSet::all()
+        );
+        assert_eq!(PermSet::of(["nope.nope"]), PermSet::EMPTY);
+        assert_eq!(
+            PermSet::of(["workspace.read", "users.read"])
+                .names()
+                .collect::<Vec<_>>(),
+            [
+                "project.list",
+                "project.read",
+                "users.read",
+                "workspace.read"
+            ]
+        );
+    }
+
+    #[test]
+    fn grant_actions_are_project_permissions_on_one_workspace() {
+        for a in [
+            GrantAction::Read,
+            GrantAction::Update,
+            GrantAction::Delete,
+            GrantAction::Create,
+        ] {
+            assert_eq!(
+                permission(grant_permission(a)).unwrap().on,
+                On::Workspace(a)
+            );
+        }
     }
 
     #[test]

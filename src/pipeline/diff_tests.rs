@@ -172,7 +172,7 @@ fn delete_guard_flags_too_many_deletes() {
         "{}",
         p.risks[0].message
     );
-    assert_eq!(p.blocking_risks(true).len(), 2);
+    assert_eq!(p.blocking_risks().len(), 2);
 }
 
 #[test]
@@ -474,8 +474,17 @@ fn rule_9_limit_below_live_usage_is_a_risk() {
         "{}",
         p.risks[0].message
     );
-    assert!(p.blocking_risks(true).is_empty());
-    assert_eq!(p.blocking_risks(false).len(), 1);
+    assert_eq!(p.blocking_risks().len(), 1);
+    let allowed = PlanOptions {
+        allow_limit_below_usage: true,
+        ..PlanOptions::default()
+    };
+    let p = plan(&d, &live(BASE), &allowed);
+    assert!(p.blocking_risks().is_empty());
+    assert_eq!(
+        p.risks[0].acknowledged,
+        Some(Acknowledged::Flag("--allow-limit-below-usage".into()))
+    );
     // Raising a limit, or lowering it above usage, is no risk.
     let d = BASE.replace(
         "plan: essential\n",
@@ -602,5 +611,7 @@ fn replacing_a_protected_user_is_refused() {
         p.risks.iter().map(|r| r.code.as_str()).collect::<Vec<_>>(),
         [PROTECTED_REPLACE]
     );
-    assert_eq!(p.blocking_risks(true).len(), 1);
+    assert_eq!(p.blocking_risks().len(), 1);
 }
+
+mod acknowledge;

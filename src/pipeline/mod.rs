@@ -24,16 +24,20 @@ use crate::validate::{self, Diagnostic};
 pub struct ValidConfig {
     pub input: PlanInput,
     pub warnings: Vec<Diagnostic>,
+    /// The values of the `${env:…}` variables used: secrets, kept out of every output.
+    pub secrets: Vec<String>,
 }
 
 /// Why no plan was made.
 #[derive(Debug, thiserror::Error)]
 pub enum PipelineError {
-    /// The configuration has errors; `diagnostics` holds every problem found, to render.
+    /// The configuration has errors; `diagnostics` holds every problem found, to render
+    /// (secret values masked already); `secrets` the values to keep out of anything else.
     #[error("the configuration has {errors} error(s)")]
     Invalid {
         diagnostics: Vec<Diagnostic>,
         errors: usize,
+        secrets: Vec<String>,
     },
     #[error("the configuration could not be loaded")]
     NotLoaded,
@@ -47,14 +51,16 @@ pub enum PipelineError {
     NoSuchTarget { kind: Kind, key: String },
 }
 
-/// The plan's input from a loaded configuration: the state, the renames and the rules'
-/// warnings move over; where each resource was declared and the duplicate grants are
-/// validate's business and stay behind.
+/// The plan's input from a loaded configuration: the state, the renames, the rules'
+/// warnings, the approvals and the sensitive fields move over; where each resource was
+/// declared and the duplicate grants are validate's business and stay behind.
 pub fn plan_input(desired: Desired) -> PlanInput {
     let input = PlanInput {
         state: desired.state,
         renames: desired.renames,
         warnings: desired.warnings.map(Warning::of_rules),
+        acknowledgements: desired.acknowledgements,
+        sensitive: desired.sensitive,
     };
     // Freeing the origins of a large configuration is not on the user's time.
     validate::drop_in_background((desired.origins, desired.duplicate_grants));
@@ -69,6 +75,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
         return Err(PipelineError::Invalid {
             diagnostics: checked.diagnostics,
             errors,
+            secrets: checked.secrets,
         });
     }
     let desired = checked.desired.ok_or(PipelineError::NotLoaded)?;
@@ -80,6 +87,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
     Ok(ValidConfig {
         input: plan_input(desired),
         warnings,
+        secrets: checked.secrets,
     })
 }
 
@@ -100,6 +108,9 @@ pub struct Live {
     pub state: State,
     pub identity: Identity,
     pub scope: Option<TokenScope>,
+    /// The fields the platform recorded as sensitive (from `${env:…}` at an earlier apply),
+    /// so that the plan masks the live side too.
+    pub sensitive: plan::SensitiveFields,
 }
 
 /// What a tenant-scoped token reaches, from `whoami` (None for a system token, or a
@@ -117,6 +128,7 @@ pub fn token_scope(who: &api::WhoAmI) -> Option<TokenScope> {
     Some(TokenScope {
         tenant: tenant.to_string(),
         role: who.role.clone(),
+        user: who.user.clone(),
         kinds: who
             .access
             .iter()
@@ -141,18 +153,36 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
         .whoami()
         .await
         .map_err(PipelineError::WhoAmI)?;
-    let state = platform
-        .client
-        .state()
-        .await
-        .map_err(PipelineError::LiveState)?;
+    let (state, sensitive) = tokio::join!(platform.client.state(), live_sensitive(platform));
+    let state = state.map_err(PipelineError::LiveState)?;
     Ok(Live {
         state,
+        sensitive: sensitive.map_err(PipelineError::LiveState)?,
         scope: token_scope(&who),
         identity: Identity {
             user: who.user.map(|u| u.to_lowercase()),
         },
     })
+}
+
+/// The platform's sensitive fields by resource; none from a platform that does not record
+/// them (404).
+async fn live_sensitive(platform: &Platform) -> Result<plan::SensitiveFields, ClientError> {
+    let list = match platform.client.sensitive_fields().await {
+        Ok(list) => list,
+        Err(e) if e.status() == Some(404) => return Ok(plan::SensitiveFields::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = plan::SensitiveFields::new();
+    for e in list.items {
+        out.entry((e.kind, e.key))
+            .or_default()
+            .push((e.pointer, e.source));
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    Ok(out)
 }
 
 /// Checks the targets exist, and diffs.
@@ -171,7 +201,12 @@ pub fn diff(
             });
         }
     }
-    Ok(plan::diff(input, &live.state, &options))
+    Ok(plan::diff_with(
+        input,
+        &live.state,
+        &live.sensitive,
+        &options,
+    ))
 }
 
 /// Plans the YAML of `paths`, or the configuration `early` when it was loaded already. The

@@ -14,9 +14,10 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 use serde_json::Value;
 
 use super::order::{self, by_rank, Res};
+use super::{acknowledge, sensitive};
 use super::{
     field_changes, risks, scope, Action, Change, FieldChange, Moved, OutOfScope, Plan, PlanInput,
-    PlanOptions, Reason, Risk, Verb, Warning, Write,
+    PlanOptions, Reason, Risk, SensitiveFields, Sensitivity, Verb, Warning, Write,
 };
 use crate::model::keys;
 use crate::model::{AnySpec, Kind, Meta, Rename, State};
@@ -24,6 +25,16 @@ use crate::rules;
 
 /// Diffs `desired` against `live`. Pure and total: any pair of states gives a plan.
 pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
+    diff_with(desired, live, &SensitiveFields::new(), opts)
+}
+
+/// [`diff`], knowing which live fields the platform recorded as sensitive.
+pub fn diff_with(
+    desired: &PlanInput,
+    live: &State,
+    live_sensitive: &SensitiveFields,
+    opts: &PlanOptions,
+) -> Plan {
     // A tenant-scoped token: the configuration narrowed to what it can see.
     let (narrowed, not_visible) = match &opts.scope {
         Some(s) => {
@@ -38,7 +49,9 @@ pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
     d.user_replaces();
     d.desired_pass();
     d.live_pass();
+    d.relist_sensitive(&desired.sensitive, live_sensitive);
     let mut changes = d.changes;
+    sensitive::fill_writes(&mut changes, &desired.sensitive);
     if !opts.targets.is_empty() {
         changes = order::filter_targets(changes, &opts.targets, desired, live);
     }
@@ -60,14 +73,17 @@ pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
         risks,
         warnings: d.warnings,
         unmanaged: d.unmanaged,
+        sensitive: Default::default(),
         out_of_scope,
     };
+    plan.sensitive = Sensitivity::of_changes(&plan.changes, &desired.sensitive, live_sensitive);
     plan.risks
         .extend(risks::delete_guard(&plan, live, opts.max_delete_percent));
     plan.risks
         .extend(risks::self_lockout(&plan, &desired.state, live, opts));
     plan.risks
         .extend(risks::limits_below_usage(&plan, &desired.state, live));
+    acknowledge::acknowledge(&mut plan, &desired.acknowledgements, opts);
     let mut warnings = match &desired.warnings {
         Some(w) => w.clone(),
         None => Warning::of_rules(rules::check(&desired.state)),
@@ -75,6 +91,49 @@ pub fn diff(desired: &PlanInput, live: &State, opts: &PlanOptions) -> Plan {
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
     plan
+}
+
+impl Differ<'_> {
+    /// An update of each resource whose spec is unchanged but whose sensitive fields are
+    /// listed differently on the platform (a value that came to, or left, `${env:…}`): the
+    /// put tells the platform, shown as the pseudo-field `sensitive`.
+    fn relist_sensitive(&mut self, desired: &SensitiveFields, live: &SensitiveFields) {
+        if desired.is_empty() && live.is_empty() {
+            return;
+        }
+        let changed: HashSet<(Kind, &str)> = (self.changes.iter())
+            .map(|c| (c.kind, c.key.as_str()))
+            .collect();
+        let mut more = Vec::new();
+        for (kind, key) in sensitive::relisted(desired, live) {
+            if changed.contains(&(*kind, key.as_str())) {
+                continue;
+            }
+            let (Some((dmeta, dspec)), Some((lmeta, lspec))) =
+                (self.desired.get(*kind, key), self.live.get(*kind, key))
+            else {
+                continue;
+            };
+            let k = (*kind, key.clone());
+            more.push(Change {
+                kind: *kind,
+                key: key.clone(),
+                action: Action::Update,
+                previous_key: None,
+                before: Some(spec_value(&lspec)),
+                after: Some(spec_value(&dspec)),
+                fields: vec![FieldChange {
+                    path: "sensitive".into(),
+                    before: Some(sensitive::listed(live.get(&k))),
+                    after: Some(sensitive::listed(desired.get(&k))),
+                }],
+                reason: None,
+                moved: Vec::new(),
+                writes: vec![put(*kind, key, &dspec, lmeta.version, dmeta.protected)],
+            });
+        }
+        self.changes.extend(more);
+    }
 }
 
 struct Differ<'a> {

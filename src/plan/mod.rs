@@ -2,11 +2,13 @@
 //! dependency, with ownership, protection, renames, replaces, and the plan-time rules (6, 9)
 //! as risks (decided by `rules/`, worded here). Pure: no I/O, nothing of HTTP or YAML.
 
+mod acknowledge;
 mod diff;
 mod fields;
 mod order;
 mod risks;
 pub mod scope;
+mod sensitive;
 
 use std::collections::BTreeMap;
 
@@ -16,10 +18,14 @@ use crate::diagnostic::Severity;
 use crate::model::{Kind, Rename, State};
 use crate::rules::Violation;
 
-pub use diff::diff;
+pub use acknowledge::{
+    entry_for, Acknowledged, Acknowledgement, ACKNOWLEDGEABLE, STALE_ACKNOWLEDGEMENT,
+};
+pub use diff::{diff, diff_with};
 pub use fields::field_changes;
 pub use order::{cascade_parents, delete_rank, parse_target, rank};
 pub use scope::{OutOfScope, TokenScope};
+pub use sensitive::{covers, dotted, SensitiveFields, Sensitivity, MASK};
 
 /// What a change does to one resource.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -171,15 +177,16 @@ pub struct Change {
 /// A finding that needs a human's attention before apply.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Risk {
-    /// `limit_below_usage` (refused by apply unless `--allow-limit-below-usage`),
-    /// `self_lockout` (rule 6, always refused), `too_many_deletes` (refused unless
-    /// `--max-delete-percent` allows it), `protected_replace` (a replace would delete a
-    /// protected resource; always refused), `not_permitted` (the token may not change the
-    /// resource; always refused).
+    /// `limit_below_usage` (refused by apply unless acknowledged), `self_lockout` (rule 6,
+    /// always refused), `too_many_deletes` (refused unless acknowledged), `protected_replace`
+    /// (a replace would delete a protected resource; always refused), `not_permitted` (the
+    /// token may not change the resource; always refused).
     pub code: String,
     pub kind: Kind,
     pub key: String,
     pub message: String,
+    /// Approved in the configuration or by a flag: shown as such, and applied.
+    pub acknowledged: Option<Acknowledged>,
 }
 
 /// Risk codes.
@@ -191,9 +198,9 @@ pub const PROTECTED_REPLACE: &str = "protected_replace";
 pub const NOT_PERMITTED: &str = "not_permitted";
 
 impl Risk {
-    /// Whether apply refuses this risk even with `--allow-limit-below-usage`.
+    /// Whether no acknowledgement can approve this risk.
     pub fn always_refused(&self) -> bool {
-        self.code != LIMIT_BELOW_USAGE
+        !ACKNOWLEDGEABLE.contains(&self.code.as_str())
     }
 }
 
@@ -258,6 +265,10 @@ pub struct PlanInput {
     pub state: State,
     pub renames: Vec<Rename>,
     pub warnings: Option<Vec<Warning>>,
+    /// The configuration's `acknowledge:` entries.
+    pub acknowledgements: Vec<Acknowledgement>,
+    /// The fields whose value came from `${env:…}`, by resource.
+    pub sensitive: SensitiveFields,
 }
 
 impl PlanInput {
@@ -279,6 +290,8 @@ pub struct PlanOptions {
     pub max_delete_percent: u8,
     /// Restrict the plan to these resources, their dependencies and their children.
     pub targets: Vec<(Kind, String)>,
+    /// Acknowledge every `limit_below_usage` risk (`--allow-limit-below-usage`).
+    pub allow_limit_below_usage: bool,
     pub identity: Identity,
     /// What the token reaches, for a tenant-scoped token (None: everything).
     pub scope: Option<TokenScope>,
@@ -290,6 +303,7 @@ impl Default for PlanOptions {
             prune: false,
             max_delete_percent: 25,
             targets: Vec::new(),
+            allow_limit_below_usage: false,
             identity: Identity::default(),
             scope: None,
         }
@@ -307,6 +321,8 @@ pub struct Plan {
     pub warnings: Vec<Warning>,
     /// Live resources tenantctl does not manage and leaves alone, by kind.
     pub unmanaged: BTreeMap<Kind, usize>,
+    /// Which fields of the changed resources hold secrets, masked by every rendering.
+    pub sensitive: Sensitivity,
     /// For a plan made with a tenant-scoped token: what it leaves alone because the token
     /// cannot see or change it.
     pub out_of_scope: Option<OutOfScope>,
@@ -348,21 +364,5 @@ impl Plan {
         deletes.sort_by_key(|(r, _)| *r);
         writes.extend(deletes);
         writes
-    }
-
-    /// Recomputes the delete guard with another percentage (`apply --plan FILE
-    /// --max-delete-percent N`): the other risks stay as planned.
-    pub fn recheck_delete_guard(&mut self, live: &crate::model::State, max_percent: u8) {
-        self.risks.retain(|r| r.code != TOO_MANY_DELETES);
-        let guard = risks::delete_guard(self, live, max_percent);
-        self.risks.extend(guard);
-    }
-
-    /// Risks that apply refuses given `allow_limit_below_usage`.
-    pub fn blocking_risks(&self, allow_limit_below_usage: bool) -> Vec<&Risk> {
-        self.risks
-            .iter()
-            .filter(|r| r.always_refused() || !allow_limit_below_usage)
-            .collect()
     }
 }

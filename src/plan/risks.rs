@@ -22,6 +22,7 @@ pub(super) fn protected_replace(live: &State, kind: Kind, old: &str, new: &str) 
             message: format!(
                 "{kind} `{old}` is protected, and replacing it by `{new}` deletes it; apply `protected: false` on it first, or drop `previously:`"
             ),
+            acknowledged: None,
         })
 }
 
@@ -40,11 +41,12 @@ pub(super) fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Ri
                 kind,
                 key: "*".into(),
                 message: format!(
-                    "the plan deletes {n} of {total} live {} ({} %), more than the {max_percent} % allowed; check the deletes, then pass --max-delete-percent {}",
+                    "the plan deletes {n} of {total} live {} ({} %), more than the {max_percent} % allowed; check the deletes, then acknowledge them in the configuration (`acknowledge: [{{code: {TOO_MANY_DELETES}, kind: {kind}}}]`) or plan with --max-delete-percent {}",
                     kind.plural(),
                     n * 100 / total.max(1),
                     (n * 100).div_ceil(total.max(1)).min(100),
                 ),
+                acknowledged: None,
             })
         })
         .collect()
@@ -93,6 +95,7 @@ pub(super) fn self_lockout(
                 kind: c.kind,
                 key: if gone { live_key } else { &c.key }.to_string(),
                 message: format!("the identity running the apply (`{me}`) cannot {what} (rule 6); run the apply with another identity"),
+                acknowledged: None,
             });
         }
     }
@@ -115,14 +118,16 @@ pub(super) fn limits_below_usage(plan: &Plan, desired: &State, live: &State) -> 
             kind: Kind::Tenant,
             key: b.tenant.to_string(),
             message: format!(
-                "the {} limit of tenant `{}` goes from {} to {}, below its {} live {}; apply refuses it without --allow-limit-below-usage",
+                "the {} limit of tenant `{}` goes from {} to {}, below its {} live {}; apply refuses it unless it is acknowledged in the configuration (`acknowledge: [{{code: {LIMIT_BELOW_USAGE}, kind: tenant, key: {}}}]`) or planned with --allow-limit-below-usage",
                 b.limit,
                 b.tenant,
                 b.was.map_or("unlimited".to_string(), |w| w.to_string()),
                 b.to,
                 b.usage,
                 b.unit,
+                b.tenant,
             ),
+            acknowledged: None,
         })
         .collect()
 }

@@ -36,16 +36,27 @@ pub struct KindScope {
 pub struct TokenScope {
     /// The token's tenant.
     pub tenant: String,
-    /// The token's role, for messages.
-    pub role: String,
+    /// The token's own role, for messages (none for a token acting with its user's access).
+    pub role: Option<String>,
+    /// The user the token acts as, if any.
+    pub user: Option<String>,
     /// By kind; a kind not listed is read and written whole.
     pub kinds: BTreeMap<Kind, KindScope>,
 }
 
 impl TokenScope {
-    /// "`user_admin` token of tenant `lumen`".
+    /// "`user_admin` token of tenant `lumen`", "token of tenant `lumen` acting as
+    /// `ada@lumen.example`".
     pub fn describe(&self) -> String {
-        format!("`{}` token of tenant `{}`", self.role, self.tenant)
+        let role = self
+            .role
+            .as_deref()
+            .map_or(String::new(), |r| format!("`{r}` "));
+        let user = self
+            .user
+            .as_deref()
+            .map_or(String::new(), |u| format!(" acting as `{u}`"));
+        format!("{role}token of tenant `{}`{user}", self.tenant)
     }
 
     fn reach(&self, kind: Kind) -> (Reach, Reach) {
@@ -125,6 +136,8 @@ pub(super) fn narrow(
         state,
         renames,
         warnings: Some(warnings),
+        acknowledgements: desired.acknowledgements.clone(),
+        sensitive: desired.sensitive.clone(),
     };
     (input, hidden)
 }
@@ -172,6 +185,7 @@ pub(super) fn restrict(
                 scope.describe(),
                 noun(c.kind, 2)
             ),
+            acknowledged: None,
         });
         true
     });

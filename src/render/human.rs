@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 use anstyle::{AnsiColor, Effects, Style};
 use similar::{ChangeTag, TextDiff};
 
-use super::{leaves, long_text, moved_summary, show, summary_line, title};
-use crate::plan::{Action, Change, Plan};
+use super::{leaves, long_text, moved_summary, shown, summary_line, title};
+use crate::plan::{covers, Action, Change, Plan, Risk};
 
 struct Painter {
     color: bool,
@@ -69,7 +69,7 @@ fn word_diff(p: &Painter, before: &str, after: &str) -> String {
     out
 }
 
-fn change_block(p: &Painter, c: &Change, out: &mut String) {
+fn change_block(p: &Painter, c: &Change, sensitive: &[String], out: &mut String) {
     let (sym, style) = symbol(c.action);
     let verb = match c.action {
         Action::Create => "will be created".to_string(),
@@ -97,7 +97,7 @@ fn change_block(p: &Painter, c: &Change, out: &mut String) {
                         out,
                         "      {} {path}: {}",
                         p.paint(GREEN, "+"),
-                        show(Some(&v))
+                        shown(sensitive, &path, Some(&v))
                     );
                 }
             }
@@ -111,38 +111,41 @@ fn change_block(p: &Painter, c: &Change, out: &mut String) {
                 } else {
                     String::new()
                 };
+                let (before, after) = (
+                    shown(sensitive, &f.path, f.before.as_ref()),
+                    shown(sensitive, &f.path, f.after.as_ref()),
+                );
+                let secret = covers(sensitive, &f.path);
                 match (&f.before, &f.after) {
-                    (None, a) => {
+                    (None, _) => {
                         let _ = writeln!(
                             out,
-                            "      {} {}: {}{note}",
+                            "      {} {}: {after}{note}",
                             p.paint(GREEN, "+"),
                             f.path,
-                            show(a.as_ref())
                         );
                     }
-                    (b, None) => {
+                    (_, None) => {
                         let _ = writeln!(
                             out,
-                            "      {} {}: {}{note}",
+                            "      {} {}: {before}{note}",
                             p.paint(RED, "-"),
                             f.path,
-                            show(b.as_ref())
                         );
                     }
                     (b, a) => {
-                        if let Some((bt, at)) = long_text(b.as_ref(), a.as_ref()) {
+                        if let Some((bt, at)) =
+                            long_text(b.as_ref(), a.as_ref()).filter(|_| !secret)
+                        {
                             let _ =
                                 writeln!(out, "      {} {}:{note}", p.paint(YELLOW, "~"), f.path);
                             let _ = writeln!(out, "          {}", word_diff(p, bt, at));
                         } else {
                             let _ = writeln!(
                                 out,
-                                "      {} {}: {} → {}{note}",
+                                "      {} {}: {before} → {after}{note}",
                                 p.paint(YELLOW, "~"),
                                 f.path,
-                                show(b.as_ref()),
-                                show(a.as_ref())
                             );
                         }
                     }
@@ -175,7 +178,7 @@ pub fn human(plan: &Plan, color: bool) -> String {
             plan.revision
         );
         for c in &plan.changes {
-            change_block(&p, c, &mut out);
+            change_block(&p, c, &plan.sensitive.paths_of(c), &mut out);
         }
     }
     if !plan.warnings.is_empty() {
@@ -195,15 +198,40 @@ pub fn human(plan: &Plan, color: bool) -> String {
         }
         out.push('\n');
     }
-    if !plan.risks.is_empty() {
+    let (acknowledged, refused): (Vec<&Risk>, Vec<&Risk>) =
+        plan.risks.iter().partition(|r| r.acknowledged.is_some());
+    if !refused.is_empty() {
         let _ = writeln!(out, "{}", p.paint(RED.effects(Effects::BOLD), "Risks:"));
-        for r in &plan.risks {
+        for r in refused {
             let _ = writeln!(
                 out,
                 "  {} {} {}",
                 p.paint(RED, "!"),
                 r.message,
                 p.paint(DIM, &format!("[{}]", r.code))
+            );
+        }
+        out.push('\n');
+    }
+    if !acknowledged.is_empty() {
+        let _ = writeln!(
+            out,
+            "{}",
+            p.paint(CYAN.effects(Effects::BOLD), "Acknowledged risks (applied):")
+        );
+        for r in acknowledged {
+            let how = r
+                .acknowledged
+                .as_ref()
+                .map(|a| a.describe())
+                .unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "  {} {} {}\n    {}",
+                p.paint(CYAN, "✓"),
+                r.message,
+                p.paint(DIM, &format!("[{}]", r.code)),
+                p.paint(CYAN, &how)
             );
         }
         out.push('\n');

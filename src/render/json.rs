@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::plan::{Action, Change, Plan};
+use crate::plan::{covers, Acknowledged, Action, Change, Plan, MASK};
 
 /// The version of this format; bumped only on an incompatible change.
 pub const FORMAT_VERSION: u32 = 1;
@@ -16,7 +16,7 @@ pub struct JsonPlan {
     pub format_version: u32,
     pub revision: i64,
     pub changes: Vec<JsonChange>,
-    pub risks: Vec<JsonFinding>,
+    pub risks: Vec<JsonRisk>,
     pub warnings: Vec<JsonFinding>,
     pub unmanaged: BTreeMap<String, usize>,
     /// Only in a plan made with a tenant-scoped token: what it left alone.
@@ -52,8 +52,12 @@ pub struct JsonChange {
 #[derive(Debug, Serialize)]
 pub struct JsonField {
     pub path: String,
+    /// `"(sensitive)"` in place of a sensitive value.
     pub before: Value,
     pub after: Value,
+    /// Present (true) when the values are masked: they came from `${env:…}`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub sensitive: bool,
 }
 
 #[derive(Debug, Serialize)]
@@ -62,6 +66,23 @@ pub struct JsonFinding {
     pub kind: &'static str,
     pub key: String,
     pub message: String,
+}
+
+/// A risk: a finding, and whether it was acknowledged (null: apply refuses it).
+#[derive(Debug, Serialize)]
+pub struct JsonRisk {
+    #[serde(flatten)]
+    pub finding: JsonFinding,
+    pub acknowledged: Option<JsonAck>,
+}
+
+/// How a risk was acknowledged: `{"by": "configuration", "reason": …}` or
+/// `{"by": "flag", "flag": "--allow-limit-below-usage"}`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "snake_case", tag = "by")]
+pub enum JsonAck {
+    Configuration { reason: Option<String> },
+    Flag { flag: String },
 }
 
 #[derive(Debug, Serialize)]
@@ -85,18 +106,26 @@ impl From<&Plan> for JsonPlan {
                     action: c.action.as_str(),
                     kind: c.kind.as_str(),
                     key: c.key.clone(),
-                    fields: fields(c),
+                    fields: fields(c, &plan.sensitive.paths_of(c)),
                     reason: c.reason.as_ref().map(|r| r.code()),
                 })
                 .collect(),
             risks: plan
                 .risks
                 .iter()
-                .map(|r| JsonFinding {
-                    code: r.code.clone(),
-                    kind: r.kind.as_str(),
-                    key: r.key.clone(),
-                    message: r.message.clone(),
+                .map(|r| JsonRisk {
+                    finding: JsonFinding {
+                        code: r.code.clone(),
+                        kind: r.kind.as_str(),
+                        key: r.key.clone(),
+                        message: r.message.clone(),
+                    },
+                    acknowledged: r.acknowledged.as_ref().map(|a| match a {
+                        Acknowledged::Configuration { reason } => JsonAck::Configuration {
+                            reason: reason.clone(),
+                        },
+                        Acknowledged::Flag(flag) => JsonAck::Flag { flag: flag.clone() },
+                    }),
                 })
                 .collect(),
             warnings: plan
@@ -137,34 +166,36 @@ impl From<&Plan> for JsonPlan {
 }
 
 /// The changed fields; for a create every field of the new spec (before null), for a
-/// delete every field of the old one (after null).
-fn fields(c: &Change) -> Vec<JsonField> {
+/// delete every field of the old one (after null). Sensitive values are masked.
+fn fields(c: &Change, sensitive: &[String]) -> Vec<JsonField> {
     let leaves = |v: &Option<Value>| v.as_ref().map(super::leaves).unwrap_or_default();
+    let field = |path: String, before: Option<Value>, after: Option<Value>| {
+        let secret = covers(sensitive, &path);
+        let mask = |v: Option<Value>| match v {
+            Some(_) if secret => Value::String(MASK.into()),
+            Some(v) => v,
+            None => Value::Null,
+        };
+        JsonField {
+            before: mask(before),
+            after: mask(after),
+            sensitive: secret,
+            path,
+        }
+    };
     match c.action {
         Action::Create => leaves(&c.after)
             .into_iter()
-            .map(|(path, v)| JsonField {
-                path,
-                before: Value::Null,
-                after: v,
-            })
+            .map(|(path, v)| field(path, None, Some(v)))
             .collect(),
         Action::Delete => leaves(&c.before)
             .into_iter()
-            .map(|(path, v)| JsonField {
-                path,
-                before: v,
-                after: Value::Null,
-            })
+            .map(|(path, v)| field(path, Some(v), None))
             .collect(),
         Action::Update | Action::Replace => c
             .fields
             .iter()
-            .map(|f| JsonField {
-                path: f.path.clone(),
-                before: f.before.clone().unwrap_or(Value::Null),
-                after: f.after.clone().unwrap_or(Value::Null),
-            })
+            .map(|f| field(f.path.clone(), f.before.clone(), f.after.clone()))
             .collect(),
     }
 }

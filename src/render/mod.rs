@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 use serde_json::Value;
 
 use crate::model::Kind;
-use crate::plan::{Action, Change, Moved, Plan};
+use crate::plan::{covers, Action, Change, Moved, Plan, MASK};
 
 pub use human::human;
-pub use markdown::{markdown, MARKDOWN_LIMIT};
+pub use markdown::{comments, markdown, thousands, BULK, COMMENT_LIMIT};
 
 /// How a plan is written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -85,6 +85,16 @@ pub(crate) fn show(v: Option<&Value>) -> String {
     match v {
         None => "(none)".into(),
         Some(v) => serde_json::to_string(v).unwrap_or_default(),
+    }
+}
+
+/// A value of a change as shown: `(sensitive)` in place of the value of a `sensitive`
+/// field (a change still shows that it changed), otherwise [`show`].
+pub(crate) fn shown(sensitive: &[String], path: &str, v: Option<&Value>) -> String {
+    if v.is_some() && covers(sensitive, path) {
+        MASK.into()
+    } else {
+        show(v)
     }
 }
 
@@ -186,6 +196,7 @@ mod tests {
             risks: Vec::new(),
             warnings: Vec::new(),
             unmanaged: BTreeMap::new(),
+            sensitive: Default::default(),
             out_of_scope: None,
         }
     }
@@ -247,41 +258,113 @@ mod tests {
     }
 
     #[test]
-    fn markdown_stays_under_the_limit_and_says_what_was_cut() {
-        let many: Vec<Change> = (0..5000)
+    fn comments_stay_under_the_limit_and_hold_every_change() {
+        let mut many: Vec<Change> = (0..5000)
             .map(|i| change(Action::Create, &format!("tenant-{i:05}"), vec![]))
             .collect();
+        many.extend((0..300).map(|i| {
+            let mut c = change(
+                Action::Update,
+                &format!("member-{i:03}@acme.example/acme"),
+                vec![FieldChange {
+                    path: "role".into(),
+                    before: Some(json!("member")),
+                    after: Some(json!("user_admin")),
+                }],
+            );
+            c.kind = Kind::Membership;
+            c
+        }));
         let mut p = plan(many);
-        p.risks.push(Risk {
-            code: "limit_below_usage".into(),
-            kind: Kind::Tenant,
-            key: "tenant-00001".into(),
-            message: "lowered".into(),
-        });
-        let md = markdown(&p);
-        assert!(
-            md.chars().count() <= MARKDOWN_LIMIT,
-            "{} chars",
-            md.chars().count()
+        for i in 0..3 {
+            p.risks.push(Risk {
+                code: "limit_below_usage".into(),
+                kind: Kind::Tenant,
+                key: format!("tenant-{i:05}"),
+                message: "lowered".into(),
+                acknowledged: None,
+            });
+        }
+        let parts = comments(&p, COMMENT_LIMIT);
+        assert!(parts.len() > 1, "{} part(s)", parts.len());
+        for (i, part) in parts.iter().enumerate() {
+            assert!(
+                part.chars().count() <= COMMENT_LIMIT,
+                "part {} has {} chars",
+                i + 1,
+                part.chars().count()
+            );
+        }
+        let first = &parts[0];
+        assert!(first.starts_with(&format!(
+            "### tenantctl plan (part 1 of {}: summary and risks)\n\n**Plan: 5000 to create, 300 to update",
+            parts.len()
+        )));
+        assert!(first.contains("| tenant | 5,000 | 0 | 0 | 0 |"));
+        assert_eq!(first.matches("`limit_below_usage` tenant").count(), 3);
+        // Privileged updates come before the bulk creates, condensed to one line.
+        let all = parts.concat();
+        let privileged = all
+            .find("#### Privileged changes")
+            .expect("privileged section");
+        let bulk = all
+            .find("#### Bulk creates and deletes")
+            .expect("bulk section");
+        assert!(privileged < bulk);
+        assert!(all.contains("| + | tenant | 5,000 | new in the configuration |"));
+        for c in &p.changes {
+            assert!(
+                all.contains(&format!("{}\n", c.key)),
+                "{} is in no comment",
+                c.key
+            );
+        }
+        // Every fence opened in a part is closed in it.
+        for part in &parts {
+            assert_eq!(part.matches("````").count() % 2, 0, "{part}");
+            assert_eq!(
+                part.matches("<details>").count(),
+                part.matches("</details>").count()
+            );
+        }
+        // The document on stdout is the same content, in one piece.
+        let whole = markdown(&p);
+        assert!(!whole.contains("(continued)"));
+        // A small plan is one comment, in full detail.
+        let small = comments(
+            &plan(vec![change(Action::Create, "acme", vec![])]),
+            COMMENT_LIMIT,
         );
-        assert!(md.starts_with("### tenantctl plan\n\n**Plan: 5000 to create"));
-        assert!(md.contains("| tenant | 5000 | 0 | 0 | 0 |"));
-        assert!(md.contains("`limit_below_usage`"));
-        let note = md
-            .lines()
-            .rev()
-            .find(|l| l.contains("are not shown"))
-            .expect("a note of what was cut");
-        let shown = md.matches("\n+ tenant tenant-").count();
+        assert_eq!(small.len(), 1);
+        assert!(small[0].starts_with("### tenantctl plan\n\n"));
         assert!(
-            note.contains(&format!("{} of 5000 changes are not shown (", 5000 - shown)),
-            "{note}"
+            small[0].contains("+ tenant acme\n+     plan: \"essential\"\n"),
+            "{}",
+            small[0]
         );
-        assert!(md.contains("</details>"), "the open block is closed");
-        // A small plan is not cut.
-        let small = markdown(&plan(vec![change(Action::Create, "acme", vec![])]));
-        assert!(!small.contains("not shown"));
-        assert!(small.contains("<details><summary>tenant: 1 change</summary>"));
+    }
+
+    #[test]
+    fn sensitive_values_are_masked_in_every_format() {
+        let f = FieldChange {
+            path: "contact.phone".into(),
+            before: Some(json!("+33 1 11 11 11 11")),
+            after: Some(json!("+33 2 22 22 22 22")),
+        };
+        let mut p = plan(vec![change(Action::Update, "acme", vec![f])]);
+        p.sensitive.desired.insert(
+            (Kind::Tenant, "acme".into()),
+            ["/contact/phone".to_string()].into(),
+        );
+        for format in [Format::Human, Format::Markdown, Format::Json] {
+            let out = render(&p, format, false);
+            assert!(
+                !out.contains("11 11") && !out.contains("22 22"),
+                "{format:?}: {out}"
+            );
+            assert!(out.contains("(sensitive)"), "{format:?}: {out}");
+        }
+        assert!(human(&p, false).contains("~ contact.phone: (sensitive) → (sensitive)"));
     }
 
     #[test]

@@ -1,14 +1,14 @@
 //! Rule 8, invitations: at most 100 e-mails a batch and 10 workspaces assigned at
 //! invitation; every e-mail valid, listed once, not already a member nor already invited;
-//! the role and workspaces exist. With rule 10's part of it: who may invite whom. The
-//! server's `invite` and `accept` endpoints call these; which tenants a token sees at all
-//! is the server's access matrix.
+//! the role and workspaces exist. Who may invite whom is the access decision's
+//! ([`super::access::may_give_role`]); the server's `invite` and `accept` endpoints call
+//! both.
 
 use std::collections::BTreeSet;
 
 use crate::model::{keys, Kind, State};
 
-use super::{is_valid_email, role_exists, Severity, Violation, ORG_ADMIN};
+use super::{is_valid_email, role_exists, Severity, Violation};
 
 /// At most this many workspaces are assigned at invitation (rule 8).
 pub const MAX_INVITATION_WORKSPACES: usize = 10;
@@ -23,27 +23,6 @@ pub struct Request<'a> {
     pub role: &'a str,
     pub workspaces: &'a [String],
     pub emails: &'a [String],
-}
-
-/// Why a token may not invite (or accept an invitation) with a role.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum Refusal {
-    #[error("a `user_admin` token can only invite `member`s")]
-    MembersOnly,
-    #[error("a `{0}` token cannot invite")]
-    CannotInvite(String),
-}
-
-/// Whether a token may invite into its tenant with `role`: `token_role` is its role inside
-/// its tenant, `None` for a system token (which may invite anyone). An `org_admin` invites
-/// with any role, a `user_admin` only `member`s (rule 10), nobody else invites.
-pub fn may_invite(token_role: Option<&str>, role: &str) -> Result<(), Refusal> {
-    match token_role {
-        None | Some(ORG_ADMIN) => Ok(()),
-        Some("user_admin") if role == "member" => Ok(()),
-        Some("user_admin") => Err(Refusal::MembersOnly),
-        Some(other) => Err(Refusal::CannotInvite(other.to_string())),
-    }
 }
 
 /// The e-mails of an invitation as compared: trimmed, lower-case, empty entries dropped.
@@ -195,23 +174,6 @@ pub fn check_against(state: &State, req: &Request, pending: &BTreeSet<String>) -
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn who_may_invite_whom() {
-        assert_eq!(may_invite(None, "org_admin"), Ok(()));
-        assert_eq!(may_invite(Some("org_admin"), "user_admin"), Ok(()));
-        assert_eq!(may_invite(Some("user_admin"), "member"), Ok(()));
-        assert_eq!(
-            may_invite(Some("user_admin"), "org_admin"),
-            Err(Refusal::MembersOnly)
-        );
-        assert_eq!(
-            may_invite(Some("billing_admin"), "member")
-                .map_err(|r| r.to_string())
-                .unwrap_err(),
-            "a `billing_admin` token cannot invite"
-        );
-    }
 
     #[test]
     fn a_request_is_checked_whole() {

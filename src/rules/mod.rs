@@ -60,6 +60,11 @@ pub fn role_exists(state: &State, role: &str) -> bool {
     catalog::builtin_role(role).is_some() || state.roles.contains_key(role)
 }
 
+/// Whether `role` can name a role: a built-in role, or a key (a custom role's identity).
+pub fn is_role_name(role: &str) -> bool {
+    catalog::builtin_role(role).is_some() || is_valid_key(role)
+}
+
 /// Whether members holding `role` see every workspace of their tenant.
 pub fn role_sees_all_workspaces(state: &State, role: &str) -> bool {
     match catalog::builtin_role(role) {

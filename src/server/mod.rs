@@ -119,7 +119,7 @@ pub async fn start_with(
         None
     } else {
         Some(
-            tokens::create(&db, "system", "org_admin", None, Some("bootstrap"), None)
+            tokens::create(&db, "system", None, None, Some("bootstrap"), None)
                 .await?
                 .token,
         )
@@ -174,7 +174,7 @@ pub async fn start_with(
 pub async fn mint_token(
     database_url: &str,
     scope: &str,
-    role: &str,
+    role: Option<&str>,
     user: Option<&str>,
     description: Option<&str>,
 ) -> Result<String, ServerError> {

@@ -29,6 +29,8 @@ enum Shape {
     Write,
     /// A write without a body.
     Action,
+    /// A question with a JSON body, which changes nothing.
+    Query,
 }
 
 fn error_codes(shape: Shape) -> &'static [u16] {
@@ -36,6 +38,7 @@ fn error_codes(shape: Shape) -> &'static [u16] {
         Shape::Read => &[400, 401, 403, 404, 503],
         Shape::Write => &[400, 401, 403, 404, 409, 412, 413, 415, 422, 503],
         Shape::Action => &[400, 401, 403, 404, 409, 412, 422, 503],
+        Shape::Query => &[400, 401, 403, 404, 413, 415, 422, 503],
     }
 }
 
@@ -118,6 +121,18 @@ fn params(param: Param) -> Vec<Value> {
                     "description": "The version the resource must have, e.g. `\"3\"` (`\"0\"`: must not exist)",
                     "schema": { "type": "string", "pattern": IF_MATCH_PATTERN } }),
         ],
+        Param::Access => vec![
+            json!({ "name": "user", "in": "query", "required": true, "description": "The user asked about (an e-mail)",
+                    "schema": { "type": "string", "minLength": 1, "maxLength": 320 } }),
+            json!({ "name": "tenant", "in": "query", "required": true, "description": "The tenant the user acts in",
+                    "schema": { "type": "string", "minLength": 1, "maxLength": 63 } }),
+            json!({ "name": "permission", "in": "query", "required": false, "description": "A catalog permission (`project.create`) or a grant action (`read`, `update`, `delete`, `create`); give this or `model`",
+                    "schema": { "type": "string", "minLength": 1, "maxLength": 100 } }),
+            json!({ "name": "workspace", "in": "query", "required": false, "description": "The workspace the permission is asked on",
+                    "schema": { "type": "string", "minLength": 1, "maxLength": 63 } }),
+            json!({ "name": "model", "in": "query", "required": false, "description": "A model; give this or `permission`",
+                    "schema": { "type": "string", "minLength": 1, "maxLength": 63 } }),
+        ],
         Param::Tenants => vec![
             json!({ "name": "tenant", "in": "query", "required": true, "description": "A tenant to remove the user from (repeatable)",
                     "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "pattern": SLUG_PATTERN }, "minItems": 1 } }),
@@ -162,6 +177,7 @@ impl Doc {
     fn op(&mut self, route: &Route) {
         let shape = match (route.method, &route.body) {
             (Method::Get, _) => Shape::Read,
+            (_, Some(_)) if route.read_only => Shape::Query,
             (_, Some(_)) => Shape::Write,
             (_, None) => Shape::Action,
         };

@@ -1,92 +1,159 @@
-//! What a token reaches, kind by kind (PRODUCT.md §2 rule 10): the coarse half of the access
-//! matrix, published in `GET /whoami` so that a plan made with a tenant-scoped token covers
-//! what the token can see and change. `authz` decides each read and write from this table,
-//! then adds the fine limits (a `user_admin` changes `member`s only, …) the `note` words.
-//! This is the token's scope; what a *user* may do is the access decision of `rules/`.
+//! What a principal reaches, kind by kind (PRODUCT.md §2 rule 10): the coarse half of its
+//! standing, published in `GET /whoami` so that a plan made with a tenant-scoped token
+//! covers what the token can see and change. It is read off the same [`Standing`] the
+//! server decides each read and write with (`authz`); the fine limits (the workspaces a
+//! role sees, the roles it may give) are checked on each write and worded in `note`.
 
 use crate::api::{KindAccess, Reach};
-use crate::model::{keys, Kind, State};
+use crate::model::{Kind, State};
+use crate::rules::access::{Standing, Workspaces};
 
-use super::authz::{Principal, Role, Scope};
+use super::authz::{Actor, Principal};
 
-/// The kind's reach for a token of `scope` with `role` (read, write), and a note: the limits
-/// of the writes when the token may make some, who may make them when it may not.
-pub fn reach(scope: &Scope, role: Role, kind: Kind) -> (Reach, Reach, Option<&'static str>) {
+/// Who may change what a tenant principal may not: the platform catalog and the grants of
+/// models to tenants are the system's.
+const SYSTEM_ONLY: &str = "system tokens only";
+
+/// The kind's reach for `s` (read, write), and a note: the limits of the writes when it may
+/// make some, what they need when it may not.
+fn reach(s: &Standing, kind: Kind) -> (Reach, Reach, Option<String>) {
     use Reach::{All, None as No, Tenant};
-    if *scope == Scope::System {
-        return (All, All, None);
+    let any = |names: &[&str]| names.iter().any(|n| s.holds(n));
+    let needs = |names: &[&str]| {
+        let words: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+        Some(format!("needs {} (or a system token)", words.join(" or ")))
+    };
+    let listed = matches!(s.workspaces, Workspaces::Listed(_));
+    if !s.holds("organization.read") {
+        return (
+            No,
+            No,
+            Some("reading the state needs `organization.read`".into()),
+        );
     }
-    match (role, kind) {
-        (Role::Member, _) => (No, No, Some("an administrator token of the tenant, or a system token")),
-        (_, Kind::Plan | Kind::Model | Kind::Role) => {
-            (All, No, Some("system tokens only (the platform catalog)"))
+    match kind {
+        Kind::Plan | Kind::Model | Kind::Role => (
+            All,
+            No,
+            Some(format!("{SYSTEM_ONLY} (the platform catalog)")),
+        ),
+        Kind::TenantModel => {
+            let read = super::authz::sees_model_grants(s);
+            (if read { Tenant } else { No }, No, Some(SYSTEM_ONLY.into()))
         }
-        (Role::BillingAdmin, Kind::TenantModel) => (No, No, Some("system tokens only")),
-        (_, Kind::TenantModel) => (Tenant, No, Some("system tokens only")),
-        (Role::OrgAdmin, Kind::Tenant) => (
-            Tenant,
-            Tenant,
-            Some("its own tenant, except its plan, limits and status; no create or delete"),
-        ),
-        (Role::OrgAdmin, Kind::User) => (
-            Tenant,
-            Tenant,
-            Some("users who are members of this tenant only, and new users who become members"),
-        ),
-        (Role::OrgAdmin, Kind::UserModel) => (
-            Tenant,
-            Tenant,
-            Some("of users who are members of this tenant only"),
-        ),
-        (Role::OrgAdmin, Kind::Workspace | Kind::Grant | Kind::Membership) => (Tenant, Tenant, None),
-        (Role::UserAdmin, Kind::Membership) => (
-            Tenant,
-            Tenant,
-            Some("memberships with role `member` only: add, change workspaces, remove; never promote or demote"),
-        ),
-        (Role::UserAdmin, Kind::User) => (
-            Tenant,
-            Tenant,
-            Some("new users who become `member`s; delete users whose only membership is a `member` one here"),
-        ),
-        (Role::UserAdmin, _) => (
-            Tenant,
-            No,
-            Some("an `org_admin` token of the tenant, or a system token"),
-        ),
-        (Role::BillingAdmin, Kind::Tenant) => (Tenant, Tenant, Some("its plan only (billing)")),
-        (Role::BillingAdmin, Kind::User | Kind::Membership) => (
-            Tenant,
-            No,
-            Some("an `org_admin` or `user_admin` token of the tenant, or a system token"),
-        ),
-        (Role::BillingAdmin, _) => (
-            No,
-            No,
-            Some("an `org_admin` token of the tenant, or a system token"),
-        ),
+        Kind::Tenant => {
+            let w = [
+                "organization.update",
+                "subscription.manage",
+                "organization.delete",
+            ];
+            if any(&w) {
+                let held: Vec<&str> = w.into_iter().filter(|n| s.holds(n)).collect();
+                let note = format!(
+                    "its own tenant, with {}; its limits and status: {SYSTEM_ONLY}",
+                    held.join(", ")
+                );
+                (Tenant, Tenant, Some(note))
+            } else {
+                (Tenant, No, needs(&w))
+            }
+        }
+        Kind::Workspace => {
+            let w = [
+                "project.create",
+                "project.update",
+                "project.rename",
+                "project.delete",
+            ];
+            if !any(&["project.list", "project.list_names", "project.read"]) {
+                return (No, No, needs(&["project.list", "project.read"]));
+            }
+            let note = listed.then(|| "only the workspaces its role is given".to_string());
+            match (any(&w), note) {
+                (true, note) => (Tenant, Tenant, note),
+                (false, Some(n)) => (
+                    Tenant,
+                    No,
+                    Some(format!("{n}; changes {}", needs(&w).unwrap_or_default())),
+                ),
+                (false, None) => (Tenant, No, needs(&w)),
+            }
+        }
+        Kind::Grant => {
+            if s.holds("users.assign_workspaces") {
+                let note = listed.then(|| "on the workspaces its role is given".to_string());
+                (Tenant, Tenant, note)
+            } else {
+                (No, No, needs(&["users.assign_workspaces"]))
+            }
+        }
+        Kind::Membership | Kind::User => {
+            let read = if s.holds("users.read") { Tenant } else { No };
+            let w: &[&str] = if kind == Kind::Membership {
+                &[
+                    "users.invite",
+                    "users.remove",
+                    "users.promote",
+                    "users.assign_workspaces",
+                ]
+            } else {
+                &[
+                    "users.invite",
+                    "users.update",
+                    "users.block",
+                    "users.remove",
+                ]
+            };
+            if !any(w) {
+                return (read, No, needs(w));
+            }
+            let roles = if s.holds("users.promote") {
+                "roles holding no permission it lacks"
+            } else {
+                "role `member` only, never promote or demote"
+            };
+            let note = if kind == Kind::Membership {
+                format!("memberships with {roles}")
+            } else {
+                format!("members of this tenant only (new users become members), with {roles}")
+            };
+            (read, Tenant, Some(note))
+        }
+        Kind::UserModel => {
+            let read = super::authz::sees_model_grants(s);
+            let write = s.holds("models.assign");
+            let note = if write {
+                Some("of users who are members of this tenant only".into())
+            } else {
+                needs(&["models.assign"])
+            };
+            (
+                if read { Tenant } else { No },
+                if write { Tenant } else { No },
+                note,
+            )
+        }
     }
 }
 
-/// The whole table, as `GET /whoami` publishes it.
-pub fn table(p: &Principal) -> Vec<KindAccess> {
+/// The whole table for `p` on `state`, as `GET /whoami` publishes it; a principal with no
+/// access reaches nothing, and the note says why.
+pub fn table(p: &Principal, state: &State) -> Vec<KindAccess> {
+    let actor = p.actor(state);
     Kind::ALL
         .iter()
         .map(|&kind| {
-            let (read, write, note) = reach(&p.scope, p.role, kind);
+            let (read, write, note) = match &actor {
+                Ok(Actor::System) => (Reach::All, Reach::All, None),
+                Ok(Actor::Tenant(s)) => reach(s, kind),
+                Err(e) => (Reach::None, Reach::None, Some(e.to_string())),
+            };
             KindAccess {
                 kind,
                 read,
                 write,
-                note: note.map(str::to_string),
+                note,
             }
         })
         .collect()
-}
-
-/// Whether `kind/key` of `state` belongs to tenant `t` ([`keys::belongs_to_tenant`]).
-pub fn in_tenant(state: &State, kind: Kind, key: &str, t: &str) -> bool {
-    keys::belongs_to_tenant(kind, key, t, |u| {
-        state.memberships.contains_key(&keys::join(&[u, t]))
-    })
 }

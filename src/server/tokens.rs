@@ -6,16 +6,18 @@ use rand::RngCore;
 
 use crate::api::TokenResponse;
 
-use super::authz::{Role, Scope};
+use super::authz::Scope;
 use super::store::{AuditCtx, AuditOp, AuditSubject, Db, NewAudit, TokenRow};
 use super::ServerError;
 
 /// Validates a scope, role and user, mints a token and stores its hash, with an audit
-/// entry when `audit` says who asked (the API; the CLI and the bootstrap write none).
+/// entry when `audit` says who asked (the API; the CLI and the bootstrap write none). A
+/// tenant token needs a role or a user: with a user and no role it acts with exactly that
+/// user's access in the tenant; a role, where given, only narrows it.
 pub async fn create(
     db: &Db,
     scope: &str,
-    role: &str,
+    role: Option<&str>,
     user: Option<&str>,
     description: Option<&str>,
     audit: Option<&AuditCtx>,
@@ -25,11 +27,18 @@ pub async fn create(
             "scope `{scope}` is neither `system` nor `tenant:SLUG` (a valid tenant key)"
         )));
     };
-    let Some(parsed_role) = Role::parse(role) else {
-        return Err(ServerError::InvalidToken(format!(
-            "role `{role}` is not one of org_admin, user_admin, billing_admin, member"
-        )));
-    };
+    if let Some(r) = role {
+        if !crate::rules::is_role_name(r) {
+            return Err(ServerError::InvalidToken(format!(
+                "role `{r}` is neither a built-in role (org_admin, user_admin, billing_admin, member) nor a role key"
+            )));
+        }
+    }
+    if matches!(parsed_scope, Scope::Tenant(_)) && role.is_none() && user.is_none() {
+        return Err(ServerError::InvalidToken(
+            "a tenant token acts with a role or as a user: give a role, a user, or both".into(),
+        ));
+    }
     if let Some(u) = user {
         if !crate::rules::is_valid_email(u) {
             return Err(ServerError::InvalidToken(format!(
@@ -52,7 +61,7 @@ pub async fn create(
     let row = TokenRow {
         id: id.clone(),
         scope: parsed_scope,
-        role: parsed_role,
+        role: role.map(str::to_string),
         user: user.map(str::to_string),
     };
     let entry = NewAudit {

@@ -25,7 +25,7 @@ use crate::config::load::{self, Loaded};
 use crate::config::merge::{self, Merged, Owners, Section, Typed};
 use crate::config::yaml::span::{self, SourceFile};
 use crate::config::Desired;
-use crate::diagnostic::{FileId, Place, Problem, Severity, Target};
+use crate::diagnostic::{FileId, Place, Problem, Redactor, Severity, Target};
 use crate::model::keys::{self, Grantee};
 use crate::model::{Kind, RoleSpec};
 use crate::rules::{self, Violation};
@@ -65,6 +65,21 @@ pub struct Checked {
     pub diagnostics: Vec<Diagnostic>,
     /// The files read, in order.
     pub files: Vec<PathBuf>,
+    /// The values of the `${env:…}` variables the configuration used: kept out of output.
+    pub secrets: Vec<String>,
+}
+
+impl Diagnostic {
+    /// Masks secret values in the texts of this diagnostic (a schema message quotes the
+    /// value it refuses). The source excerpt shows the file, which holds `${env:…}`.
+    fn redact(&mut self, r: &Redactor) {
+        self.message = r.redact(&self.message).into_owned();
+        self.help = self.help.as_deref().map(|h| r.redact(h).into_owned());
+        self.label = self.label.as_deref().map(|l| r.redact(l).into_owned());
+        if let Some(rel) = &mut self.related {
+            rel.redact(r);
+        }
+    }
 }
 
 impl Checked {
@@ -166,7 +181,13 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         files,
         values,
         mut problems,
+        substitutions,
     } = loaded;
+    let mut secrets: Vec<String> = (substitutions.iter())
+        .flat_map(|(_, s)| s.secrets.iter().cloned())
+        .collect();
+    secrets.sort();
+    secrets.dedup();
     let docs: Vec<(FileId, Typed)> = values
         .into_iter()
         .enumerate()
@@ -182,9 +203,14 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
     let Merged {
         document,
         owners,
+        acknowledge_at,
         problems: merge_problems,
         untyped,
     } = merge::merge_typed(docs);
+    let acknowledged: Vec<_> = (document.acknowledge.iter().cloned())
+        .zip(acknowledge_at)
+        .collect();
+    crate::config::acknowledge::check(&acknowledged, &mut problems);
     let typed = !merge_problems.iter().any(|p| p.code == "invalid_value");
     problems.extend(merge_problems);
     let mut desired = None;
@@ -216,12 +242,17 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         }
         d.warnings = Some(warnings);
         document_rules(&d, &owners, &mut problems);
+        problems.extend(crate::config::sensitive::record(&mut d, substitutions));
         desired = Some(d);
     } else if document.users.len() + document.tenants.len() > 10_000 {
         // Freeing a large document is slow (0.1 s for 100,000 users): not on the caller's path.
         drop_in_background(document);
     }
-    let diagnostics = place(&files, problems);
+    let mut diagnostics = place(&files, problems);
+    let redact = Redactor::new(secrets.clone());
+    for d in &mut diagnostics {
+        d.redact(&redact);
+    }
     if owners.len() > 10_000 {
         drop_in_background(owners);
     }
@@ -229,6 +260,7 @@ fn check_loaded(loaded: Loaded<Typed>) -> Checked {
         desired: None,
         diagnostics,
         files: files.iter().map(|f| f.path.clone()).collect(),
+        secrets,
     };
     if checked.error_count() == 0 {
         checked.desired = desired.map(|mut d: Desired| {

@@ -13,8 +13,8 @@ use crate::common::{Ctx, TestServer};
 use crate::on_both;
 
 async fn lock_api(s: &TestServer) {
-    let other = s.token("system", "org_admin", None).await;
-    let tenant = s.token("tenant:acme", "user_admin", None).await;
+    let other = s.token("system", Some("org_admin"), None).await;
+    let tenant = s.token("tenant:acme", Some("user_admin"), None).await;
     crate::common::fixture::load(s).await;
     let free = s.get("/api/v1/apply-lock").await;
     assert_eq!(free.status, StatusCode::OK, "{}", free.text);

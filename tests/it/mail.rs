@@ -199,7 +199,7 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
     }
 
     // Last active: a request made as yuki moves it (at most once a minute).
-    let t = s.token("tenant:kobayashi", "member", Some(YUKI)).await;
+    let t = s.token("tenant:kobayashi", None, Some(YUKI)).await;
     let a = s.call(Method::GET, "/api/v1/whoami", Some(&t), None, &[]).await;
     assert_eq!(a.status, StatusCode::OK);
     let start = Instant::now();

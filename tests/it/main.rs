@@ -8,12 +8,17 @@
 
 mod common;
 
+mod access_003;
+mod access_api;
+mod access_matrix;
 mod apply_lock;
 mod cli;
 mod mail;
 mod protected;
 mod reconcile;
+mod review_loop;
 mod schema;
+mod secrets;
 mod sensitive;
 mod server_access;
 mod server_api;
@@ -22,5 +27,6 @@ mod server_openapi;
 mod server_replicas;
 mod tenant_scope;
 mod validate_cli;
+mod workflow_run;
 mod workflows;
 mod yaml_suite;

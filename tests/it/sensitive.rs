@@ -67,7 +67,7 @@ async fn sensitive_values_stay_out_of_the_audit_log(s: &TestServer) {
         ] })
     );
     // Another tenant's token does not see them.
-    let globex = s.token("tenant:globex", "org_admin", None).await;
+    let globex = s.token("tenant:globex", Some("org_admin"), None).await;
     let r = s
         .call(
             Method::GET,

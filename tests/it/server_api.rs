@@ -528,7 +528,7 @@ async fn rule_5_and_7_identities(s: &TestServer) {
 
 async fn rule_6_self_protection(s: &TestServer) {
     fixture::load(s).await;
-    let me = s.token("tenant:acme", "org_admin", Some(ALICE)).await;
+    let me = s.token("tenant:acme", Some("org_admin"), Some(ALICE)).await;
     let call = |m: Method, path: String, body: Option<Value>| {
         let me = me.clone();
         async move { s.call(m, &path, Some(&me), body.as_ref(), &[]).await }
@@ -573,8 +573,15 @@ async fn rule_6_self_protection(s: &TestServer) {
     )
     .await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
-    // And a system token acting as a user is bound by rule 6 too.
-    let sys_me = s.token("system", "org_admin", Some(DAVE)).await;
+    // And a system token acting as a user (a super admin) is bound by rule 6 too.
+    let a = s
+        .put(
+            &format!("/api/v1/users/{DAVE}"),
+            json!({ "first_name": "Dave", "system_role": "super_admin" }),
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let sys_me = s.token("system", None, Some(DAVE)).await;
     let a = s
         .call(
             Method::DELETE,
@@ -862,7 +869,7 @@ async fn audit_log(s: &TestServer) {
         .iter()
         .any(|i| i["op"] == "cascade_delete" && i["kind"] == "membership"));
     // A tenant token sees its tenant's entries only.
-    let t = s.token("tenant:globex", "org_admin", None).await;
+    let t = s.token("tenant:globex", Some("org_admin"), None).await;
     let a = s
         .call(Method::GET, "/api/v1/audit?limit=1000", Some(&t), None, &[])
         .await;
@@ -939,7 +946,7 @@ async fn dashboard_and_csv(s: &TestServer) {
     );
     assert!(cols[3].starts_with("20"), "created: {}", cols[3]);
     // Limited to the tenants the token can see.
-    let t = s.token("tenant:globex", "billing_admin", None).await;
+    let t = s.token("tenant:globex", Some("billing_admin"), None).await;
     let a = s
         .call(
             Method::GET,
@@ -1259,7 +1266,7 @@ async fn whoami_and_tokens(s: &TestServer) {
     assert_eq!(a.body["scope"], "system");
     assert_eq!(a.body["user"], Value::Null);
     let t = s
-        .token("tenant:acme", "billing_admin", Some("x@acme.example"))
+        .token("tenant:acme", Some("billing_admin"), Some("x@acme.example"))
         .await;
     let a = s
         .call(Method::GET, "/api/v1/whoami", Some(&t), None, &[])
@@ -1343,9 +1350,10 @@ async fn bootstrap_once_and_persistence() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     s1.shutdown().await;
-    let minted = tenantctl::server::mint_token(&url, "tenant:acme", "member", None, Some("test"))
-        .await
-        .unwrap();
+    let minted =
+        tenantctl::server::mint_token(&url, "tenant:acme", Some("member"), None, Some("test"))
+            .await
+            .unwrap();
     let s2 = tenantctl::server::start(cfg).await.unwrap();
     assert!(s2.bootstrap_token.is_none(), "no second bootstrap token");
     let r = c

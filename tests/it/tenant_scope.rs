@@ -82,7 +82,9 @@ async fn setup(ctx: &Ctx) -> String {
         &ctx.tenantctl(["apply", "--auto-approve", &all]).await,
         "system apply",
     );
-    ctx.server().token("tenant:lumen", "user_admin", None).await
+    ctx.server()
+        .token("tenant:lumen", Some("user_admin"), None)
+        .await
 }
 
 async fn a_user_admin_adds_a_member(ctx: Ctx) {
@@ -186,12 +188,13 @@ async fn what_the_token_cannot_change_is_refused_before_any_write() {
     let ctx = Ctx::sqlite().await;
     let token = setup(&ctx).await;
     let revision = ctx.live().await.revision;
-    // A workspace renamed in display and a plan changed: both read-only for user_admin;
-    // plus a new member, which it may add.
+    // A tenant model grant made admin-only and a plan changed: both read-only for
+    // user_admin (a user admin manages workspaces, 003, but not the models granted to its
+    // tenant); plus a new member, which it may add.
     let edited = format!("{PLATFORM}{NEW_MEMBER}")
         .replace(
-            "atelier: { display_name: Atelier }",
-            "atelier: { display_name: Atelier principal }",
+            "flacon-v2: { admin_only: false }",
+            "flacon-v2: { admin_only: true }",
         )
         .replace(
             "archive: { display_name: Archive }",
@@ -299,12 +302,13 @@ async fn whoami_says_what_the_token_reaches() {
                 "models",
                 "roles",
                 "tenants",
+                "workspaces",
                 "users",
                 "memberships",
             ][..],
         ),
     ] {
-        let token = s.token("tenant:acme", role, None).await;
+        let token = s.token("tenant:acme", Some(role), None).await;
         let who = s
             .call(
                 reqwest::Method::GET,
@@ -346,15 +350,16 @@ async fn whoami_says_what_the_token_reaches() {
     s.shutdown().await;
 }
 
-/// A `billing_admin` reads its tenant and the tenant's users only: the rest of its own
-/// tenant is out of scope as well, and its plan of the whole platform changes nothing.
+/// A `billing_admin` reads its tenant, its workspaces (003: it sees all workspaces) and
+/// the tenant's users only: the rest of its own tenant is out of scope as well, and its
+/// plan of the whole platform changes nothing.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_billing_admin_plans_only_what_it_reads() {
     let ctx = Ctx::sqlite().await;
     setup(&ctx).await;
     let token = ctx
         .server()
-        .token("tenant:lumen", "billing_admin", None)
+        .token("tenant:lumen", Some("billing_admin"), None)
         .await;
     let all = write(&ctx, "platform", PLATFORM);
     let r = ctx
@@ -366,7 +371,7 @@ async fn a_billing_admin_plans_only_what_it_reads() {
     assert_eq!(plan["changes"], serde_json::json!([]));
     assert_eq!(
         plan["out_of_scope"]["not_visible"],
-        serde_json::json!({ "tenant": 1, "workspace": 3, "tenant_model": 3, "grant": 2,
+        serde_json::json!({ "tenant": 1, "workspace": 1, "tenant_model": 3, "grant": 2,
                             "user": 1, "membership": 1, "user_model": 1 })
     );
     ctx.shutdown().await;

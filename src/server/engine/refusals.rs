@@ -28,7 +28,7 @@ pub(super) fn check(
         .iter()
         .map(|(k, key, b, a)| (*k, key.as_str(), b.as_ref(), a.as_ref()))
         .collect();
-    let mut refused = authz::self_protection(&req.principal, &changes);
+    let mut refused = authz::self_protection(&req.principal, state, &changes);
     let recheck = violations.recheck(state, &snap.index, &journal.changes(state));
     let before_violations = violations.before(&recheck);
     // A tenant already over a limit (an accepted rule-9 risk) may not grow further.

@@ -11,7 +11,7 @@ use bytes::Bytes;
 use serde::Serialize;
 
 use crate::model::{keys, AnySpec, Entry, Kind, MembersIndex, Meta, State};
-use crate::server::authz::{Principal, Visibility};
+use crate::server::authz::{self, Actor, Principal, Visibility};
 use crate::server::error::ApiError;
 
 /// A resource as a write left it: its bookkeeping and spec, or None when deleted.
@@ -235,14 +235,17 @@ impl Snapshot {
     }
 
     /// The state document as `principal` may read it: the same bytes as serialising
-    /// [`Principal::filter_state`], built from the resources of its tenant only.
+    /// [`Principal::filter_state`], built from the resources of its tenant only (a
+    /// workspace it sees by name only is serialised redacted).
     pub fn document_for(&self, principal: &Principal) -> Result<Bytes, ApiError> {
-        let Some(t) = principal.tenant() else {
+        let state = &self.state;
+        let actor = principal.actor(state)?;
+        let Actor::Tenant(standing) = actor else {
             return self.document();
         };
-        principal.require_admin()?;
+        let t = standing.tenant;
+        actor.require(state, "organization.read")?;
         let f = self.fragments()?;
-        let state = &self.state;
         let members: Vec<&str> = self.index.members(t).collect();
         let prefix = format!("{t}/");
         let mut doc = Document::new(state.revision, 64 * 1024);
@@ -269,13 +272,32 @@ impl Snapshot {
                     .collect(),
             };
             candidates.sort_unstable();
-            let visible = candidates
-                .iter()
-                .filter(|key| principal.visibility(state, kind, key) == Visibility::Visible);
-            doc.kind(kind, visible.filter_map(|key| f.get(kind, key)));
+            let mut shown: Vec<Bytes> = Vec::new();
+            for key in &candidates {
+                match actor.list_visibility(state, kind, key) {
+                    Visibility::Visible => shown.extend(f.get(kind, key).cloned()),
+                    Visibility::Names => shown.extend(redacted(state, key).map_err(internal)?),
+                    Visibility::Forbidden | Visibility::Hidden => {}
+                }
+            }
+            doc.kind(kind, shown.iter());
         }
         Ok(doc.finish())
     }
+}
+
+/// The fragment of workspace `key` as a principal that sees its name only reads it
+/// ([`authz::redact`]).
+fn redacted(state: &State, key: &str) -> Result<Option<Bytes>, serde_json::Error> {
+    let Some(e) = state.workspaces.get(key) else {
+        return Ok(None);
+    };
+    let AnySpec::Workspace(spec) = authz::redact(&AnySpec::Workspace(e.spec.clone())) else {
+        return Ok(None);
+    };
+    let mut entry = e.clone();
+    entry.spec = spec;
+    fragment(key, &entry).map(Some)
 }
 
 #[cfg(test)]

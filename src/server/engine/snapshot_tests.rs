@@ -1,9 +1,10 @@
 //! The state document built from serialised resources is the document serde writes, for a
-//! system token and for every tenant role (the same bytes as `filter_state`), before and
+//! system token, for every tenant role (a name-only one included) and for users acting with
+//! their own access (the same bytes as `filter_state`), before and
 //! after changes applied on one copy and passed to the other.
 
 use crate::model::*;
-use crate::server::authz::{Principal, Role, Scope};
+use crate::server::authz::{Principal, Scope};
 
 use super::*;
 
@@ -30,6 +31,15 @@ fn entry_state() -> State {
         }),
     );
     put(&mut s, "editor", AnySpec::Role(RoleSpec::default()));
+    // A role that sees the workspaces by name only (the "**" of 002).
+    put(
+        &mut s,
+        "operator",
+        AnySpec::Role(RoleSpec {
+            permissions: vec!["organization.read".into(), "project.list_names".into()],
+            ..RoleSpec::default()
+        }),
+    );
     for t in ["acme", "globex"] {
         put(
             &mut s,
@@ -42,7 +52,10 @@ fn entry_state() -> State {
         put(
             &mut s,
             &format!("{t}/paris"),
-            AnySpec::Workspace(WorkspaceSpec::default()),
+            AnySpec::Workspace(WorkspaceSpec {
+                display_name: Some("Paris".into()),
+                description: Some("the site of Paris".into()),
+            }),
         );
         put(
             &mut s,
@@ -95,25 +108,33 @@ fn principals() -> Vec<Principal> {
     let mut out = vec![Principal {
         token_id: "sys".into(),
         scope: Scope::System,
-        role: Role::OrgAdmin,
+        role: None,
         user: None,
     }];
     for t in ["acme", "globex", "nowhere"] {
-        for role in [Role::OrgAdmin, Role::UserAdmin, Role::BillingAdmin] {
+        for role in ["org_admin", "user_admin", "billing_admin", "operator"] {
             out.push(Principal {
                 token_id: "t".into(),
                 scope: Scope::Tenant(t.into()),
-                role,
+                role: Some(role.into()),
                 user: None,
             });
         }
     }
+    // Users acting with their own access (an `org_admin` of acme, of both tenants).
+    out.push(Principal::user_in("u", "acme", "a@x.io"));
+    out.push(Principal::user_in("u", "globex", "a@x.io.uk"));
     out
 }
 
 fn assert_documents(snap: &Snapshot) {
     for p in principals() {
-        let expected = serde_json::to_vec(&p.filter_state(&snap.state).unwrap()).unwrap();
+        // A user the changes took out of its tenant reads nothing, both ways.
+        let Ok(filtered) = p.filter_state(&snap.state) else {
+            assert!(snap.document_for(&p).is_err(), "{p:?}");
+            continue;
+        };
+        let expected = serde_json::to_vec(&filtered).unwrap();
         let got = snap.document_for(&p).unwrap();
         assert_eq!(
             String::from_utf8_lossy(&got),
@@ -124,7 +145,7 @@ fn assert_documents(snap: &Snapshot) {
     let member = Principal {
         token_id: "m".into(),
         scope: Scope::Tenant("acme".into()),
-        role: Role::Member,
+        role: Some("member".into()),
         user: None,
     };
     assert!(snap.document_for(&member).is_err());

@@ -10,7 +10,7 @@ use serde_json::json;
 
 use crate::api::{AcceptRequest, AcceptResponse};
 use crate::model::{keys, AnySpec, Kind, MembershipSpec, UserSpec};
-use crate::server::authz::{Principal, Role, Scope};
+use crate::server::authz::{Principal, Scope};
 use crate::server::engine::{Activation, Effect, Mutation, WriteOutcome, WriteRequest};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::passwords;
@@ -48,7 +48,7 @@ fn invitation_principal(inv: &InvitationRow) -> Principal {
     Principal {
         token_id: inv.id.clone(),
         scope: Scope::System,
-        role: Role::OrgAdmin,
+        role: None,
         user: None,
     }
 }

@@ -124,7 +124,10 @@ fn may_touch(p: &Principal, row: Option<&LockRow>) -> Result<(), ApiError> {
 }
 
 async fn status(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    p.require_admin()?;
+    // Whoever reads the state (an apply, an export) may see and take the lock.
+    app.engine
+        .read(|s| p.require(s, "organization.read"))
+        .await??;
     let lock = app
         .engine
         .db
@@ -140,7 +143,10 @@ async fn acquire(
     Auth(p): Auth,
     JsonBody(req): JsonBody<ApplyLockRequest>,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
+    // Whoever reads the state (an apply, an export) may see and take the lock.
+    app.engine
+        .read(|s| p.require(s, "organization.read"))
+        .await??;
     let holder = req.holder.trim();
     if holder.is_empty() || holder.chars().count() > 200 {
         return Err(ApiError::invalid(
@@ -188,7 +194,10 @@ async fn renew(
     Params(params): Params,
     OptionalJsonBody(body): OptionalJsonBody<ApplyLockRenewal>,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
+    // Whoever reads the state (an apply, an export) may see and take the lock.
+    app.engine
+        .read(|s| p.require(s, "organization.read"))
+        .await??;
     let id = params.first().map(String::as_str).unwrap_or_default();
     let ttl = match body.and_then(|b| b.ttl_seconds) {
         Some(t) => Some(i64::from(ttl(Some(t))?)),
@@ -215,7 +224,10 @@ async fn release(
     Auth(p): Auth,
     Params(params): Params,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
+    // Whoever reads the state (an apply, an export) may see and take the lock.
+    app.engine
+        .read(|s| p.require(s, "organization.read"))
+        .await??;
     let id = params.first().map(String::as_str).unwrap_or_default();
     let current = app.engine.db.apply_lock().await?;
     may_touch(&p, current.as_ref().filter(|r| r.lock_id == id))?;

@@ -45,7 +45,9 @@ async fn audit(
     Auth(p): Auth,
     q: QueryPairs,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
+    app.engine
+        .read(|s| p.require(s, "organization.read"))
+        .await??;
     let (limit, cursor) = q.page(100, 1000)?;
     let before =
         match cursor {

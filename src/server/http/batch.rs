@@ -37,7 +37,6 @@ async fn batch(
     audit: AuditHeaders,
     JsonBody(req): JsonBody<BatchRequest>,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     let mut mutations = Vec::with_capacity(req.operations.len());
     let mut sensitive = HashMap::new();
     for (i, o) in req.operations.into_iter().enumerate() {

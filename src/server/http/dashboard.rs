@@ -11,7 +11,7 @@ use crate::api::{Dashboard, TenantUsage, Usage};
 use crate::model::{Kind, UserStatus};
 use crate::rules;
 use crate::server::authz::Visibility;
-use crate::server::error::ApiResult;
+use crate::server::error::{ApiError, ApiResult};
 use crate::server::store;
 
 use super::audit::audit_wire;
@@ -32,7 +32,6 @@ async fn dashboard(
     Auth(p): Auth,
     q: QueryPairs,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     q.only(&[])?;
     let recent = app.engine.db.audit_page(p.tenant(), None, 20).await?;
     let now = store::now_ms();
@@ -46,12 +45,14 @@ async fn dashboard(
         .count() as u64;
     let mut dash = app
         .engine
-        .read(|s| {
+        .read(|s| -> Result<Dashboard, ApiError> {
+            let actor = p.actor(s)?;
+            actor.require(s, "organization.read")?;
             let members = rules::members_by_tenant(s);
             let tenants: Vec<&String> = s
                 .tenants
                 .keys()
-                .filter(|t| p.visibility(s, Kind::Tenant, t) == Visibility::Visible)
+                .filter(|t| actor.visibility(s, Kind::Tenant, t) == Visibility::Visible)
                 .collect();
             let mut plan_usage = Vec::new();
             let mut workspaces = 0u64;
@@ -106,7 +107,7 @@ async fn dashboard(
                     .count() as u64;
                 (users.len() as u64, blocked)
             };
-            Dashboard {
+            Ok(Dashboard {
                 revision: s.revision,
                 tenants: tenants.len() as u64,
                 users: user_count,
@@ -116,9 +117,9 @@ async fn dashboard(
                 pending_invitations: 0,
                 plan_usage,
                 recent_activity: Vec::new(),
-            }
+            })
         })
-        .await?;
+        .await??;
     dash.pending_invitations = pending;
     dash.recent_activity = recent.into_iter().map(audit_wire).collect();
     Ok(json_response(StatusCode::OK, &dash))

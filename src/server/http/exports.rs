@@ -14,7 +14,7 @@ use crate::model::{keys, Kind};
 use crate::server::mail::language_name;
 use crate::server::store::{now_ms, InvitationRow, InvitationStatus, Origin};
 use crate::server::authz::Visibility;
-use crate::server::error::ApiResult;
+use crate::server::error::{ApiError, ApiResult};
 
 use super::extract::{Auth, QueryPairs};
 use super::route::{Route, Routes, Schema};
@@ -69,7 +69,6 @@ async fn users_csv(
     Auth(p): Auth,
     q: QueryPairs,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     q.only(&[])?;
     let created: HashMap<String, String> = app.engine.db.user_created().await?;
     let accounts = app.engine.db.accounts().await?;
@@ -84,7 +83,9 @@ async fn users_csv(
         .collect();
     let body = app
         .engine
-        .read(|s| {
+        .read(|s| -> Result<String, ApiError> {
+            let actor = p.actor(s)?;
+            actor.require(s, "users.export")?;
             let mut out = String::from(HEADER);
             let tenant_name = |t: &str| -> String {
                 s.tenants
@@ -93,7 +94,7 @@ async fn users_csv(
                     .unwrap_or_default()
             };
             for (key, m) in &s.memberships {
-                if p.visibility(s, Kind::Membership, key) != Visibility::Visible {
+                if actor.visibility(s, Kind::Membership, key) != Visibility::Visible {
                     continue;
                 }
                 let Some((email, tenant)) = keys::split2(key) else {
@@ -125,7 +126,7 @@ async fn users_csv(
                 for t in &inv.tenants {
                     let key = keys::join(&[&inv.email, &t.tenant]);
                     if s.memberships.contains_key(&key)
-                        || p.visibility(s, Kind::Tenant, &t.tenant) != Visibility::Visible
+                        || actor.visibility(s, Kind::Tenant, &t.tenant) != Visibility::Visible
                     {
                         continue;
                     }
@@ -146,9 +147,9 @@ async fn users_csv(
                     );
                 }
             }
-            out
+            Ok(out)
         })
-        .await?;
+        .await??;
     Ok((
         [(
             header::CONTENT_TYPE,

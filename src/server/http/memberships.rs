@@ -36,7 +36,6 @@ async fn remove_memberships(
     q: QueryPairs,
     audit: AuditHeaders,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     q.only(&["tenant"])?;
     let email = email_param(&params)?;
     let tenants: BTreeSet<String> = q.all("tenant").into_iter().map(str::to_string).collect();

@@ -1,14 +1,17 @@
 //! The endpoints about the API itself: liveness, the token's identity and the OpenAPI
 //! document.
 
+use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::Response;
 
 use crate::api::{Health, WhoAmI};
+use crate::server::error::ApiResult;
 
 use super::extract::Auth;
 use super::json_response;
 use super::route::{Route, Routes, Schema};
+use super::AppState;
 
 pub fn router() -> Routes {
     Routes::new("meta")
@@ -39,17 +42,21 @@ pub fn router() -> Routes {
         )
 }
 
-async fn whoami(Auth(p): Auth) -> Response {
-    json_response(
+async fn whoami(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    let access = app
+        .engine
+        .read(|s| crate::server::scope::table(&p, s))
+        .await?;
+    Ok(json_response(
         StatusCode::OK,
         &WhoAmI {
             token_id: p.token_id.clone(),
             scope: p.scope.to_string(),
-            role: p.role.as_str().to_string(),
+            role: p.role.clone(),
             user: p.user.clone(),
-            access: crate::server::scope::table(&p),
+            access,
         },
-    )
+    ))
 }
 
 async fn health() -> Response {

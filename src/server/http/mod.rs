@@ -3,6 +3,7 @@
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
 mod accept;
+mod access;
 mod apply_lock;
 mod audit;
 mod batch;
@@ -100,6 +101,7 @@ pub fn routes() -> Routes {
     Routes::default()
         .merge(meta::router())
         .merge(state::router())
+        .merge(access::router())
         .merge(batch::router())
         .merge(apply_lock::router())
         .merge(sensitive::router())

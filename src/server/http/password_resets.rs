@@ -10,7 +10,6 @@ use serde_json::json;
 
 use crate::api::{PasswordResetResponse, RedeemRequest, RedeemResponse};
 use crate::model::Kind;
-use crate::server::authz::Role;
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::store::{self, AuditOp, AuditSubject, NewAudit};
 
@@ -48,18 +47,15 @@ async fn password_reset(
     params: Params,
     audit: AuditHeaders,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     let email = email_param(&params)?;
     let revision = app
         .engine
-        .read(|s| visible(&p, s, Kind::User, &email).map(|_| s.revision))
+        .read(|s| -> Result<i64, ApiError> {
+            visible(&p, s, Kind::User, &email)?;
+            p.actor(s)?.may_manage_user(s, &email, "users.update")?;
+            Ok(s.revision)
+        })
         .await??;
-    if !p.is_system() && !matches!(p.role, Role::OrgAdmin | Role::UserAdmin) {
-        return Err(ApiError::forbidden(format!(
-            "a `{}` token cannot reset passwords",
-            p.role.as_str()
-        )));
-    }
     let mut secret = [0u8; 32];
     rand::rng().fill_bytes(&mut secret);
     let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);

@@ -8,7 +8,7 @@ use serde_json::json;
 
 use crate::api::{PutBody, ResourceBody, ResourcePage};
 use crate::model::{keys, AnySpec, Kind, Meta};
-use crate::server::authz::{Principal, Visibility};
+use crate::server::authz::{self, Principal, Visibility};
 use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::sensitive;
@@ -143,25 +143,32 @@ pub(super) fn spec_of(kind: Kind, value: serde_json::Value) -> Result<AnySpec, A
     crate::server::json_schema::parse_spec(kind, value)
 }
 
-/// Answers a read of `kind/key` for `principal`.
+/// Answers a read of `kind/key` for `principal`: the resource, its name only (see
+/// [`authz::redact`]), 403 or 404.
 pub fn visible(
     principal: &Principal,
     state: &crate::model::State,
     kind: Kind,
     key: &str,
 ) -> Result<(Meta, AnySpec), ApiError> {
-    match principal.visibility(state, kind, key) {
-        Visibility::Forbidden => Err(ApiError::forbidden(format!(
-            "this token cannot read {kind}s"
-        ))),
-        Visibility::Hidden => Err(ApiError::NotFound {
-            message: format!("{kind} `{key}` does not exist"),
-            details: json!({ "kind": kind, "key": key }),
-        }),
-        Visibility::Visible => state.get(kind, key).ok_or_else(|| ApiError::NotFound {
-            message: format!("{kind} `{key}` does not exist"),
-            details: json!({ "kind": kind, "key": key }),
-        }),
+    let missing = || ApiError::NotFound {
+        message: format!("{kind} `{key}` does not exist"),
+        details: json!({ "kind": kind, "key": key }),
+    };
+    let actor = principal.actor(state)?;
+    match actor.visibility(state, kind, key) {
+        Visibility::Forbidden => {
+            actor.require_list(state, kind)?;
+            Err(ApiError::forbidden(format!(
+                "denied: this token cannot read {kind} `{key}`"
+            )))
+        }
+        Visibility::Hidden => Err(missing()),
+        Visibility::Names => state
+            .get(kind, key)
+            .map(|(m, s)| (m, authz::redact(&s)))
+            .ok_or_else(missing),
+        Visibility::Visible => state.get(kind, key).ok_or_else(missing),
     }
 }
 
@@ -188,7 +195,6 @@ async fn put_one(
     audit: AuditHeaders,
     body: PutBody,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     let key = key_of(kind, &params.0)?;
     if let Some(fields) = &body.sensitive {
         sensitive::check(&body.spec, fields)?;
@@ -228,7 +234,6 @@ async fn delete_one(
     if_match: IfMatch,
     audit: AuditHeaders,
 ) -> ApiResult<Response> {
-    p.require_admin()?;
     let key = key_of(kind, &params.0)?;
     let mutation = Mutation {
         kind,
@@ -242,11 +247,12 @@ async fn delete_one(
 }
 
 async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResult<Response> {
-    p.require_admin()?;
     let (limit, cursor) = q.page(100, 1000)?;
     let page = app
         .engine
-        .read(|s| {
+        .read(|s| -> Result<ResourcePage, ApiError> {
+            let actor = p.actor(s)?;
+            actor.require_list(s, kind)?;
             let mut items = Vec::new();
             let mut next = None;
             let keys: Box<dyn Iterator<Item = &str>> = match &cursor {
@@ -254,23 +260,25 @@ async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResu
                 None => s.keys(kind),
             };
             for k in keys {
-                if p.visibility(s, kind, k) != Visibility::Visible {
-                    continue;
-                }
+                let shown = match actor.list_visibility(s, kind, k) {
+                    Visibility::Visible => s.get(kind, k),
+                    Visibility::Names => s.get(kind, k).map(|(m, x)| (m, authz::redact(&x))),
+                    Visibility::Forbidden | Visibility::Hidden => continue,
+                };
                 if items.len() == limit {
                     next = items.last().map(|b: &ResourceBody| b.key.clone());
                     break;
                 }
-                if let Some((meta, spec)) = s.get(kind, k) {
+                if let Some((meta, spec)) = shown {
                     items.push(resource_body(kind, k, meta, &spec));
                 }
             }
-            ResourcePage {
+            Ok(ResourcePage {
                 items,
                 next_cursor: next,
-            }
+            })
         })
-        .await?;
+        .await??;
     let mut page = page;
     with_accounts(&app, &mut page.items).await?;
     Ok(json_response(StatusCode::OK, &page))

@@ -81,6 +81,9 @@ pub enum Param {
     Tenants,
     /// `status` and `email`: which invitations to list.
     InvitationFilter,
+    /// `user`, `tenant`, and `permission` (with `workspace`) or `model`: a question to the
+    /// access decision.
+    Access,
 }
 
 /// A success answer: status, description, and the media type and schema of its body
@@ -105,6 +108,9 @@ pub struct Route {
     pub summary: String,
     /// Whether a bearer token is needed.
     pub auth: bool,
+    /// A POST that changes nothing (a question with a body): no audit headers, no
+    /// precondition answers.
+    pub read_only: bool,
     pub params: Vec<Param>,
     pub body: Option<Schema>,
     pub answers: Vec<Answer>,
@@ -126,6 +132,7 @@ impl Route {
             tag: String::new(),
             summary: String::new(),
             auth: true,
+            read_only: false,
             params: Vec::new(),
             body: None,
             answers: Vec::new(),
@@ -159,6 +166,12 @@ impl Route {
     /// Needs no token.
     pub fn public(mut self) -> Route {
         self.auth = false;
+        self
+    }
+
+    /// Changes nothing, whatever its method.
+    pub fn read_only(mut self) -> Route {
+        self.read_only = true;
         self
     }
 

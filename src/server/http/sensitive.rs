@@ -25,7 +25,9 @@ pub fn router() -> Routes {
 }
 
 async fn list(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    p.require_admin()?;
+    app.engine
+        .read(|s| p.require(s, "organization.read"))
+        .await??;
     let known = app.engine.db.sensitive_fields().await?;
     let mut items = app
         .engine

@@ -34,12 +34,27 @@ async fn create_token(
     if !p.is_system() {
         return Err(ApiError::forbidden("only a system token can create tokens"));
     }
-    let revision = app.engine.read(|s| s.revision).await?;
+    let revision = app
+        .engine
+        .read(|s| -> Result<i64, ApiError> {
+            p.actor(s)?;
+            if let Some(r) = req.role.as_deref() {
+                if crate::rules::is_role_name(r) && !crate::rules::role_exists(s, r) {
+                    return Err(ApiError::invalid(
+                        "invalid_token_request",
+                        format!("role `{r}` does not exist"),
+                        json!({ "role": r }),
+                    ));
+                }
+            }
+            Ok(s.revision)
+        })
+        .await??;
     let ctx = audit.context(revision, &p);
     let token = crate::server::tokens::create(
         &app.engine.db,
         &req.scope,
-        &req.role,
+        req.role.as_deref(),
         req.user.as_deref(),
         req.description.as_deref(),
         Some(&ctx),

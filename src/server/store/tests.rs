@@ -27,11 +27,11 @@ fn corrupt_what(e: StoreError) -> (String, String) {
 #[tokio::test]
 async fn a_token_with_an_unknown_role_is_corrupt() {
     let (_dir, db) = db().await;
-    exec(&db, "INSERT INTO tokens (id, hash, scope, role, created_at) VALUES ('tok_1', 'h', 'system', 'root', 'x')").await;
+    exec(&db, "INSERT INTO tokens (id, hash, scope, role, created_at) VALUES ('tok_1', 'h', 'system', 'Root!', 'x')").await;
     let (what, message) = corrupt_what(db.token_by_hash("h").await.unwrap_err());
     assert_eq!(
         (what.as_str(), message.as_str()),
-        ("token `tok_1`", "bad role `root`")
+        ("token `tok_1`", "bad role `Root!`")
     );
     exec(
         &db,

@@ -1,9 +1,10 @@
 //! The `tokens` table: API tokens by the SHA-256 hash of their secret, with their scope,
-//! role and the user they act as.
+//! role and the user they act as. A token with no role of its own (acting with its user's
+//! access whole) stores the empty role `''`.
 
 use sqlx::Row;
 
-use crate::server::authz::{Role, Scope};
+use crate::server::authz::Scope;
 
 use super::{now, AuditCtx, Db, NewAudit, StoreError, Tx};
 
@@ -12,7 +13,8 @@ use super::{now, AuditCtx, Db, NewAudit, StoreError, Tx};
 pub struct TokenRow {
     pub id: String,
     pub scope: Scope,
-    pub role: Role,
+    /// The token's own role (built-in or custom), if any.
+    pub role: Option<String>,
     pub user: Option<String>,
 }
 
@@ -36,7 +38,7 @@ impl Db {
         let scope = row.scope.to_string();
         let mut tx = self.begin().await?;
         dispatch_tx!(&mut tx, t => sqlx::query("INSERT INTO tokens (id, hash, scope, role, user_email, description, created_at) VALUES ($1,$2,$3,$4,$5,$6,$7)")
-            .bind(&row.id).bind(hash).bind(&scope).bind(row.role.as_str()).bind(&row.user).bind(description).bind(&now)
+            .bind(&row.id).bind(hash).bind(&scope).bind(row.role.as_deref().unwrap_or("")).bind(&row.user).bind(description).bind(&now)
             .execute(&mut **t).await.map(|_| ())?);
         tx.audit(audit).await?;
         tx.commit().await
@@ -53,7 +55,11 @@ impl Db {
                     let scope: String = r.try_get("scope")?;
                     let scope = Scope::parse(&scope).ok_or_else(|| corrupt(format!("bad scope `{scope}`")))?;
                     let role: String = r.try_get("role")?;
-                    let role = Role::parse(&role).ok_or_else(|| corrupt(format!("bad role `{role}`")))?;
+                    let role = match role.as_str() {
+                        "" => None,
+                        r if crate::rules::is_role_name(r) => Some(role),
+                        _ => return Err(corrupt(format!("bad role `{role}`"))),
+                    };
                     Some(TokenRow { id, scope, role, user: r.try_get("user_email")? })
                 }
                 None => None,

@@ -219,8 +219,8 @@ impl TestServer {
         self.post("/api/v1/batch", body).await
     }
 
-    /// Mints a token through the API.
-    pub async fn token(&self, scope: &str, role: &str, user: Option<&str>) -> String {
+    /// Mints a token through the API: its own role (`None`: none) and the user it acts as.
+    pub async fn token(&self, scope: &str, role: Option<&str>, user: Option<&str>) -> String {
         let a = self
             .post(
                 "/api/v1/tokens",
