@@ -84,7 +84,10 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
-        for task in [self.listener.take(), self.mailer.take()].into_iter().flatten() {
+        for task in [self.listener.take(), self.mailer.take()]
+            .into_iter()
+            .flatten()
+        {
             task.abort();
             let _ = task.await;
         }

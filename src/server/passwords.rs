@@ -94,7 +94,10 @@ mod tests {
             check("A@B.example", "a@b.example").unwrap_err(),
             WeakPassword::IsEmail
         );
-        assert_eq!(check(&"x".repeat(257), "a@b.example"), Err(WeakPassword::TooLong));
+        assert_eq!(
+            check(&"x".repeat(257), "a@b.example"),
+            Err(WeakPassword::TooLong)
+        );
         assert_eq!(check("a long enough one", "a@b.example"), Ok(()));
     }
 }

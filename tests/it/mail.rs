@@ -69,8 +69,14 @@ async fn db_texts(s: &TestServer, q: &'static str, arg: &str) -> Vec<Option<Stri
 }
 
 async fn accept(s: &TestServer, body: Value) -> crate::common::Answer {
-    s.call(Method::POST, "/api/v1/invitations/accept", None, Some(&body), &[])
-        .await
+    s.call(
+        Method::POST,
+        "/api/v1/invitations/accept",
+        None,
+        Some(&body),
+        &[],
+    )
+    .await
 }
 
 const CONFIG: &str = "\
@@ -112,22 +118,36 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
     // An e-mail in each user's language, naming the tenant by its display name.
     let yuki = sink.wait_for(YUKI, 1).await.remove(0);
     assert!(yuki["subject"].as_str().unwrap().contains("招待"), "{yuki}");
-    assert!(yuki["subject"].as_str().unwrap().contains("Kobayashi Ramen"));
+    assert!(yuki["subject"]
+        .as_str()
+        .unwrap()
+        .contains("Kobayashi Ramen"));
     assert_eq!(yuki["from"], "Platform <platform@admin.example>");
     let louise = sink.wait_for(LOUISE, 1).await.remove(0);
     assert!(
-        louise["text"].as_str().unwrap().contains("Vous avez été invité"),
+        louise["text"]
+            .as_str()
+            .unwrap()
+            .contains("Vous avez été invité"),
         "{louise}"
     );
     let owner = sink.wait_for("owner@kobayashi.example", 1).await.remove(0);
-    assert!(owner["text"].as_str().unwrap().contains("You have been invited"));
+    assert!(owner["text"]
+        .as_str()
+        .unwrap()
+        .contains("You have been invited"));
     let token = link_token(&yuki);
 
     // Pending until accepted; only the link's hash is stored.
     let a = s.get(&format!("/api/v1/users/{YUKI}")).await;
     assert_eq!(a.body["account"]["status"], "pending", "{}", a.text);
     assert!(a.body["account"]["invited_at"].is_string());
-    let hashes = db_texts(s, "SELECT token_hash FROM invitations WHERE email = $1", YUKI).await;
+    let hashes = db_texts(
+        s,
+        "SELECT token_hash FROM invitations WHERE email = $1",
+        YUKI,
+    )
+    .await;
     assert_eq!(hashes, vec![Some(hash_secret(&token))]);
     let a = s.get(&format!("/api/v1/invitations?email={YUKI}")).await;
     let items = a.body["items"].as_array().unwrap();
@@ -162,15 +182,32 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     assert_eq!(a.body["user"]["account"]["status"], "active");
-    assert_eq!(a.body["memberships"][0]["key"], "yuki@kobayashi.example/kobayashi");
-    let stored = db_texts(s, "SELECT password_hash FROM user_accounts WHERE email = $1", YUKI).await;
+    assert_eq!(
+        a.body["memberships"][0]["key"],
+        "yuki@kobayashi.example/kobayashi"
+    );
+    let stored = db_texts(
+        s,
+        "SELECT password_hash FROM user_accounts WHERE email = $1",
+        YUKI,
+    )
+    .await;
     let phc = stored[0].clone().unwrap();
     assert!(phc.starts_with("$argon2id$"), "{phc}");
-    assert!(tenantctl::server::passwords::verify_blocking("ramen-shibuya-2026", &phc));
+    assert!(tenantctl::server::passwords::verify_blocking(
+        "ramen-shibuya-2026",
+        &phc
+    ));
     // Once only.
-    let a = accept(s, json!({ "token": token, "password": "ramen-shibuya-2026" })).await;
+    let a = accept(
+        s,
+        json!({ "token": token, "password": "ramen-shibuya-2026" }),
+    )
+    .await;
     assert_ne!(a.status, StatusCode::OK, "{}", a.text);
-    let a = s.get(&format!("/api/v1/invitations?email={YUKI}&status=accepted")).await;
+    let a = s
+        .get(&format!("/api/v1/invitations?email={YUKI}&status=accepted"))
+        .await;
     assert_eq!(a.body["items"].as_array().unwrap().len(), 1, "{}", a.text);
 
     // Status in lists: yuki active, louise pending; the plan does not see any of it.
@@ -195,12 +232,18 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
     let r = ctx.tenantctl(["export"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
     for field in ["pending", "last_active", "invited_at", "argon2"] {
-        assert!(!r.stdout.contains(field), "export wrote `{field}`: {}", r.stdout);
+        assert!(
+            !r.stdout.contains(field),
+            "export wrote `{field}`: {}",
+            r.stdout
+        );
     }
 
     // Last active: a request made as yuki moves it (at most once a minute).
     let t = s.token("tenant:kobayashi", None, Some(YUKI)).await;
-    let a = s.call(Method::GET, "/api/v1/whoami", Some(&t), None, &[]).await;
+    let a = s
+        .call(Method::GET, "/api/v1/whoami", Some(&t), None, &[])
+        .await;
     assert_eq!(a.status, StatusCode::OK);
     let start = Instant::now();
     let last = loop {
@@ -211,10 +254,15 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
         assert!(start.elapsed() < Duration::from_secs(10), "{}", a.text);
         tokio::time::sleep(Duration::from_millis(50)).await;
     };
-    s.call(Method::GET, "/api/v1/whoami", Some(&t), None, &[]).await;
+    s.call(Method::GET, "/api/v1/whoami", Some(&t), None, &[])
+        .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     let a = s.get(&format!("/api/v1/users/{YUKI}")).await;
-    assert_eq!(a.body["account"]["last_active_at"], json!(last), "once a minute");
+    assert_eq!(
+        a.body["account"]["last_active_at"],
+        json!(last),
+        "once a minute"
+    );
 
     // The users CSV: status, creation date, last activity, the tenant's display name.
     let a = s.get("/api/v1/exports/users.csv").await;
@@ -244,10 +292,7 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
     ctx.shutdown().await;
 }
 
-async fn resend_replaces_the_link_and_invitations_follow_their_lifecycle(
-    s: TestServer,
-    port: u16,
-) {
+async fn resend_replaces_the_link_and_invitations_follow_their_lifecycle(s: TestServer, port: u16) {
     let sink = SmtpSink::start(port);
     fixture::load(&s).await;
     const NEW: &str = "nouvelle@new.example";
@@ -280,13 +325,24 @@ async fn resend_replaces_the_link_and_invitations_follow_their_lifecycle(
     assert!((71..=72).contains(&days), "expires in {days} h");
     let first = sink.wait_for(NEW, 1).await.remove(0);
     let subject = first["subject"].as_str().unwrap();
-    assert!(subject.contains("Acme SAS") && subject.contains("Globex"), "{subject}");
-    assert!(first["text"].as_str().unwrap().contains("Bienvenue à bord !"));
-    assert!(first["html"].as_str().unwrap().contains("Bienvenue à bord !"));
+    assert!(
+        subject.contains("Acme SAS") && subject.contains("Globex"),
+        "{subject}"
+    );
+    assert!(first["text"]
+        .as_str()
+        .unwrap()
+        .contains("Bienvenue à bord !"));
+    assert!(first["html"]
+        .as_str()
+        .unwrap()
+        .contains("Bienvenue à bord !"));
     let old = link_token(&first);
 
     // Resend: a new link, the old one fails.
-    let a = s.post(&format!("/api/v1/invitations/{id}/resend"), json!(null)).await;
+    let a = s
+        .post(&format!("/api/v1/invitations/{id}/resend"), json!(null))
+        .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let both = sink.wait_for(NEW, 2).await;
     let new = both
@@ -310,7 +366,9 @@ async fn resend_replaces_the_link_and_invitations_follow_their_lifecycle(
     assert_eq!(a.body["user"]["spec"]["first_name"], "Nina");
     assert_eq!(a.body["user"]["account"]["status"], "active");
     // Accepted: cannot be resent or revoked.
-    let a = s.post(&format!("/api/v1/invitations/{id}/resend"), json!(null)).await;
+    let a = s
+        .post(&format!("/api/v1/invitations/{id}/resend"), json!(null))
+        .await;
     assert_eq!(a.status, StatusCode::CONFLICT, "{}", a.text);
 
     // Revoke: the link stops working.
@@ -356,7 +414,12 @@ async fn resend_replaces_the_link_and_invitations_follow_their_lifecycle(
             .count();
         assert_eq!(created, 1, "{} / {}", a.text, b.text);
         let list = s.get(&format!("/api/v1/invitations?email={email}")).await;
-        assert_eq!(list.body["items"].as_array().unwrap().len(), 1, "{}", list.text);
+        assert_eq!(
+            list.body["items"].as_array().unwrap().len(),
+            1,
+            "{}",
+            list.text
+        );
     }
 
     // A pending invitation is a row of the users CSV.
@@ -411,7 +474,11 @@ async fn an_smtp_outage_delays_mail_and_loses_none(s: TestServer, port: u16) {
     // The server comes up: the message arrives, once.
     let sink = SmtpSink::start(port);
     let got = sink.wait_for(LATE, 1).await;
-    assert!(got[0]["text"].as_str().unwrap().contains("Acme SAS"), "{}", got[0]);
+    assert!(
+        got[0]["text"].as_str().unwrap().contains("Acme SAS"),
+        "{}",
+        got[0]
+    );
     let start = Instant::now();
     loop {
         let st = db_texts(&s, "SELECT status FROM outbox WHERE recipient = $1", LATE).await;
@@ -438,7 +505,13 @@ fn serve_without_smtp_says_mail_stays_in_the_outbox() {
     let port = free_port();
     let mut child = std::process::Command::cargo_bin("tenantctl")
         .unwrap()
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--database", &db])
+        .args([
+            "serve",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--database",
+            &db,
+        ])
         .env_remove("TENANTCTL_SMTP_URL")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())

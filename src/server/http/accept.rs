@@ -173,7 +173,11 @@ async fn accept(
         }
         None => {
             passwords::check(&req.password, &inv.email).map_err(|e| {
-                ApiError::invalid("weak_password", e.to_string(), json!({ "field": "password" }))
+                ApiError::invalid(
+                    "weak_password",
+                    e.to_string(),
+                    json!({ "field": "password" }),
+                )
             })?;
             passwords::hash(req.password.clone())
                 .await

@@ -11,10 +11,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::api::AccountStatus;
 use crate::model::{keys, Kind};
-use crate::server::mail::language_name;
-use crate::server::store::{now_ms, InvitationRow, InvitationStatus, Origin};
 use crate::server::authz::Visibility;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::mail::language_name;
+use crate::server::store::{now_ms, InvitationRow, InvitationStatus, Origin};
 
 use super::extract::{Auth, QueryPairs};
 use super::route::{Route, Routes, Schema};

@@ -288,14 +288,13 @@ async fn list_invitations(
     let status = match q.one("status")? {
         None => None,
         Some(s) => Some(
-            store::InvitationStatus::parse(s)
-                .ok_or_else(|| ApiError::BadRequest {
-                    code: "invalid_query",
-                    message: format!(
-                        "`status` must be pending, accepted, expired or revoked, got `{s}`"
-                    ),
-                    details: json!({ "parameter": "status" }),
-                })?,
+            store::InvitationStatus::parse(s).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!(
+                    "`status` must be pending, accepted, expired or revoked, got `{s}`"
+                ),
+                details: json!({ "parameter": "status" }),
+            })?,
         ),
     };
     let email = q.one("email")?.map(|e| e.trim().to_lowercase());
@@ -386,7 +385,10 @@ async fn resend(
         .invitation(&inv.id)
         .await?
         .ok_or_else(|| ApiError::Internal("a resent invitation vanished".into()))?;
-    Ok(json_response(StatusCode::OK, &invitation_wire(row, now_ms())))
+    Ok(json_response(
+        StatusCode::OK,
+        &invitation_wire(row, now_ms()),
+    ))
 }
 
 fn not_pending(id: &str) -> ApiError {
@@ -420,5 +422,8 @@ async fn revoke(
         .invitation(&inv.id)
         .await?
         .ok_or_else(|| ApiError::Internal("a revoked invitation vanished".into()))?;
-    Ok(json_response(StatusCode::OK, &invitation_wire(row, now_ms())))
+    Ok(json_response(
+        StatusCode::OK,
+        &invitation_wire(row, now_ms()),
+    ))
 }

@@ -65,7 +65,10 @@ impl AppState {
         let every = Duration::from_millis(super::store::LAST_ACTIVE_EVERY_MS as u64);
         let now = std::time::Instant::now();
         if let Ok(mut seen) = self.last_active.lock() {
-            if seen.get(email).is_some_and(|t| now.duration_since(*t) < every) {
+            if seen
+                .get(email)
+                .is_some_and(|t| now.duration_since(*t) < every)
+            {
                 return;
             }
             seen.insert(email.to_string(), now);

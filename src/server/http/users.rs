@@ -8,10 +8,10 @@ use axum::response::Response;
 
 use crate::api::{Account, AccountStatus, ResourceBody};
 use crate::model::{AnySpec, Kind, UserStatus};
-use crate::server::store::{ms_to_rfc3339, AccountRow};
 use crate::server::authz::Principal;
 use crate::server::engine::{check_key, Effect, Mutation};
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::store::{ms_to_rfc3339, AccountRow};
 
 use super::extract::{AuditHeaders, Auth, Params};
 use super::resources::{resource_body, visible};
@@ -125,7 +125,10 @@ fn spec_status(body: &ResourceBody) -> UserStatus {
 }
 
 /// `body` (a user) with its `account`.
-pub async fn with_account(app: &AppState, mut body: ResourceBody) -> Result<ResourceBody, ApiError> {
+pub async fn with_account(
+    app: &AppState,
+    mut body: ResourceBody,
+) -> Result<ResourceBody, ApiError> {
     if body.kind == Kind::User {
         let acc = app.engine.db.account(&body.key).await?;
         body.account = Some(account_view(spec_status(&body), acc.as_ref()));
@@ -134,10 +137,7 @@ pub async fn with_account(app: &AppState, mut body: ResourceBody) -> Result<Reso
 }
 
 /// Users (`bodies`) with their `account`, read at once.
-pub async fn with_accounts(
-    app: &AppState,
-    bodies: &mut [ResourceBody],
-) -> Result<(), ApiError> {
+pub async fn with_accounts(app: &AppState, bodies: &mut [ResourceBody]) -> Result<(), ApiError> {
     if bodies.is_empty() || bodies.iter().all(|b| b.kind != Kind::User) {
         return Ok(());
     }

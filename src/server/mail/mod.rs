@@ -62,13 +62,17 @@ impl std::fmt::Debug for SmtpSettings {
 /// A `--smtp` URL that cannot be used.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SmtpUrlError {
-    #[error("`{0}` is not an SMTP URL: use `smtp://HOST[:PORT]` (STARTTLS) or `smtps://HOST[:PORT]`")]
+    #[error(
+        "`{0}` is not an SMTP URL: use `smtp://HOST[:PORT]` (STARTTLS) or `smtps://HOST[:PORT]`"
+    )]
     Scheme(String),
     #[error("the SMTP URL carries credentials: give them in TENANTCTL_SMTP_USERNAME and TENANTCTL_SMTP_PASSWORD instead")]
     Credentials,
     #[error("the SMTP URL `{0}` has no host or a bad port")]
     Host(String),
-    #[error("unknown `tls` value `{0}` in the SMTP URL: only `tls=none` (no encryption) is accepted")]
+    #[error(
+        "unknown `tls` value `{0}` in the SMTP URL: only `tls=none` (no encryption) is accepted"
+    )]
     Tls(String),
 }
 
@@ -210,9 +214,8 @@ pub fn spawn(
     let mut builder = AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(smtp.host.clone())
         .port(smtp.port)
         .timeout(Some(Duration::from_secs(30)));
-    let params = || {
-        TlsParameters::new(smtp.host.clone()).map_err(|e| MailError::Tls(e.to_string()))
-    };
+    let params =
+        || TlsParameters::new(smtp.host.clone()).map_err(|e| MailError::Tls(e.to_string()));
     builder = match smtp.tls {
         SmtpTls::StartTls => builder.tls(Tls::Required(params()?)),
         SmtpTls::Wrapper => builder.tls(Tls::Wrapper(params()?)),
@@ -267,7 +270,12 @@ impl Sender {
             let due = self.engine.db.due_mail(now, BATCH).await?;
             let mut any = false;
             for m in &due {
-                if !self.engine.db.claim_mail(&m.id, now, now + CLAIM_MS).await? {
+                if !self
+                    .engine
+                    .db
+                    .claim_mail(&m.id, now, now + CLAIM_MS)
+                    .await?
+                {
                     continue;
                 }
                 any = true;
@@ -409,11 +417,17 @@ mod tests {
     #[test]
     fn smtp_urls() {
         let s = SmtpSettings::parse("smtp://mail.example").unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.tls), ("mail.example", 587, SmtpTls::StartTls));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("mail.example", 587, SmtpTls::StartTls)
+        );
         let s = SmtpSettings::parse("smtps://mail.example:2465").unwrap();
         assert_eq!((s.port, s.tls), (2465, SmtpTls::Wrapper));
         let s = SmtpSettings::parse("smtp://127.0.0.1:2525?tls=none").unwrap();
-        assert_eq!((s.host.as_str(), s.port, s.tls), ("127.0.0.1", 2525, SmtpTls::None));
+        assert_eq!(
+            (s.host.as_str(), s.port, s.tls),
+            ("127.0.0.1", 2525, SmtpTls::None)
+        );
         assert_eq!(
             SmtpSettings::parse("smtp://bob:secret@mail.example").unwrap_err(),
             SmtpUrlError::Credentials

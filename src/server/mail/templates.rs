@@ -167,6 +167,8 @@ mod tests {
             message: None,
             ..m.clone()
         };
-        assert!(!invitation(Language::En, &none).text.contains("Message from"));
+        assert!(!invitation(Language::En, &none)
+            .text
+            .contains("Message from"));
     }
 }

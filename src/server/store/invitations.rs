@@ -270,7 +270,15 @@ impl Db {
                 tx.rollback().await?;
                 let row = self.invitation(id).await?;
                 let dup = row
-                    .map(|r| (r.email, r.tenants.first().map(|t| t.tenant.clone()).unwrap_or_default()))
+                    .map(|r| {
+                        (
+                            r.email,
+                            r.tenants
+                                .first()
+                                .map(|t| t.tenant.clone())
+                                .unwrap_or_default(),
+                        )
+                    })
                     .unwrap_or_default();
                 return Ok(Err(dup));
             }

@@ -47,10 +47,10 @@ mod resources;
 mod sensitive;
 mod tokens;
 
+pub use accounts::{ms_to_rfc3339, AccountRow, LAST_ACTIVE_EVERY_MS};
 pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
 pub use changes::{Current, CHANNEL, LOG_LIMIT};
-pub use accounts::{ms_to_rfc3339, AccountRow, LAST_ACTIVE_EVERY_MS};
 pub use invitations::{InvitationRow, InvitationStatus, InvitedTenant, LinkState, Origin};
 pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
 pub use password_resets::Redeemed;

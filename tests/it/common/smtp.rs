@@ -84,7 +84,11 @@ impl SmtpSink {
             let got: Vec<Value> = self
                 .messages()
                 .into_iter()
-                .filter(|m| m["rcpt_tos"].as_array().is_some_and(|a| a.iter().any(|r| r == to)))
+                .filter(|m| {
+                    m["rcpt_tos"]
+                        .as_array()
+                        .is_some_and(|a| a.iter().any(|r| r == to))
+                })
                 .collect();
             if got.len() >= n {
                 return got;
