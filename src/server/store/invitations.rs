@@ -305,7 +305,7 @@ impl Db {
         audit: Option<(&AuditCtx, &[NewAudit])>,
     ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let n = tx.close_invitations("i.id = $1", id).await?;
+        let n = tx.close_invitations("i.id = $2", id).await?;
         if n != 1 {
             tx.rollback().await?;
             return Ok(false);
@@ -420,19 +420,18 @@ impl Tx {
         self.enqueue_mail(&mails).await
     }
 
-    /// Revokes the pending invitations matched by `filter` (on `i`, `$1` bound to `arg`),
-    /// their tenants and their unsent e-mail; returns how many invitations.
+    /// Revokes the pending invitations matched by `filter` (on `i`, `$2` bound to `arg`),
+    /// their tenants and their unsent e-mail; returns how many invitations. Its first
+    /// statement writes, so that SQLite takes the write lock at once (a read first could
+    /// not be upgraded under a concurrent writer).
     async fn close_invitations(&mut self, filter: &str, arg: &str) -> Result<u64, StoreError> {
         let now = now();
-        let ids: Vec<String> = dispatch_tx!(self, t => sqlx::query_scalar::<_, String>(sql(format!("SELECT i.id FROM invitations i WHERE {filter} AND i.status IN ('pending', 'expired')")))
-            .bind(arg).fetch_all(&mut **t).await?);
+        let q = format!("UPDATE invitations SET status = 'revoked', token_hash = NULL, revoked_at = $1 WHERE id IN (SELECT i.id FROM invitations i WHERE {filter} AND i.status IN ('pending', 'expired')) RETURNING id");
+        let ids: Vec<String> = dispatch_tx!(self, t => sqlx::query_scalar::<_, String>(sql(q))
+            .bind(&now).bind(arg).fetch_all(&mut **t).await?);
         for id in &ids {
-            dispatch_tx!(self, t => {
-                sqlx::query("UPDATE invitations SET status = 'revoked', token_hash = NULL, revoked_at = $1 WHERE id = $2")
-                    .bind(&now).bind(id).execute(&mut **t).await?;
-                sqlx::query("UPDATE invitation_tenants SET status = 'revoked' WHERE invitation_id = $1")
-                    .bind(id).execute(&mut **t).await?;
-            });
+            dispatch_tx!(self, t => sqlx::query("UPDATE invitation_tenants SET status = 'revoked' WHERE invitation_id = $1")
+                .bind(id).execute(&mut **t).await.map(|_| ())?);
             self.cancel_mail_for(id).await?;
         }
         Ok(ids.len() as u64)
@@ -442,7 +441,7 @@ impl Tx {
     /// activate a user of the same e-mail created later).
     pub async fn revoke_user_invitations(&mut self, emails: &[&str]) -> Result<(), StoreError> {
         for e in emails {
-            self.close_invitations("i.email = $1 AND i.origin = 'user'", e)
+            self.close_invitations("i.email = $2 AND i.origin = 'user'", e)
                 .await?;
         }
         Ok(())
