@@ -282,6 +282,7 @@ fn bench_backend(
             None,
             None,
             Some("bench"),
+            None,
         ))?,
     };
     let mut config = ClientConfig::new(&server.url(), Some(token.clone()));

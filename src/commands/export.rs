@@ -269,8 +269,8 @@ pub fn run(args: ExportArgs, settings: &Settings) -> miette::Result<Exit> {
             .wrap_err("cannot read the live state")?;
         match sensitive {
             Ok(list) => placeholders(&mut state, list.items),
-            // A platform that does not record sensitive fields.
-            Err(e) if e.status() == Some(404) => {}
+            // A platform that does not record sensitive fields, or not for this token.
+            Err(e) if matches!(e.status(), Some(403 | 404)) => {}
             Err(e) => {
                 return Err(e)
                     .into_diagnostic()

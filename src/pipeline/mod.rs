@@ -47,8 +47,13 @@ pub enum PipelineError {
     WhoAmI(#[source] ClientError),
     #[error("cannot read the live state")]
     LiveState(#[source] ClientError),
-    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform")]
-    NoSuchTarget { kind: Kind, key: String },
+    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform{}", .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    NoSuchTarget {
+        kind: Kind,
+        key: String,
+        /// The closest `KIND/KEY` that exists, if close enough to be a likely typo.
+        suggestion: Option<String>,
+    },
 }
 
 /// The plan's input from a loaded configuration: the state, the renames, the rules'
@@ -166,11 +171,11 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
 }
 
 /// The platform's sensitive fields by resource; none from a platform that does not record
-/// them (404).
+/// them (404) or does not tell this token (403): the configuration's side is masked anyway.
 async fn live_sensitive(platform: &Platform) -> Result<plan::SensitiveFields, ClientError> {
     let list = match platform.client.sensitive_fields().await {
         Ok(list) => list,
-        Err(e) if e.status() == Some(404) => return Ok(plan::SensitiveFields::new()),
+        Err(e) if matches!(e.status(), Some(403 | 404)) => return Ok(plan::SensitiveFields::new()),
         Err(e) => return Err(e),
     };
     let mut out = plan::SensitiveFields::new();
@@ -195,9 +200,11 @@ pub fn diff(
     options.scope = live.scope.clone();
     for (kind, key) in &options.targets {
         if !input.state.contains(*kind, key) && !live.state.contains(*kind, key) {
+            let known = input.state.keys(*kind).chain(live.state.keys(*kind));
             return Err(PipelineError::NoSuchTarget {
                 kind: *kind,
                 key: key.clone(),
+                suggestion: crate::rules::did_you_mean(key, known).map(|k| format!("{kind}/{k}")),
             });
         }
     }

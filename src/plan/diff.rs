@@ -75,6 +75,9 @@ pub fn diff_with(
         unmanaged: d.unmanaged,
         sensitive: Default::default(),
         out_of_scope,
+        targets: (opts.targets.iter())
+            .map(|(kind, key)| format!("{kind}/{key}"))
+            .collect(),
     };
     plan.sensitive = Sensitivity::of_changes(&plan.changes, &desired.sensitive, live_sensitive);
     plan.risks

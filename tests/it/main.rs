@@ -26,6 +26,7 @@ mod server_cli;
 mod server_openapi;
 mod server_replicas;
 mod tenant_scope;
+mod tokens;
 mod validate_cli;
 mod workflow_run;
 mod workflows;

@@ -197,3 +197,56 @@ async fn env_values_appear_in_no_output_and_no_audit_entry() {
     no_secret("the audit log", &text);
     ctx.shutdown().await;
 }
+
+/// A value that moves to `${env:…}` without changing is planned as an update of the
+/// pseudo-field `sensitive`, so that the platform learns it; and back.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_value_moving_to_env_is_relisted() {
+    let ctx = Ctx::sqlite().await;
+    let clear = ctx.path("clear.yaml");
+    std::fs::write(
+        &clear,
+        CONFIG.replace("${env:ACME_PHONE}", &format!("\"{PHONE_1}\"")),
+    )
+    .expect("write");
+    let config = ctx.path("platform.yaml");
+    std::fs::write(&config, CONFIG).expect("write");
+    // Written in clear, the phone is no secret: shown, and not checked for.
+    let r = ctx
+        .tenantctl(["apply", &clear, "--auto-approve"])
+        .env("ACME_ACCOUNT", ACCOUNT)
+        .await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let r = run(&ctx, PHONE_1, &["plan", &config]).await;
+    assert!(
+        r.stdout.contains(
+            r#"~ sensitive: {"/description":"Account ${env:ACME_ACCOUNT} at HQ"} → {"/contact/phone":"${env:ACME_PHONE}","/description":"Account ${env:ACME_ACCOUNT} at HQ"}"#
+        ),
+        "{}",
+        r.stdout
+    );
+    let r = run(&ctx, PHONE_1, &["apply", &config, "--auto-approve"]).await;
+    assert_eq!(r.code, 0, "{}", r.stderr);
+    let fields = ctx.server().get("/api/v1/sensitive-fields").await;
+    let pointers: Vec<&str> = fields.body["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .filter_map(|f| f["pointer"].as_str())
+        .collect();
+    assert_eq!(pointers, ["/contact/phone", "/description"]);
+    let r = run(&ctx, PHONE_1, &["plan", &config]).await;
+    assert!(r.stdout.contains("No changes."), "{}", r.stdout);
+    // Back in clear: the platform is told the phone is no longer sensitive.
+    let r = ctx
+        .tenantctl(["plan", &clear, "--format", "json"])
+        .env("ACME_ACCOUNT", ACCOUNT)
+        .await;
+    let plan: serde_json::Value = serde_json::from_str(&r.stdout).expect("json");
+    assert_eq!(
+        plan["changes"][0]["fields"][0]["path"], "sensitive",
+        "{}",
+        r.stdout
+    );
+    ctx.shutdown().await;
+}

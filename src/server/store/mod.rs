@@ -56,7 +56,7 @@ pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
-pub use tokens::TokenRow;
+pub use tokens::{Revoked, TokenEntry, TokenLife, TokenRow};
 
 /// An error of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -137,6 +137,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         160,
         "changes",
         include_str!("../../../migrations/0160_changes.sql"),
+    ),
+    (
+        195,
+        "token_expiry",
+        include_str!("../../../migrations/0195_token_expiry.sql"),
     ),
 ];
 
