@@ -59,7 +59,13 @@ async fn lock_api(s: &TestServer) {
         .call(Method::PUT, &path, Some(s.system_token()), None, &[])
         .await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
-    assert!(r.body["expires_at"].as_str() >= a.body["expires_at"].as_str());
+    // Compared as instants: RFC 3339 text does not sort (`…:05Z` > `…:05.1Z`).
+    let instant = |v: &serde_json::Value| {
+        let text = v.as_str().expect("expires_at is a string");
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .expect("expires_at is RFC 3339")
+    };
+    assert!(instant(&r.body["expires_at"]) >= instant(&a.body["expires_at"]));
     let r = s
         .call(
             Method::PUT,
