@@ -273,6 +273,21 @@ async fn what_the_token_cannot_change_is_refused_before_any_write() {
     ctx.shutdown().await;
 }
 
+/// The `access` table `GET /whoami` publishes for `token`.
+async fn whoami(s: &TestServer, token: &str) -> serde_json::Value {
+    let who = s
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/whoami",
+            Some(token),
+            None,
+            &[],
+        )
+        .await;
+    assert!(who.status.is_success(), "{}", who.text);
+    who.body["access"].clone()
+}
+
 /// `whoami` publishes the token's reach kind by kind; `GET /state` holds exactly what it
 /// says the token reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,17 +324,8 @@ async fn whoami_says_what_the_token_reaches() {
         ),
     ] {
         let token = s.token("tenant:acme", Some(role), None).await;
-        let who = s
-            .call(
-                reqwest::Method::GET,
-                "/api/v1/whoami",
-                Some(&token),
-                None,
-                &[],
-            )
-            .await;
-        assert!(who.status.is_success(), "{}", who.text);
-        let access = who.body["access"].as_array().expect("access");
+        let who = whoami(&s, &token).await;
+        let access = who.as_array().expect("access");
         assert_eq!(access.len(), 10);
         let state = s
             .call(
@@ -387,19 +393,7 @@ async fn whoami_of_a_token_acting_as_a_user() {
     crate::common::fixture::load(&s).await;
     let access = |token: String| {
         let s = &s;
-        async move {
-            let who = s
-                .call(
-                    reqwest::Method::GET,
-                    "/api/v1/whoami",
-                    Some(&token),
-                    None,
-                    &[],
-                )
-                .await;
-            assert!(who.status.is_success(), "{}", who.text);
-            who.body["access"].clone()
-        }
+        async move { whoami(s, &token).await }
     };
     let role = |r: &'static str| s.token("tenant:acme", Some(r), None);
     let alice = access(s.token("tenant:acme", None, Some(ALICE)).await).await;
