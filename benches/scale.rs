@@ -11,6 +11,8 @@
 
 #[path = "scale/gen.rs"]
 mod gen;
+#[path = "scale/server.rs"]
+mod server_rows;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -282,6 +284,7 @@ fn bench_backend(
             None,
             None,
             Some("bench"),
+            None,
         ))?,
     };
     let mut config = ClientConfig::new(&server.url(), Some(token.clone()));
@@ -433,6 +436,23 @@ fn bench_backend(
         }
         Ok(((), files.len()))
     })?;
+    // The platform's own rows; the first goes back from the edit to the base.
+    let revert = plan_paths(base)?;
+    let target = server_rows::Target {
+        url: server.url(),
+        token: token.clone(),
+        database_url,
+    };
+    server_rows::bench(
+        run,
+        rt,
+        size,
+        backend,
+        &target,
+        client.clone(),
+        &revert,
+        work,
+    )?;
     rt.block_on(platform.close());
     rt.block_on(server.shutdown());
     Ok(())

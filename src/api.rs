@@ -224,6 +224,10 @@ pub struct TokenRequest {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schemars(length(max = 1000))]
     pub description: Option<String>,
+    /// When the token stops working (RFC 3339, in the future); never, without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(extend("format" = "date-time"))]
+    pub expires_at: Option<String>,
 }
 
 /// A new token, shown once.
@@ -232,6 +236,53 @@ pub struct TokenResponse {
     pub id: String,
     /// The secret; only its SHA-256 is stored.
     pub token: String,
+}
+
+/// A token as `GET /api/v1/tokens` lists it: never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenInfo {
+    /// `tok_…`: what `DELETE /api/v1/tokens/{token}` and the audit log name it by.
+    pub id: String,
+    /// `system` or `tenant:SLUG`.
+    pub scope: String,
+    /// The token's own role; null: it acts with its user's access whole.
+    pub role: Option<String>,
+    /// The user the token acts as.
+    pub user: Option<String>,
+    pub description: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; null: never expires.
+    pub expires_at: Option<String>,
+    /// RFC 3339; null: not revoked.
+    pub revoked_at: Option<String>,
+    /// `active`, `expired` or `revoked`, at the time of the answer.
+    pub status: TokenStatus,
+}
+
+/// Whether a token works, at the time of the answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum TokenStatus {
+    Active,
+    Expired,
+    Revoked,
+}
+
+impl TokenStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TokenStatus::Active => "active",
+            TokenStatus::Expired => "expired",
+            TokenStatus::Revoked => "revoked",
+        }
+    }
+}
+
+/// `GET /api/v1/tokens`: every token, oldest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TokenList {
+    pub tokens: Vec<TokenInfo>,
 }
 
 /// E-mails of an invitation: a list, or one string separated by `;`.
@@ -382,7 +433,7 @@ pub struct AuditEntry {
     /// The state's revision the write produced.
     pub revision: i64,
     pub token_id: String,
-    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`, `password_reset`.
+    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`, `password_reset`, `revoke`.
     pub op: String,
     pub kind: String,
     pub key: String,

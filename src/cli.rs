@@ -13,18 +13,30 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 /// With no --endpoint, commands run against an embedded local platform over the SQLite
 /// database `.tenantctl/local.db`.
 #[derive(Debug, Parser)]
-#[command(name = "tenantctl", version, max_term_width = 100)]
+#[command(
+    name = "tenantctl",
+    version,
+    max_term_width = 100,
+    after_help = "Examples:\n  tenantctl validate config/\n  tenantctl plan config/ --out tenantctl.plan\n  tenantctl apply --plan tenantctl.plan\n  TENANTCTL_ENDPOINT=https://admin.example.com TENANTCTL_TOKEN=… tenantctl plan config/"
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// How to reach the platform: the options of the commands that talk to it.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Platform")]
+pub struct PlatformArgs {
     /// Base URL of the platform API (e.g. https://admin.example.com). Without it, an
     /// embedded local platform over `.tenantctl/local.db` is used.
-    #[arg(long, env = "TENANTCTL_ENDPOINT", global = true, value_name = "URL")]
+    #[arg(long, env = "TENANTCTL_ENDPOINT", value_name = "URL")]
     pub endpoint: Option<String>,
 
     /// API token (bearer). Prefer the environment variable: a flag shows in `ps`.
     #[arg(
         long,
         env = "TENANTCTL_TOKEN",
-        global = true,
         hide_env_values = true,
         value_name = "TOKEN"
     )]
@@ -34,70 +46,97 @@ pub struct Cli {
     #[arg(
         long,
         env = "TENANTCTL_LOCAL_DIR",
-        global = true,
         value_name = "DIR",
         default_value = ".tenantctl"
     )]
     pub local_dir: PathBuf,
 
     /// Client-side limit on API requests per second (0: unlimited).
-    #[arg(
-        long,
-        env = "TENANTCTL_MAX_RPS",
-        global = true,
-        value_name = "N",
-        default_value_t = 0
-    )]
+    #[arg(long, env = "TENANTCTL_MAX_RPS", value_name = "N", default_value_t = 0)]
     pub max_rps: u32,
 
     /// Timeout of one API request, in seconds.
     #[arg(
         long,
         env = "TENANTCTL_TIMEOUT",
-        global = true,
         value_name = "SECONDS",
         default_value_t = 60
     )]
     pub timeout: u64,
-
-    /// The lease of the platform's apply lock, in seconds, renewed every third of it while
-    /// an apply runs: how long a killed apply keeps others out.
-    #[arg(
-        long,
-        env = "TENANTCTL_LOCK_TTL",
-        global = true,
-        value_name = "SECONDS",
-        default_value_t = 60,
-        value_parser = clap::value_parser!(u64).range(5..=3600)
-    )]
-    pub lock_ttl: u64,
-
-    #[command(subcommand)]
-    pub command: Command,
 }
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Check YAML against the JSON Schema and the platform's rules (no network).
+    #[command(
+        after_help = "Examples:\n  tenantctl validate config/\n  tenantctl validate config/ --format github   # annotations in a GitHub workflow"
+    )]
     Validate(ValidateArgs),
     /// Show what apply would change on the platform.
+    #[command(
+        after_help = "Examples:\n  tenantctl plan config/\n  tenantctl plan config/ --format markdown --out tenantctl.plan > plan.md\n  tenantctl plan config/ --detailed-exitcode   # exit 0: no changes, 2: changes, 1: error\n  tenantctl plan config/ --target tenant/acme"
+    )]
     Plan(PlanArgs),
     /// Apply the YAML (or a saved plan) to the platform.
+    #[command(
+        after_help = "Examples:\n  tenantctl apply config/\n  tenantctl apply --plan tenantctl.plan --auto-approve\n  tenantctl apply config/ --auto-approve --parallelism 8   # resource by resource"
+    )]
     Apply(ApplyArgs),
     /// Print a plan saved by `plan --out`, as it will be applied.
+    #[command(
+        after_help = "Examples:\n  tenantctl show tenantctl.plan\n  tenantctl show tenantctl.plan --format markdown --comment-dir comments"
+    )]
     Show(ShowArgs),
     /// Write the platform's live state as YAML.
+    #[command(
+        after_help = "Examples:\n  tenantctl export > platform.yaml\n  tenantctl export --out config/ --layout tenant --clean"
+    )]
     Export(ExportArgs),
     /// Explain why a user can or cannot do something, step by step.
+    #[command(
+        after_help = "Examples:\n  tenantctl explain user alice@acme.example --model sneaker-v2\n  tenantctl explain user alice@acme.example --permission read --workspace paris --path config/"
+    )]
     Explain(ExplainArgs),
     /// User reports.
+    #[command(after_help = "Example:\n  tenantctl users export --out users.csv")]
     Users(UsersArgs),
     /// Print the JSON Schema (draft 2020-12) of the YAML configuration.
+    #[command(
+        after_help = "Example:\n  tenantctl schema > tenantctl.schema.json   # then `# yaml-language-server: $schema=tenantctl.schema.json`"
+    )]
     Schema,
     /// Run the platform API.
+    #[command(
+        after_help = "Examples:\n  tenantctl serve --listen 0.0.0.0:8080 --database sqlite:///var/lib/tenantctl/platform.db\n  TENANTCTL_DATABASE_URL=postgres://tenantctl@db/tenantctl tenantctl serve --log-json"
+    )]
     Serve(ServeArgs),
     /// Manage API tokens.
     Token(TokenArgs),
+    /// Print a shell completion script.
+    #[command(
+        after_help = "Examples:\n  tenantctl completions bash > ~/.local/share/bash-completion/completions/tenantctl\n  tenantctl completions zsh > ~/.zfunc/_tenantctl\n  tenantctl completions fish > ~/.config/fish/completions/tenantctl.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page, or write one page per command to a directory.
+    #[command(
+        after_help = "Examples:\n  tenantctl man | man -l -\n  tenantctl man --out ~/.local/share/man/man1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete in.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// Write `tenantctl.1` and one page per command (`tenantctl-plan.1`, …) to DIR instead
+    /// of printing `tenantctl.1`.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
 }
 
 /// Output format of diagnostics.
@@ -170,6 +209,8 @@ pub struct PlanArgs {
     /// Exit 0 when there are no changes, 2 when there are, 1 on error.
     #[arg(long)]
     pub detailed_exitcode: bool,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 #[derive(Debug, Args)]
@@ -206,6 +247,18 @@ pub struct ApplyArgs {
     pub parallelism: Option<usize>,
     #[arg(long, value_enum, default_value_t)]
     pub format: PlanFormat,
+    /// The lease of the platform's apply lock, in seconds, renewed every third of it while
+    /// an apply runs: how long a killed apply keeps others out.
+    #[arg(
+        long,
+        env = "TENANTCTL_LOCK_TTL",
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(5..=3600)
+    )]
+    pub lock_ttl: u64,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 /// How `export` splits the state into files.
@@ -229,6 +282,8 @@ pub struct ExportArgs {
     /// only, recognised by their first line), such as another layout's.
     #[arg(long, requires = "out")]
     pub clean: bool,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 #[derive(Debug, Args)]
@@ -266,6 +321,8 @@ pub struct ExplainUserArgs {
     /// `human` (the steps and the verdict) or `json` (the answer of `GET /api/v1/access`).
     #[arg(long, value_enum, default_value_t)]
     pub format: ExplainFormat,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 /// How `explain` prints its answer.
@@ -308,6 +365,8 @@ pub struct UsersExportArgs {
     /// Write to FILE instead of stdout.
     #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 #[derive(Debug, Args)]
@@ -342,7 +401,43 @@ pub struct TokenArgs {
 #[derive(Debug, Subcommand)]
 pub enum TokenCommand {
     /// Mint an API token; it is printed once, alone on stdout.
+    #[command(
+        after_help = "Examples:\n  tenantctl token create --scope system --description ci --expires-in 90d\n  tenantctl token create --scope tenant:acme --role user_admin --user alice@acme.example\n  tenantctl token create --scope system --database sqlite://platform.db   # the first token"
+    )]
     Create(TokenCreateArgs),
+    /// List the platform's tokens (never their secrets).
+    #[command(after_help = "Example:\n  tenantctl token list --format json")]
+    List(TokenListArgs),
+    /// Revoke a token by its id (`tok_…`, from `token list`).
+    #[command(after_help = "Example:\n  tenantctl token revoke tok_4f1c2a9e8b7d6c5a")]
+    Revoke(TokenRevokeArgs),
+}
+
+/// Output format of `token list`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum ListFormat {
+    /// One aligned line per token.
+    #[default]
+    Table,
+    /// A JSON array of {id, scope, role, user, description, created_at, expires_at}.
+    Json,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenListArgs {
+    #[arg(long, value_enum, default_value_t)]
+    pub format: ListFormat,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct TokenRevokeArgs {
+    /// The token's id.
+    #[arg(value_name = "ID")]
+    pub id: String,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }
 
 #[derive(Debug, Args)]
@@ -363,7 +458,15 @@ pub struct TokenCreateArgs {
     /// A note stored with the token.
     #[arg(long, value_name = "TEXT")]
     pub description: Option<String>,
+    /// The token expires after this long: `90d`, `12h`, `30m` (days, hours, minutes).
+    #[arg(long, value_name = "DURATION", conflicts_with = "expires_at")]
+    pub expires_in: Option<String>,
+    /// The token expires at this time (RFC 3339, e.g. `2027-01-01T00:00:00Z`).
+    #[arg(long, value_name = "TIME")]
+    pub expires_at: Option<String>,
     /// Mint directly in this database instead of through the API.
     #[arg(long, value_name = "URL")]
     pub database: Option<String>,
+    #[command(flatten)]
+    pub platform: PlatformArgs,
 }

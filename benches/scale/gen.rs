@@ -89,7 +89,7 @@ fn edited(edit: bool, i: usize) -> bool {
     edit && i % 100 == 7
 }
 
-fn email(u: usize) -> String {
+pub fn email(u: usize) -> String {
     format!("user{u:06}@tenant{:04}.example", u % 9973)
 }
 

@@ -73,6 +73,9 @@ pub struct FilePlan {
     /// A plan made with a tenant-scoped token: what it left alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<FileOutOfScope>,
+    /// A partial plan: its `--target`s.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
 }
 
 /// The sensitive fields of the plan's resources, live and desired.

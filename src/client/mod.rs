@@ -548,6 +548,7 @@ impl Client {
 }
 
 mod lock;
+mod tokens;
 
 pub use lock::holder;
 

@@ -102,6 +102,7 @@ async fn run_async(
     if let Some(config) = &config {
         super::keep_secret(&config.secrets);
     }
+    super::keep_secret(&plan.sensitive_values());
     print(
         &crate::render::render(&plan, run.format, settings.color),
         Exit::Failure,

@@ -1,5 +1,6 @@
 //! `tenantctl export`: the live state as YAML that validates and plans to `No changes.`;
-//! one document on stdout, or files in `--out DIR` (one per kind, or per tenant).
+//! one document on stdout, or files in `--out DIR` (one per kind, or per tenant). A value that
+//! came from `${env:…}` is written back as that placeholder, never as the secret.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -7,8 +8,10 @@ use std::path::Path;
 use miette::{miette, IntoDiagnostic, WrapErr};
 
 use super::{print, with_platform, Exit, Settings};
+use crate::api::SensitiveEntry;
 use crate::cli::{ExportArgs, ExportLayout};
 use crate::config::Document;
+use crate::model::{AnySpec, State};
 
 /// How an exported file points an editor at the schema: the schema's location depends on
 /// where the user keeps it, so the export says how rather than guessing a path.
@@ -260,12 +263,20 @@ fn write(dir: &Path, files: &BTreeMap<String, String>) -> miette::Result<()> {
 
 pub fn run(args: ExportArgs, settings: &Settings) -> miette::Result<Exit> {
     let (state, label) = with_platform(settings, async |p| {
-        let state = p
-            .client
-            .state()
-            .await
+        let (state, sensitive) = tokio::join!(p.client.state(), p.client.sensitive_fields());
+        let mut state = state
             .into_diagnostic()
             .wrap_err("cannot read the live state")?;
+        match sensitive {
+            Ok(list) => placeholders(&mut state, list.items),
+            // A platform that does not record sensitive fields, or not for this token.
+            Err(e) if matches!(e.status(), Some(403 | 404)) => {}
+            Err(e) => {
+                return Err(e)
+                    .into_diagnostic()
+                    .wrap_err("cannot read the platform's sensitive fields")
+            }
+        }
         Ok((state, p.label.clone()))
     })?;
     let doc = state.to_document();
@@ -288,6 +299,27 @@ pub fn run(args: ExportArgs, settings: &Settings) -> miette::Result<Exit> {
         }
     }
     Ok(Exit::Success)
+}
+
+/// Puts back, in place of each value that came from `${env:…}`, the text it was written as
+/// (`${env:ACME_PHONE}`): the export holds no secret, and plans to no change where the
+/// variables are set.
+fn placeholders(state: &mut State, fields: Vec<SensitiveEntry>) {
+    for f in fields {
+        let Some((meta, spec)) = state.get(f.kind, &f.key) else {
+            continue;
+        };
+        let mut value = spec.to_value();
+        match value.pointer_mut(&f.pointer) {
+            Some(slot @ serde_json::Value::String(_)) => {
+                *slot = serde_json::Value::String(f.source)
+            }
+            _ => continue,
+        }
+        if let Ok(spec) = AnySpec::from_value(f.kind, value) {
+            state.insert(f.key, meta, spec);
+        }
+    }
 }
 
 #[cfg(test)]

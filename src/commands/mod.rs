@@ -13,6 +13,7 @@ use crate::connect::Platform;
 use crate::pipeline::PipelineError;
 
 pub mod apply;
+pub mod docs;
 pub mod explain;
 pub mod export;
 pub mod plan;
@@ -61,6 +62,10 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Run::Schema => schema::run(),
         Run::Serve(run) => serve::run(run),
         Run::TokenCreate(args) => token::run(args, &settings),
+        Run::TokenList(args) => token::list(args, &settings),
+        Run::TokenRevoke(args) => token::revoke(args, &settings),
+        Run::Completions(shell) => docs::completions(shell),
+        Run::Man(out) => docs::man(out.as_deref()),
     }
 }
 

@@ -21,6 +21,7 @@ pub fn run(run: PlanRun, settings: &Settings) -> miette::Result<Exit> {
         return Ok(Exit::Failure);
     };
     super::keep_secret(&config.secrets);
+    super::keep_secret(&plan.sensitive_values());
     print(
         &crate::render::render(&plan, run.format, settings.color),
         Exit::Failure,

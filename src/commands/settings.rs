@@ -11,9 +11,10 @@ use miette::miette;
 use crate::apply::saved::SavedOptions;
 use crate::apply::{Mode, Progress};
 use crate::cli::{
-    ApplyArgs, Cli, Command, DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat,
-    ExportArgs, PlanArgs, PlanFlags, PlanFormat, ServeArgs, ShowArgs, TokenArgs, TokenCommand,
-    TokenCreateArgs, UsersArgs, UsersCommand, UsersExportArgs, ValidateArgs,
+    ApplyArgs, Cli, Command, CompletionsArgs, DiagnosticFormat, ExplainArgs, ExplainUserArgs,
+    ExplainWhat, ExportArgs, ManArgs, PlanArgs, PlanFlags, PlanFormat, PlatformArgs, ServeArgs,
+    ShowArgs, TokenArgs, TokenCommand, TokenCreateArgs, TokenListArgs, TokenRevokeArgs, UsersArgs,
+    UsersCommand, UsersExportArgs, ValidateArgs,
 };
 use crate::connect::Connection;
 use crate::plan::{self, PlanOptions};
@@ -45,6 +46,11 @@ pub enum Run {
     Schema,
     Serve(ServeRun),
     TokenCreate(TokenCreateArgs),
+    TokenList(TokenListArgs),
+    TokenRevoke(TokenRevokeArgs),
+    Completions(clap_complete::Shell),
+    /// `man`, with the directory to write the pages to.
+    Man(Option<PathBuf>),
 }
 
 /// `serve`.
@@ -121,15 +127,12 @@ impl From<DiagnosticFormat> for validate::Format {
 
 /// Resolves the command line: flags, environment (read by clap) and terminals.
 pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
+    let mut connection = connection(platform_args(&cli.command));
+    if let Command::Apply(a) = &cli.command {
+        connection.lock_ttl = std::time::Duration::from_secs(a.lock_ttl);
+    }
     let settings = Settings {
-        connection: Connection {
-            endpoint: cli.endpoint.filter(|s| !s.is_empty()),
-            token: cli.token.filter(|s| !s.is_empty()),
-            local_dir: cli.local_dir,
-            max_rps: cli.max_rps,
-            timeout: std::time::Duration::from_secs(cli.timeout.max(1)),
-            lock_ttl: std::time::Duration::from_secs(cli.lock_ttl),
-        },
+        connection,
         color: anstream::AutoStream::choice(&std::io::stdout()) != anstream::ColorChoice::Never,
         interactive: std::io::stdin().is_terminal() && std::io::stderr().is_terminal(),
         progress: if std::io::stderr().is_terminal() {
@@ -166,11 +169,63 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
             args,
             ansi: anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
         }),
-        Command::Token(TokenArgs {
-            command: TokenCommand::Create(args),
-        }) => Run::TokenCreate(args),
+        Command::Token(TokenArgs { command }) => match command {
+            TokenCommand::Create(args) => Run::TokenCreate(args),
+            TokenCommand::List(args) => Run::TokenList(args),
+            TokenCommand::Revoke(args) => Run::TokenRevoke(args),
+        },
+        Command::Completions(CompletionsArgs { shell }) => Run::Completions(shell),
+        Command::Man(ManArgs { out }) => Run::Man(out),
     };
     Ok((settings, run))
+}
+
+/// The platform options of the command, for those that talk to the platform.
+fn platform_args(command: &Command) -> Option<&PlatformArgs> {
+    match command {
+        Command::Plan(a) => Some(&a.platform),
+        Command::Apply(a) => Some(&a.platform),
+        Command::Export(a) => Some(&a.platform),
+        Command::Explain(ExplainArgs {
+            what: ExplainWhat::User(a),
+        }) => Some(&a.platform),
+        Command::Users(UsersArgs {
+            command: UsersCommand::Export(a),
+        }) => Some(&a.platform),
+        Command::Token(TokenArgs { command }) => Some(match command {
+            TokenCommand::Create(a) => &a.platform,
+            TokenCommand::List(a) => &a.platform,
+            TokenCommand::Revoke(a) => &a.platform,
+        }),
+        Command::Validate(_)
+        | Command::Show(_)
+        | Command::Schema
+        | Command::Serve(_)
+        | Command::Completions(_)
+        | Command::Man(_) => None,
+    }
+}
+
+/// The platform to reach: the command's options, or the embedded platform's defaults.
+fn connection(platform: Option<&PlatformArgs>) -> Connection {
+    match platform {
+        Some(p) => Connection {
+            endpoint: p.endpoint.clone().filter(|s| !s.is_empty()),
+            token: p.token.clone().filter(|s| !s.is_empty()),
+            local_dir: p.local_dir.clone(),
+            max_rps: p.max_rps,
+            timeout: std::time::Duration::from_secs(p.timeout.max(1)),
+            lock_ttl: std::time::Duration::from_secs(60),
+        },
+        None => Connection {
+            endpoint: None,
+            token: None,
+            local_dir: PathBuf::from(".tenantctl"),
+            max_rps: 0,
+            timeout: std::time::Duration::from_secs(60),
+            lock_ttl: std::time::Duration::from_secs(60),
+        },
+    }
 }
 
 /// The plan-shaping flags, with `--target` parsed.

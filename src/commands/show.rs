@@ -29,6 +29,7 @@ pub fn run(run: ShowRun, settings: &Settings) -> miette::Result<Exit> {
         yes(o.allow_limit_below_usage),
     );
     let plan = saved.into_plan();
+    super::keep_secret(&plan.sensitive_values());
     print(
         &render::render(&plan, run.format, settings.color),
         Exit::Failure,

@@ -94,6 +94,7 @@ impl Embedded {
                     None,
                     None,
                     Some("embedded local platform"),
+                    None,
                 )
                 .await
                 .map_err(EmbeddedError::Mint)?;

@@ -47,8 +47,13 @@ pub enum PipelineError {
     WhoAmI(#[source] ClientError),
     #[error("cannot read the live state")]
     LiveState(#[source] ClientError),
-    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform")]
-    NoSuchTarget { kind: Kind, key: String },
+    #[error("--target {kind}/{key} matches nothing in the configuration or on the platform{}", .suggestion.as_ref().map(|s| format!("; did you mean `{s}`?")).unwrap_or_default())]
+    NoSuchTarget {
+        kind: Kind,
+        key: String,
+        /// The closest `KIND/KEY` that exists, if close enough to be a likely typo.
+        suggestion: Option<String>,
+    },
 }
 
 /// The plan's input from a loaded configuration: the state, the renames, the rules'
@@ -108,6 +113,9 @@ pub struct Live {
     pub state: State,
     pub identity: Identity,
     pub scope: Option<TokenScope>,
+    /// The fields the platform recorded as sensitive (from `${env:…}` at an earlier apply),
+    /// so that the plan masks the live side too.
+    pub sensitive: plan::SensitiveFields,
 }
 
 /// What a tenant-scoped token reaches, from `whoami` (None for a system token, or a
@@ -150,18 +158,36 @@ pub async fn fetch(platform: &Platform) -> Result<Live, PipelineError> {
         .whoami()
         .await
         .map_err(PipelineError::WhoAmI)?;
-    let state = platform
-        .client
-        .state()
-        .await
-        .map_err(PipelineError::LiveState)?;
+    let (state, sensitive) = tokio::join!(platform.client.state(), live_sensitive(platform));
+    let state = state.map_err(PipelineError::LiveState)?;
     Ok(Live {
         state,
+        sensitive: sensitive.map_err(PipelineError::LiveState)?,
         scope: token_scope(&who),
         identity: Identity {
             user: who.user.map(|u| u.to_lowercase()),
         },
     })
+}
+
+/// The platform's sensitive fields by resource; none from a platform that does not record
+/// them (404) or does not tell this token (403): the configuration's side is masked anyway.
+async fn live_sensitive(platform: &Platform) -> Result<plan::SensitiveFields, ClientError> {
+    let list = match platform.client.sensitive_fields().await {
+        Ok(list) => list,
+        Err(e) if matches!(e.status(), Some(403 | 404)) => return Ok(plan::SensitiveFields::new()),
+        Err(e) => return Err(e),
+    };
+    let mut out = plan::SensitiveFields::new();
+    for e in list.items {
+        out.entry((e.kind, e.key))
+            .or_default()
+            .push((e.pointer, e.source));
+    }
+    for list in out.values_mut() {
+        list.sort();
+    }
+    Ok(out)
 }
 
 /// Checks the targets exist, and diffs.
@@ -174,13 +200,20 @@ pub fn diff(
     options.scope = live.scope.clone();
     for (kind, key) in &options.targets {
         if !input.state.contains(*kind, key) && !live.state.contains(*kind, key) {
+            let known = input.state.keys(*kind).chain(live.state.keys(*kind));
             return Err(PipelineError::NoSuchTarget {
                 kind: *kind,
                 key: key.clone(),
+                suggestion: crate::rules::did_you_mean(key, known).map(|k| format!("{kind}/{k}")),
             });
         }
     }
-    Ok(plan::diff(input, &live.state, &options))
+    Ok(plan::diff_with(
+        input,
+        &live.state,
+        &live.sensitive,
+        &options,
+    ))
 }
 
 /// Plans the YAML of `paths`, or the configuration `early` when it was loaded already. The

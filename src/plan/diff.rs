@@ -13,8 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use serde_json::Value;
 
-use super::acknowledge;
 use super::order::{self, by_rank, Res};
+use super::{acknowledge, sensitive};
 use super::{
     field_changes, risks, scope, Action, Change, FieldChange, Moved, OutOfScope, Plan, PlanInput,
     PlanOptions, Reason, Risk, SensitiveFields, Sensitivity, Verb, Warning, Write,
@@ -49,7 +49,9 @@ pub fn diff_with(
     d.user_replaces();
     d.desired_pass();
     d.live_pass();
+    d.relist_sensitive(&desired.sensitive, live_sensitive);
     let mut changes = d.changes;
+    sensitive::fill_writes(&mut changes, &desired.sensitive);
     if !opts.targets.is_empty() {
         changes = order::filter_targets(changes, &opts.targets, desired, live);
     }
@@ -73,6 +75,9 @@ pub fn diff_with(
         unmanaged: d.unmanaged,
         sensitive: Default::default(),
         out_of_scope,
+        targets: (opts.targets.iter())
+            .map(|(kind, key)| format!("{kind}/{key}"))
+            .collect(),
     };
     plan.sensitive = Sensitivity::of_changes(&plan.changes, &desired.sensitive, live_sensitive);
     plan.risks
@@ -89,6 +94,49 @@ pub fn diff_with(
     warnings.append(&mut plan.warnings);
     plan.warnings = warnings;
     plan
+}
+
+impl Differ<'_> {
+    /// An update of each resource whose spec is unchanged but whose sensitive fields are
+    /// listed differently on the platform (a value that came to, or left, `${env:…}`): the
+    /// put tells the platform, shown as the pseudo-field `sensitive`.
+    fn relist_sensitive(&mut self, desired: &SensitiveFields, live: &SensitiveFields) {
+        if desired.is_empty() && live.is_empty() {
+            return;
+        }
+        let changed: HashSet<(Kind, &str)> = (self.changes.iter())
+            .map(|c| (c.kind, c.key.as_str()))
+            .collect();
+        let mut more = Vec::new();
+        for (kind, key) in sensitive::relisted(desired, live) {
+            if changed.contains(&(*kind, key.as_str())) {
+                continue;
+            }
+            let (Some((dmeta, dspec)), Some((lmeta, lspec))) =
+                (self.desired.get(*kind, key), self.live.get(*kind, key))
+            else {
+                continue;
+            };
+            let k = (*kind, key.clone());
+            more.push(Change {
+                kind: *kind,
+                key: key.clone(),
+                action: Action::Update,
+                previous_key: None,
+                before: Some(spec_value(&lspec)),
+                after: Some(spec_value(&dspec)),
+                fields: vec![FieldChange {
+                    path: "sensitive".into(),
+                    before: Some(sensitive::listed(live.get(&k))),
+                    after: Some(sensitive::listed(desired.get(&k))),
+                }],
+                reason: None,
+                moved: Vec::new(),
+                writes: vec![put(*kind, key, &dspec, lmeta.version, dmeta.protected)],
+            });
+        }
+        self.changes.extend(more);
+    }
 }
 
 struct Differ<'a> {

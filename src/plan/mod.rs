@@ -326,6 +326,8 @@ pub struct Plan {
     /// For a plan made with a tenant-scoped token: what it leaves alone because the token
     /// cannot see or change it.
     pub out_of_scope: Option<OutOfScope>,
+    /// The `--target`s (`KIND/KEY`) of a partial plan; empty: the whole configuration.
+    pub targets: Vec<String>,
 }
 
 impl Plan {
@@ -340,6 +342,11 @@ impl Plan {
             }
         }
         s
+    }
+
+    /// Made with `--target`: only part of the configuration was compared.
+    pub fn is_partial(&self) -> bool {
+        !self.targets.is_empty()
     }
 
     pub fn has_changes(&self) -> bool {

@@ -86,10 +86,13 @@ pub fn parse_target(s: &str) -> Result<(Kind, String), String> {
         .ok_or_else(|| format!("`{s}` is not KIND/KEY (e.g. `tenant/acme`)"))?;
     let kind = Kind::parse(kind).ok_or_else(|| {
         let names: Vec<&str> = Kind::ALL.iter().map(|k| k.as_str()).collect();
-        format!(
-            "`{kind}` is not a kind; expected one of {}",
-            names.join(", ")
-        )
+        match crate::rules::did_you_mean(kind, names.iter().copied()) {
+            Some(near) => format!("`{kind}` is not a kind; did you mean `{near}`?"),
+            None => format!(
+                "`{kind}` is not a kind; expected one of {}",
+                names.join(", ")
+            ),
+        }
     })?;
     if key.is_empty() {
         return Err(format!("`{s}` has no key after the kind"));

@@ -77,6 +77,49 @@ impl Sensitivity {
     }
 }
 
+/// The resources of both sides whose list of sensitive fields differs, though their specs
+/// may not: the platform is told with a put, so that its audit log and `export` know.
+pub(super) fn relisted<'a>(
+    desired: &'a SensitiveFields,
+    live: &'a SensitiveFields,
+) -> Vec<&'a (Kind, String)> {
+    let none = Vec::new();
+    let mut keys: BTreeSet<&(Kind, String)> = desired.keys().collect();
+    keys.extend(live.keys());
+    keys.into_iter()
+        .filter(|k| desired.get(*k).unwrap_or(&none) != live.get(*k).unwrap_or(&none))
+        .collect()
+}
+
+/// The pseudo-field of a change that only relists sensitive fields: pointer → source.
+pub(super) fn listed(list: Option<&Vec<(String, String)>>) -> serde_json::Value {
+    serde_json::Value::Object(
+        list.into_iter()
+            .flatten()
+            .map(|(p, s)| (p.clone(), serde_json::Value::String(s.clone())))
+            .collect(),
+    )
+}
+
+/// Gives every put of `changes` the sensitive fields of its resource in the configuration
+/// (possibly none: an empty list tells the platform a field is no longer sensitive).
+pub(super) fn fill_writes(changes: &mut [Change], desired: &SensitiveFields) {
+    for w in changes.iter_mut().flat_map(|c| c.writes.iter_mut()) {
+        if w.verb != super::Verb::Put {
+            continue;
+        }
+        if let Some(list) = desired.get(&(w.kind, w.key.clone())) {
+            w.sensitive = list
+                .iter()
+                .map(|(pointer, source)| super::SensitiveField {
+                    pointer: pointer.clone(),
+                    source: source.clone(),
+                })
+                .collect();
+        }
+    }
+}
+
 /// `/defaults/prompts/fr` as `defaults.prompts.fr` (RFC 6901 escapes undone).
 pub fn dotted(pointer: &str) -> String {
     pointer
@@ -103,6 +146,42 @@ impl Plan {
     /// Whether any change of the plan shows a sensitive field.
     pub fn has_sensitive(&self) -> bool {
         !self.sensitive.is_empty()
+    }
+
+    /// The values of the sensitive fields of the plan's changes, before and after: what no
+    /// output may print (a backstop behind the masking, for a saved plan as much as a new one).
+    pub fn sensitive_values(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        if self.sensitive.is_empty() {
+            return out;
+        }
+        for c in &self.changes {
+            let live_key = c.previous_key.as_deref().unwrap_or(&c.key);
+            let sides = [
+                (
+                    self.sensitive.live.get(&(c.kind, live_key.to_string())),
+                    &c.before,
+                ),
+                (
+                    self.sensitive.desired.get(&(c.kind, c.key.clone())),
+                    &c.after,
+                ),
+            ];
+            for (pointers, spec) in sides {
+                let (Some(pointers), Some(spec)) = (pointers, spec) else {
+                    continue;
+                };
+                out.extend(
+                    (pointers.iter())
+                        .filter_map(|p| spec.pointer(p))
+                        .filter_map(|v| v.as_str())
+                        .map(str::to_string),
+                );
+            }
+        }
+        out.sort();
+        out.dedup();
+        out
     }
 }
 

@@ -22,6 +22,12 @@ pub struct JsonPlan {
     /// Only in a plan made with a tenant-scoped token: what it left alone.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<JsonOutOfScope>,
+    /// Only in a plan made with `--target` (then `true`): only `targets` (`KIND/KEY`), their
+    /// children and what they depend on were compared; the rest of the configuration was not.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub partial: bool,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<String>,
     pub summary: JsonSummary,
 }
 
@@ -155,6 +161,8 @@ impl From<&Plan> for JsonPlan {
                     read_only: by_kind(&o.read_only),
                 }
             }),
+            partial: plan.is_partial(),
+            targets: plan.targets.clone(),
             summary: JsonSummary {
                 create: s.create,
                 update: s.update,

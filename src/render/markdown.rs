@@ -2,8 +2,10 @@
 //! summary table, the risks (refused until acknowledged) and the acknowledged ones, warnings;
 //! then every update, replace and delete of privileged things (roles, memberships, grants,
 //! model access, plans, a tenant's plan, limits or status, a user's system role or status) in
-//! full; then the other changes in full; then bulk creates and deletes (more than
-//! [`BULK`] of one kind and reason) condensed to one line each, their keys in collapsed blocks.
+//! full; then the other changes in full. More than [`BULK`] updates of one kind making the
+//! same change are one entry there, their keys in a collapsed block ("Repeated updates"); bulk
+//! creates and deletes (more than [`BULK`] of one kind and reason) are one line each, their
+//! keys in collapsed blocks.
 //!
 //! [`comments`] splits it into comments of at most [`COMMENT_LIMIT`] characters (GitHub
 //! refuses a comment over 65,536) that together hold every change: the first always holds the
@@ -454,10 +456,41 @@ fn body(plan: &Plan) -> Vec<Piece> {
                 ))
                 .is_some_and(|g| g.len() > BULK)
     };
+    // Updates of one kind that make the same change (the lines after the title, values
+    // masked), condensed when there are more than BULK of them.
+    let same = |c: &Change| -> Option<String> {
+        if c.action != Action::Update || c.previous_key.is_some() || !c.moved.is_empty() {
+            return None;
+        }
+        let text = change_text(c, &plan.sensitive.paths_of(c));
+        text.split_once('\n').map(|(_, rest)| rest.to_string())
+    };
+    let mut repeated: BTreeMap<(Kind, String), Vec<&Change>> = BTreeMap::new();
+    for c in &plan.changes {
+        if let Some(sig) = same(c) {
+            repeated.entry((c.kind, sig)).or_default().push(c);
+        }
+    }
+    repeated.retain(|_, g| g.len() > BULK);
     let (mut privileged_items, mut other_items) = (Vec::new(), Vec::new());
     for c in plan.changes.iter().filter(|c| !bulk(c)) {
+        if same(c).is_some_and(|sig| repeated.contains_key(&(c.kind, sig))) {
+            continue;
+        }
         let text = change_text(c, &plan.sensitive.paths_of(c));
         if privileged(c) && c.action != Action::Create {
+            privileged_items.push(text);
+        } else {
+            other_items.push(text);
+        }
+    }
+    for ((kind, sig), g) in &repeated {
+        let text = format!(
+            "! {} {}, each (keys under “Repeated updates”):\n{sig}",
+            thousands(g.len()),
+            noun(*kind, g.len())
+        );
+        if g.iter().any(|c| privileged(c)) {
             privileged_items.push(text);
         } else {
             other_items.push(text);
@@ -472,6 +505,22 @@ fn body(plan: &Plan) -> Vec<Piece> {
     }
     if !other_items.is_empty() {
         pieces.push(diff_section("Other changes", other_items));
+    }
+    if !repeated.is_empty() {
+        pieces.push(Piece::Block("#### Repeated updates\n\n".into()));
+    }
+    for ((kind, sig), g) in repeated {
+        let change: Vec<&str> = sig
+            .lines()
+            .map(|l| l.trim_start_matches(['!', '+', '-', '#', ' ']))
+            .collect();
+        let what = format!(
+            "! {} {}: {}",
+            thousands(g.len()),
+            noun(kind, g.len()),
+            cut(&change.join("; "), 200).trim_end()
+        );
+        pieces.push(keys_block(&what, g.iter().map(|c| c.key.as_str())));
     }
     let bulk_groups: Vec<_> = groups.into_iter().filter(|(_, g)| g.len() > BULK).collect();
     if bulk_groups.is_empty() {
@@ -497,15 +546,20 @@ fn body(plan: &Plan) -> Vec<Piece> {
             thousands(g.len()),
             noun(kind, g.len())
         );
-        pieces.push(Piece::Section {
-            open: format!("<details><summary>{}</summary>\n\n```text\n", esc(&what)),
-            reopen: format!(
-                "<details><summary>{} (continued)</summary>\n\n```text\n",
-                esc(&what)
-            ),
-            items: g.iter().map(|c| format!("{}\n", c.key)).collect(),
-            close: "```\n\n</details>\n\n".into(),
-        });
+        pieces.push(keys_block(&what, g.iter().map(|c| c.key.as_str())));
     }
     pieces
+}
+
+/// A collapsed block listing `keys`, one a line, under the summary `what`.
+fn keys_block<'a>(what: &str, keys: impl Iterator<Item = &'a str>) -> Piece {
+    Piece::Section {
+        open: format!("<details><summary>{}</summary>\n\n```text\n", esc(what)),
+        reopen: format!(
+            "<details><summary>{} (continued)</summary>\n\n```text\n",
+            esc(what)
+        ),
+        items: keys.map(|k| format!("{k}\n")).collect(),
+        close: "```\n\n</details>\n\n".into(),
+    }
 }

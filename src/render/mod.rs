@@ -40,14 +40,34 @@ pub fn render(plan: &Plan, format: Format, color: bool) -> String {
 /// The summary line: `Plan: 3 to create, 2 to update, 0 to replace, 1 to delete.` or
 /// `No changes.`
 pub fn summary_line(plan: &Plan) -> String {
-    if !plan.has_changes() {
-        return "No changes.".into();
+    let line = if plan.has_changes() {
+        let s = plan.summary();
+        format!(
+            "Plan: {} to create, {} to update, {} to replace, {} to delete.",
+            s.create, s.update, s.replace, s.delete
+        )
+    } else {
+        "No changes.".into()
+    };
+    match partial_note(plan) {
+        Some(note) => format!("{line} {note}"),
+        None => line,
     }
-    let s = plan.summary();
-    format!(
-        "Plan: {} to create, {} to update, {} to replace, {} to delete.",
-        s.create, s.update, s.replace, s.delete
-    )
+}
+
+/// What a partial plan (`--target`) says about itself, in every format that has text.
+pub fn partial_note(plan: &Plan) -> Option<String> {
+    plan.is_partial().then(|| {
+        let targets: Vec<String> = plan
+            .targets
+            .iter()
+            .map(|t| format!("--target {t}"))
+            .collect();
+        format!(
+            "Partial plan ({}): the rest of the configuration was not compared.",
+            targets.join(" ")
+        )
+    })
 }
 
 /// A JSON value as shown in a plan: strings quoted, everything else compact JSON.
@@ -198,6 +218,7 @@ mod tests {
             unmanaged: BTreeMap::new(),
             sensitive: Default::default(),
             out_of_scope: None,
+            targets: Vec::new(),
         }
     }
 

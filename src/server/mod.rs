@@ -90,7 +90,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         None
     } else {
         Some(
-            tokens::create(&db, "system", None, None, Some("bootstrap"), None)
+            tokens::create(&db, "system", None, None, Some("bootstrap"), None, None)
                 .await?
                 .token,
         )
@@ -134,17 +134,18 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
     })
 }
 
-/// Mints a token directly in the database at `database_url` (migrating it if new); returns
-/// the secret, shown once.
+/// Mints a token directly in the database at `database_url` (migrating it if new), expiring
+/// at `expires_at` (RFC 3339) if given; returns the secret, shown once.
 pub async fn mint_token(
     database_url: &str,
     scope: &str,
     role: Option<&str>,
     user: Option<&str>,
     description: Option<&str>,
+    expires_at: Option<&str>,
 ) -> Result<String, ServerError> {
     let db = store::Db::connect(database_url).await?;
-    let out = tokens::create(&db, scope, role, user, description, None).await;
+    let out = tokens::create(&db, scope, role, user, description, expires_at, None).await;
     db.close().await;
     Ok(out?.token)
 }

@@ -332,3 +332,134 @@ fn serve_logs_are_plain_in_a_file() {
         "no escape sequences in a log file:\n{text:?}"
     );
 }
+
+/// `completions SHELL` prints a script for each shell clap knows, naming every command; the
+/// bash one parses (`bash -n`) and, sourced, completes `tenantctl pl` to `plan`.
+#[test]
+fn completions_are_generated_for_every_shell() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let mut transcript = String::new();
+    for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
+        let out = cargo_bin_cmd!("tenantctl")
+            .args(["completions", shell])
+            .output()
+            .expect("run");
+        let script = String::from_utf8_lossy(&out.stdout);
+        let names_all = [
+            "validate",
+            "plan",
+            "apply",
+            "export",
+            "token",
+            "completions",
+            "man",
+        ]
+        .iter()
+        .all(|c| script.contains(c));
+        transcript.push_str(&format!(
+            "{shell}: exit {}, names every command: {names_all}, completes --detailed-exitcode: {}\n",
+            out.status.code().unwrap_or(-1),
+            script.contains("detailed-exitcode"),
+        ));
+        if shell == "bash" {
+            let path = tmp.path().join("tenantctl.bash");
+            std::fs::write(&path, script.as_bytes()).expect("write");
+            let check = Command::new("bash")
+                .arg("-n")
+                .arg(&path)
+                .status()
+                .expect("bash");
+            assert!(check.success(), "bash -n refuses the script");
+            let probe = format!(
+                "source {}; COMP_WORDS=(tenantctl pl); COMP_CWORD=1; _tenantctl tenantctl pl tenantctl; echo \"${{COMPREPLY[@]}}\"",
+                path.display()
+            );
+            let out = Command::new("bash")
+                .args(["-c", &probe])
+                .output()
+                .expect("bash");
+            transcript.push_str(&format!(
+                "bash: `tenantctl pl<TAB>` -> {}",
+                String::from_utf8_lossy(&out.stdout)
+            ));
+        }
+    }
+    let (bad, code) = run(tmp.path(), &["completions", "tcsh"]);
+    assert_eq!(code, 1, "{bad}");
+    insta::assert_snapshot!("completions", transcript);
+}
+
+/// `man` prints `tenantctl.1`, which groff renders, and `man --out DIR` writes one page per
+/// command and subcommand.
+#[test]
+fn man_pages_are_generated() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    let out = cargo_bin_cmd!("tenantctl")
+        .arg("man")
+        .output()
+        .expect("run");
+    assert!(out.status.success());
+    let page = String::from_utf8_lossy(&out.stdout);
+    assert!(page.contains(".TH tenantctl 1"), "{page}");
+    if let Ok(mut groff) = Command::new("groff")
+        .args(["-k", "-man", "-Tutf8", "-ww", "-z"])
+        .stdin(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+    {
+        use std::io::Write as _;
+        groff
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(&out.stdout)
+            .expect("write");
+        let done = groff.wait_with_output().expect("groff");
+        assert!(done.status.success());
+        assert_eq!(String::from_utf8_lossy(&done.stderr), "", "groff warnings");
+    }
+    let dir = tmp.path().join("man1");
+    let (t, code) = run(tmp.path(), &["man", "--out", dir.to_str().expect("utf-8")]);
+    assert_eq!(code, 0, "{t}");
+    let mut names: Vec<String> = std::fs::read_dir(&dir)
+        .expect("dir")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    let plan = std::fs::read_to_string(dir.join("tenantctl-plan.1")).expect("plan page");
+    assert!(plan.contains("detailed\\-exitcode"), "{plan}");
+    insta::assert_snapshot!(
+        "man_pages",
+        format!(
+            "{}\n{}",
+            names.join("\n"),
+            t.replace(tmp.path().to_str().expect("utf-8"), "[TMP]")
+        )
+    );
+}
+
+/// `--help` shows only the options a command uses, with examples: no platform options on
+/// `validate` or `schema`; `plan` has them under their own heading.
+#[test]
+fn help_shows_only_a_commands_options() {
+    let tmp = tempfile::tempdir().expect("tmp");
+    for cmd in ["validate", "schema", "completions", "man"] {
+        let (t, code) = run(tmp.path(), &[cmd, "--help"]);
+        assert_eq!(code, 0, "{t}");
+        assert!(!t.contains("--endpoint") && !t.contains("--token"), "{t}");
+    }
+    let (validate, _) = run(tmp.path(), &["validate", "-h"]);
+    insta::assert_snapshot!("help_validate", validate);
+    let (plan, _) = run(tmp.path(), &["plan", "-h"]);
+    assert!(
+        plan.contains("Platform:") && plan.contains("--endpoint"),
+        "{plan}"
+    );
+    assert!(
+        !plan.contains("--lock-ttl"),
+        "only apply takes the lock: {plan}"
+    );
+    assert!(plan.contains("Examples:"), "{plan}");
+    let (apply, _) = run(tmp.path(), &["apply", "-h"]);
+    assert!(apply.contains("--lock-ttl"), "{apply}");
+}

@@ -751,11 +751,11 @@ async fn server_killed_mid_apply_then_apply_again_converges() {
     // Apply slowly (2 requests in flight, 15 per second) in the background.
     let apply = tokio::spawn(
         ctx.tenantctl([
+            "apply",
             "--max-rps",
             "15",
             "--lock-ttl",
             "5",
-            "apply",
             "--auto-approve",
             "--parallelism",
             "2",
@@ -1123,6 +1123,43 @@ async fn targets_limit_the_plan() {
             .any(|c| c.starts_with("workspace kobayashi-ramen/")),
         "{got:?}"
     );
+    // A targeted plan says it is partial in every format.
+    assert_eq!(plan["partial"], true);
+    assert_eq!(
+        plan["targets"],
+        serde_json::json!(["tenant/kobayashi-ramen"])
+    );
+    let mut transcript = String::new();
+    for format in ["human", "markdown"] {
+        let r = ctx
+            .tenantctl([
+                "plan",
+                "--format",
+                format,
+                "--target",
+                "tenant/kobayashi-ramen",
+                &ex,
+            ])
+            .await;
+        assert_eq!(r.code, 0, "{}", r.stderr);
+        let line = r
+            .stdout
+            .lines()
+            .find(|l| l.contains("Partial plan"))
+            .unwrap_or_else(|| panic!("no partial label in {format}: {}", r.stdout));
+        transcript.push_str(&format!("{format}: {line}\n"));
+    }
+    let untargeted = ctx.tenantctl(["plan", "--format", "json", &ex]).await;
+    let whole: serde_json::Value = serde_json::from_str(&untargeted.stdout).expect("json");
+    assert!(whole.get("partial").is_none(), "{whole}");
+    assert!(!untargeted.stdout.contains("Partial plan"));
+    // Typos get a did-you-mean, for the kind and for the key.
+    for target in ["tenat/acme", "tenant/kobayashi-ramne", "tenant/zzz"] {
+        let r = ctx.tenantctl(["plan", "--target", target, &ex]).await;
+        assert_eq!(r.code, 1, "{}", r.stderr);
+        transcript.push_str(&format!("$ tenantctl plan --target {target}\n{}", r.stderr));
+    }
+    crate::ctx_snapshot!(ctx, "targets_partial_and_did_you_mean", transcript);
     let r = ctx
         .tenantctl([
             "apply",
@@ -1668,6 +1705,14 @@ async fn a_large_plan_is_split_into_comments_that_hold_every_change() {
         "{} keys in no comment: {:?}",
         missing.len(),
         &missing[..missing.len().min(5)]
+    );
+    // The 286 identical role changes are one entry of the first comment, with their keys.
+    assert!(
+        first.contains(
+            "! 286 memberships, each (keys under “Repeated updates”):\n!     role: \"member\" → \"user_admin\"\n"
+        ),
+        "{}",
+        &first[..3000]
     );
     // Role changes are shown in full before the condensed deletes.
     assert!(

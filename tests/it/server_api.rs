@@ -1336,10 +1336,16 @@ async fn bootstrap_once_and_persistence() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::CREATED);
     s1.shutdown().await;
-    let minted =
-        tenantctl::server::mint_token(&url, "tenant:acme", Some("member"), None, Some("test"))
-            .await
-            .unwrap();
+    let minted = tenantctl::server::mint_token(
+        &url,
+        "tenant:acme",
+        Some("member"),
+        None,
+        Some("test"),
+        None,
+    )
+    .await
+    .unwrap();
     let s2 = tenantctl::server::start(cfg).await.unwrap();
     assert!(s2.bootstrap_token.is_none(), "no second bootstrap token");
     let r = c

@@ -78,12 +78,12 @@ fn serve_prints_one_bootstrap_token_and_token_create_mints() {
     let out = Command::cargo_bin("tenantctl")
         .unwrap()
         .args([
+            "token",
+            "create",
             "--endpoint",
             &format!("http://127.0.0.1:{port}"),
             "--token",
             &token,
-            "token",
-            "create",
             "--scope",
             "tenant:acme",
             "--role",

@@ -336,7 +336,7 @@ fn a_closed_stdout_ends_quietly_with_the_commands_status() {
     for (args, code) in [
         (vec!["schema"], 0),
         (vec!["validate", "--format", "json", invalid], 1),
-        (vec!["--local-dir", local, "export"], 0),
+        (vec!["export", "--local-dir", local], 0),
     ] {
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tenantctl"))
             .args(&args)

@@ -94,18 +94,31 @@ fn the_users_workflow_plans_applies_and_checks_drift_with_real_commands() {
     }
 }
 
-/// actionlint (with shellcheck when it is installed) finds nothing in either workflow, and
-/// no action runs on a deprecated runtime. `.ci/run` installs it; a local run without it says
-/// so loudly, and CI (`CI=true`) fails.
+/// actionlint (with shellcheck when it is installed) finds nothing in the project's
+/// workflows (ci, release) and the users' example workflow, and no action runs on a
+/// deprecated runtime. `.ci/run` installs it; a local run without it says so loudly, and CI
+/// (`CI=true`) fails.
 #[test]
-fn both_workflows_pass_actionlint() {
+fn every_workflow_passes_actionlint() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<String> = std::fs::read_dir(root.join(".github/workflows"))
+        .expect(".github/workflows")
+        .map(|e| {
+            format!(
+                ".github/workflows/{}",
+                e.expect("entry").file_name().to_string_lossy()
+            )
+        })
+        .collect();
+    files.sort();
+    assert!(
+        files.iter().any(|f| f.ends_with("release.yml")),
+        "{files:?}"
+    );
+    files.push("examples/github/tenantctl.yml".into());
     let run = std::process::Command::new("actionlint")
-        .args([
-            "-no-color",
-            ".github/workflows/ci.yml",
-            "examples/github/tenantctl.yml",
-        ])
+        .arg("-no-color")
+        .args(&files)
         .current_dir(root)
         .output();
     let out = match run {
@@ -131,7 +144,12 @@ fn both_workflows_pass_actionlint() {
 fn the_users_workflow_uses_actions_on_a_supported_runtime() {
     let wf = load("examples/github/tenantctl.yml");
     let ci = load(".github/workflows/ci.yml");
-    for (name, w) in [("tenantctl.yml", &wf), ("ci.yml", &ci)] {
+    let release = load(".github/workflows/release.yml");
+    for (name, w) in [
+        ("tenantctl.yml", &wf),
+        ("ci.yml", &ci),
+        ("release.yml", &release),
+    ] {
         for job in w["jobs"].as_object().expect("jobs").values() {
             for step in job["steps"].as_array().expect("steps") {
                 if let Some(uses) = step["uses"].as_str() {

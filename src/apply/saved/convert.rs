@@ -32,6 +32,7 @@ impl From<&Plan> for FilePlan {
                 not_visible: o.not_visible.clone(),
                 read_only: o.read_only.clone(),
             }),
+            targets: p.targets.clone(),
         }
     }
 }
@@ -107,6 +108,7 @@ impl From<FilePlan> for Plan {
                 not_visible: o.not_visible,
                 read_only: o.read_only,
             }),
+            targets: p.targets,
         }
     }
 }

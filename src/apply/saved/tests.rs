@@ -108,6 +108,7 @@ fn a_plan_round_trips_through_the_file() {
             not_visible: BTreeMap::from([(Kind::Grant, 1)]),
             read_only: BTreeMap::from([(Kind::Plan, 2)]),
         }),
+        targets: vec!["tenant/acme".into()],
     };
     let options = SavedOptions {
         prune: true,
@@ -143,6 +144,7 @@ fn an_edited_plan_is_refused() {
         unmanaged: BTreeMap::new(),
         sensitive: Default::default(),
         out_of_scope: None,
+        targets: Vec::new(),
     };
     let options = SavedOptions {
         prune: false,

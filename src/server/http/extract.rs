@@ -2,6 +2,8 @@
 //! token, JSON bodies (content type, size, syntax, schema), path parameters, query pairs,
 //! `If-Match` and the audit headers.
 
+use std::time::{Duration, Instant};
+
 use axum::body::Bytes;
 use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header;
@@ -9,6 +11,8 @@ use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use time::format_description::well_known::Rfc3339;
+use time::OffsetDateTime;
 
 use crate::api::{CHANGE_SET_HEADER, COMMIT_HEADER};
 use crate::server::authz::Principal;
@@ -26,6 +30,25 @@ pub fn hash_secret(secret: &str) -> String {
         s.push_str(&format!("{b:02x}"));
     }
     s
+}
+
+/// How long a token found in the database is trusted without reading it again: a token
+/// revoked by another `serve` process on the same database stops working within this time
+/// (this process's revocations empty its cache at once).
+pub const TOKEN_RECHECK: Duration = Duration::from_secs(2);
+
+/// A token known to this process: who it is, until when it works, when it was read.
+#[derive(Debug, Clone)]
+pub struct CachedToken {
+    principal: Principal,
+    expires: Option<OffsetDateTime>,
+    read: Instant,
+}
+
+impl CachedToken {
+    fn fresh(&self, now: OffsetDateTime) -> bool {
+        self.read.elapsed() < TOKEN_RECHECK && self.expires.is_none_or(|e| now < e)
+    }
 }
 
 /// The authenticated caller.
@@ -52,20 +75,31 @@ impl FromRequestParts<AppState> for Auth {
                 ApiError::Unauthorized("the Authorization header must be `Bearer <TOKEN>`".into())
             })?;
         let hash = hash_secret(token);
-        if let Some(p) = state
+        let now = OffsetDateTime::now_utc();
+        if let Some(c) = state
             .token_cache
             .lock()
             .ok()
-            .and_then(|c| c.get(&hash).cloned())
+            .and_then(|c| c.get(&hash).filter(|c| c.fresh(now)).cloned())
         {
-            return Ok(Auth(p));
+            return Ok(Auth(c.principal));
         }
-        let row = state
+        let (row, life) = state
             .engine
             .db
             .token_by_hash(&hash)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
+        if let Some(why) = crate::server::tokens::refusal(&life, now) {
+            if let Ok(mut c) = state.token_cache.lock() {
+                c.remove(&hash);
+            }
+            return Err(ApiError::Unauthorized(why));
+        }
+        let expires = life
+            .expires_at
+            .as_deref()
+            .and_then(|e| OffsetDateTime::parse(e, &Rfc3339).ok());
         let principal = Principal {
             token_id: row.id,
             scope: row.scope,
@@ -73,7 +107,14 @@ impl FromRequestParts<AppState> for Auth {
             user: row.user,
         };
         if let Ok(mut c) = state.token_cache.lock() {
-            c.insert(hash, principal.clone());
+            c.insert(
+                hash,
+                CachedToken {
+                    principal: principal.clone(),
+                    expires,
+                    read: Instant::now(),
+                },
+            );
         }
         Ok(Auth(principal))
     }

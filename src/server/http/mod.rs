@@ -31,7 +31,6 @@ use axum::response::{IntoResponse, Response};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use super::authz::Principal;
 use super::engine::Engine;
 use super::error::ApiError;
 use route::Routes;
@@ -48,8 +47,8 @@ pub const BATCH_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    /// Known tokens by hash (tokens are never revoked, so a hit stays valid).
-    pub token_cache: Arc<Mutex<HashMap<String, Principal>>>,
+    /// Tokens read recently, by hash (see [`extract::TOKEN_RECHECK`]).
+    pub token_cache: Arc<Mutex<HashMap<String, extract::CachedToken>>>,
     /// Base URL for links the API hands out.
     pub public_url: String,
 }

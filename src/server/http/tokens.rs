@@ -1,28 +1,57 @@
-//! Minting tokens through the API (system tokens only); the minting itself is
-//! `server::tokens`.
+//! Tokens through the API (system tokens only): mint, list, revoke. The minting, the
+//! expiry and the revocation themselves are `server::tokens`.
 
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::{TokenRequest, TokenResponse};
+use crate::api::{TokenList, TokenRequest, TokenResponse};
+use crate::server::authz::Principal;
 use crate::server::error::{ApiError, ApiResult};
+use crate::server::store::Revoked;
 
-use super::extract::{AuditHeaders, Auth, JsonBody};
+use super::extract::{AuditHeaders, Auth, JsonBody, Params};
 use super::route::{Route, Routes, Schema};
 use super::{json_response, AppState};
 
 pub fn router() -> Routes {
-    Routes::new("tokens").route(
-        Route::post("/tokens", create_token)
-            .doc(
-                "createToken",
-                "Mint a token (system tokens only); the secret is shown once",
-            )
-            .body(Schema::of::<TokenRequest>())
-            .json(201, "Created", Schema::of::<TokenResponse>()),
-    )
+    Routes::new("tokens")
+        .route(
+            Route::post("/tokens", create_token)
+                .doc(
+                    "createToken",
+                    "Mint a token (system tokens only), with an optional expiry; the secret is shown once",
+                )
+                .body(Schema::of::<TokenRequest>())
+                .json(201, "Created", Schema::of::<TokenResponse>()),
+        )
+        .route(
+            Route::get("/tokens", list_tokens)
+                .doc(
+                    "listTokens",
+                    "Every token with its scope, role, expiry and status, never its secret (system tokens only)",
+                )
+                .json(200, "The tokens, oldest first", Schema::of::<TokenList>()),
+        )
+        .route(
+            Route::delete("/tokens/{token}", revoke_token)
+                .doc(
+                    "revokeToken",
+                    "Revoke a token by its id (system tokens only); it stops working at once on this server, within seconds on others sharing the database",
+                )
+                .answer(204, "Revoked (or revoked already)", None),
+        )
+}
+
+fn system_only(p: &Principal, what: &str) -> ApiResult<()> {
+    if p.is_system() {
+        Ok(())
+    } else {
+        Err(ApiError::forbidden(format!(
+            "only a system token can {what} tokens"
+        )))
+    }
 }
 
 async fn create_token(
@@ -31,9 +60,7 @@ async fn create_token(
     audit: AuditHeaders,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<Response> {
-    if !p.is_system() {
-        return Err(ApiError::forbidden("only a system token can create tokens"));
-    }
+    system_only(&p, "create")?;
     let revision = app
         .engine
         .read(|s| -> Result<i64, ApiError> {
@@ -57,6 +84,7 @@ async fn create_token(
         req.role.as_deref(),
         req.user.as_deref(),
         req.description.as_deref(),
+        req.expires_at.as_deref(),
         Some(&ctx),
     )
     .await
@@ -67,4 +95,43 @@ async fn create_token(
         other => ApiError::Internal(other.to_string()),
     })?;
     Ok(json_response(StatusCode::CREATED, &token))
+}
+
+async fn list_tokens(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
+    system_only(&p, "list")?;
+    let now = time::OffsetDateTime::now_utc();
+    let tokens = app
+        .engine
+        .db
+        .list_tokens()
+        .await?
+        .into_iter()
+        .map(|e| crate::server::tokens::info(e, now))
+        .collect();
+    Ok(json_response(StatusCode::OK, &TokenList { tokens }))
+}
+
+async fn revoke_token(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    Params(params): Params,
+    audit: AuditHeaders,
+) -> ApiResult<Response> {
+    system_only(&p, "revoke")?;
+    let id = params.first().map(String::as_str).unwrap_or_default();
+    let revision = app.engine.read(|s| s.revision).await?;
+    let ctx = audit.context(revision, &p);
+    let out = crate::server::tokens::revoke(&app.engine.db, id, Some(&ctx))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    match out {
+        Revoked::Missing => Err(ApiError::not_found(format!("no token `{id}`"))),
+        Revoked::Now | Revoked::Already(_) => {
+            if let Ok(mut c) = app.token_cache.lock() {
+                c.clear();
+            }
+            tracing::info!(token = %id, by = %p.token_id, "token revoked");
+            Ok(StatusCode::NO_CONTENT.into_response())
+        }
+    }
 }

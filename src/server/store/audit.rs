@@ -24,10 +24,12 @@ pub enum AuditOp {
     /// An invitation sent.
     Invite,
     PasswordReset,
+    /// A token revoked.
+    Revoke,
 }
 
 impl AuditOp {
-    const ALL: [AuditOp; 8] = [
+    const ALL: [AuditOp; 9] = [
         AuditOp::Put,
         AuditOp::Delete,
         AuditOp::Adopt,
@@ -36,6 +38,7 @@ impl AuditOp {
         AuditOp::Create,
         AuditOp::Invite,
         AuditOp::PasswordReset,
+        AuditOp::Revoke,
     ];
 
     /// The stored (and published) name.
@@ -49,6 +52,7 @@ impl AuditOp {
             AuditOp::Create => "create",
             AuditOp::Invite => "invite",
             AuditOp::PasswordReset => "password_reset",
+            AuditOp::Revoke => "revoke",
         }
     }
 

@@ -52,7 +52,7 @@ pub use invitations::{InvitationRow, InvitationStatus};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
-pub use tokens::TokenRow;
+pub use tokens::{Revoked, TokenEntry, TokenLife, TokenRow};
 
 /// An error of the database layer.
 #[derive(Debug, thiserror::Error)]
@@ -128,6 +128,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         160,
         "changes",
         include_str!("../../../migrations/0160_changes.sql"),
+    ),
+    (
+        195,
+        "token_expiry",
+        include_str!("../../../migrations/0195_token_expiry.sql"),
     ),
 ];
 
