@@ -18,7 +18,7 @@ use crate::client::{Client, ClientError};
 use crate::plan::{Plan, Verb, Write};
 
 use progress::Reporter;
-pub use progress::{seconds, thousands, Progress};
+pub use progress::{seconds, Progress};
 
 /// How apply writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -88,11 +88,14 @@ pub(super) fn acknowledge(plan: &mut Plan, acks: &[Acknowledgement], opts: &Plan
         }
         if let Some(i) = acks.iter().position(|a| a.matches(risk)) {
             used[i] = true;
-            risk.acknowledged = Some(Acknowledged::Configuration {
-                reason: acks[i].reason.clone(),
-            });
+            approve(
+                risk,
+                Acknowledged::Configuration {
+                    reason: acks[i].reason.clone(),
+                },
+            );
         } else if risk.code == LIMIT_BELOW_USAGE && opts.allow_limit_below_usage {
-            risk.acknowledged = Some(Acknowledged::Flag("--allow-limit-below-usage".into()));
+            approve(risk, Acknowledged::Flag("--allow-limit-below-usage".into()));
         }
     }
     if !opts.targets.is_empty() {
@@ -111,6 +114,15 @@ pub(super) fn acknowledge(plan: &mut Plan, acks: &[Acknowledgement], opts: &Plan
     }
 }
 
+/// Marks `risk` approved; its message keeps what the risk is and drops how to approve it
+/// (the text after the first `; `, as [`super::risks`] words every approvable risk).
+fn approve(risk: &mut Risk, how: Acknowledged) {
+    if let Some((what, _)) = risk.message.split_once("; ") {
+        risk.message = what.to_string();
+    }
+    risk.acknowledged = Some(how);
+}
+
 impl Plan {
     /// Approves more at apply time, by flags given to `apply --plan`: a lowered limit with
     /// `--allow-limit-below-usage`, and the deletes of a kind that `--max-delete-percent`
@@ -122,11 +134,12 @@ impl Plan {
             .collect();
         for r in self.risks.iter_mut().filter(|r| r.acknowledged.is_none()) {
             if r.code == LIMIT_BELOW_USAGE && allow_limit {
-                r.acknowledged = Some(Acknowledged::Flag("--allow-limit-below-usage".into()));
+                approve(r, Acknowledged::Flag("--allow-limit-below-usage".into()));
             } else if r.code == TOO_MANY_DELETES && !still.contains(&r.kind) {
-                r.acknowledged = Some(Acknowledged::Flag(format!(
-                    "--max-delete-percent {max_percent}"
-                )));
+                approve(
+                    r,
+                    Acknowledged::Flag(format!("--max-delete-percent {max_percent}")),
+                );
             }
         }
     }

@@ -27,6 +27,8 @@ pub(super) fn protected_replace(live: &State, kind: Kind, old: &str, new: &str) 
 }
 
 /// The delete guard: no plan deletes more than `max_percent` of a kind's live resources.
+/// Like every risk an `acknowledge:` entry may approve, its message is what the risk is, `; `,
+/// then how to approve it (dropped once it is approved).
 pub(super) fn delete_guard(plan: &Plan, live: &State, max_percent: u8) -> Vec<Risk> {
     let mut by_kind: BTreeMap<Kind, usize> = BTreeMap::new();
     for c in plan.changes.iter().filter(|c| c.action == Action::Delete) {
@@ -103,6 +105,7 @@ pub(super) fn self_lockout(
 }
 
 /// Rule 9: a tenant limit lowered below the tenant's live usage ([`rules::limits::below_usage`]).
+/// The message: what, `; `, how to approve it (see [`delete_guard`]).
 pub(super) fn limits_below_usage(plan: &Plan, desired: &State, live: &State) -> Vec<Risk> {
     // The live key of each desired tenant (a renamed tenant is compared with its old self).
     let live_key: HashMap<&str, &str> = plan

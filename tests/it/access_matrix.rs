@@ -545,7 +545,7 @@ async fn platform(
         Action::ListUsers => call(Method::GET, "/api/v1/users".into(), None).await,
         Action::UpdateUser => call(Method::PUT, format!("/api/v1/users/{}", email("target")), Some(json!({ "spec": { "first_name": format!("T{n}") } }))).await,
         Action::AssignWorkspaces => {
-            let ws = if n % 2 == 0 { json!(["given", "other"]) } else { json!(["given"]) };
+            let ws = if n.is_multiple_of(2) { json!(["given", "other"]) } else { json!(["given"]) };
             call(Method::PUT, format!("/api/v1/users/{}/memberships/{T}", email("assigned")), Some(json!({ "spec": { "role": "contributor", "workspaces": ws } }))).await
         }
         Action::Promote => call(Method::PUT, format!("/api/v1/users/{}/memberships/{T}", email(&format!("promote-{slug}"))), Some(json!({ "spec": { "role": "billing_admin" } }))).await,
