@@ -38,6 +38,21 @@ impl Size {
         user_models: 2_000,
     };
 
+    /// A million users in 10,000 tenants: `LARGE` times ten, tenants times five.
+    pub const XLARGE: Size = Size {
+        name: "xlarge",
+        tenants: 10_000,
+        users: 1_000_000,
+        second_memberships: 500_000,
+        workspaces: 50_000,
+        tenant_models: 200_000,
+        grants: 100_000,
+        models: 2_000,
+        plans: 5,
+        roles: 10,
+        user_models: 20_000,
+    };
+
     /// `LARGE` divided by `factor` (plans and roles kept).
     pub const fn scaled(name: &'static str, factor: usize) -> Size {
         let l = Size::LARGE;
@@ -61,6 +76,7 @@ impl Size {
             "small" => Some(Size::scaled("small", 100)),
             "medium" => Some(Size::scaled("medium", 10)),
             "large" => Some(Size::LARGE),
+            "xlarge" => Some(Size::XLARGE),
             _ => None,
         }
     }
