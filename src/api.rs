@@ -127,6 +127,9 @@ pub struct ResourceBody {
     pub managed: bool,
     pub protected: bool,
     pub spec: serde_json::Value,
+    /// Users only: the platform's status beside the spec (read-only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account: Option<Account>,
 }
 
 /// The body of `PUT` on a single resource.
@@ -294,45 +297,78 @@ pub enum Emails {
     Joined(String),
 }
 
-/// `POST /api/v1/invitations`.
+/// A tenant an invitation names, with the role and workspaces the invitee gets there on
+/// acceptance.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct InvitedTenant {
+    pub tenant: String,
+    pub role: String,
+    /// At most 10 workspaces (rule 8); the rest are assigned after.
+    #[serde(default)]
+    pub workspaces: Vec<String>,
+}
+
+/// `POST /api/v1/invitations`: one tenant (`tenant`, `role`, `workspaces`) or several
+/// (`tenants`; seeds 002 and 004), not both.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct InvitationRequest {
     /// At most 100 e-mails (rule 8).
     pub emails: Emails,
-    pub tenant: String,
-    /// The role the invitees get in the tenant.
-    pub role: String,
-    /// At most 10 workspaces (rule 8); the rest are assigned after.
-    #[serde(default)]
-    pub workspaces: Vec<String>,
-    /// A message for the invitees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+    /// The role the invitees get in the tenant.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    /// At most 10 workspaces (rule 8); the rest are assigned after.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub workspaces: Vec<String>,
+    /// Several tenants at once, each with its role and workspaces.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    #[schemars(length(max = 100))]
+    pub tenants: Vec<InvitedTenant>,
+    /// A personal message for the invitees, quoted in the e-mail (seed 001).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(length(max = 2000))]
     pub message: Option<String>,
+    /// How many days the link stays valid: 1 to 30 (default 7).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schemars(range(min = 1, max = 30))]
+    pub expires_in_days: Option<i64>,
+    /// The language of the e-mail to someone who is not a user yet (a user gets theirs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language: Option<crate::model::Language>,
 }
 
-/// Whether an invitation was accepted.
+/// Where an invitation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum InvitationStatus {
     Pending,
     Accepted,
+    Expired,
+    Revoked,
 }
 
-/// An invitation.
+/// An invitation: one e-mail, one link (never shown; it is in the e-mail), the tenants it
+/// names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Invitation {
     pub id: String,
     pub email: String,
-    pub tenant: String,
-    pub role: String,
-    pub workspaces: Vec<String>,
+    pub tenants: Vec<InvitedTenant>,
     pub message: Option<String>,
     pub status: InvitationStatus,
+    /// `invite` (sent through the API) or `user` (the user was created by a write).
+    pub origin: String,
     /// The token that sent it.
     pub invited_by: String,
     pub created_at: String,
+    /// When the link stops working (RFC 3339).
+    pub expires_at: String,
     pub accepted_at: Option<String>,
+    pub revoked_at: Option<String>,
 }
 
 /// A list of invitations.
@@ -341,10 +377,21 @@ pub struct InvitationList {
     pub items: Vec<Invitation>,
 }
 
-/// `POST /api/v1/invitations/{id}/accept`: the invitee's details.
+/// `POST /api/v1/invitations/accept`: the link's secret and the invitee's password (no
+/// administrator's token).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptRequest {
+    /// The `token` of the link in the e-mail.
+    #[schemars(length(min = 1, max = 200))]
+    pub token: String,
+    /// The password to sign in with (at least 10 characters); for a user who already has
+    /// one, that password.
+    #[schemars(length(min = 1, max = 1024))]
+    pub password: String,
+    /// The invited e-mail, if the client asks for it: it must be the invitation's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_name: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -353,12 +400,36 @@ pub struct AcceptRequest {
     pub language: Option<crate::model::Language>,
 }
 
-/// What accepting an invitation created.
+/// What accepting an invitation did: the user is active, with the memberships it names.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct AcceptResponse {
     pub revision: i64,
+    pub invitation: String,
     pub user: ResourceBody,
-    pub membership: ResourceBody,
+    pub memberships: Vec<ResourceBody>,
+}
+
+/// A user's platform status, beside the declared spec: read-only, never planned, never
+/// exported.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum AccountStatus {
+    /// Invited, not accepted yet.
+    Pending,
+    Active,
+    Blocked,
+}
+
+/// The platform's side of a user (`account` of a user in `GET /users` and
+/// `GET /users/{email}`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Account {
+    pub status: AccountStatus,
+    /// RFC 3339.
+    pub created_at: Option<String>,
+    pub invited_at: Option<String>,
+    /// Updated at most once a minute.
+    pub last_active_at: Option<String>,
 }
 
 /// A one-time password reset link; only a hash of its secret is stored.

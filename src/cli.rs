@@ -390,6 +390,24 @@ pub struct ServeArgs {
     /// Log as JSON lines instead of text.
     #[arg(long)]
     pub log_json: bool,
+    /// Deliver e-mail through this SMTP server: `smtp://HOST[:PORT]` (STARTTLS, required),
+    /// `smtps://HOST[:PORT]`, or `smtp://HOST:PORT?tls=none` for a relay on the same host.
+    /// Credentials come from TENANTCTL_SMTP_USERNAME and TENANTCTL_SMTP_PASSWORD, never the
+    /// URL. Without it, e-mail is kept in the outbox.
+    #[arg(long, env = "TENANTCTL_SMTP_URL", value_name = "URL")]
+    pub smtp: Option<String>,
+    /// The sender of e-mail (`From:`).
+    #[arg(
+        long,
+        env = "TENANTCTL_MAIL_FROM",
+        default_value = "tenantctl <no-reply@localhost>",
+        value_name = "ADDRESS"
+    )]
+    pub mail_from: String,
+    /// The base of every link in an e-mail (`https://admin.example`); by default the
+    /// address the server listens on.
+    #[arg(long, env = "TENANTCTL_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Args)]

@@ -3,17 +3,34 @@
 use miette::IntoDiagnostic;
 
 use super::Exit;
-use crate::server::{start, ServerConfig};
+use crate::server::mail::{MailConfig, SmtpSettings, SmtpTls};
+use crate::server::{start_with, ServeOptions, ServerConfig};
 
 pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
-    let args = run.args;
+    let args = &run.args;
     init_logs(args.log_json, run.ansi);
     let rt = super::runtime()?;
+    let mut mail = MailConfig {
+        from: args.mail_from.clone(),
+        ..MailConfig::default()
+    };
+    if let Some(url) = &args.smtp {
+        let mut smtp = SmtpSettings::parse(url).into_diagnostic()?;
+        smtp.credentials = run.smtp_credentials.clone();
+        mail.smtp = Some(smtp);
+    }
+    let options = ServeOptions {
+        mail,
+        public_url: args.public_url.clone(),
+    };
     rt.block_on(async {
-        let server = start(ServerConfig {
-            database_url: args.database.clone(),
-            listen: args.listen.clone(),
-        })
+        let server = start_with(
+            ServerConfig {
+                database_url: args.database.clone(),
+                listen: args.listen.clone(),
+            },
+            options.clone(),
+        )
         .await
         .into_diagnostic()?;
         if let Some(token) = &server.bootstrap_token {
@@ -26,6 +43,24 @@ pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
             server.url(),
             redact(&args.database)
         );
+        let counts = server.outbox_counts().await.into_diagnostic()?;
+        match &options.mail.smtp {
+            Some(smtp) => eprintln!(
+                "tenantctl: e-mail through {}:{} ({}), {} message(s) waiting",
+                smtp.host,
+                smtp.port,
+                match smtp.tls {
+                    SmtpTls::StartTls => "STARTTLS",
+                    SmtpTls::Wrapper => "TLS",
+                    SmtpTls::None => "no encryption",
+                },
+                counts.queued
+            ),
+            None => eprintln!(
+                "tenantctl: no --smtp: e-mail is kept in the outbox and not sent ({} message(s) waiting)",
+                counts.queued
+            ),
+        }
         shutdown_signal().await;
         eprintln!("tenantctl: shutting down");
         server.shutdown().await;

@@ -57,6 +57,9 @@ pub enum Run {
 #[derive(Debug)]
 pub struct ServeRun {
     pub args: ServeArgs,
+    /// The SMTP user name and password, from TENANTCTL_SMTP_USERNAME and
+    /// TENANTCTL_SMTP_PASSWORD (never the command line).
+    pub smtp_credentials: Option<(String, String)>,
     /// Whether logs are coloured: stderr is a terminal (and `NO_COLOR` is not set). A log
     /// file gets no escape sequences.
     pub ansi: bool,
@@ -167,6 +170,13 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         Command::Schema => Run::Schema,
         Command::Serve(args) => Run::Serve(ServeRun {
             args,
+            smtp_credentials: match (
+                std::env::var("TENANTCTL_SMTP_USERNAME"),
+                std::env::var("TENANTCTL_SMTP_PASSWORD"),
+            ) {
+                (Ok(u), Ok(p)) if !u.is_empty() => Some((u, p)),
+                _ => None,
+            },
             ansi: anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never,
         }),
         Command::Token(TokenArgs { command }) => match command {

@@ -8,7 +8,9 @@ pub mod engine;
 pub mod error;
 pub mod http;
 pub mod json_schema;
+pub mod mail;
 pub mod openapi;
+pub mod passwords;
 pub mod scope;
 pub mod sensitive;
 pub mod store;
@@ -29,6 +31,15 @@ pub struct ServerConfig {
     pub listen: String,
 }
 
+/// What `serve` adds to a [`ServerConfig`]: e-mail and the base of links.
+#[derive(Debug, Clone, Default)]
+pub struct ServeOptions {
+    pub mail: mail::MailConfig,
+    /// The base of every link in an e-mail (`https://admin.example`); None: the address the
+    /// server listens on.
+    pub public_url: Option<String>,
+}
+
 /// An error starting the server or minting a token.
 #[derive(Debug, thiserror::Error)]
 pub enum ServerError {
@@ -43,6 +54,8 @@ pub enum ServerError {
     InvalidToken(String),
     #[error("cannot load the state: {0}")]
     Load(String),
+    #[error(transparent)]
+    Mail(#[from] mail::MailError),
 }
 
 /// A server running in the background.
@@ -54,6 +67,8 @@ pub struct RunningServer {
     task: JoinHandle<()>,
     /// On PostgreSQL, the listener of other processes' writes.
     listener: Option<JoinHandle<()>>,
+    /// The sender of the outbox (None without SMTP settings).
+    mailer: Option<JoinHandle<()>>,
     db: store::Db,
 }
 
@@ -69,11 +84,19 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
-        if let Some(l) = self.listener.take() {
-            l.abort();
-            let _ = l.await;
+        for task in [self.listener.take(), self.mailer.take()]
+            .into_iter()
+            .flatten()
+        {
+            task.abort();
+            let _ = task.await;
         }
         self.db.close().await;
+    }
+
+    /// How many e-mails wait in the outbox, and how many were sent.
+    pub async fn outbox_counts(&self) -> Result<store::OutboxCounts, store::StoreError> {
+        self.db.outbox_counts().await
     }
 
     /// Waits until the server stops by itself (it does not, unless it fails).
@@ -84,7 +107,16 @@ impl RunningServer {
 
 /// Opens the database (creating a SQLite file and its directory if missing), migrates it,
 /// mints a bootstrap system token on a new database, binds and serves in the background.
+/// E-mail stays in the outbox (see [`start_with`]).
 pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
+    start_with(config, ServeOptions::default()).await
+}
+
+/// [`start`], with e-mail delivered as `options` say and links based on its public URL.
+pub async fn start_with(
+    config: ServerConfig,
+    options: ServeOptions,
+) -> Result<RunningServer, ServerError> {
     let db = store::Db::connect(&config.database_url).await?;
     let bootstrap_token = if db.has_tokens().await? {
         None
@@ -111,7 +143,12 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         source,
     })?;
     let replica = engine::listen(&engine);
-    let app = http::router(engine, format!("http://{addr}"));
+    let public_url = options
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"));
+    let mailer = mail::spawn(Arc::clone(&engine), &options.mail, &public_url)?;
+    let app = http::router(engine, public_url);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
@@ -130,6 +167,7 @@ pub async fn start(config: ServerConfig) -> Result<RunningServer, ServerError> {
         shutdown: Some(tx),
         task,
         listener: replica,
+        mailer,
         db,
     })
 }

@@ -137,6 +137,12 @@ fn params(param: Param) -> Vec<Value> {
             json!({ "name": "tenant", "in": "query", "required": true, "description": "A tenant to remove the user from (repeatable)",
                     "style": "form", "explode": true, "schema": { "type": "array", "items": { "type": "string", "pattern": SLUG_PATTERN }, "minItems": 1 } }),
         ],
+        Param::InvitationFilter => vec![
+            json!({ "name": "status", "in": "query", "required": false, "description": "Only invitations in this status",
+                    "schema": { "type": "string", "enum": ["pending", "accepted", "expired", "revoked"] } }),
+            json!({ "name": "email", "in": "query", "required": false, "description": "Only invitations of this e-mail",
+                    "schema": { "type": "string", "maxLength": 254 } }),
+        ],
     }
 }
 

@@ -13,6 +13,7 @@ mod access_api;
 mod access_matrix;
 mod apply_lock;
 mod cli;
+mod mail;
 mod protected;
 mod reconcile;
 mod review_loop;

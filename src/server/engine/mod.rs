@@ -16,6 +16,7 @@
 mod apply;
 mod identity;
 mod journal;
+pub mod people;
 mod refusals;
 mod replica;
 mod snapshot;
@@ -80,6 +81,11 @@ pub struct WriteRequest {
     pub commit: Option<String>,
     /// An invitation to mark accepted in the same transaction.
     pub accept_invitation: Option<String>,
+    /// Whether the users this write creates are sent an invitation (all writes but the
+    /// acceptance of an invitation, which creates its user active).
+    pub invite_created_users: bool,
+    /// A password to set, activating its user's account (an accepted invitation).
+    pub activate: Option<Activation>,
     /// The sensitive fields the write declares, by resource: they replace what the platform
     /// knew of that resource (a resource not listed keeps its own).
     pub sensitive: HashMap<(Kind, String), Vec<SensitiveField>>,
@@ -96,9 +102,18 @@ impl WriteRequest {
             change_set: None,
             commit: None,
             accept_invitation: None,
+            invite_created_users: true,
+            activate: None,
             sensitive: HashMap::new(),
         }
     }
+}
+
+/// A user's account made active, with its password's argon2id hash.
+#[derive(Debug, Clone)]
+pub struct Activation {
+    pub email: String,
+    pub password_hash: String,
 }
 
 /// The outcome of a write.
@@ -129,6 +144,8 @@ pub struct Engine {
     writer: tokio::sync::Mutex<Writer>,
     /// The whole state document, by revision (what makes GET /state fast for system tokens).
     document: Mutex<Option<(i64, Bytes)>>,
+    /// Woken when a write of this process queued e-mail (the outbox's sender waits on it).
+    mail: Arc<tokio::sync::Notify>,
 }
 
 impl Engine {
@@ -147,6 +164,7 @@ impl Engine {
                 violations,
             }),
             document: Mutex::new(None),
+            mail: Arc::new(tokio::sync::Notify::new()),
         })
     }
 
@@ -161,6 +179,16 @@ impl Engine {
         drop(snap);
         self.catch_up(rev).await?;
         Ok(self.current.load_full())
+    }
+
+    /// What the outbox's sender waits on: notified when this process queues e-mail.
+    pub fn mail_wakeup(&self) -> Arc<tokio::sync::Notify> {
+        Arc::clone(&self.mail)
+    }
+
+    /// Wakes the outbox's sender (after e-mail was queued outside a write).
+    pub fn mail_queued(&self) {
+        self.mail.notify_one();
     }
 
     /// The revision of the last committed snapshot, as this process knows it (no query).

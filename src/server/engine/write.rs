@@ -11,7 +11,7 @@ use serde_json::json;
 use crate::model::{Kind, State};
 
 use super::journal::Journal;
-use super::{apply, Engine, WriteOutcome, WriteRequest};
+use super::{apply, people, Engine, WriteOutcome, WriteRequest};
 use crate::server::error::ApiError;
 use crate::server::sensitive;
 use crate::server::store::{ResourceRow, Tx};
@@ -76,8 +76,12 @@ impl Engine {
         }
         let t_persist = Instant::now();
         let persisted = Self::persist(&mut tx, &snap.state, &journal, new_rev, &req).await;
+        let mut mail_queued = false;
         let persisted = match persisted {
-            Ok(()) => tx.commit().await.map_err(ApiError::from),
+            Ok(queued) => {
+                mail_queued = queued;
+                tx.commit().await.map_err(ApiError::from)
+            }
             Err(e) => {
                 let _ = tx.rollback().await;
                 Err(e)
@@ -94,6 +98,9 @@ impl Engine {
         w.violations.commit(recheck);
         let changes = snap.commit_json(journal.touched.iter().cloned());
         self.publish(w, snap, changes);
+        if mail_queued {
+            self.mail_queued();
+        }
         let applied = req.mutations.len();
         tracing::info!(
             revision = new_rev,
@@ -113,14 +120,15 @@ impl Engine {
     }
 
     /// Writes what the write touched, its change log, its sensitive fields, its audit entries
-    /// (sensitive values masked) and an accepted invitation.
+    /// (sensitive values masked), an accepted invitation and what it does to people
+    /// (`people`). Returns whether e-mail was queued.
     async fn persist(
         tx: &mut Tx,
         state: &State,
         journal: &Journal,
         revision: i64,
         req: &WriteRequest,
-    ) -> Result<(), ApiError> {
+    ) -> Result<bool, ApiError> {
         let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &journal.touched {
@@ -178,6 +186,6 @@ impl Engine {
                 });
             }
         }
-        Ok(())
+        people::persist(tx, state, journal, revision, req).await
     }
 }

@@ -34,13 +34,14 @@ async fn dashboard(
 ) -> ApiResult<Response> {
     q.only(&[])?;
     let recent = app.engine.db.audit_page(p.tenant(), None, 20).await?;
+    let now = store::now_ms();
     let pending = app
         .engine
         .db
         .invitations(p.tenant())
         .await?
         .into_iter()
-        .filter(|r| r.status == store::InvitationStatus::Pending)
+        .filter(|r| r.status_at(now) == store::InvitationStatus::Pending)
         .count() as u64;
     let mut dash = app
         .engine

@@ -82,6 +82,9 @@ impl FromRequestParts<AppState> for Auth {
             .ok()
             .and_then(|c| c.get(&hash).filter(|c| c.fresh(now)).cloned())
         {
+            if let Some(u) = &c.principal.user {
+                state.touch(u);
+            }
             return Ok(Auth(c.principal));
         }
         let (row, life) = state
@@ -115,6 +118,9 @@ impl FromRequestParts<AppState> for Auth {
                     read: Instant::now(),
                 },
             );
+        }
+        if let Some(u) = &principal.user {
+            state.touch(u);
         }
         Ok(Auth(principal))
     }

@@ -1,7 +1,9 @@
-//! Invitations into a tenant (rule 8): sending up to 100 at once, listing them, and
-//! accepting one, which creates the user and its membership in one write.
+//! Invitations (rule 8, seeds 000–004): sending up to 100 at once into one tenant or
+//! several, listing them by status and e-mail, resending (a new link, a renewed expiry) and
+//! revoking. Each invitation's e-mail goes through the outbox; its link's secret is made
+//! when the e-mail is sent and only its hash is stored. Accepting is in `accept`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashSet};
 
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
@@ -9,68 +11,147 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::api::{
-    AcceptRequest, AcceptResponse, Emails, Invitation, InvitationList, InvitationRequest,
-    InvitationStatus,
+    Emails, Invitation, InvitationList, InvitationRequest, InvitationStatus, InvitedTenant,
 };
-use crate::model::{keys, AnySpec, Kind, MembershipSpec, State, UserSpec};
-use crate::rules::invitation;
+use crate::model::State;
+use crate::rules::{invitation, Violation};
 use crate::server::authz::Principal;
-use crate::server::engine::{Effect, Mutation};
+use crate::server::engine::people::{
+    expiry_ms, invitation_id, invite_audit, DEFAULT_INVITATION_DAYS, INVITATION_DAYS,
+};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{self, AuditOp, AuditSubject, InvitationRow, NewAudit};
+use crate::server::mail::language_name;
+use crate::server::store::{self, now_ms, AuditOp, AuditSubject, InvitationRow, NewAudit, Origin};
 
 use super::extract::{AuditHeaders, Auth, JsonBody, Params, QueryPairs};
-use super::resources::resource_body;
-use super::route::{Route, Routes, Schema};
-use super::{json_response, AppState};
+use super::route::{Param, Route, Routes, Schema};
+use super::{accept, json_response, AppState};
 
 pub fn router() -> Routes {
     Routes::new("invitations")
         .route(
             Route::post("/invitations", invite)
-                .doc("invite", "Invite up to 100 e-mails into a tenant")
+                .doc(
+                    "invite",
+                    "Invite up to 100 e-mails into one tenant or several; each gets an e-mail with a one-time link",
+                )
                 .body(Schema::of::<InvitationRequest>())
                 .json(201, "Pending invitations", Schema::of::<InvitationList>()),
         )
         .route(
             Route::get("/invitations", list_invitations)
-                .doc("listInvitations", "Invitations visible to the token")
+                .doc("listInvitations", "Invitations visible to the token, by status and e-mail")
+                .param(Param::InvitationFilter)
                 .json(200, "Invitations", Schema::of::<InvitationList>()),
         )
         .route(
-            Route::post("/invitations/{id}/accept", accept)
+            Route::post("/invitations/{id}/resend", resend)
                 .doc(
-                    "acceptInvitation",
-                    "Accept an invitation: creates the user and its membership",
+                    "resendInvitation",
+                    "Send an invitation again: a new link (the old one stops working) and a renewed expiry",
                 )
-                .body(Schema::of::<AcceptRequest>())
-                .json(200, "Accepted", Schema::of::<AcceptResponse>()),
+                .json(200, "The invitation", Schema::of::<Invitation>()),
         )
+        .route(
+            Route::delete("/invitations/{id}", revoke)
+                .doc("revokeInvitation", "Revoke an invitation: its link stops working")
+                .json(200, "The invitation", Schema::of::<Invitation>()),
+        )
+        .merge(accept::router())
 }
 
-fn invitation_wire(r: InvitationRow) -> Invitation {
+/// The wire form of an invitation, its status at `now`.
+pub(super) fn invitation_wire(r: InvitationRow, now: i64) -> Invitation {
+    let status = match r.status_at(now) {
+        store::InvitationStatus::Pending => InvitationStatus::Pending,
+        store::InvitationStatus::Accepted => InvitationStatus::Accepted,
+        store::InvitationStatus::Expired => InvitationStatus::Expired,
+        store::InvitationStatus::Revoked => InvitationStatus::Revoked,
+    };
     Invitation {
+        status,
+        origin: r.origin.as_str().to_string(),
+        expires_at: store::ms_to_rfc3339(r.expires_ms),
+        tenants: r
+            .tenants
+            .into_iter()
+            .map(|t| InvitedTenant {
+                tenant: t.tenant,
+                role: t.role,
+                workspaces: t.workspaces,
+            })
+            .collect(),
         id: r.id,
         email: r.email,
-        tenant: r.tenant,
-        role: r.role,
-        workspaces: r.workspaces,
         message: r.message,
-        status: match r.status {
-            store::InvitationStatus::Pending => InvitationStatus::Pending,
-            store::InvitationStatus::Accepted => InvitationStatus::Accepted,
-        },
         invited_by: r.invited_by,
         created_at: r.created_at,
         accepted_at: r.accepted_at,
+        revoked_at: r.revoked_at,
     }
 }
 
-/// Checks that `p` may invite into (or accept for) tenant `t` with `role`: the tenant is
-/// its own, it holds `users.invite`, and it may give `role` (the access decision's
-/// [`crate::rules::access::may_give_role`]).
+/// Checks that `p` may invite into (or manage an invitation to) tenant `t` with `role`:
+/// the tenant is its own, it holds `users.invite`, and it may give `role` (the access
+/// decision's [`crate::rules::access::may_give_role`]).
 fn may_invite(p: &Principal, state: &State, t: &str, role: &str) -> Result<(), ApiError> {
     p.actor(state)?.may_invite(state, t, role)
+}
+
+/// The tenants a request names: `tenant` with `role` and `workspaces`, or `tenants`.
+fn requested_tenants(req: &InvitationRequest) -> Result<Vec<InvitedTenant>, ApiError> {
+    let single = req.tenant.is_some() || req.role.is_some() || !req.workspaces.is_empty();
+    match (single, req.tenants.is_empty()) {
+        (true, false) => Err(ApiError::invalid(
+            "invalid_body",
+            "give either `tenant` and `role` (and `workspaces`) or `tenants`, not both",
+            json!({}),
+        )),
+        (false, true) => Err(ApiError::invalid(
+            "invalid_body",
+            "the invitation names no tenant: give `tenant` and `role`, or `tenants`",
+            json!({}),
+        )),
+        (true, true) => match (&req.tenant, &req.role) {
+            (Some(t), Some(r)) => Ok(vec![InvitedTenant {
+                tenant: t.clone(),
+                role: r.clone(),
+                workspaces: req.workspaces.clone(),
+            }]),
+            _ => Err(ApiError::invalid(
+                "invalid_body",
+                "`tenant` and `role` go together",
+                json!({}),
+            )),
+        },
+        (false, false) => {
+            let mut seen = HashSet::new();
+            for t in &req.tenants {
+                if !seen.insert(t.tenant.as_str()) {
+                    return Err(ApiError::invalid(
+                        "invalid_body",
+                        format!("tenant `{}` is listed twice", t.tenant),
+                        json!({ "tenant": t.tenant }),
+                    ));
+                }
+            }
+            Ok(req.tenants.clone())
+        }
+    }
+}
+
+/// The e-mails with a pending invitation into `tenant`.
+async fn pending_emails(app: &AppState, tenant: &str) -> Result<BTreeSet<String>, ApiError> {
+    let now = now_ms();
+    Ok(app
+        .engine
+        .db
+        .invitations(Some(tenant))
+        .await?
+        .into_iter()
+        .filter(|r| r.status_at(now) == store::InvitationStatus::Pending)
+        .map(|r| r.email)
+        .collect())
 }
 
 async fn invite(
@@ -79,33 +160,56 @@ async fn invite(
     audit: AuditHeaders,
     JsonBody(req): JsonBody<InvitationRequest>,
 ) -> ApiResult<Response> {
-    let raw: Vec<String> = match req.emails {
-        Emails::List(v) => v,
+    let tenants = requested_tenants(&req)?;
+    let days = req.expires_in_days.unwrap_or(DEFAULT_INVITATION_DAYS);
+    if !INVITATION_DAYS.contains(&days) {
+        return Err(ApiError::invalid(
+            "invalid_expiry",
+            format!("`expires_in_days` must be from 1 to 30, got {days}"),
+            json!({ "min": 1, "max": 30 }),
+        ));
+    }
+    let raw: Vec<String> = match &req.emails {
+        Emails::List(v) => v.clone(),
         Emails::Joined(s) => s.split(';').map(str::to_string).collect(),
     };
     let emails = invitation::normalise_emails(&raw);
-    let t = req.tenant.clone();
-    let asked = invitation::Request {
-        tenant: &t,
-        role: &req.role,
-        workspaces: &req.workspaces,
-        emails: &emails,
-    };
-    let mut problems = invitation::check_request(&asked);
-    let (pending, revision) = {
-        let existing = app.engine.db.invitations(Some(&t)).await?;
-        let pending: BTreeSet<String> = existing
-            .into_iter()
-            .filter(|r| r.status == store::InvitationStatus::Pending)
-            .map(|r| r.email)
-            .collect();
-        (pending, app.engine.read(|s| s.revision).await?)
-    };
-    app.engine
-        .read(|s| -> Result<(), ApiError> {
-            may_invite(&p, s, &t, &req.role)?;
-            problems.extend(invitation::check_against(s, &asked, &pending));
-            Ok(())
+    let mut problems: Vec<Violation> = Vec::new();
+    let mut pending = Vec::with_capacity(tenants.len());
+    for t in &tenants {
+        pending.push(pending_emails(&app, &t.tenant).await?);
+    }
+    let (revision, languages) = app
+        .engine
+        .read(|s| -> Result<_, ApiError> {
+            for (t, pending) in tenants.iter().zip(&pending) {
+                may_invite(&p, s, &t.tenant, &t.role)?;
+                let asked = invitation::Request {
+                    tenant: &t.tenant,
+                    role: &t.role,
+                    workspaces: &t.workspaces,
+                    emails: &emails,
+                };
+                for v in invitation::check_request(&asked)
+                    .into_iter()
+                    .chain(invitation::check_against(s, &asked, pending))
+                {
+                    let dup = problems
+                        .iter()
+                        .any(|x| x.code == v.code && x.key == v.key && x.field == v.field);
+                    if !dup {
+                        problems.push(v);
+                    }
+                }
+            }
+            let languages: Vec<&'static str> = emails
+                .iter()
+                .map(|e| match s.users.get(e) {
+                    Some(u) => language_name(u.spec.language),
+                    None => language_name(req.language.unwrap_or_default()),
+                })
+                .collect();
+            Ok((s.revision, languages))
         })
         .await??;
     if !problems.is_empty() {
@@ -119,43 +223,59 @@ async fn invite(
         });
     }
     let now = store::now();
+    let expires_ms = expiry_ms(days);
     let rows: Vec<InvitationRow> = emails
         .iter()
-        .map(|e| InvitationRow {
-            id: format!("inv_{}", uuid::Uuid::new_v4().simple()),
+        .zip(languages)
+        .map(|(e, lang)| InvitationRow {
+            id: invitation_id(),
             email: e.clone(),
-            tenant: t.clone(),
-            role: req.role.clone(),
-            workspaces: req.workspaces.clone(),
+            origin: Origin::Invite,
+            language: lang.to_string(),
             message: req.message.clone(),
             status: store::InvitationStatus::Pending,
+            link_seq: 1,
             invited_by: p.token_id.clone(),
             created_at: now.clone(),
+            expires_ms,
             accepted_at: None,
+            revoked_at: None,
+            tenants: tenants
+                .iter()
+                .map(|t| store::InvitedTenant {
+                    tenant: t.tenant.clone(),
+                    role: t.role.clone(),
+                    workspaces: t.workspaces.clone(),
+                })
+                .collect(),
         })
         .collect();
-    let entries: Vec<NewAudit> = rows
-        .iter()
-        .map(|r| NewAudit {
-            op: AuditOp::Invite,
-            subject: AuditSubject::Invitation,
-            key: r.id.clone(),
-            tenant: Some(t.clone()),
-            before: None,
-            after: Some(json!({ "email": r.email, "tenant": r.tenant, "role": r.role, "workspaces": r.workspaces, "message": r.message }).to_string()),
-        })
-        .collect();
+    let entries: Vec<NewAudit> = rows.iter().map(invite_audit).collect();
     let ctx = audit.context(revision, &p);
-    app.engine
+    if let Some((email, tenant)) = app
+        .engine
         .db
         .insert_invitations(&rows, Some((&ctx, &entries)))
-        .await?;
+        .await?
+    {
+        return Err(already_invited(&email, &tenant));
+    }
+    app.engine.mail_queued();
+    let now = now_ms();
     Ok(json_response(
         StatusCode::CREATED,
         &InvitationList {
-            items: rows.into_iter().map(invitation_wire).collect(),
+            items: rows.into_iter().map(|r| invitation_wire(r, now)).collect(),
         },
     ))
+}
+
+fn already_invited(email: &str, tenant: &str) -> ApiError {
+    ApiError::Conflict {
+        code: "already_invited",
+        message: format!("`{email}` already has a pending invitation to `{tenant}`"),
+        details: json!({ "email": email, "tenant": tenant }),
+    }
 }
 
 async fn list_invitations(
@@ -163,24 +283,39 @@ async fn list_invitations(
     Auth(p): Auth,
     q: QueryPairs,
 ) -> ApiResult<Response> {
-    q.only(&[])?;
+    q.only(&["status", "email"])?;
     app.engine.read(|s| p.require(s, "users.read")).await??;
+    let status = match q.one("status")? {
+        None => None,
+        Some(s) => Some(
+            store::InvitationStatus::parse(s).ok_or_else(|| ApiError::BadRequest {
+                code: "invalid_query",
+                message: format!(
+                    "`status` must be pending, accepted, expired or revoked, got `{s}`"
+                ),
+                details: json!({ "parameter": "status" }),
+            })?,
+        ),
+    };
+    let email = q.one("email")?.map(|e| e.trim().to_lowercase());
+    let now = now_ms();
     let rows = app.engine.db.invitations(p.tenant()).await?;
-    Ok(json_response(
-        StatusCode::OK,
-        &InvitationList {
-            items: rows.into_iter().map(invitation_wire).collect(),
-        },
-    ))
+    let items = rows
+        .into_iter()
+        .filter(|r| status.is_none_or(|s| r.status_at(now) == s))
+        .filter(|r| email.as_deref().is_none_or(|e| r.email == e))
+        .map(|r| invitation_wire(r, now))
+        .collect();
+    Ok(json_response(StatusCode::OK, &InvitationList { items }))
 }
 
-async fn accept(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    params: Params,
-    audit: AuditHeaders,
-    JsonBody(req): JsonBody<AcceptRequest>,
-) -> ApiResult<Response> {
+/// The invitation `id` of the path, if `p` may manage it: visible (a tenant token sees
+/// those naming its tenant) and each of its tenants' roles one `p` may invite with.
+async fn managed_invitation(
+    app: &AppState,
+    p: &Principal,
+    params: &Params,
+) -> Result<InvitationRow, ApiError> {
     let id = params.0.first().cloned().unwrap_or_default();
     let not_found = || ApiError::NotFound {
         message: format!("invitation `{id}` does not exist"),
@@ -193,87 +328,102 @@ async fn accept(
         return Err(not_found());
     }
     let inv = app.engine.db.invitation(&id).await?.ok_or_else(not_found)?;
-    if p.tenant().is_some_and(|t| t != inv.tenant) {
-        return Err(not_found());
+    if let Some(t) = p.tenant() {
+        if !inv.tenants.iter().any(|x| x.tenant == t) {
+            return Err(not_found());
+        }
     }
-    if inv.status != store::InvitationStatus::Pending {
-        return Err(ApiError::Conflict {
-            code: "invitation_not_pending",
-            message: format!("invitation `{id}` was already accepted"),
-            details: json!({ "id": id }),
-        });
-    }
-    let membership_key = keys::join(&[&inv.email, &inv.tenant]);
-    let user_exists = app
-        .engine
-        .read(|s| -> Result<bool, ApiError> {
-            may_invite(&p, s, &inv.tenant, &inv.role)?;
-            if s.memberships.contains_key(&membership_key) {
-                return Err(ApiError::Conflict {
-                    code: "already_member",
-                    message: format!("`{}` is already a member of `{}`", inv.email, inv.tenant),
-                    details: json!({ "key": membership_key }),
-                });
+    let tenants = inv.tenants.clone();
+    app.engine
+        .read(|s| -> Result<(), ApiError> {
+            for t in &tenants {
+                if p.tenant().is_none_or(|x| x == t.tenant) {
+                    may_invite(p, s, &t.tenant, &t.role)?;
+                }
             }
-            Ok(s.users.contains_key(&inv.email))
+            Ok(())
         })
         .await??;
-    let mut mutations = Vec::new();
-    if !user_exists {
-        let spec = UserSpec {
-            first_name: req.first_name.clone(),
-            last_name: req.last_name.clone(),
-            language: req.language.unwrap_or_default(),
-            ..UserSpec::default()
-        };
-        mutations.push(Mutation {
-            kind: Kind::User,
-            key: inv.email.clone(),
-            if_version: Some(0),
-            effect: Effect::Put {
-                spec: AnySpec::User(spec),
-                protected: None,
-                managed: Some(false),
-            },
-        });
+    Ok(inv)
+}
+
+fn lifecycle_audit(op: AuditOp, inv: &InvitationRow, what: &str) -> NewAudit {
+    NewAudit {
+        op,
+        subject: AuditSubject::Invitation,
+        key: inv.id.clone(),
+        tenant: inv.tenants.first().map(|t| t.tenant.clone()),
+        before: None,
+        after: Some(json!({ "email": inv.email, "action": what }).to_string()),
     }
-    let spec = MembershipSpec {
-        role: inv.role.clone(),
-        workspaces: inv.workspaces.clone(),
-    };
-    mutations.push(Mutation {
-        kind: Kind::Membership,
-        key: membership_key.clone(),
-        if_version: Some(0),
-        effect: Effect::Put {
-            spec: AnySpec::Membership(spec),
-            protected: None,
-            managed: Some(false),
-        },
-    });
-    let mut w = audit.write(p.clone(), mutations);
-    w.accept_invitation = Some(id.clone());
-    let out = app.engine.write(w).await?;
-    let (user, membership) = app
+}
+
+async fn resend(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    params: Params,
+    audit: AuditHeaders,
+) -> ApiResult<Response> {
+    let inv = managed_invitation(&app, &p, &params).await?;
+    let days = DEFAULT_INVITATION_DAYS;
+    let entry = lifecycle_audit(AuditOp::Invite, &inv, "resend");
+    let ctx = audit.context(app.engine.revision(), &p);
+    match app
         .engine
-        .read(|s| {
-            (
-                s.get(Kind::User, &inv.email),
-                s.get(Kind::Membership, &membership_key),
-            )
-        })
-        .await?;
-    let (Some((um, us)), Some((mm, ms))) = (user, membership) else {
-        return Err(ApiError::Internal(
-            "accepted invitation left no user or membership".into(),
-        ));
-    };
+        .db
+        .resend_invitation(&inv.id, expiry_ms(days), Some((&ctx, &[entry])))
+        .await?
+    {
+        Ok(true) => {}
+        Ok(false) => return Err(not_pending(&inv.id)),
+        Err((email, tenant)) => return Err(already_invited(&email, &tenant)),
+    }
+    app.engine.mail_queued();
+    let row = app
+        .engine
+        .db
+        .invitation(&inv.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a resent invitation vanished".into()))?;
     Ok(json_response(
         StatusCode::OK,
-        &AcceptResponse {
-            revision: out.revision,
-            user: resource_body(Kind::User, &inv.email, um, &us),
-            membership: resource_body(Kind::Membership, &membership_key, mm, &ms),
-        },
+        &invitation_wire(row, now_ms()),
+    ))
+}
+
+fn not_pending(id: &str) -> ApiError {
+    ApiError::Conflict {
+        code: "invitation_not_pending",
+        message: format!("invitation `{id}` was already accepted or revoked"),
+        details: json!({ "id": id }),
+    }
+}
+
+async fn revoke(
+    AxState(app): AxState<AppState>,
+    Auth(p): Auth,
+    params: Params,
+    audit: AuditHeaders,
+) -> ApiResult<Response> {
+    let inv = managed_invitation(&app, &p, &params).await?;
+    let entry = lifecycle_audit(AuditOp::Delete, &inv, "revoke");
+    let ctx = audit.context(app.engine.revision(), &p);
+    if !app
+        .engine
+        .db
+        .revoke_invitation(&inv.id, Some((&ctx, &[entry])))
+        .await?
+    {
+        return Err(not_pending(&inv.id));
+    }
+    let row = app
+        .engine
+        .db
+        .invitation(&inv.id)
+        .await?
+        .ok_or_else(|| ApiError::Internal("a revoked invitation vanished".into()))?;
+    Ok(json_response(
+        StatusCode::OK,
+        &invitation_wire(row, now_ms()),
     ))
 }

@@ -2,6 +2,7 @@
 //! and their OpenAPI description, declared once), merged here into the router with body
 //! limits, timeouts, request logs, and JSON answers for unknown routes and methods.
 
+mod accept;
 mod access;
 mod apply_lock;
 mod audit;
@@ -51,6 +52,34 @@ pub struct AppState {
     pub token_cache: Arc<Mutex<HashMap<String, extract::CachedToken>>>,
     /// Base URL for links the API hands out.
     pub public_url: String,
+    /// When this process last recorded each user as active (the database also refuses
+    /// to move `last_active` more than once a minute, across processes).
+    pub last_active: Arc<Mutex<HashMap<String, std::time::Instant>>>,
+}
+
+impl AppState {
+    /// Records that `email` made an authenticated request: at most once a minute per user,
+    /// in the background (a request never waits for it).
+    pub fn touch(&self, email: &str) {
+        let every = Duration::from_millis(super::store::LAST_ACTIVE_EVERY_MS as u64);
+        let now = std::time::Instant::now();
+        if let Ok(mut seen) = self.last_active.lock() {
+            if seen
+                .get(email)
+                .is_some_and(|t| now.duration_since(*t) < every)
+            {
+                return;
+            }
+            seen.insert(email.to_string(), now);
+        }
+        let engine = Arc::clone(&self.engine);
+        let email = email.to_string();
+        tokio::spawn(async move {
+            if let Err(e) = engine.db.touch_last_active(&email).await {
+                tracing::warn!(error = %e, "cannot record the last activity of a user");
+            }
+        });
+    }
 }
 
 /// A JSON answer with a status.
@@ -146,6 +175,7 @@ pub fn router(engine: Arc<Engine>, public_url: String) -> Router {
         engine,
         token_cache: Arc::new(Mutex::new(HashMap::new())),
         public_url,
+        last_active: Arc::new(Mutex::new(HashMap::new())),
     };
     routes()
         .into_router()

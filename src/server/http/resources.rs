@@ -15,6 +15,7 @@ use crate::server::sensitive;
 
 use super::extract::{AuditHeaders, Auth, IfMatch, JsonBody, Params, QueryPairs};
 use super::route::{Param, Route, Routes, Schema};
+use super::users::{with_account, with_accounts};
 use super::{json_response, AppState};
 
 /// For each kind, under its tag: list, read, put and delete.
@@ -113,6 +114,7 @@ pub fn resource_body(kind: Kind, key: &str, meta: Meta, spec: &AnySpec) -> Resou
         managed: meta.managed,
         protected: meta.protected,
         spec: spec.to_value(),
+        account: None,
     }
 }
 
@@ -173,6 +175,14 @@ pub fn visible(
 async fn get_one(kind: Kind, app: AppState, p: Principal, params: Params) -> ApiResult<Response> {
     let key = key_of(kind, &params.0)?;
     let (meta, spec) = app.engine.read(|s| visible(&p, s, kind, &key)).await??;
+    if kind == Kind::User {
+        let body = with_account(&app, resource_body(kind, &key, meta, &spec)).await?;
+        let mut resp = json_response(StatusCode::OK, &body);
+        if let Ok(v) = HeaderValue::from_str(&format!("\"{}\"", meta.version)) {
+            resp.headers_mut().insert(header::ETAG, v);
+        }
+        return Ok(resp);
+    }
     Ok(resource_response(StatusCode::OK, kind, &key, meta, &spec))
 }
 
@@ -240,7 +250,7 @@ async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResu
     let (limit, cursor) = q.page(100, 1000)?;
     let page = app
         .engine
-        .read(|s| -> Result<serde_json::Value, ApiError> {
+        .read(|s| -> Result<ResourcePage, ApiError> {
             let actor = p.actor(s)?;
             actor.require_list(s, kind)?;
             let mut items = Vec::new();
@@ -263,8 +273,13 @@ async fn list(kind: Kind, app: AppState, p: Principal, q: QueryPairs) -> ApiResu
                     items.push(resource_body(kind, k, meta, &spec));
                 }
             }
-            Ok(json!({ "items": items, "next_cursor": next }))
+            Ok(ResourcePage {
+                items,
+                next_cursor: next,
+            })
         })
         .await??;
+    let mut page = page;
+    with_accounts(&app, &mut page.items).await?;
     Ok(json_response(StatusCode::OK, &page))
 }

@@ -79,6 +79,8 @@ pub enum Param {
     IfMatch,
     /// `tenant`, once or more: the tenants to remove a user from.
     Tenants,
+    /// `status` and `email`: which invitations to list.
+    InvitationFilter,
     /// `user`, `tenant`, and `permission` (with `workspace`) or `model`: a question to the
     /// access decision.
     Access,

@@ -36,19 +36,23 @@ macro_rules! dispatch_tx {
     };
 }
 
+mod accounts;
 mod apply_lock;
 mod audit;
 mod changes;
 mod invitations;
+mod outbox;
 mod password_resets;
 mod resources;
 mod sensitive;
 mod tokens;
 
+pub use accounts::{ms_to_rfc3339, AccountRow, LAST_ACTIVE_EVERY_MS};
 pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
 pub use changes::{Current, CHANNEL, LOG_LIMIT};
-pub use invitations::{InvitationRow, InvitationStatus};
+pub use invitations::{InvitationRow, InvitationStatus, InvitedTenant, LinkState, Origin};
+pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
@@ -125,6 +129,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0101_sensitive_fields.sql"),
     ),
     (
+        120,
+        "mail_invitations",
+        include_str!("../../../migrations/0120_mail_invitations.sql"),
+    ),
+    (
         160,
         "changes",
         include_str!("../../../migrations/0160_changes.sql"),
@@ -172,6 +181,11 @@ pub fn now() -> String {
     time::OffsetDateTime::now_utc()
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_else(|_| "1970-01-01T00:00:00Z".to_string())
+}
+
+/// The current time in milliseconds since the Unix epoch (compared as integers in SQL).
+pub fn now_ms() -> i64 {
+    (time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000) as i64
 }
 
 /// Rows per multi-row INSERT: keeps the parameter count below SQLite's 32766.

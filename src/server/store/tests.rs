@@ -47,25 +47,40 @@ async fn a_token_with_an_unknown_role_is_corrupt() {
 #[tokio::test]
 async fn an_invitation_with_an_unknown_status_or_bad_workspaces_is_corrupt() {
     let (_dir, db) = db().await;
-    exec(&db, "INSERT INTO invitations (id, email, tenant, role, workspaces, status, invited_by, created_at) \
-               VALUES ('inv_1', 'a@b.example', 'acme', 'member', '[]', 'maybe', 'tok_1', 'x')").await;
+    exec(&db, "INSERT INTO invitations (id, email, origin, language, status, link_seq, invited_by, created_at, expires_ms) \
+               VALUES ('inv_1', 'a@b.example', 'invite', 'en', 'maybe', 1, 'tok_1', 'x', 0)").await;
+    exec(
+        &db,
+        "INSERT INTO invitation_tenants (invitation_id, email, tenant, role, workspaces, status) \
+               VALUES ('inv_1', 'a@b.example', 'acme', 'member', '[]', 'expired')",
+    )
+    .await;
     let (what, message) = corrupt_what(db.invitations(None).await.unwrap_err());
     assert_eq!(
         (what.as_str(), message.as_str()),
         ("invitation `inv_1`", "unknown status `maybe`")
     );
-    exec(
-        &db,
-        "UPDATE invitations SET status = 'pending', workspaces = 'paris'",
-    )
-    .await;
+    exec(&db, "UPDATE invitations SET status = 'pending'").await;
+    exec(&db, "UPDATE invitation_tenants SET workspaces = 'paris'").await;
     let (_, message) = corrupt_what(db.invitation("inv_1").await.unwrap_err());
     assert!(message.starts_with("`workspaces`: "), "{message}");
-    exec(&db, "UPDATE invitations SET workspaces = '[\"paris\"]'").await;
+    exec(
+        &db,
+        "UPDATE invitation_tenants SET workspaces = '[\"paris\"]'",
+    )
+    .await;
     let row = db.invitation("inv_1").await.unwrap().unwrap();
     assert_eq!(
-        (row.status, row.workspaces),
-        (super::InvitationStatus::Pending, vec!["paris".to_string()])
+        (
+            row.status,
+            row.status_at(1),
+            row.tenants[0].workspaces.clone()
+        ),
+        (
+            super::InvitationStatus::Pending,
+            super::InvitationStatus::Expired,
+            vec!["paris".to_string()]
+        )
     );
 }
 

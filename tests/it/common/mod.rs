@@ -11,7 +11,7 @@
 
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
-use tenantctl::server::{start, RunningServer, ServerConfig};
+use tenantctl::server::{start_with, RunningServer, ServeOptions, ServerConfig};
 
 /// The variable naming the PostgreSQL server used by tests.
 pub const POSTGRES_ENV: &str = "TENANTCTL_TEST_POSTGRES";
@@ -38,18 +38,28 @@ pub struct Answer {
 impl TestServer {
     /// A server over a new SQLite file.
     pub async fn sqlite() -> TestServer {
+        TestServer::sqlite_with(ServeOptions::default()).await
+    }
+
+    /// A server over a new SQLite file, serving with `options` (e-mail, public URL).
+    pub async fn sqlite_with(options: ServeOptions) -> TestServer {
         let dir = tempfile::tempdir().expect("temp dir");
         let url = format!(
             "sqlite://{}",
             dir.path().join("nested/dir/platform.db").display()
         );
-        TestServer::start(url, Some(dir), None).await
+        TestServer::start(url, Some(dir), None, options).await
     }
 
     /// A server over a new PostgreSQL database, or `None` (with a loud message on stderr)
     /// when `TENANTCTL_TEST_POSTGRES` is unset locally. Under `CI=true` a missing variable
     /// is a failure.
     pub async fn postgres() -> Option<TestServer> {
+        TestServer::postgres_with(ServeOptions::default()).await
+    }
+
+    /// [`TestServer::postgres`], serving with `options` (e-mail, public URL).
+    pub async fn postgres_with(options: ServeOptions) -> Option<TestServer> {
         let admin = match std::env::var(POSTGRES_ENV) {
             Ok(v) if !v.is_empty() => v,
             _ => {
@@ -70,18 +80,22 @@ impl TestServer {
             .expect("create test database");
         pool.close().await;
         let url = replace_db(&admin, &name);
-        Some(TestServer::start(url, None, Some((admin, name))).await)
+        Some(TestServer::start(url, None, Some((admin, name)), options).await)
     }
 
     async fn start(
         database_url: String,
         dir: Option<tempfile::TempDir>,
         pg: Option<(String, String)>,
+        options: ServeOptions,
     ) -> TestServer {
-        let server = start(ServerConfig {
-            database_url: database_url.clone(),
-            listen: "127.0.0.1:0".into(),
-        })
+        let server = start_with(
+            ServerConfig {
+                database_url: database_url.clone(),
+                listen: "127.0.0.1:0".into(),
+            },
+            options,
+        )
         .await
         .expect("server starts");
         let system_token = server
@@ -262,5 +276,6 @@ macro_rules! on_both {
 
 pub mod context;
 pub mod fixture;
+pub mod smtp;
 
 pub use context::Ctx;

@@ -1,0 +1,145 @@
+//! What a write does to people beside their specs, in the write's transaction: a created
+//! user gets a pending account and an invitation whose e-mail is queued in the outbox; a
+//! deleted user loses its account and its pending invitations; an accepted invitation sets
+//! the password hash and activates the account.
+
+use serde_json::json;
+
+use crate::model::{keys, Kind, State};
+use crate::server::error::ApiError;
+use crate::server::mail::language_name;
+use crate::server::store::{
+    self, AuditOp, AuditSubject, InvitationRow, InvitationStatus, InvitedTenant, NewAudit, Origin,
+    Tx,
+};
+
+use super::journal::Journal;
+use super::WriteRequest;
+
+/// How long an invitation is valid unless the request says otherwise.
+pub const DEFAULT_INVITATION_DAYS: i64 = 7;
+/// The range of validity a request may ask for.
+pub const INVITATION_DAYS: std::ops::RangeInclusive<i64> = 1..=30;
+
+/// The expiry, in milliseconds since the epoch, of an invitation valid `days` from now.
+pub fn expiry_ms(days: i64) -> i64 {
+    store::now_ms() + days * 86_400_000
+}
+
+/// A new invitation id.
+pub fn invitation_id() -> String {
+    format!("inv_{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Persists the people side of a write (see the module doc). Returns whether e-mail was
+/// queued (the sender is then woken).
+pub(super) async fn persist(
+    tx: &mut Tx,
+    state: &State,
+    journal: &Journal,
+    revision: i64,
+    req: &WriteRequest,
+) -> Result<bool, ApiError> {
+    let mut created: Vec<&str> = Vec::new();
+    let mut deleted: Vec<&str> = Vec::new();
+    for t in journal.changes(state) {
+        if t.kind != Kind::User {
+            continue;
+        }
+        match (t.existed, t.exists) {
+            (false, true) => created.push(t.key),
+            (true, false) => deleted.push(t.key),
+            _ => {}
+        }
+    }
+    if !deleted.is_empty() {
+        tx.delete_accounts(&deleted).await?;
+        tx.revoke_user_invitations(&deleted).await?;
+    }
+    let mut queued = false;
+    if !created.is_empty() {
+        tx.insert_accounts(&created).await?;
+        if req.invite_created_users {
+            let rows: Vec<InvitationRow> = created
+                .iter()
+                .map(|e| user_invitation(state, e, &req.principal.token_id))
+                .collect();
+            tx.insert_user_invitations(&rows).await?;
+            let entries: Vec<NewAudit> = rows.iter().map(invite_audit).collect();
+            tx.insert_audit(
+                revision,
+                &req.principal.token_id,
+                &entries,
+                req.change_set.as_deref(),
+                req.commit.as_deref(),
+            )
+            .await?;
+            queued = !rows.is_empty();
+        }
+    }
+    if let Some(a) = &req.activate {
+        tx.activate_account(&a.email, &a.password_hash).await?;
+    }
+    Ok(queued)
+}
+
+/// The invitation of a user a write created: the tenants it is a member of after the write.
+fn user_invitation(state: &State, email: &str, invited_by: &str) -> InvitationRow {
+    let prefix = format!("{email}/");
+    let tenants = state
+        .keys_in(Kind::Membership, &prefix)
+        .filter_map(|k| {
+            let (_, t) = keys::split2(k)?;
+            let m = state.memberships.get(k)?;
+            Some(InvitedTenant {
+                tenant: t.to_string(),
+                role: m.spec.role.clone(),
+                workspaces: m.spec.workspaces.clone(),
+            })
+        })
+        .collect();
+    let language = state
+        .users
+        .get(email)
+        .map_or("en", |u| language_name(u.spec.language));
+    InvitationRow {
+        id: invitation_id(),
+        email: email.to_string(),
+        origin: Origin::User,
+        language: language.to_string(),
+        message: None,
+        status: InvitationStatus::Pending,
+        link_seq: 1,
+        invited_by: invited_by.to_string(),
+        created_at: store::now(),
+        expires_ms: expiry_ms(DEFAULT_INVITATION_DAYS),
+        accepted_at: None,
+        revoked_at: None,
+        tenants,
+    }
+}
+
+/// The audit entry of a new invitation.
+pub fn invite_audit(r: &InvitationRow) -> NewAudit {
+    let tenants: Vec<serde_json::Value> = r
+        .tenants
+        .iter()
+        .map(|t| json!({ "tenant": t.tenant, "role": t.role, "workspaces": t.workspaces }))
+        .collect();
+    NewAudit {
+        op: AuditOp::Invite,
+        subject: AuditSubject::Invitation,
+        key: r.id.clone(),
+        tenant: r.tenants.first().map(|t| t.tenant.clone()),
+        before: None,
+        after: Some(
+            json!({
+                "email": r.email,
+                "tenants": tenants,
+                "message": r.message,
+                "expires_at": store::ms_to_rfc3339(r.expires_ms),
+            })
+            .to_string(),
+        ),
+    }
+}
