@@ -273,6 +273,21 @@ async fn what_the_token_cannot_change_is_refused_before_any_write() {
     ctx.shutdown().await;
 }
 
+/// The `access` table `GET /whoami` publishes for `token`.
+async fn whoami(s: &TestServer, token: &str) -> serde_json::Value {
+    let who = s
+        .call(
+            reqwest::Method::GET,
+            "/api/v1/whoami",
+            Some(token),
+            None,
+            &[],
+        )
+        .await;
+    assert!(who.status.is_success(), "{}", who.text);
+    who.body["access"].clone()
+}
+
 /// `whoami` publishes the token's reach kind by kind; `GET /state` holds exactly what it
 /// says the token reads.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -309,17 +324,8 @@ async fn whoami_says_what_the_token_reaches() {
         ),
     ] {
         let token = s.token("tenant:acme", Some(role), None).await;
-        let who = s
-            .call(
-                reqwest::Method::GET,
-                "/api/v1/whoami",
-                Some(&token),
-                None,
-                &[],
-            )
-            .await;
-        assert!(who.status.is_success(), "{}", who.text);
-        let access = who.body["access"].as_array().expect("access");
+        let who = whoami(&s, &token).await;
+        let access = who.as_array().expect("access");
         assert_eq!(access.len(), 10);
         let state = s
             .call(
@@ -375,4 +381,46 @@ async fn a_billing_admin_plans_only_what_it_reads() {
                             "user": 1, "membership": 1, "user_model": 1 })
     );
     ctx.shutdown().await;
+}
+
+/// A token acting as a user publishes that user's reach: exactly its role's (the same table
+/// as a token of that role), narrowed by the token's own role; a user whose role does not
+/// read the organisation reaches nothing, and the note says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn whoami_of_a_token_acting_as_a_user() {
+    use crate::common::fixture::{ALICE, BOB};
+    let s = TestServer::sqlite().await;
+    crate::common::fixture::load(&s).await;
+    let access = |token: String| {
+        let s = &s;
+        async move { whoami(s, &token).await }
+    };
+    let role = |r: &'static str| s.token("tenant:acme", Some(r), None);
+    let alice = access(s.token("tenant:acme", None, Some(ALICE)).await).await;
+    assert_eq!(alice, access(role("org_admin").await).await);
+    assert_eq!(
+        alice[3]["write"], "tenant",
+        "org_admin changes its tenant: {alice}"
+    );
+    let narrowed = access(
+        s.token("tenant:acme", Some("user_admin"), Some(ALICE))
+            .await,
+    )
+    .await;
+    assert_eq!(narrowed, access(role("user_admin").await).await);
+    let bob = access(s.token("tenant:acme", None, Some(BOB)).await).await;
+    for a in bob.as_array().expect("access") {
+        assert_eq!(
+            (&a["read"], &a["write"]),
+            (&"none".into(), &"none".into()),
+            "{a}"
+        );
+        assert!(
+            a["note"]
+                .as_str()
+                .is_some_and(|n| n.contains("organization.read")),
+            "{a}"
+        );
+    }
+    s.shutdown().await;
 }
