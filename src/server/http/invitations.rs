@@ -393,12 +393,17 @@ async fn resend(
         Err((email, tenant)) => return Err(already_invited(&email, &tenant)),
     }
     app.engine.mail_queued();
+    answer_invitation(&app, &inv.id, "resent").await
+}
+
+/// The invitation `id` as it is now, after a `done` (resent, revoked) write: 200.
+async fn answer_invitation(app: &AppState, id: &str, done: &str) -> ApiResult<Response> {
     let row = app
         .engine
         .db
-        .invitation(&inv.id)
+        .invitation(id)
         .await?
-        .ok_or_else(|| ApiError::Internal("a resent invitation vanished".into()))?;
+        .ok_or_else(|| ApiError::Internal(format!("a {done} invitation vanished")))?;
     Ok(json_response(
         StatusCode::OK,
         &invitation_wire(row, now_ms()),
@@ -430,14 +435,5 @@ async fn revoke(
     {
         return Err(not_pending(&inv.id));
     }
-    let row = app
-        .engine
-        .db
-        .invitation(&inv.id)
-        .await?
-        .ok_or_else(|| ApiError::Internal("a revoked invitation vanished".into()))?;
-    Ok(json_response(
-        StatusCode::OK,
-        &invitation_wire(row, now_ms()),
-    ))
+    answer_invitation(&app, &inv.id, "revoked").await
 }
