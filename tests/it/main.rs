@@ -27,6 +27,7 @@ mod server_openapi;
 mod server_replicas;
 mod tenant_scope;
 mod tokens;
+mod user_protection;
 mod validate_cli;
 mod workflow_run;
 mod workflows;

@@ -12,7 +12,7 @@
 //! | adding a member (a new user with it), removing one | `users.invite`, `users.remove`, and the role given or taken ([`may_give_role`]) |
 //! | a member's role | `users.promote`, and both roles ([`may_give_role`]) |
 //! | a member's workspaces | `users.assign_workspaces` |
-//! | a user's properties; blocking | `users.update`; `users.block`, on a user whose role it may give, who belongs to its tenant only |
+//! | a user's properties; blocking; deleting; a password reset | `users.update`; `users.block`; `users.remove`; `users.update` — each only on a user whose role it may give, who belongs to its tenant only and holds no system role ([`Actor::may_manage_user`], the one rule for every action on a user) |
 //! | direct model grants | `models.assign` |
 //!
 //! A user's system role is the system's alone.
@@ -55,9 +55,13 @@ impl Actor<'_> {
         self.may_give(state, role)
     }
 
-    /// May it act on user `email` with `permission` (`users.update`, `users.block`,
-    /// `users.remove`): the user is a member of its tenant and of no other (else the
-    /// system's), and it may give the user's role there.
+    /// May it change user `email` with `permission` (`users.update`, `users.block`,
+    /// `users.remove`, `models.assign`): the one rule for every action on a user — edit,
+    /// block, unblock, delete, password reset, ending its sessions. The system may. A tenant
+    /// principal may only for a user who is a member of its tenant (else 404), holds no
+    /// system role and belongs to no other tenant (else 403: only the system changes
+    /// them), when it holds `permission` and may give the user's role there — so a
+    /// `user_admin` (no `users.promote`) changes plain `member`s only.
     pub fn may_manage_user(
         &self,
         state: &State,
@@ -83,6 +87,15 @@ impl Actor<'_> {
                 "user `{email}` does not exist"
             )));
         };
+        if state
+            .users
+            .get(email)
+            .is_some_and(|u| u.spec.system_role.is_some())
+        {
+            return Err(ApiError::forbidden(format!(
+                "denied: `{email}` holds a system role; only the system changes them"
+            )));
+        }
         if other {
             return Err(ApiError::forbidden(format!(
                 "denied: `{email}` is also a member of other tenants; only the system changes them"
@@ -219,18 +232,22 @@ impl Actor<'_> {
                     Some(AnySpec::User(u)) => u.system_role,
                     _ => None,
                 };
-                if after.is_some() && system_role(after) != system_role(before) {
-                    return Err(system_only("changes a user's system role"));
-                }
+                let role_changes = after.is_some() && system_role(after) != system_role(before);
+                let refuse_role = || Err(system_only("changes a user's system role"));
                 let Some(b) = before else {
+                    if role_changes {
+                        return refuse_role();
+                    }
                     // A new user: it must become a member of the tenant in the same write.
                     self.require(state, "users.invite")?;
                     created_users.insert(key.to_string());
                     return Ok(());
                 };
                 if created_users.contains(key) {
-                    return Ok(());
+                    return if role_changes { refuse_role() } else { Ok(()) };
                 }
+                // An existing user: whether it may change that user at all comes first, so
+                // a user it may not see stays hidden.
                 match (b, after) {
                     (_, None) => self.may_manage_user(state, key, "users.remove"),
                     (AnySpec::User(b), Some(AnySpec::User(a))) => {
@@ -241,6 +258,9 @@ impl Actor<'_> {
                         same.status = b.status;
                         if same != *b || a == b {
                             self.may_manage_user(state, key, "users.update")?;
+                        }
+                        if role_changes {
+                            return refuse_role();
                         }
                         Ok(())
                     }
@@ -263,6 +283,17 @@ impl Actor<'_> {
 }
 
 impl Principal {
+    /// [`Actor::may_manage_user`] for this principal on `state`: the rule for every action
+    /// on a user (reset, block, unblock, edit, delete, ending its sessions).
+    pub fn may_manage_user(
+        &self,
+        state: &State,
+        email: &str,
+        permission: &str,
+    ) -> Result<(), ApiError> {
+        self.actor(state)?.may_manage_user(state, email, permission)
+    }
+
     /// Checks one write (see [`Actor::check_write`]) for this principal on `state`.
     pub fn check_write(
         &self,
