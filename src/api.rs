@@ -444,19 +444,55 @@ pub struct PasswordResetResponse {
     pub expires_at: String,
 }
 
-/// `POST /api/v1/password-resets/redeem`: the secret of a reset link.
+/// `POST /api/v1/password-resets/redeem`: the secret of a reset link and the new password.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemRequest {
     /// The `token` of the link.
     #[schemars(length(min = 1, max = 200))]
     pub token: String,
+    /// The new password (at least 10 characters, not the e-mail address).
+    #[schemars(length(min = 1, max = 1024))]
+    pub password: String,
 }
 
-/// A redeemed reset: whose password may now be set.
+/// A redeemed reset: the user whose password was set (their sessions are ended).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct RedeemResponse {
     pub email: String,
+}
+
+/// `POST /api/v1/password-resets`: a user asks for a reset link by e-mail.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetRequest {
+    /// The user's e-mail address.
+    #[schemars(length(min = 1, max = 320))]
+    pub email: String,
+}
+
+/// The answer to a reset request: the same whether the address is known or not.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResetRequested {
+    /// Always the same sentence: if the address belongs to a user, a link is on its way.
+    pub message: String,
+}
+
+/// "Change all passwords" (`POST /api/v1/tenants/{tenant}/password-resets`,
+/// `POST /api/v1/password-resets/all`): what was done.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ResetAllResponse {
+    /// The users considered (the tenant's members, or every user).
+    pub users: u64,
+    /// Users sent a reset e-mail (their older unused links ended).
+    pub emailed: u64,
+    /// Users not sent one: pending (no password yet; their invitation stands).
+    pub pending: u64,
+    /// Users not sent one: blocked.
+    pub blocked: u64,
+    /// Users this principal may not change (a system role, another tenant): untouched;
+    /// only the system resets them.
+    pub refused: Vec<String>,
 }
 
 /// `DELETE /api/v1/users/{email}/memberships?tenant=…`.
@@ -508,7 +544,7 @@ pub struct AuditEntry {
     /// The state's revision the write produced.
     pub revision: i64,
     pub token_id: String,
-    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`, `password_reset`, `revoke`.
+    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`, `password_reset`, `password_reset_redeemed`, `reset_all_passwords`, `revoke`.
     pub op: String,
     pub kind: String,
     pub key: String,

@@ -14,6 +14,7 @@ mod access_matrix;
 mod apply_lock;
 mod cli;
 mod mail;
+mod password_resets;
 mod protected;
 mod reconcile;
 mod review_loop;

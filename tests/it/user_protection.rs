@@ -11,9 +11,16 @@ use serde_json::{json, Value};
 use crate::common::{fixture, TestServer};
 use crate::on_both;
 
+/// A kind of target user: its name, its memberships (tenant, role), its system role.
+type Target = (
+    &'static str,
+    &'static [(&'static str, &'static str)],
+    Option<&'static str>,
+);
+
 /// The kinds of target user, each created once per actor (so the cells do not depend on
-/// one another): the membership(s) it holds and its system role.
-const TARGETS: [(&str, &[(&str, &str)], Option<&str>); 6] = [
+/// one another).
+const TARGETS: [Target; 6] = [
     ("member", &[("acme", "member")], None),
     ("user-admin", &[("acme", "user_admin")], None),
     ("org-admin", &[("acme", "org_admin")], None),

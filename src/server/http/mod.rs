@@ -14,6 +14,7 @@ mod invitations;
 mod memberships;
 mod meta;
 mod password_resets;
+mod reset_all;
 mod resources;
 pub mod route;
 mod sensitive;
@@ -112,6 +113,7 @@ pub fn routes() -> Routes {
         .merge(invitations::router())
         .merge(users::router())
         .merge(password_resets::router())
+        .merge(reset_all::router())
         .merge(memberships::router())
         .merge(dashboard::router())
         .merge(exports::router())

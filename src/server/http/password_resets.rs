@@ -1,23 +1,44 @@
-//! Password resets: a one-time link for a user (only the hash of its secret is stored),
-//! and redeeming it, once, with the link's secret as the only credential.
+//! Password resets (issue 12, item 5), two flows: an administrator gets a one-time link
+//! for a user to pass on through a secure channel (seed 001), allowed exactly when it may
+//! change that user ([`Actor::may_manage_user`](crate::server::authz::Actor::may_manage_user));
+//! or the user asks for one by e-mail, with the same answer whether the address is known or
+//! not. Redeeming a link (its secret is the only credential) sets the new password, once.
+//! Only the hash of a link's secret is stored.
 
 use axum::extract::State as AxState;
 use axum::http::StatusCode;
 use axum::response::Response;
-use base64::Engine as _;
-use rand::RngCore;
 use serde_json::json;
 
-use crate::api::{PasswordResetResponse, RedeemRequest, RedeemResponse};
-use crate::model::Kind;
+use crate::api::{
+    PasswordResetResponse, RedeemRequest, RedeemResponse, ResetRequest, ResetRequested,
+};
+use crate::model::{Kind, UserStatus};
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{self, AuditOp, AuditSubject, NewAudit};
+use crate::server::mail::{language_name, new_secret};
+use crate::server::passwords;
+use crate::server::store::{
+    self, now_ms, AuditCtx, AuditOp, AuditSubject, NewAudit, NewReset, ResetOrigin,
+};
 
 use super::extract::{hash_secret, AuditHeaders, Auth, JsonBody, Params};
 use super::resources::visible;
 use super::route::{Route, Routes, Schema};
 use super::users::email_param;
 use super::{json_response, AppState};
+
+/// How long a link handed to an administrator works.
+pub const ADMIN_LINK_HOURS: i64 = 24;
+/// How long a link asked for by the user works.
+pub const REQUEST_LINK_HOURS: i64 = 1;
+/// At most this many links asked for per address…
+pub const REQUESTS_PER_WINDOW: i64 = 3;
+/// …in this many milliseconds; more are answered the same and send nothing.
+pub const REQUEST_WINDOW_MS: i64 = 3_600_000;
+
+/// The answer to every reset request.
+const REQUESTED: &str =
+    "if this address belongs to a user, an e-mail with a password reset link is on its way";
 
 pub fn router() -> Routes {
     Routes::new("user")
@@ -28,26 +49,71 @@ pub fn router() -> Routes {
                     "A one-time password reset link (only a hash is stored)",
                 )
                 .about(
-                    "Creates a one-time password reset link for the user; the \
-                     platform stores only its hash, so the link is in this answer \
-                     only.",
+                    "Creates a one-time password reset link for the user, to pass on \
+                     through a secure channel; the platform stores only its hash, so the \
+                     link is in this answer only. Allowed exactly when the token may change \
+                     the user: a tenant token only for a user who belongs to its tenant \
+                     alone, holds no system role, and whose role it may give (a \
+                     `user_admin`: plain members); others only with a system token.",
                 )
                 .json(201, "The link", Schema::of::<PasswordResetResponse>()),
+        )
+        .route(
+            Route::post("/password-resets", request_reset)
+                .public()
+                .doc(
+                    "requestPasswordReset",
+                    "Ask for a password reset link by e-mail (same answer whether the address is known or not)",
+                )
+                .about(
+                    "A user who forgot their password asks for a reset: if the address is \
+                     an active user's, a one-time link (valid one hour) is e-mailed in the \
+                     user's language. The answer is the same, and as quick, whether the \
+                     address is known or not; at most three links per address and hour are \
+                     sent.",
+                )
+                .body(Schema::of::<ResetRequest>())
+                .json(202, "Accepted", Schema::of::<ResetRequested>()),
         )
         .route(
             Route::post("/password-resets/redeem", redeem_password_reset)
                 .public()
                 .doc(
                     "redeemPasswordReset",
-                    "Redeem a password reset link, once (the link's secret is the credential)",
+                    "Redeem a password reset link, once, setting the new password",
                 )
                 .about(
-                    "Sets a new password with a reset link's secret, once; the \
-                     secret is the credential, so no token is needed.",
+                    "Sets a new password (stored as an argon2id hash) with a reset link's \
+                     secret, once: of two redeems of one link, one succeeds and the other \
+                     answers 409. The user's other unused links end. The secret is the \
+                     credential, so no token is needed.",
                 )
                 .body(Schema::of::<RedeemRequest>())
                 .json(200, "Redeemed", Schema::of::<RedeemResponse>()),
         )
+}
+
+/// A new reset link's id and the time it expires, `hours` from now (RFC 3339).
+pub fn new_reset_id(hours: i64) -> Result<(String, String), ApiError> {
+    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(hours);
+    let expires_at = expires
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    Ok((format!("pwr_{}", uuid::Uuid::new_v4().simple()), expires_at))
+}
+
+/// The audit entry of a link made for `email` (no secret in it).
+fn made(email: &str, id: &str, expires_at: &str, origin: ResetOrigin) -> NewAudit {
+    NewAudit {
+        op: AuditOp::PasswordReset,
+        subject: AuditSubject::Resource(Kind::User),
+        key: email.to_string(),
+        tenant: None,
+        before: None,
+        after: Some(
+            json!({ "reset": id, "expires_at": expires_at, "origin": origin.as_str() }).to_string(),
+        ),
+    }
 }
 
 async fn password_reset(
@@ -61,36 +127,25 @@ async fn password_reset(
         .engine
         .read(|s| -> Result<i64, ApiError> {
             visible(&p, s, Kind::User, &email)?;
-            p.actor(s)?.may_manage_user(s, &email, "users.update")?;
+            p.may_manage_user(s, &email, "users.update")?;
             Ok(s.revision)
         })
         .await??;
-    let mut secret = [0u8; 32];
-    rand::rng().fill_bytes(&mut secret);
-    let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
-    let expires = time::OffsetDateTime::now_utc() + time::Duration::hours(24);
-    let expires_at = expires
-        .format(&time::format_description::well_known::Rfc3339)
-        .map_err(|e| ApiError::Internal(e.to_string()))?;
-    let id = format!("pwr_{}", uuid::Uuid::new_v4().simple());
-    let entry = NewAudit {
-        op: AuditOp::PasswordReset,
-        subject: AuditSubject::Resource(Kind::User),
-        key: email.clone(),
-        tenant: None,
-        before: None,
-        after: Some(json!({ "reset": id, "expires_at": expires_at }).to_string()),
-    };
+    let secret = new_secret();
+    let (id, expires_at) = new_reset_id(ADMIN_LINK_HOURS)?;
+    let entry = made(&email, &id, &expires_at, ResetOrigin::Admin);
     let ctx = audit.context(revision, &p);
+    let reset = NewReset {
+        id,
+        email,
+        hash: Some(hash_secret(&secret)),
+        expires_at: expires_at.clone(),
+        origin: ResetOrigin::Admin,
+        language: String::new(),
+    };
     app.engine
         .db
-        .insert_password_reset(
-            &id,
-            &email,
-            &hash_secret(&secret),
-            &expires_at,
-            Some((&ctx, &[entry])),
-        )
+        .insert_password_reset(&reset, Some((&ctx, &[entry])))
         .await?;
     let link = format!("{}/reset-password?token={secret}", app.public_url);
     Ok(json_response(
@@ -99,32 +154,157 @@ async fn password_reset(
     ))
 }
 
+/// Answers at once, the same for any address; the work (looking the user up, storing the
+/// link, queueing the e-mail) is done afterwards, so the time of the answer says nothing.
+async fn request_reset(
+    AxState(app): AxState<AppState>,
+    JsonBody(req): JsonBody<ResetRequest>,
+) -> ApiResult<Response> {
+    let email = req.email.trim().to_lowercase();
+    tokio::spawn(async move {
+        if let Err(e) = send_requested_reset(&app, &email).await {
+            tracing::warn!(error = %e, "password reset request: not stored");
+        }
+    });
+    Ok(json_response(
+        StatusCode::ACCEPTED,
+        &ResetRequested {
+            message: REQUESTED.into(),
+        },
+    ))
+}
+
+/// Stores a link for `email` and queues its e-mail, if it is an active user's who has a
+/// password and did not ask too often. Never says which.
+async fn send_requested_reset(app: &AppState, email: &str) -> Result<(), ApiError> {
+    let found = app
+        .engine
+        .read(|s| {
+            s.users
+                .get(email)
+                .filter(|u| u.spec.status == UserStatus::Active)
+                .map(|u| (language_name(u.spec.language), s.revision))
+        })
+        .await?;
+    let Some((language, revision)) = found else {
+        return Ok(());
+    };
+    let has_password = app
+        .engine
+        .db
+        .account(email)
+        .await?
+        .is_some_and(|a| a.password_hash.is_some());
+    if !has_password {
+        // A pending user: their invitation is how they choose a password.
+        return Ok(());
+    }
+    let (id, expires_at) = new_reset_id(REQUEST_LINK_HOURS)?;
+    let entry = made(email, &id, &expires_at, ResetOrigin::Request);
+    let ctx = AuditCtx {
+        revision,
+        token_id: id.clone(),
+        change_set: None,
+        commit: None,
+    };
+    let reset = NewReset {
+        id,
+        email: email.to_string(),
+        hash: None,
+        expires_at,
+        origin: ResetOrigin::Request,
+        language: language.to_string(),
+    };
+    let queued = app
+        .engine
+        .db
+        .request_password_reset(
+            &reset,
+            now_ms() - REQUEST_WINDOW_MS,
+            REQUESTS_PER_WINDOW,
+            Some((&ctx, &[entry])),
+        )
+        .await?;
+    if queued {
+        app.engine.mail_queued();
+    }
+    Ok(())
+}
+
+fn used() -> ApiError {
+    ApiError::Conflict {
+        code: "reset_used",
+        message: "this password reset link was already used (or a newer one was)".into(),
+        details: json!({}),
+    }
+}
+
+fn expired() -> ApiError {
+    ApiError::Conflict {
+        code: "reset_expired",
+        message: "this password reset link has expired: ask for a new one".into(),
+        details: json!({}),
+    }
+}
+
 /// Redeems a password reset link, once: the link's secret is the credential (no token).
 async fn redeem_password_reset(
     AxState(app): AxState<AppState>,
-    JsonBody(req): JsonBody<crate::api::RedeemRequest>,
+    JsonBody(req): JsonBody<RedeemRequest>,
 ) -> ApiResult<Response> {
-    use store::Redeemed;
+    let hash = hash_secret(&req.token);
+    let unknown = || ApiError::not_found("no such password reset link");
+    let row = app
+        .engine
+        .db
+        .password_reset_by_hash(&hash)
+        .await?
+        .ok_or_else(unknown)?;
+    if row.used_at.is_some() {
+        return Err(used());
+    }
+    if row.expired(time::OffsetDateTime::now_utc())? {
+        return Err(expired());
+    }
+    let email = row.email.clone();
+    let revision = app
+        .engine
+        .read(|s| s.users.contains_key(&email).then_some(s.revision))
+        .await?
+        .ok_or_else(unknown)?;
+    passwords::check(&req.password, &email).map_err(|e| {
+        ApiError::invalid(
+            "weak_password",
+            e.to_string(),
+            json!({ "field": "password" }),
+        )
+    })?;
+    let phc = passwords::hash(req.password.clone())
+        .await
+        .map_err(ApiError::Internal)?;
+    let entry = NewAudit {
+        op: AuditOp::PasswordResetRedeemed,
+        subject: AuditSubject::Resource(Kind::User),
+        key: email.clone(),
+        tenant: None,
+        before: None,
+        after: Some(json!({ "reset": row.id }).to_string()),
+    };
+    let ctx = AuditCtx {
+        revision,
+        token_id: row.id.clone(),
+        change_set: None,
+        commit: None,
+    };
     match app
         .engine
         .db
-        .redeem_password_reset(&hash_secret(&req.token))
+        .redeem_password_reset(&hash, &phc, Some((&ctx, &[entry])))
         .await?
     {
-        Redeemed::Ok(email) => Ok(json_response(
-            StatusCode::OK,
-            &crate::api::RedeemResponse { email },
-        )),
-        Redeemed::Unknown => Err(ApiError::not_found("no such password reset link")),
-        Redeemed::Used => Err(ApiError::Conflict {
-            code: "reset_used",
-            message: "this password reset link was already used".into(),
-            details: json!({}),
-        }),
-        Redeemed::Expired => Err(ApiError::Conflict {
-            code: "reset_expired",
-            message: "this password reset link has expired".into(),
-            details: json!({}),
-        }),
+        store::Redeemed::Ok(email) => Ok(json_response(StatusCode::OK, &RedeemResponse { email })),
+        store::Redeemed::Unknown => Err(unknown()),
+        store::Redeemed::Used => Err(used()),
+        store::Redeemed::Expired => Err(expired()),
     }
 }

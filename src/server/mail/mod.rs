@@ -25,7 +25,7 @@ use crate::model::Language;
 
 use super::engine::Engine;
 use super::http::extract::hash_secret;
-use super::store::{self, now_ms, InvitationStatus, MailRow, KIND_INVITATION};
+use super::store::{self, now_ms, InvitationStatus, MailRow, KIND_INVITATION, KIND_PASSWORD_RESET};
 
 /// How the connection to the SMTP server is secured.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -310,6 +310,7 @@ impl Sender {
     async fn deliver(&self, m: &MailRow) -> Outcome {
         match m.kind.as_str() {
             KIND_INVITATION => self.deliver_invitation(m).await,
+            KIND_PASSWORD_RESET => self.deliver_reset(m).await,
             _ => Outcome::Dropped("unknown kind of message"),
         }
     }
@@ -326,9 +327,7 @@ impl Sender {
         if inv.status_at(now_ms()) != InvitationStatus::Pending {
             return Outcome::Dropped("the invitation is no longer pending");
         }
-        let mut secret = [0u8; 32];
-        rand::rng().fill_bytes(&mut secret);
-        let secret = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret);
+        let secret = new_secret();
         match self
             .engine
             .db
@@ -375,6 +374,55 @@ impl Sender {
         self.send(&m.recipient, rendered).await
     }
 
+    /// A password reset link: its secret is made now (only its hash is stored), so a
+    /// retried e-mail carries a new one and the older is never usable.
+    async fn deliver_reset(&self, m: &MailRow) -> Outcome {
+        let reset = match self.engine.db.password_reset(&m.reference).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return Outcome::Dropped("the reset is gone"),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        if reset.used_at.is_some() {
+            return Outcome::Dropped("the reset was used or replaced");
+        }
+        match reset.expired(time::OffsetDateTime::now_utc()) {
+            Ok(false) => {}
+            Ok(true) => return Outcome::Dropped("the reset expired before it was sent"),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        }
+        let incident = m.seq == store::RESET_SEQ_INCIDENT;
+        let language = match self
+            .engine
+            .read(|s| s.users.get(&reset.email).map(|u| u.spec.language))
+            .await
+        {
+            Ok(Some(l)) => l,
+            Ok(None) => return Outcome::Dropped("the user is gone"),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        };
+        let secret = new_secret();
+        match self
+            .engine
+            .db
+            .set_password_reset_link(&reset.id, &hash_secret(&secret))
+            .await
+        {
+            Ok(true) => {}
+            Ok(false) => return Outcome::Dropped("the reset was used meanwhile"),
+            Err(e) => return Outcome::Failed(e.to_string()),
+        }
+        let link = format!("{}/reset-password?token={secret}", self.public_url);
+        let rendered = templates::password_reset(
+            language,
+            &templates::ResetMail {
+                link: &link,
+                expires: &reset.expires_at,
+                incident,
+            },
+        );
+        self.send(&m.recipient, rendered).await
+    }
+
     async fn send(&self, to: &str, r: templates::Rendered) -> Outcome {
         let to: Mailbox = match to.parse() {
             Ok(a) => a,
@@ -394,6 +442,13 @@ impl Sender {
             Err(e) => Outcome::Failed(e.to_string()),
         }
     }
+}
+
+/// A new random link secret (32 bytes, base64url): only its hash is ever stored.
+pub fn new_secret() -> String {
+    let mut secret = [0u8; 32];
+    rand::rng().fill_bytes(&mut secret);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(secret)
 }
 
 /// A stored language name (`en`, `fr`, `ja`); English for anything else.

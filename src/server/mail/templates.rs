@@ -1,6 +1,6 @@
-//! The e-mail templates, in the recipient's language (`en`, `fr`, `ja`), each as plain
-//! text and HTML. Values typed by people (tenant names, the personal message) are escaped
-//! in the HTML part.
+//! The e-mail templates — an invitation, a password reset — in the recipient's language
+//! (`en`, `fr`, `ja`), each as plain text and HTML. Values typed by people (tenant names,
+//! the personal message) are escaped in the HTML part.
 
 use crate::model::Language;
 
@@ -101,13 +101,9 @@ pub fn invitation(lang: Language, m: &InvitationMail) -> Rendered {
         "\n{}\n\n{}\n\n{} {}.\n\n{}\n",
         w.action, m.link, w.expires, m.expires, w.ignore
     ));
-    let lang_tag = match lang {
-        Language::En => "en",
-        Language::Fr => "fr",
-        Language::Ja => "ja",
-    };
     let mut html = format!(
-        "<!DOCTYPE html>\n<html lang=\"{lang_tag}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n<p>{}</p>\n<p>{}</p>\n<ul>\n",
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n<p>{}</p>\n<p>{}</p>\n<ul>\n",
+        lang_tag(lang),
         escape_html(&subject),
         escape_html(w.hello),
         escape_html(w.invited)
@@ -133,6 +129,99 @@ pub fn invitation(lang: Language, m: &InvitationMail) -> Rendered {
     ));
     Rendered {
         subject,
+        text,
+        html,
+    }
+}
+
+/// What a password reset e-mail says.
+#[derive(Debug, Clone)]
+pub struct ResetMail<'a> {
+    pub link: &'a str,
+    /// When the link stops working (RFC 3339, UTC).
+    pub expires: &'a str,
+    /// Sent to every user after an incident ("change all passwords"), not asked for.
+    pub incident: bool,
+}
+
+struct ResetWords {
+    subject: &'static str,
+    hello: &'static str,
+    asked: &'static str,
+    incident: &'static str,
+    action: &'static str,
+    expires: &'static str,
+    ignore: &'static str,
+}
+
+fn reset_words(lang: Language) -> ResetWords {
+    match lang {
+        Language::En => ResetWords {
+            subject: "Reset your password",
+            hello: "Hello,",
+            asked: "Someone asked to reset the password of your account.",
+            incident: "As a security measure, your administrators ask every user to choose a new password.",
+            action: "To choose a new password, open this link:",
+            expires: "This link works once and expires on",
+            ignore: "If you did not ask for this, you can ignore this e-mail: your password stays as it is.",
+        },
+        Language::Fr => ResetWords {
+            subject: "Réinitialisez votre mot de passe",
+            hello: "Bonjour,",
+            asked: "Une réinitialisation du mot de passe de votre compte a été demandée.",
+            incident: "Par mesure de sécurité, vos administrateurs demandent à chaque utilisateur de choisir un nouveau mot de passe.",
+            action: "Pour choisir un nouveau mot de passe, ouvrez ce lien :",
+            expires: "Ce lien ne fonctionne qu'une fois et expire le",
+            ignore: "Si vous n'êtes pas à l'origine de cette demande, ignorez ce courriel : votre mot de passe reste inchangé.",
+        },
+        Language::Ja => ResetWords {
+            subject: "パスワードの再設定",
+            hello: "こんにちは。",
+            asked: "お使いのアカウントのパスワード再設定が依頼されました。",
+            incident: "セキュリティ対策として、管理者がすべてのユーザーに新しいパスワードの設定を求めています。",
+            action: "新しいパスワードを設定するには、次のリンクを開いてください:",
+            expires: "このリンクは一度だけ使用でき、有効期限は次のとおりです:",
+            ignore: "心当たりのない場合は、このメールを無視してください。パスワードは変更されません。",
+        },
+    }
+}
+
+fn lang_tag(lang: Language) -> &'static str {
+    match lang {
+        Language::En => "en",
+        Language::Fr => "fr",
+        Language::Ja => "ja",
+    }
+}
+
+/// The password reset e-mail in `lang`.
+pub fn password_reset(lang: Language, m: &ResetMail) -> Rendered {
+    let w = reset_words(lang);
+    let why = if m.incident { w.incident } else { w.asked };
+    let mut text = format!(
+        "{}\n\n{why}\n\n{}\n\n{}\n\n{} {}.\n",
+        w.hello, w.action, m.link, w.expires, m.expires
+    );
+    if !m.incident {
+        text.push_str(&format!("\n{}\n", w.ignore));
+    }
+    let link = escape_html(m.link);
+    let mut html = format!(
+        "<!DOCTYPE html>\n<html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{}</title></head><body>\n<p>{}</p>\n<p>{}</p>\n<p>{}</p>\n<p><a href=\"{link}\">{link}</a></p>\n<p>{} {}.</p>\n",
+        lang_tag(lang),
+        escape_html(w.subject),
+        escape_html(w.hello),
+        escape_html(why),
+        escape_html(w.action),
+        escape_html(w.expires),
+        escape_html(m.expires),
+    );
+    if !m.incident {
+        html.push_str(&format!("<p>{}</p>\n", escape_html(w.ignore)));
+    }
+    html.push_str("</body></html>\n");
+    Rendered {
+        subject: w.subject.to_string(),
         text,
         html,
     }
@@ -170,5 +259,33 @@ mod tests {
         assert!(!invitation(Language::En, &none)
             .text
             .contains("Message from"));
+    }
+
+    #[test]
+    fn a_reset_in_each_language_carries_the_link_and_says_why() {
+        let m = ResetMail {
+            link: "https://app.example/reset-password?token=a&b",
+            expires: "2026-12-01T09:00:00Z",
+            incident: false,
+        };
+        for (lang, word) in [
+            (Language::En, "password"),
+            (Language::Fr, "mot de passe"),
+            (Language::Ja, "パスワード"),
+        ] {
+            let r = password_reset(lang, &m);
+            assert!(r.subject.to_lowercase().contains(word), "{}", r.subject);
+            assert!(r.text.contains(m.link) && r.text.contains(m.expires));
+            assert!(r.html.contains("token=a&amp;b") && !r.html.contains("token=a&b"));
+            let incident = password_reset(
+                lang,
+                &ResetMail {
+                    incident: true,
+                    ..m.clone()
+                },
+            );
+            assert_ne!(incident.text, r.text);
+            assert!(incident.text.contains(m.link));
+        }
     }
 }

@@ -23,13 +23,18 @@ pub enum AuditOp {
     Create,
     /// An invitation sent.
     Invite,
+    /// A password reset link made (for an administrator, or asked for by the user).
     PasswordReset,
+    /// A password reset link redeemed: the password was set.
+    PasswordResetRedeemed,
+    /// "Change all passwords" of a tenant or of the platform.
+    ResetAllPasswords,
     /// A token revoked.
     Revoke,
 }
 
 impl AuditOp {
-    const ALL: [AuditOp; 9] = [
+    const ALL: [AuditOp; 11] = [
         AuditOp::Put,
         AuditOp::Delete,
         AuditOp::Adopt,
@@ -38,6 +43,8 @@ impl AuditOp {
         AuditOp::Create,
         AuditOp::Invite,
         AuditOp::PasswordReset,
+        AuditOp::PasswordResetRedeemed,
+        AuditOp::ResetAllPasswords,
         AuditOp::Revoke,
     ];
 
@@ -52,6 +59,8 @@ impl AuditOp {
             AuditOp::Create => "create",
             AuditOp::Invite => "invite",
             AuditOp::PasswordReset => "password_reset",
+            AuditOp::PasswordResetRedeemed => "password_reset_redeemed",
+            AuditOp::ResetAllPasswords => "reset_all_passwords",
             AuditOp::Revoke => "revoke",
         }
     }

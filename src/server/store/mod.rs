@@ -52,8 +52,8 @@ pub use apply_lock::{LockOutcome, LockRow};
 pub use audit::{AuditCtx, AuditOp, AuditRow, AuditSubject, NewAudit};
 pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus, InvitedTenant, LinkState, Origin};
-pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
-pub use password_resets::Redeemed;
+pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION, KIND_PASSWORD_RESET};
+pub use password_resets::{NewReset, Redeemed, ResetOrigin, ResetRow, RESET_SEQ_INCIDENT};
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
 pub use tokens::{Revoked, TokenEntry, TokenLife, TokenRow};
@@ -132,6 +132,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         120,
         "mail_invitations",
         include_str!("../../../migrations/0120_mail_invitations.sql"),
+    ),
+    (
+        135,
+        "password_reset_origin",
+        include_str!("../../../migrations/0135_password_reset_origin.sql"),
     ),
     (
         160,

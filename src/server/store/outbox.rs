@@ -11,6 +11,8 @@ use super::{now_ms, placeholders, sql, Db, StoreError, Tx, CHUNK};
 
 /// What an outbox row sends.
 pub const KIND_INVITATION: &str = "invitation";
+/// What an outbox row sends: a password reset link (`ref` is the reset's id).
+pub const KIND_PASSWORD_RESET: &str = "password_reset";
 
 /// A message to queue.
 #[derive(Debug, Clone)]

@@ -1,79 +1,293 @@
 //! The `password_resets` table: one-time reset links by the hash of their secret, with
-//! their expiry and when they were used.
+//! where they came from (`origin`), their expiry and when they were used. A link sent by
+//! e-mail gets its secret when the e-mail is sent (only its hash is stored, as for
+//! invitations); until then its hash is `unsent:ID`. Redeeming is one conditional `UPDATE …
+//! WHERE used_at IS NULL RETURNING`, the first statement of its transaction, so two
+//! redeems of one link cannot both succeed and SQLite never has to upgrade a read lock.
 
 use sqlx::Row;
 
-use super::{now, AuditCtx, Db, NewAudit, StoreError, Tx};
+use super::outbox::KIND_PASSWORD_RESET;
+use super::{
+    now, now_ms, placeholders, sql, AuditCtx, Db, NewAudit, NewMail, StoreError, Tx, CHUNK,
+};
+
+/// The outbox `seq` of a reset e-mail sent after an incident (its text says why); 0 for
+/// one the user asked for.
+pub const RESET_SEQ_INCIDENT: i64 = 1;
+
+/// Where a reset link came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetOrigin {
+    /// Handed to an administrator, to pass on through a secure channel (seed 001).
+    Admin,
+    /// Asked for by the user, sent by e-mail.
+    Request,
+    /// "Change all passwords" after an incident, sent by e-mail.
+    Incident,
+}
+
+impl ResetOrigin {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResetOrigin::Admin => "admin",
+            ResetOrigin::Request => "request",
+            ResetOrigin::Incident => "incident",
+        }
+    }
+}
+
+/// A reset link to store.
+#[derive(Debug, Clone)]
+pub struct NewReset {
+    pub id: String,
+    pub email: String,
+    /// The hash of its secret; `None` for a link sent by e-mail (its secret is made when
+    /// the e-mail is sent).
+    pub hash: Option<String>,
+    /// RFC 3339.
+    pub expires_at: String,
+    pub origin: ResetOrigin,
+    /// The recipient's language, for the e-mail (unused without one).
+    pub language: String,
+}
+
+/// A stored reset link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ResetRow {
+    pub id: String,
+    pub email: String,
+    pub expires_at: String,
+    pub used_at: Option<String>,
+}
+
+impl ResetRow {
+    /// Whether it expired at `now`; a stored time that does not parse is corrupt.
+    pub fn expired(&self, now: time::OffsetDateTime) -> Result<bool, StoreError> {
+        let rfc = &time::format_description::well_known::Rfc3339;
+        let expires = time::OffsetDateTime::parse(&self.expires_at, rfc).map_err(|e| {
+            StoreError::corrupt(
+                format!("password reset `{}`", self.id),
+                format!("`expires_at` `{}`: {e}", self.expires_at),
+            )
+        })?;
+        Ok(expires <= now)
+    }
+}
 
 /// What redeeming a password reset found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
-    /// The reset was valid and is now used; the user's e-mail.
+    /// The reset was valid and is now used, the password set; the user's e-mail.
     Ok(String),
     Unknown,
     Used,
     Expired,
 }
 
+fn reset_from_row<R: Row>(r: &R) -> Result<ResetRow, StoreError>
+where
+    for<'a> &'a str: sqlx::ColumnIndex<R>,
+    for<'a> String: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+    for<'a> Option<String>: sqlx::Decode<'a, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(ResetRow {
+        id: r.try_get("id")?,
+        email: r.try_get("email")?,
+        expires_at: r.try_get("expires_at")?,
+        used_at: r.try_get("used_at")?,
+    })
+}
+
+impl Tx {
+    /// Inserts reset links; those without a hash are queued as e-mail. The caller's
+    /// transaction must already have written (see the module).
+    async fn insert_resets(&mut self, resets: &[NewReset]) -> Result<(), StoreError> {
+        let now = now();
+        let ms = now_ms();
+        for chunk in resets.chunks(CHUNK / 7) {
+            let q = format!(
+                "INSERT INTO password_resets (id, email, hash, created_at, expires_at, origin, created_ms) VALUES {}",
+                placeholders(chunk.len(), 7, self.is_sqlite(), 0)
+            );
+            dispatch_tx!(self, t => {
+                let mut query = sqlx::query(sql(q));
+                for r in chunk {
+                    let hash = r.hash.clone().unwrap_or_else(|| format!("unsent:{}", r.id));
+                    query = query.bind(&r.id).bind(&r.email).bind(hash).bind(&now).bind(&r.expires_at).bind(r.origin.as_str()).bind(ms);
+                }
+                query.execute(&mut **t).await?;
+            });
+        }
+        let mails: Vec<NewMail> = resets
+            .iter()
+            .filter(|r| r.hash.is_none())
+            .map(|r| NewMail {
+                kind: KIND_PASSWORD_RESET,
+                reference: r.id.clone(),
+                seq: if r.origin == ResetOrigin::Incident {
+                    RESET_SEQ_INCIDENT
+                } else {
+                    0
+                },
+                recipient: r.email.clone(),
+                language: r.language.clone(),
+            })
+            .collect();
+        self.enqueue_mail(&mails).await
+    }
+
+    /// Ends the unused links of `emails` (a redeemed link ends the others; so does "change
+    /// all passwords").
+    async fn end_unused_resets(&mut self, emails: &[String]) -> Result<(), StoreError> {
+        let now = now();
+        for chunk in emails.chunks(CHUNK) {
+            let q = format!(
+                "UPDATE password_resets SET used_at = {} WHERE used_at IS NULL AND email IN ({})",
+                if self.is_sqlite() { "?" } else { "$1" },
+                in_list(chunk.len(), self.is_sqlite(), 1)
+            );
+            dispatch_tx!(self, t => {
+                let mut query = sqlx::query(sql(q)).bind(&now);
+                for e in chunk {
+                    query = query.bind(e);
+                }
+                query.execute(&mut **t).await?;
+            });
+        }
+        Ok(())
+    }
+}
+
+/// `?,?,…` (SQLite) or `$N,…` after `offset` (PostgreSQL).
+fn in_list(n: usize, sqlite: bool, offset: usize) -> String {
+    (0..n)
+        .map(|i| {
+            if sqlite {
+                "?".to_string()
+            } else {
+                format!("${}", offset + i + 1)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
 impl Db {
-    /// Stores a password reset by the hash of its secret, and its audit entries, in one
+    /// Stores an administrator's reset link (its hash) and its audit entries, in one
     /// transaction.
     pub async fn insert_password_reset(
         &self,
-        id: &str,
-        email: &str,
-        hash: &str,
-        expires_at: &str,
+        reset: &NewReset,
         audit: Option<(&AuditCtx, &[NewAudit])>,
     ) -> Result<(), StoreError> {
-        let now = now();
         let mut tx = self.begin().await?;
-        dispatch_tx!(&mut tx, t => sqlx::query("INSERT INTO password_resets (id, email, hash, created_at, expires_at) VALUES ($1,$2,$3,$4,$5)")
-            .bind(id).bind(email).bind(hash).bind(&now).bind(expires_at).execute(&mut **t).await.map(|_| ())?);
+        tx.insert_resets(std::slice::from_ref(reset)).await?;
         tx.audit(audit).await?;
         tx.commit().await
     }
 
-    /// Marks the password reset whose secret hashes to `hash` as used, once.
-    pub async fn redeem_password_reset(&self, hash: &str) -> Result<Redeemed, StoreError> {
+    /// Stores a link the user asked for and queues its e-mail, unless `max` links were
+    /// asked for `reset.email` since `since_ms` (then nothing is stored: false).
+    pub async fn request_password_reset(
+        &self,
+        reset: &NewReset,
+        since_ms: i64,
+        max: i64,
+        audit: Option<(&AuditCtx, &[NewAudit])>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.begin().await?;
-        let row: Option<(String, String, String, Option<String>)> = dispatch_tx!(&mut tx, t => {
-            match sqlx::query("SELECT id, email, expires_at, used_at FROM password_resets WHERE hash = $1").bind(hash).fetch_optional(&mut **t).await? {
-                Some(r) => Some((r.try_get("id")?, r.try_get("email")?, r.try_get("expires_at")?, r.try_get("used_at")?)),
+        // The insert first: the transaction writes before it reads (no lock upgrade).
+        tx.insert_resets(std::slice::from_ref(reset)).await?;
+        let asked = dispatch_tx!(&mut tx, t => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM password_resets WHERE email = $1 AND origin = $2 AND created_ms >= $3")
+            .bind(&reset.email).bind(ResetOrigin::Request.as_str()).bind(since_ms).fetch_one(&mut **t).await?);
+        if asked > max {
+            tx.rollback().await?;
+            return Ok(false);
+        }
+        tx.audit(audit).await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
+    /// "Change all passwords": ends the unused links of `resets`' users, stores a new one
+    /// for each and queues its e-mail, with the audit entries, in one transaction.
+    pub async fn reset_all_passwords(
+        &self,
+        resets: &[NewReset],
+        audit: Option<(&AuditCtx, &[NewAudit])>,
+    ) -> Result<(), StoreError> {
+        let emails: Vec<String> = resets.iter().map(|r| r.email.clone()).collect();
+        let mut tx = self.begin().await?;
+        tx.end_unused_resets(&emails).await?;
+        tx.insert_resets(resets).await?;
+        tx.audit(audit).await?;
+        tx.commit().await
+    }
+
+    /// The reset link whose secret hashes to `hash`.
+    pub async fn password_reset_by_hash(&self, hash: &str) -> Result<Option<ResetRow>, StoreError> {
+        Ok(dispatch!(self, p => {
+            match sqlx::query("SELECT id, email, expires_at, used_at FROM password_resets WHERE hash = $1").bind(hash).fetch_optional(p).await? {
+                Some(r) => Some(reset_from_row(&r)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// The reset link `id`.
+    pub async fn password_reset(&self, id: &str) -> Result<Option<ResetRow>, StoreError> {
+        Ok(dispatch!(self, p => {
+            match sqlx::query("SELECT id, email, expires_at, used_at FROM password_resets WHERE id = $1").bind(id).fetch_optional(p).await? {
+                Some(r) => Some(reset_from_row(&r)?),
+                None => None,
+            }
+        }))
+    }
+
+    /// Gives the unused link `id` the secret whose hash is `hash` (when its e-mail is
+    /// sent); false if it was used meanwhile.
+    pub async fn set_password_reset_link(&self, id: &str, hash: &str) -> Result<bool, StoreError> {
+        let n = dispatch!(self, p => sqlx::query("UPDATE password_resets SET hash = $1 WHERE id = $2 AND used_at IS NULL")
+            .bind(hash).bind(id).execute(p).await?.rows_affected());
+        Ok(n == 1)
+    }
+
+    /// Redeems the link whose secret hashes to `hash`, once: marks it used (a conditional
+    /// update, so of two redeems at once one wins), ends the user's other unused links,
+    /// sets the password hash and makes the account active, with the audit entries — in one
+    /// transaction.
+    pub async fn redeem_password_reset(
+        &self,
+        hash: &str,
+        password_hash: &str,
+        audit: Option<(&AuditCtx, &[NewAudit])>,
+    ) -> Result<Redeemed, StoreError> {
+        let now = now();
+        let mut tx = self.begin().await?;
+        let won: Option<ResetRow> = dispatch_tx!(&mut tx, t => {
+            match sqlx::query("UPDATE password_resets SET used_at = $1 WHERE hash = $2 AND used_at IS NULL RETURNING id, email, expires_at, used_at")
+                .bind(&now).bind(hash).fetch_optional(&mut **t).await? {
+                Some(r) => Some(reset_from_row(&r)?),
                 None => None,
             }
         });
-        let Some((id, email, expires_at, used_at)) = row else {
+        let Some(row) = won else {
             tx.rollback().await?;
-            return Ok(Redeemed::Unknown);
+            return Ok(match self.password_reset_by_hash(hash).await? {
+                Some(_) => Redeemed::Used,
+                None => Redeemed::Unknown,
+            });
         };
-        if used_at.is_some() {
-            tx.rollback().await?;
-            return Ok(Redeemed::Used);
-        }
-        let rfc = &time::format_description::well_known::Rfc3339;
-        let expires = match time::OffsetDateTime::parse(&expires_at, rfc) {
-            Ok(t) => t,
-            Err(e) => {
-                tx.rollback().await?;
-                return Err(StoreError::corrupt(
-                    format!("password reset `{id}`"),
-                    format!("`expires_at` `{expires_at}`: {e}"),
-                ));
-            }
-        };
-        if expires <= time::OffsetDateTime::now_utc() {
+        if row.expired(time::OffsetDateTime::now_utc())? {
             tx.rollback().await?;
             return Ok(Redeemed::Expired);
         }
-        let now = now();
-        let n = dispatch_tx!(&mut tx, t => sqlx::query("UPDATE password_resets SET used_at = $1 WHERE hash = $2 AND used_at IS NULL")
-            .bind(&now).bind(hash).execute(&mut **t).await?.rows_affected());
+        tx.end_unused_resets(std::slice::from_ref(&row.email))
+            .await?;
+        tx.activate_account(&row.email, password_hash).await?;
+        tx.audit(audit).await?;
         tx.commit().await?;
-        Ok(if n == 1 {
-            Redeemed::Ok(email)
-        } else {
-            Redeemed::Used
-        })
+        Ok(Redeemed::Ok(row.email))
     }
 }

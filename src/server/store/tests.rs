@@ -108,7 +108,11 @@ async fn an_audit_entry_with_an_unknown_op_kind_or_bad_json_is_corrupt() {
 async fn a_password_reset_with_a_bad_expiry_is_corrupt() {
     let (_dir, db) = db().await;
     exec(&db, "INSERT INTO password_resets (id, email, hash, created_at, expires_at) VALUES ('pwr_1', 'a@b.example', 'h', 'x', 'tomorrow')").await;
-    let (what, _) = corrupt_what(db.redeem_password_reset("h").await.unwrap_err());
+    let (what, _) = corrupt_what(
+        db.redeem_password_reset("h", "$argon2id$x", None)
+            .await
+            .unwrap_err(),
+    );
     assert_eq!(what, "password reset `pwr_1`");
 }
 
