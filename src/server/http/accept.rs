@@ -61,7 +61,8 @@ fn invitation_principal(inv: &InvitationRow) -> Principal {
 
 /// Applies an accepted invitation in one write: creates the user if missing, the
 /// memberships it names that are missing, marks it accepted and activates the account with
-/// `password_hash`. The one place a user becomes active.
+/// `password_hash`. (A redeemed password reset link is the other way a user becomes
+/// active: it proves the address, as accepting does.)
 pub async fn apply_accepted(
     app: &AppState,
     inv: &InvitationRow,

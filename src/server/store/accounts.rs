@@ -102,7 +102,8 @@ impl Tx {
     }
 
     /// Sets `email`'s password hash and makes the account active (the one place a user
-    /// becomes active; creates the account if missing). Keeps the first activation time.
+    /// becomes active: an accepted invitation, a redeemed reset link; creates the account
+    /// if missing). Keeps the first activation time.
     pub async fn activate_account(
         &mut self,
         email: &str,
