@@ -160,6 +160,14 @@ async fn request_reset(
     AxState(app): AxState<AppState>,
     JsonBody(req): JsonBody<ResetRequest>,
 ) -> ApiResult<Response> {
+    let n = req.email.chars().count();
+    if n == 0 || n > 320 {
+        return Err(ApiError::invalid(
+            "invalid_email",
+            "`email` must be 1 to 320 characters",
+            json!({ "field": "email" }),
+        ));
+    }
     let email = req.email.trim().to_lowercase();
     tokio::spawn(async move {
         if let Err(e) = send_requested_reset(&app, &email).await {
