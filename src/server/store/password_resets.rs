@@ -188,7 +188,9 @@ impl Db {
     }
 
     /// Stores a link the user asked for and queues its e-mail, unless `max` links were
-    /// asked for `reset.email` since `since_ms` (then nothing is stored: false).
+    /// asked for `reset.email` in the window that began after `since_ms` (then nothing is
+    /// stored: false). The count is one upserted row, the transaction's first statement, so
+    /// requests at once count one after another.
     pub async fn request_password_reset(
         &self,
         reset: &NewReset,
@@ -196,15 +198,20 @@ impl Db {
         max: i64,
         audit: Option<(&AuditCtx, &[NewAudit])>,
     ) -> Result<bool, StoreError> {
+        let now = now_ms();
         let mut tx = self.begin().await?;
-        // The insert first: the transaction writes before it reads (no lock upgrade).
-        tx.insert_resets(std::slice::from_ref(reset)).await?;
-        let asked = dispatch_tx!(&mut tx, t => sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM password_resets WHERE email = $1 AND origin = $2 AND created_ms >= $3")
-            .bind(&reset.email).bind(ResetOrigin::Request.as_str()).bind(since_ms).fetch_one(&mut **t).await?);
+        let asked = dispatch_tx!(&mut tx, t => sqlx::query_scalar::<_, i64>(
+            "INSERT INTO reset_requests (email, window_ms, n) VALUES ($1, $2, 1) \
+             ON CONFLICT (email) DO UPDATE SET \
+             n = CASE WHEN reset_requests.window_ms < $3 THEN 1 ELSE reset_requests.n + 1 END, \
+             window_ms = CASE WHEN reset_requests.window_ms < $3 THEN $2 ELSE reset_requests.window_ms END \
+             RETURNING n")
+            .bind(&reset.email).bind(now).bind(since_ms).fetch_one(&mut **t).await?);
         if asked > max {
             tx.rollback().await?;
             return Ok(false);
         }
+        tx.insert_resets(std::slice::from_ref(reset)).await?;
         tx.audit(audit).await?;
         tx.commit().await?;
         Ok(true)
@@ -336,5 +343,34 @@ mod tests {
             }
             assert_eq!(won, 1, "round {round}");
         }
+    }
+
+    /// Requests for one address at once, on SQLite: exactly `max` are stored.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn requests_at_once_store_exactly_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let mut set = tokio::task::JoinSet::new();
+        for i in 0..10 {
+            let db = db.clone();
+            set.spawn(async move {
+                let reset = NewReset {
+                    id: format!("pwr_{i}"),
+                    email: "a@b.example".into(),
+                    hash: None,
+                    expires_at: "2999-01-01T00:00:00Z".into(),
+                    origin: ResetOrigin::Request,
+                    language: "en".into(),
+                };
+                db.request_password_reset(&reset, now_ms() - 60_000, 3, None)
+                    .await
+                    .unwrap()
+            });
+        }
+        let stored = set.join_all().await.into_iter().filter(|s| *s).count();
+        assert_eq!(stored, 3);
+        assert_eq!(db.outbox().await.unwrap().len(), 3);
     }
 }
