@@ -212,4 +212,3 @@ async fn integrity(tx: &mut store::Tx, header: &Header) -> Result<(), BackupErro
     }
     Ok(())
 }
-
