@@ -30,6 +30,16 @@ fn tenantctl(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `tenantctl backup --database URL --out FILE`, which must succeed; its stdout.
+fn backed_up(dir: &Path, url: &str, file: &Path) -> String {
+    let (code, out, err) = tenantctl(
+        dir,
+        &["backup", "--database", url, "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "backup of {url}: {out}{err}");
+    out
+}
+
 /// Gives the platform one of everything a backup must carry: the fixture's resources,
 /// users with their accounts, an invitation, tokens (one revoked), audit entries.
 async fn populate(s: &TestServer) -> String {
@@ -125,17 +135,7 @@ async fn round_trip(
 ) -> std::path::PathBuf {
     let before = view(source, tenant_token).await;
     let first = dir.join(format!("{name}-1.backup"));
-    let (code, out, err) = tenantctl(
-        dir,
-        &[
-            "backup",
-            "--database",
-            &source.database_url,
-            "--out",
-            first.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "backup: {out}{err}");
+    let out = backed_up(dir, &source.database_url, &first);
     assert!(out.starts_with("backed up "), "{out}");
     let (code, out, err) = tenantctl(dir, &["backup", "verify", first.to_str().unwrap()]);
     assert_eq!(code, 0, "verify: {out}{err}");
@@ -154,20 +154,18 @@ async fn round_trip(
     );
 
     let second = dir.join(format!("{name}-2.backup"));
-    let (code, out, err) = tenantctl(
-        dir,
-        &[
-            "backup",
-            "--database",
-            target,
-            "--out",
-            second.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "backup of the restored database: {out}{err}");
+    backed_up(dir, target, &second);
     restored.shutdown().await;
     let (h1, h2) = (header(&first), header(&second));
-    assert_ne!(h1.source_engine, h2.source_engine, "{name}: across engines");
+    let engine = |url: &str| {
+        if url.starts_with("sqlite") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    };
+    assert_eq!(h1.source_engine, engine(&source.database_url));
+    assert_eq!(h2.source_engine, engine(target));
     let shape = |h: &Header| -> Vec<(String, u64, Columns)> {
         h.tables
             .iter()
@@ -225,17 +223,7 @@ async fn sqlite_to_postgres_and_back_restores_everything() {
     );
     assert_eq!(code, 0, "restore: {out}{err}");
     let third = dir.path().join("back.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &back,
-            "--out",
-            third.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    backed_up(dir.path(), &back, &third);
     assert_eq!(rows(&third), rows(&second));
 }
 
@@ -287,18 +275,8 @@ async fn every_table_the_migrations_create_is_in_a_backup() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::sqlite().await;
     let file = dir.path().join("all.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &s.database_url,
-            "--out",
-            file.to_str().unwrap(),
-        ],
-    );
+    backed_up(dir.path(), &s.database_url, &file);
     s.shutdown().await;
-    assert_eq!(code, 0, "{out}{err}");
     let mut backed_up: Vec<String> = header(&file).tables.into_iter().map(|t| t.name).collect();
     backed_up.sort();
     let expected = migration_tables();
@@ -314,18 +292,8 @@ async fn verify_refuses_a_truncated_or_edited_backup() {
     let s = TestServer::sqlite().await;
     fixture::load(&s).await;
     let good = dir.path().join("good.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &s.database_url,
-            "--out",
-            good.to_str().unwrap(),
-        ],
-    );
+    backed_up(dir.path(), &s.database_url, &good);
     s.shutdown().await;
-    assert_eq!(code, 0, "{out}{err}");
     let bytes = std::fs::read(&good).unwrap();
     let cases = [
         ("truncated", bytes[..bytes.len() * 2 / 3].to_vec()),
@@ -396,17 +364,7 @@ async fn restore_refuses_a_used_database_or_another_schema() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::sqlite().await;
     let file = dir.path().join("platform.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &s.database_url,
-            "--out",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    backed_up(dir.path(), &s.database_url, &file);
     let (code, _, err) = tenantctl(
         dir.path(),
         &["restore", "--database", &s.database_url, "platform.backup"],
