@@ -475,3 +475,100 @@ fn help_of_backup_restore_and_verify() {
         "{err}"
     );
 }
+
+/// The value of `column` in every row of `table` of a backup.
+fn column(file: &Path, table: &str, column: &str) -> Vec<Cell> {
+    let h = header(file);
+    let t = h.tables.iter().find(|t| t.name == table).expect("table");
+    let i = t
+        .columns
+        .iter()
+        .position(|c| c.name == column)
+        .expect("column");
+    rows(file)
+        .into_iter()
+        .filter(|(name, _)| name == table)
+        .map(|(_, mut v)| v.swap_remove(i))
+        .collect()
+}
+
+fn integer(c: &Cell) -> i64 {
+    match c {
+        Cell::Integer(i) => *i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// A backup taken while the platform writes is one snapshot: the revision in `meta`, the
+/// header's, the last audit entry's and the change log's agree, and it restores with its
+/// integrity check passing.
+async fn a_backup_during_writes_is_one_snapshot(s: &TestServer) {
+    fixture::load(s).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut n = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let r = client
+                .put(format!("{url}/api/v1/tenants/globex"))
+                .bearer_auth(&token)
+                .json(&json!({ "spec": { "display_name": format!("Globex {n}"), "plan": "essential" } }))
+                .send()
+                .await
+                .expect("write");
+            assert!(
+                r.status().is_success(),
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+            n += 1;
+        }
+        n
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let file = dir.path().join(format!("live-{i}.backup"));
+        let (d, url, f) = (
+            dir.path().to_path_buf(),
+            s.database_url.clone(),
+            file.clone(),
+        );
+        tokio::task::spawn_blocking(move || backed_up(&d, &url, &f))
+            .await
+            .unwrap();
+        let h = header(&file);
+        let meta = column(&file, "meta", "revision");
+        assert_eq!(integer(&meta[0]), h.revision, "meta and the header");
+        let last_audit = column(&file, "audit", "revision").iter().map(integer).max();
+        assert_eq!(
+            last_audit,
+            Some(h.revision),
+            "the last audit entry is the last write's"
+        );
+        let last_change = column(&file, "changes", "revision")
+            .iter()
+            .map(integer)
+            .max();
+        assert_eq!(
+            last_change,
+            Some(h.revision),
+            "the change log ends at the same write"
+        );
+        let target = format!(
+            "sqlite://{}",
+            dir.path().join(format!("live-{i}.db")).display()
+        );
+        let (code, out, err) = tenantctl(
+            dir.path(),
+            &["restore", "--database", &target, file.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.await.unwrap();
+    assert!(writes > 0, "the platform wrote during the backups");
+}
+
+crate::on_both!(a_backup_during_writes_is_one_snapshot);
