@@ -13,6 +13,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod scope;
 pub mod sensitive;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 
@@ -38,6 +39,8 @@ pub struct ServeOptions {
     /// The base of every link in an e-mail (`https://admin.example`); None: the address the
     /// server listens on.
     pub public_url: Option<String>,
+    /// How sessions live and failed sign-ins are throttled.
+    pub auth: sessions::AuthPolicy,
 }
 
 /// An error starting the server or minting a token.
@@ -148,7 +151,8 @@ pub async fn start_with(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let mailer = mail::spawn(Arc::clone(&engine), &options.mail, &public_url)?;
-    let app = http::router(engine, public_url);
+    let app = http::router(engine, public_url, options.auth)
+        .into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)
