@@ -17,7 +17,7 @@ const PASSWORD: &str = "correct horse battery";
 
 /// Makes `email` active with `password`, as accepting an invitation does (the e-mail path
 /// is `mail.rs`'s).
-async fn activate(s: &TestServer, email: &str, password: &str) {
+pub(crate) async fn activate(s: &TestServer, email: &str, password: &str) {
     let phc = tenantctl::server::passwords::hash(password.to_string())
         .await
         .unwrap();
@@ -105,10 +105,10 @@ async fn a_session_acts_as_its_user(s: &TestServer) {
     assert!(!me.text.contains(&secret));
     // A system token acts as no user.
     let a = s.get("/api/v1/me").await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text);
     // Signing out ends it at once; a token is not a session.
     let a = as_(s, Method::DELETE, "/api/v1/sessions/current", &token).await;
-    assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+    assert_eq!(a.status, StatusCode::NOT_FOUND, "{}", a.text);
     let a = as_(s, Method::DELETE, "/api/v1/sessions/current", &secret).await;
     assert_eq!(a.status, StatusCode::NO_CONTENT, "{}", a.text);
     let a = as_(s, Method::GET, "/api/v1/me", &secret).await;

@@ -31,7 +31,7 @@ pub fn router() -> Routes {
                  their account (pending, active, blocked; last active), every \
                  membership of theirs, the invitations to their e-mail still pending, \
                  and the session asking. A credential that acts as no user answers \
-                 400.",
+                 404.",
             )
             .json(200, "The user", Schema::of::<Me>()),
     )
@@ -39,8 +39,7 @@ pub fn router() -> Routes {
 
 async fn me(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
     let Some(email) = p.user.clone() else {
-        return Err(ApiError::bad_request(
-            "no_user",
+        return Err(ApiError::not_found(
             "this token acts as no user: `GET /me` answers for a session or a token acting as a user",
         ));
     };

@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
-use crate::api::{EndedSessions, SessionList, SignInRequest, SignInResponse};
+use crate::api::{EndedSessions, ErrorBody, SessionList, SignInRequest, SignInResponse};
 use crate::model::{keys, Kind, State, SystemRole, UserStatus};
 use crate::server::authz::Principal;
 use crate::server::error::{ApiError, ApiResult};
@@ -43,7 +43,17 @@ pub fn router() -> Routes {
                      further failure. Pending and blocked users cannot sign in.",
                 )
                 .body(Schema::of::<SignInRequest>())
-                .json(201, "Signed in", Schema::of::<SignInResponse>()),
+                .json(201, "Signed in", Schema::of::<SignInResponse>())
+                .json(
+                    401,
+                    "Wrong e-mail or password (the same answer for an unknown e-mail and a user who cannot sign in yet)",
+                    Schema::of::<ErrorBody>(),
+                )
+                .json(
+                    429,
+                    "Too many failed sign-ins for this account or address (`too_many_attempts`): retry after `Retry-After` seconds",
+                    Schema::of::<ErrorBody>(),
+                ),
         )
         .route(
             Route::delete("/sessions/current", sign_out)
@@ -51,7 +61,7 @@ pub fn router() -> Routes {
                 .about(
                     "Ends the session that makes this request: its secret answers 401 \
                      at once, on every server sharing the database. A token is not a \
-                     session (revoke tokens with `revokeToken`).",
+                     session: it answers 404 (revoke tokens with `revokeToken`).",
                 )
                 .answer(204, "Signed out", None),
         )
@@ -291,9 +301,8 @@ async fn sign_out(
     audit: AuditHeaders,
 ) -> ApiResult<Response> {
     if !sessions::is_session(&p) {
-        return Err(ApiError::bad_request(
-            "not_a_session",
-            "this request is made with a token, not a session: revoke a token with `DELETE /api/v1/tokens/{id}`",
+        return Err(ApiError::not_found(
+            "no current session: this request is made with a token (revoke a token with `DELETE /api/v1/tokens/{id}`)",
         ));
     }
     let revision = app.engine.read(|s| s.revision).await?;
