@@ -189,6 +189,15 @@ async fn sign_in(
     JsonBody(req): JsonBody<SignInRequest>,
 ) -> ApiResult<Response> {
     let email = req.email.trim().to_lowercase();
+    for (field, value, max) in [("email", &email, 320), ("password", &req.password, 1024)] {
+        if value.chars().count() > max {
+            return Err(ApiError::invalid(
+                "invalid_body",
+                format!("`{field}` is longer than {max} characters"),
+                json!({ "field": field }),
+            ));
+        }
+    }
     let policy = app.auth.throttle;
     let account_key = format!("account:{email}");
     let address_key = format!("address:{address}");
