@@ -1,7 +1,7 @@
 //! What reading the credential on every request costs (issue 12: a revoked token or ended
 //! session is refused at once by every `serve` process, because each request reads its
 //! row by hash instead of trusting a cache). Over a database holding 2,000 tokens and 2,000
-//! sessions, times the read alone (`Db::token_by_hash`, `Db::session_by_hash`) and whole
+//! sessions (20 in the smoke run of `cargo test --all-targets`), times the read alone (`Db::token_by_hash`, `Db::session_by_hash`) and whole
 //! requests (`GET /api/v1/whoami` with a token, `GET /api/v1/me` with a session), one at a
 //! time. On SQLite always, on PostgreSQL when `TENANTCTL_TEST_POSTGRES` is set.
 //!
@@ -18,8 +18,12 @@ use tenantctl::server::http::extract::hash_secret;
 use tenantctl::server::store::Db;
 use tenantctl::server::{start, ServerConfig};
 
-const CREDENTIALS: usize = 2_000;
-const ROUNDS: usize = 2_000;
+/// Tokens and sessions stored, and rounds timed (`cargo test --all-targets` runs this
+/// without `--bench`: then a smoke run of 20 on SQLite only).
+struct Sizes {
+    credentials: usize,
+    rounds: usize,
+}
 const PASSWORD: &str = "correct horse battery";
 
 struct Row {
@@ -27,7 +31,8 @@ struct Row {
     per_op: Duration,
 }
 
-async fn bench(database_url: String, label: &str) -> Vec<Row> {
+async fn bench(database_url: String, label: &str, sizes: &Sizes) -> Vec<Row> {
+    let (credentials, rounds) = (sizes.credentials, sizes.rounds);
     let server = start(ServerConfig {
         database_url: database_url.clone(),
         listen: "127.0.0.1:0".into(),
@@ -60,8 +65,8 @@ async fn bench(database_url: String, label: &str) -> Vec<Row> {
         .await
         .unwrap();
     tx.commit().await.unwrap();
-    let mut tokens = Vec::with_capacity(CREDENTIALS);
-    for _ in 0..CREDENTIALS {
+    let mut tokens = Vec::with_capacity(credentials);
+    for _ in 0..credentials {
         let r: serde_json::Value = client
             .post(format!("{base}/tokens"))
             .bearer_auth(&system)
@@ -75,8 +80,8 @@ async fn bench(database_url: String, label: &str) -> Vec<Row> {
         tokens.push(r["token"].as_str().unwrap().to_string());
     }
     let policy = tenantctl::server::sessions::SessionPolicy::default();
-    let mut sessions = Vec::with_capacity(CREDENTIALS);
-    for _ in 0..CREDENTIALS {
+    let mut sessions = Vec::with_capacity(credentials);
+    for _ in 0..credentials {
         let now = tenantctl::server::store::now_ms();
         let (row, secret) = tenantctl::server::sessions::mint(
             "bench@acme.example",
@@ -95,32 +100,32 @@ async fn bench(database_url: String, label: &str) -> Vec<Row> {
 
     let mut rows = Vec::new();
     let t0 = Instant::now();
-    for i in 0..ROUNDS {
-        db.token_by_hash(&token_hashes[i % CREDENTIALS])
+    for i in 0..rounds {
+        db.token_by_hash(&token_hashes[i % credentials])
             .await
             .unwrap()
             .unwrap();
     }
     rows.push(Row {
         what: "read a token's row by hash",
-        per_op: t0.elapsed() / ROUNDS as u32,
+        per_op: t0.elapsed() / rounds as u32,
     });
     let t0 = Instant::now();
-    for i in 0..ROUNDS {
-        db.session_by_hash(&session_hashes[i % CREDENTIALS])
+    for i in 0..rounds {
+        db.session_by_hash(&session_hashes[i % credentials])
             .await
             .unwrap()
             .unwrap();
     }
     rows.push(Row {
         what: "read a session's row by hash",
-        per_op: t0.elapsed() / ROUNDS as u32,
+        per_op: t0.elapsed() / rounds as u32,
     });
     let t0 = Instant::now();
-    for i in 0..ROUNDS {
+    for i in 0..rounds {
         let r = client
             .get(format!("{base}/whoami"))
-            .bearer_auth(&tokens[i % CREDENTIALS])
+            .bearer_auth(&tokens[i % credentials])
             .send()
             .await
             .unwrap();
@@ -129,13 +134,13 @@ async fn bench(database_url: String, label: &str) -> Vec<Row> {
     }
     rows.push(Row {
         what: "GET /whoami with a token (whole request)",
-        per_op: t0.elapsed() / ROUNDS as u32,
+        per_op: t0.elapsed() / rounds as u32,
     });
     let t0 = Instant::now();
-    for i in 0..ROUNDS {
+    for i in 0..rounds {
         let r = client
             .get(format!("{base}/me"))
-            .bearer_auth(&sessions[i % CREDENTIALS])
+            .bearer_auth(&sessions[i % credentials])
             .send()
             .await
             .unwrap();
@@ -144,7 +149,7 @@ async fn bench(database_url: String, label: &str) -> Vec<Row> {
     }
     rows.push(Row {
         what: "GET /me with a session (whole request)",
-        per_op: t0.elapsed() / ROUNDS as u32,
+        per_op: t0.elapsed() / rounds as u32,
     });
     let t0 = Instant::now();
     let r = client
@@ -161,7 +166,7 @@ async fn bench(database_url: String, label: &str) -> Vec<Row> {
     db.close().await;
     server.shutdown().await;
     println!(
-        "\n{label}: {CREDENTIALS} tokens and {CREDENTIALS} sessions stored, {ROUNDS} rounds each"
+        "\n{label}: {credentials} tokens and {credentials} sessions stored, {rounds} rounds each"
     );
     rows
 }
@@ -180,9 +185,24 @@ fn print(rows: &[Row]) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
+    let measuring = std::env::args().any(|a| a == "--bench");
+    let sizes = if measuring {
+        Sizes {
+            credentials: 2_000,
+            rounds: 2_000,
+        }
+    } else {
+        Sizes {
+            credentials: 20,
+            rounds: 20,
+        }
+    };
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("auth.db").display());
-    print(&bench(url, "SQLite").await);
+    print(&bench(url, "SQLite", &sizes).await);
+    if !measuring {
+        return;
+    }
     if let Ok(admin) = std::env::var("TENANTCTL_TEST_POSTGRES") {
         let name = format!("bench_auth_{}", std::process::id());
         let pool = sqlx::PgPool::connect(&admin).await.unwrap();
@@ -194,7 +214,7 @@ async fn main() {
             Some((base, _)) => format!("{base}/{name}"),
             None => panic!("TENANTCTL_TEST_POSTGRES has no database: {admin}"),
         };
-        print(&bench(url, "PostgreSQL").await);
+        print(&bench(url, "PostgreSQL", &sizes).await);
         sqlx::query(sqlx::AssertSqlSafe(format!(
             "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
         )))

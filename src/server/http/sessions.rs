@@ -215,13 +215,11 @@ async fn sign_in(
         .engine
         .read(|s| s.users.get(&email).map(|u| u.spec.status))
         .await?;
-    let account = match status {
-        Some(_) => app.engine.db.account(&email).await?,
-        None => None,
-    };
+    // Read for an unknown e-mail too: the answer takes the same steps either way.
+    let account = app.engine.db.account(&email).await?;
     // Only an active account (an accepted invitation) has a password to check.
     let phc = account
-        .filter(|a| a.activated_at.is_some())
+        .filter(|a| status.is_some() && a.activated_at.is_some())
         .and_then(|a| a.password_hash);
     let known = phc.is_some();
     let checked = match phc {
