@@ -36,6 +36,7 @@ pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
                 ..ThrottlePolicy::default()
             },
         },
+        backups: run.backups.clone(),
     };
     rt.block_on(async {
         let server = start_with(
@@ -83,7 +84,7 @@ pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
 }
 
 /// The database URL without its password.
-fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];
