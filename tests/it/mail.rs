@@ -543,7 +543,13 @@ async fn an_smtp_outage_delays_mail_and_loses_none(s: TestServer, port: u16) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.wait_for(LATE, 1).await.len(), 1, "delivered once");
-    // The fixture's users were invited too, and their e-mails were not lost either.
+    // The fixture's users were invited too, and their e-mails were not lost either (they
+    // arrive as their own retries come due: wait for them, then count).
+    let start = Instant::now();
+    while sink.messages().len() < 7 && start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 7);
     drop(sink);
     s.shutdown().await;
