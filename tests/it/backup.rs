@@ -30,6 +30,16 @@ fn tenantctl(dir: &Path, args: &[&str]) -> (i32, String, String) {
     )
 }
 
+/// `tenantctl backup --database URL --out FILE`, which must succeed; its stdout.
+fn backed_up(dir: &Path, url: &str, file: &Path) -> String {
+    let (code, out, err) = tenantctl(
+        dir,
+        &["backup", "--database", url, "--out", file.to_str().unwrap()],
+    );
+    assert_eq!(code, 0, "backup of {url}: {out}{err}");
+    out
+}
+
 /// Gives the platform one of everything a backup must carry: the fixture's resources,
 /// users with their accounts, an invitation, tokens (one revoked), audit entries.
 async fn populate(s: &TestServer) -> String {
@@ -125,17 +135,7 @@ async fn round_trip(
 ) -> std::path::PathBuf {
     let before = view(source, tenant_token).await;
     let first = dir.join(format!("{name}-1.backup"));
-    let (code, out, err) = tenantctl(
-        dir,
-        &[
-            "backup",
-            "--database",
-            &source.database_url,
-            "--out",
-            first.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "backup: {out}{err}");
+    let out = backed_up(dir, &source.database_url, &first);
     assert!(out.starts_with("backed up "), "{out}");
     let (code, out, err) = tenantctl(dir, &["backup", "verify", first.to_str().unwrap()]);
     assert_eq!(code, 0, "verify: {out}{err}");
@@ -154,20 +154,18 @@ async fn round_trip(
     );
 
     let second = dir.join(format!("{name}-2.backup"));
-    let (code, out, err) = tenantctl(
-        dir,
-        &[
-            "backup",
-            "--database",
-            target,
-            "--out",
-            second.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "backup of the restored database: {out}{err}");
+    backed_up(dir, target, &second);
     restored.shutdown().await;
     let (h1, h2) = (header(&first), header(&second));
-    assert_ne!(h1.source_engine, h2.source_engine, "{name}: across engines");
+    let engine = |url: &str| {
+        if url.starts_with("sqlite") {
+            "sqlite"
+        } else {
+            "postgres"
+        }
+    };
+    assert_eq!(h1.source_engine, engine(&source.database_url));
+    assert_eq!(h2.source_engine, engine(target));
     let shape = |h: &Header| -> Vec<(String, u64, Columns)> {
         h.tables
             .iter()
@@ -225,17 +223,7 @@ async fn sqlite_to_postgres_and_back_restores_everything() {
     );
     assert_eq!(code, 0, "restore: {out}{err}");
     let third = dir.path().join("back.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &back,
-            "--out",
-            third.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    backed_up(dir.path(), &back, &third);
     assert_eq!(rows(&third), rows(&second));
 }
 
@@ -287,18 +275,8 @@ async fn every_table_the_migrations_create_is_in_a_backup() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::sqlite().await;
     let file = dir.path().join("all.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &s.database_url,
-            "--out",
-            file.to_str().unwrap(),
-        ],
-    );
+    backed_up(dir.path(), &s.database_url, &file);
     s.shutdown().await;
-    assert_eq!(code, 0, "{out}{err}");
     let mut backed_up: Vec<String> = header(&file).tables.into_iter().map(|t| t.name).collect();
     backed_up.sort();
     let expected = migration_tables();
@@ -314,18 +292,8 @@ async fn verify_refuses_a_truncated_or_edited_backup() {
     let s = TestServer::sqlite().await;
     fixture::load(&s).await;
     let good = dir.path().join("good.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &s.database_url,
-            "--out",
-            good.to_str().unwrap(),
-        ],
-    );
+    backed_up(dir.path(), &s.database_url, &good);
     s.shutdown().await;
-    assert_eq!(code, 0, "{out}{err}");
     let bytes = std::fs::read(&good).unwrap();
     let cases = [
         ("truncated", bytes[..bytes.len() * 2 / 3].to_vec()),
@@ -396,17 +364,7 @@ async fn restore_refuses_a_used_database_or_another_schema() {
     let dir = tempfile::tempdir().unwrap();
     let s = TestServer::sqlite().await;
     let file = dir.path().join("platform.backup");
-    let (code, out, err) = tenantctl(
-        dir.path(),
-        &[
-            "backup",
-            "--database",
-            &s.database_url,
-            "--out",
-            file.to_str().unwrap(),
-        ],
-    );
-    assert_eq!(code, 0, "{out}{err}");
+    backed_up(dir.path(), &s.database_url, &file);
     let (code, _, err) = tenantctl(
         dir.path(),
         &["restore", "--database", &s.database_url, "platform.backup"],
@@ -516,4 +474,180 @@ fn help_of_backup_restore_and_verify() {
         err.contains("--backup-at `25:00` is not a time of day"),
         "{err}"
     );
+}
+
+/// The value of `column` in every row of `table` of a backup.
+fn column(file: &Path, table: &str, column: &str) -> Vec<Cell> {
+    let h = header(file);
+    let t = h.tables.iter().find(|t| t.name == table).expect("table");
+    let i = t
+        .columns
+        .iter()
+        .position(|c| c.name == column)
+        .expect("column");
+    rows(file)
+        .into_iter()
+        .filter(|(name, _)| name == table)
+        .map(|(_, mut v)| v.swap_remove(i))
+        .collect()
+}
+
+fn integer(c: &Cell) -> i64 {
+    match c {
+        Cell::Integer(i) => *i,
+        other => panic!("not an integer: {other:?}"),
+    }
+}
+
+/// A backup taken while the platform writes is one snapshot: the revision in `meta`, the
+/// header's, the last audit entry's and the change log's agree, and it restores with its
+/// integrity check passing.
+async fn a_backup_during_writes_is_one_snapshot(s: &TestServer) {
+    fixture::load(s).await;
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let (url, token) = (s.url(), s.system_token().to_string());
+    let flag = stop.clone();
+    let writer = tokio::spawn(async move {
+        let client = reqwest::Client::new();
+        let mut n = 0;
+        while !flag.load(std::sync::atomic::Ordering::Relaxed) {
+            let r = client
+                .put(format!("{url}/api/v1/tenants/globex"))
+                .bearer_auth(&token)
+                .json(&json!({ "spec": { "display_name": format!("Globex {n}"), "plan": "essential" } }))
+                .send()
+                .await
+                .expect("write");
+            assert!(
+                r.status().is_success(),
+                "{}",
+                r.text().await.unwrap_or_default()
+            );
+            n += 1;
+        }
+        n
+    });
+    let dir = tempfile::tempdir().unwrap();
+    for i in 0..3 {
+        let file = dir.path().join(format!("live-{i}.backup"));
+        let (d, url, f) = (
+            dir.path().to_path_buf(),
+            s.database_url.clone(),
+            file.clone(),
+        );
+        tokio::task::spawn_blocking(move || backed_up(&d, &url, &f))
+            .await
+            .unwrap();
+        let h = header(&file);
+        let meta = column(&file, "meta", "revision");
+        assert_eq!(integer(&meta[0]), h.revision, "meta and the header");
+        let last_audit = column(&file, "audit", "revision").iter().map(integer).max();
+        assert_eq!(
+            last_audit,
+            Some(h.revision),
+            "the last audit entry is the last write's"
+        );
+        let last_change = column(&file, "changes", "revision")
+            .iter()
+            .map(integer)
+            .max();
+        assert_eq!(
+            last_change,
+            Some(h.revision),
+            "the change log ends at the same write"
+        );
+        let target = format!(
+            "sqlite://{}",
+            dir.path().join(format!("live-{i}.db")).display()
+        );
+        let (code, out, err) = tenantctl(
+            dir.path(),
+            &["restore", "--database", &target, file.to_str().unwrap()],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let writes = writer.await.unwrap();
+    assert!(writes > 0, "the platform wrote during the backups");
+}
+
+crate::on_both!(a_backup_during_writes_is_one_snapshot);
+
+/// On PostgreSQL a restore moves the sequence of a serial or identity column past the
+/// restored values (no table of today's schema has one: the store's functions, on a table
+/// made for the test), so the next insert does not collide.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn restored_rows_move_postgres_sequences_past_them() {
+    use tenantctl::server::store::Db;
+    let Some((url, (admin, name))) = new_postgres_database().await else {
+        return;
+    };
+    let db = Db::connect(&url).await.unwrap();
+    let Db::Postgres(pool) = &db else {
+        unreachable!()
+    };
+    for q in [
+        "CREATE TABLE numbered (id BIGSERIAL PRIMARY KEY, label TEXT NOT NULL, done BOOLEAN NOT NULL, at TIMESTAMPTZ, doc JSONB)",
+        "CREATE TABLE counted (n INTEGER GENERATED BY DEFAULT AS IDENTITY PRIMARY KEY, label TEXT)",
+    ] {
+        sqlx::query(q).execute(pool).await.unwrap();
+    }
+    let mut tx = db.begin().await.unwrap();
+    let tables = tx.tables().await.unwrap();
+    for (name, rows) in [
+        (
+            "numbered",
+            vec![
+                vec![
+                    Cell::Integer(41),
+                    Cell::Text("a".into()),
+                    Cell::Integer(1),
+                    Cell::Text("2026-11-30T02:00:00.000000Z".into()),
+                    Cell::Text(r#"{"k": [1, 2]}"#.into()),
+                ],
+                vec![
+                    Cell::Integer(42),
+                    Cell::Text("b".into()),
+                    Cell::Integer(0),
+                    Cell::Null,
+                    Cell::Null,
+                ],
+            ],
+        ),
+        (
+            "counted",
+            vec![vec![Cell::Integer(7), Cell::Text("x".into())]],
+        ),
+    ] {
+        let t = tables.iter().find(|t| t.name == name).unwrap();
+        tx.insert_rows(t, &rows).await.unwrap();
+        tx.reset_sequences(t).await.unwrap();
+    }
+    // The values read back as they went in.
+    let numbered = tables.iter().find(|t| t.name == "numbered").unwrap();
+    let mut back = Vec::new();
+    {
+        use futures_util::TryStreamExt;
+        let mut rows = tx.rows(numbered);
+        while let Some(r) = rows.try_next().await.unwrap() {
+            back.push(r);
+        }
+    }
+    assert_eq!(back[0][2], Cell::Integer(1), "a boolean travels as 1");
+    assert_eq!(back[0][3], Cell::Text("2026-11-30T02:00:00.000000Z".into()));
+    assert_eq!(back[0][4], Cell::Text(r#"{"k": [1, 2]}"#.into()));
+    tx.commit().await.unwrap();
+    let next: i64 =
+        sqlx::query_scalar("INSERT INTO numbered (label, done) VALUES ('c', true) RETURNING id")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(next, 43);
+    let next: i32 = sqlx::query_scalar("INSERT INTO counted (label) VALUES ('y') RETURNING n")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(next, 8);
+    db.close().await;
+    crate::common::drop_postgres_database(&admin, &name).await;
 }
