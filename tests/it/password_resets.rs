@@ -2,7 +2,7 @@
 //! a redeemed link sets the password (argon2id) once — two redeems at once answer 200 once
 //! and 409 once —, a user asks for a link by e-mail (same answer for any address; the
 //! e-mail, in the user's language, arrives through a real SMTP server), and "change all
-//! passwords" e-mails every user the caller may change.
+//! passwords" ends the sessions of every user the caller may change and e-mails each a link.
 
 use std::time::{Duration, Instant};
 
@@ -186,6 +186,74 @@ async fn a_redeemed_link_sets_the_password_and_ends_the_others(s: &TestServer) {
     assert_eq!(redeemed[0]["key"], fixture::FRANK);
 }
 
+/// Signs `email` in with `password`; the session's secret.
+async fn sign_in(s: &TestServer, email: &str, password: &str) -> String {
+    let a = public_post(
+        s,
+        "/api/v1/sessions",
+        json!({ "email": email, "password": password }),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    a.body["token"].as_str().unwrap().to_string()
+}
+
+/// `GET /me` with a session's secret: its status.
+async fn me(s: &TestServer, secret: &str) -> StatusCode {
+    s.call(Method::GET, "/api/v1/me", Some(secret), None, &[])
+        .await
+        .status
+}
+
+/// A redeemed link ends every session of its user, on every device, and the old password
+/// no longer signs in.
+async fn a_redeemed_link_ends_the_users_sessions(s: &TestServer) {
+    fixture::load(s).await;
+    let token = admin_link(s, fixture::BOB).await;
+    assert_eq!(
+        redeem(s, &token, NEW_PASSWORD).await.body["sessions_ended"],
+        0
+    );
+    let laptop = sign_in(s, fixture::BOB, NEW_PASSWORD).await;
+    let phone = sign_in(s, fixture::BOB, NEW_PASSWORD).await;
+    let frank = {
+        activate(s, fixture::FRANK).await;
+        sign_in(s, fixture::FRANK, NEW_PASSWORD).await
+    };
+    assert_eq!(me(s, &laptop).await, StatusCode::OK);
+    let token = admin_link(s, fixture::BOB).await;
+    let a = redeem(s, &token, "the newest passphrase").await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    assert_eq!(a.body["sessions_ended"], 2, "{}", a.text);
+    for secret in [&laptop, &phone] {
+        assert_eq!(me(s, secret).await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        me(s, &frank).await,
+        StatusCode::OK,
+        "another user's session stays"
+    );
+    let a = public_post(
+        s,
+        "/api/v1/sessions",
+        json!({ "email": fixture::BOB, "password": NEW_PASSWORD }),
+    )
+    .await;
+    assert_eq!(
+        a.status,
+        StatusCode::UNAUTHORIZED,
+        "the old password: {}",
+        a.text
+    );
+    sign_in(s, fixture::BOB, "the newest passphrase").await;
+    let ended: Vec<Value> = audit_of(s, "revoke")
+        .await
+        .into_iter()
+        .filter(|e| e["kind"] == "session" && e["after"]["reason"] == "password_reset")
+        .collect();
+    assert_eq!(ended.len(), 2, "{ended:?}");
+}
+
 /// A user deleted after its link was made: the link answers 404.
 async fn a_link_of_a_deleted_user_does_not_redeem(s: &TestServer) {
     fixture::load(s).await;
@@ -198,6 +266,7 @@ async fn a_link_of_a_deleted_user_does_not_redeem(s: &TestServer) {
 
 on_both!(
     two_redeems_of_one_link_at_once_answer_200_once_and_409_once,
+    a_redeemed_link_ends_the_users_sessions,
     a_redeemed_link_sets_the_password_and_ends_the_others,
     a_link_of_a_deleted_user_does_not_redeem,
 );
@@ -367,6 +436,8 @@ async fn changing_all_passwords_e_mails_every_user_the_caller_may_change(
         .await;
     assert_eq!(a.status, StatusCode::OK);
     let old = admin_link(s, fixture::BOB).await;
+    let bob_session = sign_in(s, fixture::BOB, NEW_PASSWORD).await;
+    let root_session = sign_in(s, root, NEW_PASSWORD).await;
     let org_admin = s.token("tenant:acme", Some("org_admin"), None).await;
     let member = s.token("tenant:acme", Some("member"), None).await;
     let path = "/api/v1/tenants/acme/password-resets";
@@ -401,6 +472,10 @@ async fn changing_all_passwords_e_mails_every_user_the_caller_may_change(
         .collect();
     refused.sort_unstable();
     assert_eq!(refused, [fixture::ERIN, root]);
+    // Every session of the users it may change ended; the super_admin's stays.
+    assert_eq!(a.body["sessions_ended"], 1, "{}", a.text);
+    assert_eq!(me(s, &bob_session).await, StatusCode::UNAUTHORIZED);
+    assert_eq!(me(s, &root_session).await, StatusCode::OK);
     // Bob's older link ended; the e-mailed one works, and says why it came.
     assert_eq!(
         redeem(s, &old, NEW_PASSWORD).await.status,
@@ -422,6 +497,8 @@ async fn changing_all_passwords_e_mails_every_user_the_caller_may_change(
     let a = call(s.system_token(), "/api/v1/password-resets/all").await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
     assert_eq!(a.body["refused"], json!([]));
+    assert_eq!(a.body["sessions_ended"], 1, "{}", a.text);
+    assert_eq!(me(s, &root_session).await, StatusCode::UNAUTHORIZED);
     assert_eq!(a.body["emailed"], 3, "{}", a.text); // alice, bob, root
     wait_reset_mails(sink, root, 1).await;
     assert_eq!(

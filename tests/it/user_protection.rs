@@ -1,9 +1,10 @@
 //! Issue 12 items 5 and 6: every action on a user — password reset, block, unblock, edit,
 //! delete — follows one rule ("may this principal change this user"), cell by cell over
 //! (actor × target kind), on SQLite and PostgreSQL. A `user_admin` changes only users whose
-//! every membership is `member` in its tenant; nobody but the system (a system token, or a
-//! system token acting as an active `super_admin`) changes a user who holds a system role or
-//! belongs to another tenant (an admin there, or a member). The issue's takeovers are named.
+//! every membership is `member` in its tenant; nobody but the system (a system token, one
+//! acting as an active `super_admin`, or a `super_admin`'s session) changes a user who holds
+//! a system role or belongs to another tenant (an admin there, or a member). Tokens and
+//! signed-in sessions are refused alike. The issue's takeovers are named.
 
 use reqwest::{Method, StatusCode};
 use serde_json::{json, Value};
@@ -116,10 +117,12 @@ const HIDDEN: [u16; 5] = [404; 5];
 fn table(actor: &str) -> Vec<Row> {
     match actor {
         // The system, and a super_admin acting through a system token, change anyone.
-        "system" | "super_admin" => TARGETS.iter().map(|t| row(t.0, ALL_OK)).collect(),
+        "system" | "super_admin" | "super_admin_session" => {
+            TARGETS.iter().map(|t| row(t.0, ALL_OK)).collect()
+        }
         // acme's org_admin: its own tenant's users whatever their role there; nobody with
         // a system role or another membership.
-        "org_admin" => vec![
+        "org_admin" | "org_admin_session" => vec![
             row("member", ALL_OK),
             row("user-admin", ALL_OK),
             row("org-admin", ALL_OK),
@@ -152,6 +155,43 @@ fn table(actor: &str) -> Vec<Row> {
     }
 }
 
+/// Gives `email` a password (an administrator's reset link, redeemed) and signs it in;
+/// the session's secret.
+async fn session(s: &TestServer, email: &str) -> String {
+    let a = s
+        .post(
+            &format!("/api/v1/users/{email}/password-reset"),
+            Value::Null,
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let token = a.body["link"]
+        .as_str()
+        .unwrap()
+        .split("token=")
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let password = "a long enough passphrase";
+    let body = json!({ "token": token, "password": password });
+    let a = s
+        .call(
+            Method::POST,
+            "/api/v1/password-resets/redeem",
+            None,
+            Some(&body),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let body = json!({ "email": email, "password": password });
+    let a = s
+        .call(Method::POST, "/api/v1/sessions", None, Some(&body), &[])
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    a.body["token"].as_str().unwrap().to_string()
+}
+
 async fn actor_token(s: &TestServer, actor: &str) -> String {
     match actor {
         "system" => s.system_token().to_string(),
@@ -166,6 +206,20 @@ async fn actor_token(s: &TestServer, actor: &str) -> String {
             s.token("system", None, Some("root@platform.example")).await
         }
         "globex_org_admin" => s.token("tenant:globex", Some("org_admin"), None).await,
+        // Signed in with a password: a super_admin's session acts as the platform, an
+        // org_admin's (Alice, of acme) as Alice in acme.
+        "super_admin_session" => {
+            let root = "root@platform.example";
+            let a = s
+                .put(
+                    &format!("/api/v1/users/{root}"),
+                    json!({ "system_role": "super_admin" }),
+                )
+                .await;
+            assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+            session(s, root).await
+        }
+        "org_admin_session" => session(s, fixture::ALICE).await,
         role => s.token("tenant:acme", Some(role), None).await,
     }
 }
@@ -214,6 +268,12 @@ async fn user_admin(s: &TestServer) {
 async fn member(s: &TestServer) {
     every_action_on_every_target(s, "member").await;
 }
+async fn super_admin_session(s: &TestServer) {
+    every_action_on_every_target(s, "super_admin_session").await;
+}
+async fn org_admin_session(s: &TestServer) {
+    every_action_on_every_target(s, "org_admin_session").await;
+}
 async fn globex_org_admin(s: &TestServer) {
     every_action_on_every_target(s, "globex_org_admin").await;
 }
@@ -255,7 +315,9 @@ async fn the_takeovers_of_the_issue_are_refused(s: &TestServer) {
 on_both!(
     system,
     super_admin,
+    super_admin_session,
     org_admin,
+    org_admin_session,
     user_admin,
     member,
     globex_org_admin,

@@ -85,8 +85,8 @@ pub fn router() -> Routes {
                 .about(
                     "Sets a new password (stored as an argon2id hash) with a reset link's \
                      secret, once: of two redeems of one link, one succeeds and the other \
-                     answers 409. The user's other unused links end. The secret is the \
-                     credential, so no token is needed.",
+                     answers 409. The user's other unused links and every session end. \
+                     The secret is the credential, so no token is needed.",
                 )
                 .body(Schema::of::<RedeemRequest>())
                 .json(200, "Redeemed", Schema::of::<RedeemResponse>()),
@@ -310,7 +310,13 @@ async fn redeem_password_reset(
         .redeem_password_reset(&hash, &phc, Some((&ctx, &[entry])))
         .await?
     {
-        store::Redeemed::Ok(email) => Ok(json_response(StatusCode::OK, &RedeemResponse { email })),
+        store::Redeemed::Ok(email, ended) => Ok(json_response(
+            StatusCode::OK,
+            &RedeemResponse {
+                email,
+                sessions_ended: ended as u64,
+            },
+        )),
         store::Redeemed::Unknown => Err(unknown()),
         store::Redeemed::Used => Err(used()),
         store::Redeemed::Expired => Err(expired()),

@@ -1,7 +1,7 @@
 //! "Change all passwords" after an incident (seed 001; issue 12, item 7), one call: every
-//! user of a tenant (or of the platform, for the system) whom the caller may change gets a
-//! reset e-mail, and their older unused links end — in one transaction, with one audit
-//! entry. Who may be changed is the one rule of every action on a user
+//! user of a tenant (or of the platform, for the system) whom the caller may change loses
+//! every session and gets a reset e-mail, and their older unused links end — in one
+//! transaction, audited (one entry, and one per ended session). Who may be changed is the one rule of every action on a user
 //! ([`Actor::may_manage_user`](crate::server::authz::Actor::may_manage_user)); the others
 //! are named in the answer and left alone.
 
@@ -31,9 +31,10 @@ pub fn router() -> Routes {
                     "Change all passwords of a tenant: every user gets a reset e-mail",
                 )
                 .about(
-                    "After an incident (document 001: \"change all passwords\"): each \
-                     member of the tenant whom the token may change gets a one-time reset \
-                     link by e-mail (valid 24 hours) and their older unused links end. \
+                    "After an incident (document 001: \"change all passwords\"): every \
+                     session of each member of the tenant whom the token may change ends, \
+                     and each gets a one-time reset link by e-mail (valid 24 hours); their \
+                     older unused links end. \
                      Pending and blocked users get no e-mail; users the token may not \
                      change (a system role, another tenant) are named and left to the \
                      system. Needs `users.update` in the tenant. Audited as one entry.",
@@ -59,6 +60,8 @@ struct Selection {
     answer: ResetAllResponse,
     /// (e-mail, language) of the users to e-mail.
     emailed: Vec<(String, &'static str)>,
+    /// Every user it may change: their sessions end.
+    changed: Vec<String>,
     revision: i64,
 }
 
@@ -74,15 +77,20 @@ fn select(
         pending: 0,
         blocked: 0,
         refused: Vec::new(),
+        sessions_ended: 0,
     };
     let mut emailed = Vec::new();
+    let mut changed = Vec::new();
     for email in users {
         let Some(u) = s.users.get(&email) else {
             continue;
         };
         if actor.may_manage_user(s, &email, "users.update").is_err() {
             answer.refused.push(email);
-        } else if u.spec.status == UserStatus::Blocked {
+            continue;
+        }
+        changed.push(email.clone());
+        if u.spec.status == UserStatus::Blocked {
             answer.blocked += 1;
         } else if !activated(&email) {
             answer.pending += 1;
@@ -94,6 +102,7 @@ fn select(
     Selection {
         answer,
         emailed,
+        changed,
         revision: s.revision,
     }
 }
@@ -178,14 +187,18 @@ async fn reset_all(
         ),
     };
     let ctx = audit.context(sel.revision, &p);
-    app.engine
+    let changed: Vec<&str> = sel.changed.iter().map(String::as_str).collect();
+    let ended = app
+        .engine
         .db
-        .reset_all_passwords(&resets, Some((&ctx, &[entry])))
+        .reset_all_passwords(&changed, &resets, (&ctx, &[entry]))
         .await?;
     if !resets.is_empty() {
         app.engine.mail_queued();
     }
-    Ok(json_response(StatusCode::ACCEPTED, &sel.answer))
+    let mut answer = sel.answer;
+    answer.sessions_ended = ended as u64;
+    Ok(json_response(StatusCode::ACCEPTED, &answer))
 }
 
 async fn reset_tenant(

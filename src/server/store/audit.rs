@@ -29,12 +29,19 @@ pub enum AuditOp {
     PasswordResetRedeemed,
     /// "Change all passwords" of a tenant or of the platform.
     ResetAllPasswords,
-    /// A token revoked.
+    /// A token or a session revoked (a session also when its user is blocked or deleted).
     Revoke,
+    /// A session opened with a password.
+    SignIn,
+    /// A sign-in refused (a wrong password, an unknown e-mail, a blocked user); never the
+    /// password.
+    SignInFailed,
+    /// A session ended by its own user.
+    SignOut,
 }
 
 impl AuditOp {
-    const ALL: [AuditOp; 11] = [
+    const ALL: [AuditOp; 14] = [
         AuditOp::Put,
         AuditOp::Delete,
         AuditOp::Adopt,
@@ -46,6 +53,9 @@ impl AuditOp {
         AuditOp::PasswordResetRedeemed,
         AuditOp::ResetAllPasswords,
         AuditOp::Revoke,
+        AuditOp::SignIn,
+        AuditOp::SignInFailed,
+        AuditOp::SignOut,
     ];
 
     /// The stored (and published) name.
@@ -62,6 +72,9 @@ impl AuditOp {
             AuditOp::PasswordResetRedeemed => "password_reset_redeemed",
             AuditOp::ResetAllPasswords => "reset_all_passwords",
             AuditOp::Revoke => "revoke",
+            AuditOp::SignIn => "sign_in",
+            AuditOp::SignInFailed => "sign_in_failed",
+            AuditOp::SignOut => "sign_out",
         }
     }
 
@@ -76,15 +89,19 @@ pub enum AuditSubject {
     Resource(Kind),
     Token,
     Invitation,
+    /// A session (sign-in, sign-out, revocation), keyed by its id; a failed sign-in is
+    /// keyed by the e-mail typed.
+    Session,
 }
 
 impl AuditSubject {
-    /// The stored (and published) name: the kind, `token` or `invitation`.
+    /// The stored (and published) name: the kind, `token`, `invitation` or `session`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditSubject::Resource(kind) => kind.as_str(),
             AuditSubject::Token => "token",
             AuditSubject::Invitation => "invitation",
+            AuditSubject::Session => "session",
         }
     }
 
@@ -92,6 +109,7 @@ impl AuditSubject {
         match s {
             "token" => Some(AuditSubject::Token),
             "invitation" => Some(AuditSubject::Invitation),
+            "session" => Some(AuditSubject::Session),
             _ => Kind::parse(s).map(AuditSubject::Resource),
         }
     }
@@ -176,6 +194,19 @@ impl Db {
             out
         });
         Ok(rows)
+    }
+}
+
+impl Db {
+    /// Appends audit entries on their own (a failed sign-in changes nothing else).
+    pub async fn append_audit(
+        &self,
+        ctx: &AuditCtx,
+        entries: &[NewAudit],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.audit(Some((ctx, entries))).await?;
+        tx.commit().await
     }
 }
 

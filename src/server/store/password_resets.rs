@@ -8,9 +8,13 @@
 use sqlx::Row;
 
 use super::outbox::KIND_PASSWORD_RESET;
+use super::sessions::ended_audit;
 use super::{
     now, now_ms, placeholders, sql, AuditCtx, Db, NewAudit, NewMail, StoreError, Tx, CHUNK,
 };
+
+/// Why the sessions a reset ends were ended (the `reason` of their audit entries).
+pub const SESSIONS_ENDED_BY_RESET: &str = "password_reset";
 
 /// The outbox `seq` of a reset e-mail sent after an incident (its text says why); 0 for
 /// one the user asked for.
@@ -78,8 +82,9 @@ impl ResetRow {
 /// What redeeming a password reset found.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Redeemed {
-    /// The reset was valid and is now used, the password set; the user's e-mail.
-    Ok(String),
+    /// The reset was valid and is now used, the password set and the user's sessions
+    /// ended: the user's e-mail, how many sessions ended.
+    Ok(String, usize),
     Unknown,
     Used,
     Expired,
@@ -217,19 +222,32 @@ impl Db {
         Ok(true)
     }
 
-    /// "Change all passwords": ends the unused links of `resets`' users, stores a new one
-    /// for each and queues its e-mail, with the audit entries, in one transaction.
+    /// "Change all passwords": ends every session of `users` and the unused links of
+    /// `resets`' users, stores a new link for each and queues its e-mail, with the audit
+    /// entries (one per ended session besides `audit`'s), in one transaction. Returns how
+    /// many sessions ended.
     pub async fn reset_all_passwords(
         &self,
+        users: &[&str],
         resets: &[NewReset],
-        audit: Option<(&AuditCtx, &[NewAudit])>,
-    ) -> Result<(), StoreError> {
+        audit: (&AuditCtx, &[NewAudit]),
+    ) -> Result<usize, StoreError> {
         let emails: Vec<String> = resets.iter().map(|r| r.email.clone()).collect();
         let mut tx = self.begin().await?;
+        let ended = tx
+            .end_sessions_of(users, SESSIONS_ENDED_BY_RESET, now_ms())
+            .await?;
         tx.end_unused_resets(&emails).await?;
         tx.insert_resets(resets).await?;
-        tx.audit(audit).await?;
-        tx.commit().await
+        let mut entries = audit.1.to_vec();
+        entries.extend(
+            ended
+                .iter()
+                .map(|r| ended_audit(r, SESSIONS_ENDED_BY_RESET)),
+        );
+        tx.audit(Some((audit.0, &entries))).await?;
+        tx.commit().await?;
+        Ok(ended.len())
     }
 
     /// The reset link whose secret hashes to `hash`.
@@ -261,9 +279,9 @@ impl Db {
     }
 
     /// Redeems the link whose secret hashes to `hash`, once: marks it used (a conditional
-    /// update, so of two redeems at once one wins), ends the user's other unused links,
-    /// sets the password hash and makes the account active, with the audit entries — in one
-    /// transaction.
+    /// update, so of two redeems at once one wins), ends the user's other unused links and
+    /// every session, sets the password hash and makes the account active, with the audit
+    /// entries (one per ended session besides `audit`'s) — in one transaction.
     pub async fn redeem_password_reset(
         &self,
         hash: &str,
@@ -293,9 +311,20 @@ impl Db {
         tx.end_unused_resets(std::slice::from_ref(&row.email))
             .await?;
         tx.activate_account(&row.email, password_hash).await?;
-        tx.audit(audit).await?;
+        let ended = tx
+            .end_sessions_of(&[row.email.as_str()], SESSIONS_ENDED_BY_RESET, now_ms())
+            .await?;
+        if let Some((ctx, entries)) = audit {
+            let mut entries = entries.to_vec();
+            entries.extend(
+                ended
+                    .iter()
+                    .map(|r| ended_audit(r, SESSIONS_ENDED_BY_RESET)),
+            );
+            tx.audit(Some((ctx, &entries))).await?;
+        }
         tx.commit().await?;
-        Ok(Redeemed::Ok(row.email))
+        Ok(Redeemed::Ok(row.email, ended.len()))
     }
 }
 
@@ -333,7 +362,7 @@ mod tests {
             let mut won = 0;
             for r in set.join_all().await {
                 match r.unwrap() {
-                    Redeemed::Ok(e) => {
+                    Redeemed::Ok(e, _) => {
                         assert_eq!(e, "a@b.example");
                         won += 1;
                     }
