@@ -7,10 +7,11 @@ ALTER TABLE password_resets ADD COLUMN origin TEXT NOT NULL DEFAULT 'admin';
 ALTER TABLE password_resets ADD COLUMN created_ms BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX password_resets_email ON password_resets (email, created_ms);
 
--- How many reset links each address asked for in its current window (`window_ms`: when the
--- window began): one upserted row, so concurrent requests count one after another.
+-- How many reset links were asked for, per key (`email:…` an address asked about,
+-- `client:…` a client address asking), in the current window (`window_ms`: when it began):
+-- one upserted row, so concurrent requests count one after another.
 CREATE TABLE reset_requests (
-    email TEXT PRIMARY KEY,
+    rkey TEXT PRIMARY KEY,
     window_ms BIGINT NOT NULL,
     n BIGINT NOT NULL
 );

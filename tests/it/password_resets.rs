@@ -407,6 +407,40 @@ async fn asking_for_a_reset_by_e_mail(s: &TestServer, sink: &SmtpSink) {
     for who in [fixture::BOB, fixture::CAROL, "nobody@nowhere.example"] {
         assert_eq!(reset_mails(sink, who).len(), 0, "{who} got a reset e-mail");
     }
+    // One client may ask 30 times an hour (ten so far): then 429 with `Retry-After`,
+    // whatever the address asked about.
+    let mut accepted = 0;
+    let refused = loop {
+        let a = ask(if accepted % 2 == 0 {
+            "x@nowhere.example"
+        } else {
+            fixture::ALICE
+        })
+        .await;
+        if a.status != StatusCode::ACCEPTED {
+            break a;
+        }
+        accepted += 1;
+        assert!(accepted <= 20, "no limit per client");
+    };
+    assert_eq!(accepted, 20);
+    assert_eq!(
+        refused.status,
+        StatusCode::TOO_MANY_REQUESTS,
+        "{}",
+        refused.text
+    );
+    assert_eq!(refused.body["code"], "too_many_requests");
+    let retry: u64 = refused.headers["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((3000..=3600).contains(&retry), "{retry}");
+    assert_eq!(
+        ask(fixture::ALICE).await.status,
+        StatusCode::TOO_MANY_REQUESTS
+    );
 }
 
 /// "Change all passwords" of acme by its org_admin: every active member it may change gets

@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::json;
 
 use crate::api::{
-    PasswordResetResponse, RedeemRequest, RedeemResponse, ResetRequest, ResetRequested,
+    ErrorBody, PasswordResetResponse, RedeemRequest, RedeemResponse, ResetRequest, ResetRequested,
 };
 use crate::model::{Kind, UserStatus};
 use crate::server::error::{ApiError, ApiResult};
@@ -21,7 +21,7 @@ use crate::server::store::{
     self, now_ms, AuditCtx, AuditOp, AuditSubject, NewAudit, NewReset, ResetOrigin,
 };
 
-use super::extract::{hash_secret, AuditHeaders, Auth, JsonBody, Params};
+use super::extract::{hash_secret, AuditHeaders, Auth, ClientAddr, JsonBody, Params};
 use super::resources::visible;
 use super::route::{Route, Routes, Schema};
 use super::users::email_param;
@@ -35,6 +35,9 @@ pub const REQUEST_LINK_HOURS: i64 = 1;
 pub const REQUESTS_PER_WINDOW: i64 = 3;
 /// …in this many milliseconds; more are answered the same and send nothing.
 pub const REQUEST_WINDOW_MS: i64 = 3_600_000;
+/// At most this many reset requests per client address and window; more answer 429
+/// (whatever the address asked about, so the refusal says nothing of it).
+pub const REQUESTS_PER_CLIENT: i64 = 30;
 
 /// The answer to every reset request.
 const REQUESTED: &str =
@@ -70,10 +73,16 @@ pub fn router() -> Routes {
                      an active user's, a one-time link (valid one hour) is e-mailed in the \
                      user's language. The answer is the same, and as quick, whether the \
                      address is known or not; at most three links per address and hour are \
-                     sent.",
+                     sent, and a client may ask 30 times an hour (then 429 with \
+                     `Retry-After`).",
                 )
                 .body(Schema::of::<ResetRequest>())
-                .json(202, "Accepted", Schema::of::<ResetRequested>()),
+                .json(202, "Accepted", Schema::of::<ResetRequested>())
+                .json(
+                    429,
+                    "Too many reset requests from this client address (`too_many_requests`): retry after `Retry-After` seconds",
+                    Schema::of::<ErrorBody>(),
+                ),
         )
         .route(
             Route::post("/password-resets/redeem", redeem_password_reset)
@@ -158,6 +167,7 @@ async fn password_reset(
 /// link, queueing the e-mail) is done afterwards, so the time of the answer says nothing.
 async fn request_reset(
     AxState(app): AxState<AppState>,
+    ClientAddr(client): ClientAddr,
     JsonBody(req): JsonBody<ResetRequest>,
 ) -> ApiResult<Response> {
     let n = req.email.chars().count();
@@ -167,6 +177,26 @@ async fn request_reset(
             "`email` must be 1 to 320 characters",
             json!({ "field": "email" }),
         ));
+    }
+    if let Some(wait_ms) = app
+        .engine
+        .db
+        .reset_request_from(
+            &client,
+            now_ms() - REQUEST_WINDOW_MS,
+            REQUESTS_PER_CLIENT,
+            REQUEST_WINDOW_MS,
+        )
+        .await?
+    {
+        let secs = (wait_ms.max(0) as u64).div_ceil(1000).max(1);
+        return Err(ApiError::TooManyRequests {
+            code: "too_many_requests",
+            message: format!(
+                "too many password reset requests from this address: try again in {secs} s"
+            ),
+            retry_after_secs: secs,
+        });
     }
     let email = req.email.trim().to_lowercase();
     tokio::spawn(async move {

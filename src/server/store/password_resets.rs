@@ -105,6 +105,27 @@ where
 }
 
 impl Tx {
+    /// Counts one more reset request under `key` in the window that began after
+    /// `since_ms` (a new window if it began before): the count and when the window began.
+    /// One upsert, so that requests at once count one after another.
+    async fn count_reset_request(
+        &mut self,
+        key: &str,
+        since_ms: i64,
+    ) -> Result<(i64, i64), StoreError> {
+        let now = now_ms();
+        Ok(dispatch_tx!(self, t => {
+            let r = sqlx::query(
+                "INSERT INTO reset_requests (rkey, window_ms, n) VALUES ($1, $2, 1) \
+                 ON CONFLICT (rkey) DO UPDATE SET \
+                 n = CASE WHEN reset_requests.window_ms < $3 THEN 1 ELSE reset_requests.n + 1 END, \
+                 window_ms = CASE WHEN reset_requests.window_ms < $3 THEN $2 ELSE reset_requests.window_ms END \
+                 RETURNING n, window_ms")
+                .bind(key).bind(now).bind(since_ms).fetch_one(&mut **t).await?;
+            (r.try_get::<i64, _>("n")?, r.try_get::<i64, _>("window_ms")?)
+        }))
+    }
+
     /// Inserts reset links; those without a hash are queued as e-mail. The caller's
     /// transaction must already have written (see the module).
     async fn insert_resets(&mut self, resets: &[NewReset]) -> Result<(), StoreError> {
@@ -203,15 +224,10 @@ impl Db {
         max: i64,
         audit: Option<(&AuditCtx, &[NewAudit])>,
     ) -> Result<bool, StoreError> {
-        let now = now_ms();
         let mut tx = self.begin().await?;
-        let asked = dispatch_tx!(&mut tx, t => sqlx::query_scalar::<_, i64>(
-            "INSERT INTO reset_requests (email, window_ms, n) VALUES ($1, $2, 1) \
-             ON CONFLICT (email) DO UPDATE SET \
-             n = CASE WHEN reset_requests.window_ms < $3 THEN 1 ELSE reset_requests.n + 1 END, \
-             window_ms = CASE WHEN reset_requests.window_ms < $3 THEN $2 ELSE reset_requests.window_ms END \
-             RETURNING n")
-            .bind(&reset.email).bind(now).bind(since_ms).fetch_one(&mut **t).await?);
+        let (asked, _) = tx
+            .count_reset_request(&format!("email:{}", reset.email), since_ms)
+            .await?;
         if asked > max {
             tx.rollback().await?;
             return Ok(false);
@@ -220,6 +236,24 @@ impl Db {
         tx.audit(audit).await?;
         tx.commit().await?;
         Ok(true)
+    }
+
+    /// Counts a reset request from client address `client` in the window that began after
+    /// `since_ms`; `Some(ms)` to wait when it is over `max` (the count is kept), `None` when
+    /// it may go on.
+    pub async fn reset_request_from(
+        &self,
+        client: &str,
+        since_ms: i64,
+        max: i64,
+        window_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let mut tx = self.begin().await?;
+        let (n, began) = tx
+            .count_reset_request(&format!("client:{client}"), since_ms)
+            .await?;
+        tx.commit().await?;
+        Ok((n > max).then(|| began + window_ms - now_ms()))
     }
 
     /// "Change all passwords": ends every session of `users` and the unused links of
