@@ -43,6 +43,7 @@ const TAGS: &[(&str, &str)] = &[
     ("workspace", "Workspaces of a tenant."),
     ("tenant_model", "Models a tenant has enabled, with their settings."),
     ("grant", "Who may do what on a workspace."),
+    ("registry", "Registers and records a workspace keeps (document 001): the platform's data, never in the state, counted by the tenant's limits and protected by the workspace's grants."),
     ("user", "Users: their profile, status, password resets and memberships."),
     ("membership", "A user's membership of a tenant: role and workspaces."),
     ("user_model", "A user's own settings of a model."),
@@ -115,6 +116,10 @@ fn path_param(name: &str) -> Value {
             "An invitation id",
             json!({ "type": "string", "pattern": "^inv_[0-9a-f]{32}$" }),
         ),
+        "record" => (
+            "A record id (`rec_…`, as the platform gave it)",
+            json!({ "type": "string", "pattern": "^rec_[0-9a-f]{24}$" }),
+        ),
         "token" => (
             "A token id (`tok_…`, as `listTokens` answers it)",
             json!({ "type": "string", "pattern": "^tok_[0-9a-z_]{1,64}$" }),
@@ -161,6 +166,9 @@ fn params(param: Param) -> Vec<Value> {
                     "description": "The version the resource must have, e.g. `\"3\"` (`\"0\"`: must not exist)",
                     "schema": { "type": "string", "pattern": IF_MATCH_PATTERN } }),
         ],
+        Param::Cascade => vec![json!({ "name": "cascade", "in": "query", "required": false,
+                    "description": "Also delete the registers and records it holds (without it, deleting what holds any is refused with 409)",
+                    "schema": { "type": "boolean", "default": false } })],
         Param::Access => vec![
             json!({ "name": "user", "in": "query", "required": true, "description": "The user asked about (an e-mail)",
                     "schema": { "type": "string", "minLength": 1, "maxLength": 320 } }),

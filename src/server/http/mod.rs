@@ -14,6 +14,7 @@ mod invitations;
 mod memberships;
 mod meta;
 mod password_resets;
+mod registries;
 mod resources;
 pub mod route;
 mod sensitive;
@@ -113,6 +114,7 @@ pub fn routes() -> Routes {
         .merge(users::router())
         .merge(password_resets::router())
         .merge(memberships::router())
+        .merge(registries::router())
         .merge(dashboard::router())
         .merge(exports::router())
         .merge(audit::router())

@@ -94,6 +94,8 @@ pub enum Param {
     AuditPage,
     /// `If-Match`: the version the resource must have.
     IfMatch,
+    /// `cascade`: also delete the registers and records held (a workspace, a register).
+    Cascade,
     /// `tenant`, once or more: the tenants to remove a user from.
     Tenants,
     /// `status` and `email`: which invitations to list.

@@ -43,6 +43,7 @@ mod changes;
 mod invitations;
 mod outbox;
 mod password_resets;
+mod registries;
 mod resources;
 mod sensitive;
 mod tokens;
@@ -54,6 +55,7 @@ pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus, InvitedTenant, LinkState, Origin};
 pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
 pub use password_resets::Redeemed;
+pub use registries::{Changed, Created, DataUsage, NewRecord, RecordRow, RegistryRow};
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
 pub use tokens::{Revoked, TokenEntry, TokenLife, TokenRow};
@@ -132,6 +134,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         120,
         "mail_invitations",
         include_str!("../../../migrations/0120_mail_invitations.sql"),
+    ),
+    (
+        150,
+        "registries",
+        include_str!("../../../migrations/0150_registries.sql"),
     ),
     (
         160,
