@@ -16,6 +16,7 @@ mod cli;
 mod mail;
 mod protected;
 mod reconcile;
+mod registries;
 mod review_loop;
 mod schema;
 mod secrets;

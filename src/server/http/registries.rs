@@ -4,6 +4,8 @@
 //! `create`, `update` or `delete`); creates count against the tenant's effective limits
 //! atomically in the store.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use axum::extract::State as AxState;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -466,12 +468,19 @@ async fn delete_registry(
     }
 }
 
-/// A record id as the platform makes them: `rec_` and 24 hexadecimal digits (the creation
-/// time in milliseconds, then random), so that ids sort in creation order.
+/// A record id as the platform makes them: `rec_` and 24 hexadecimal digits, the creation
+/// time in milliseconds times 4096 (made to grow in this process when two records share a
+/// millisecond) then random, so that ids sort in creation order.
 fn new_record_id() -> String {
-    let ms = u64::try_from(store::now_ms()).unwrap_or(0) & 0xffff_ffff_ffff;
-    let random = rand::rng().next_u64() & 0xffff_ffff_ffff;
-    format!("rec_{ms:012x}{random:012x}")
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let now = u64::try_from(store::now_ms()).unwrap_or(0).saturating_mul(4096);
+    let mut stamp = now;
+    let _ = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
+        stamp = now.max(last + 1);
+        Some(stamp)
+    });
+    let random = rand::rng().next_u32();
+    format!("rec_{stamp:016x}{random:08x}")
 }
 
 fn is_record_id(id: &str) -> bool {

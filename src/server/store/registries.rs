@@ -260,7 +260,7 @@ impl Tx {
         workspace: &str,
     ) -> Result<bool, StoreError> {
         let key = crate::model::keys::join(&[tenant, workspace]);
-        Ok(dispatch_tx!(self, t => sqlx::query_scalar::<_, i64>("SELECT 1 FROM resources WHERE kind = 'workspace' AND rkey = $1")
+        Ok(dispatch_tx!(self, t => sqlx::query_scalar::<_, String>("SELECT rkey FROM resources WHERE kind = 'workspace' AND rkey = $1")
             .bind(&key).fetch_optional(&mut **t).await?).is_some())
     }
 
