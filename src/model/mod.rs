@@ -89,7 +89,7 @@ macro_rules! kinds {
             /// state only (registers and records are the platform's data, not resources, so
             /// this is where the plan learns how many there are).
             #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
-            pub usage: BTreeMap<String, TenantUsage>,
+            pub usage: BTreeMap<String, LimitUsage>,
         }
 
         impl State {
@@ -233,7 +233,7 @@ impl std::fmt::Display for Kind {
 /// A tenant's usage of its four limits (`limits` of its plan and its own overrides).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
-pub struct TenantUsage {
+pub struct LimitUsage {
     /// Members of the tenant.
     pub users: u64,
     /// Workspaces of the tenant.

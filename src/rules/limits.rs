@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use crate::model::{Kind, Limits, PlanSpec, State, TenantSpec, TenantUsage};
+use crate::model::{Kind, Limits, PlanSpec, State, TenantSpec};
 
 use super::{members_by_tenant, Violation};
 use crate::diagnostic::Severity;
@@ -114,17 +114,6 @@ impl Usage {
             registries: usize::try_from(data.registries).unwrap_or(usize::MAX),
             records: usize::try_from(data.records).unwrap_or(usize::MAX),
             ..Usage::default()
-        }
-    }
-
-    /// As the platform publishes it in `GET /state`.
-    pub fn to_model(self) -> TenantUsage {
-        let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
-        TenantUsage {
-            users: n(self.users),
-            workspaces: n(self.workspaces),
-            registries: n(self.registries),
-            records: n(self.records),
         }
     }
 }

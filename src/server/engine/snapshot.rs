@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::model::{keys, AnySpec, Entry, Kind, MembersIndex, Meta, State, TenantUsage};
+use crate::model::{keys, AnySpec, Entry, Kind, LimitUsage, MembersIndex, Meta, State};
 use crate::server::authz::{self, Actor, Principal, Visibility};
 use crate::server::error::ApiError;
 
@@ -306,12 +306,12 @@ impl Snapshot {
                 .collect(),
             None => state.tenants.keys().map(String::as_str).collect(),
         };
-        let usage: BTreeMap<&str, TenantUsage> = tenants
+        let usage: BTreeMap<&str, LimitUsage> = tenants
             .into_iter()
             .map(|t| {
                 let held = data.get(t).copied().unwrap_or_default();
                 let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
-                let u = TenantUsage {
+                let u = LimitUsage {
                     users: n(self.index.members(t).count()),
                     workspaces: n(state.keys_in(Kind::Workspace, &format!("{t}/")).count()),
                     registries: held.registries,

@@ -473,7 +473,9 @@ async fn delete_registry(
 /// millisecond) then random, so that ids sort in creation order.
 fn new_record_id() -> String {
     static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = u64::try_from(store::now_ms()).unwrap_or(0).saturating_mul(4096);
+    let now = u64::try_from(store::now_ms())
+        .unwrap_or(0)
+        .saturating_mul(4096);
     let mut stamp = now;
     let _ = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
         stamp = now.max(last + 1);
