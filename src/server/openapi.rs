@@ -279,7 +279,7 @@ impl Doc {
         let auth = route.auth;
         let mut all = params_of(&route.path);
         all.extend(route.params.iter().flat_map(|p| params(*p)));
-        if matches!(shape, Shape::Write | Shape::Action) && auth {
+        if matches!(shape, Shape::Write | Shape::Action) && auth && !route.unaudited {
             all.push(header_param(
                 api::CHANGE_SET_HEADER,
                 "Change-set id of an apply, recorded in the audit log",

@@ -103,7 +103,13 @@ async fn lowered_limit_and_deleted_workspace(ctx: Ctx) {
         "  morel:\n    plan: free\n    limits: { registries: 2 }\n    workspaces:\n      annexe: {}\n",
     );
     let r = ctx
-        .tenantctl(["apply", "--auto-approve", "--max-delete-percent", "100", &v3])
+        .tenantctl([
+            "apply",
+            "--auto-approve",
+            "--max-delete-percent",
+            "100",
+            &v3,
+        ])
         .await;
     assert_ne!(r.code, 0, "{}\n{}", r.stdout, r.stderr);
     let said = r.stderr_flat();

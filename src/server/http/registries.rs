@@ -49,6 +49,7 @@ pub fn router() -> Routes {
         )
         .route(
             Route::post(REGISTRIES, create_registry)
+                .unaudited()
                 .doc("createRegistry", "Create a register in a workspace")
                 .about(format!(
                     "Creates a register (`create`), within the tenant's `registries` \
@@ -67,6 +68,7 @@ pub fn router() -> Routes {
         )
         .route(
             Route::put(REGISTRY, update_registry)
+                .unaudited()
                 .doc("updateRegistry", "Change a register's name and description")
                 .about(format!(
                     "Replaces its name and description (`update`); with `If-Match`, only \
@@ -78,6 +80,7 @@ pub fn router() -> Routes {
         )
         .route(
             Route::delete(REGISTRY, delete_registry)
+                .unaudited()
                 .doc("deleteRegistry", "Delete a register")
                 .about(format!(
                     "Deletes the register (`delete`). One that holds records is refused \
@@ -100,6 +103,7 @@ pub fn router() -> Routes {
         )
         .route(
             Route::post(RECORDS, create_record)
+                .unaudited()
                 .doc("createRecord", "Create a record in a register")
                 .about(format!(
                     "Creates a record with the id the platform gives it (`create`), within \
@@ -117,6 +121,7 @@ pub fn router() -> Routes {
         )
         .route(
             Route::put(RECORD, update_record)
+                .unaudited()
                 .doc("updateRecord", "Change a record's title and fields")
                 .about(format!(
                     "Replaces its title and fields (`update`); with `If-Match`, only if its \
@@ -128,6 +133,7 @@ pub fn router() -> Routes {
         )
         .route(
             Route::delete(RECORD, delete_record)
+                .unaudited()
                 .doc("deleteRecord", "Delete a record")
                 .about(format!("Deletes the record (`delete`). {ACCESS}"))
                 .param(Param::IfMatch)

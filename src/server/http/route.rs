@@ -132,6 +132,9 @@ pub struct Route {
     /// A POST that changes nothing (a question with a body): no audit headers, no
     /// precondition answers.
     pub read_only: bool,
+    /// A write the audit log does not record (the platform's data: registers and records),
+    /// so it takes no audit headers.
+    pub unaudited: bool,
     pub params: Vec<Param>,
     pub body: Option<Schema>,
     pub answers: Vec<Answer>,
@@ -155,6 +158,7 @@ impl Route {
             description: String::new(),
             auth: true,
             read_only: false,
+            unaudited: false,
             params: Vec::new(),
             body: None,
             answers: Vec::new(),
@@ -201,6 +205,12 @@ impl Route {
     /// Changes nothing, whatever its method.
     pub fn read_only(mut self) -> Route {
         self.read_only = true;
+        self
+    }
+
+    /// A write the audit log does not record: no audit headers.
+    pub fn unaudited(mut self) -> Route {
+        self.unaudited = true;
         self
     }
 
