@@ -118,7 +118,7 @@ fn path_param(name: &str) -> Value {
         ),
         "record" => (
             "A record id (`rec_…`, as the platform gave it)",
-            json!({ "type": "string", "pattern": "^rec_[0-9a-f]{24}$" }),
+            json!({ "type": "string", "pattern": RECORD_ID_PATTERN }),
         ),
         "token" => (
             "A token id (`tok_…`, as `listTokens` answers it)",
@@ -140,6 +140,9 @@ fn header_param(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "header", "required": false, "description": description, "schema": { "type": "string", "maxLength": 200 } })
 }
 
+/// A record id as the platform makes them.
+pub const RECORD_ID_PATTERN: &str = "^rec_[0-9a-f]{24}$";
+
 /// What `If-Match` accepts: `*`, or a version, optionally quoted and weak.
 pub const IF_MATCH_PATTERN: &str = "^(\\*|(W/)?\"[0-9]{1,18}\"|[0-9]{1,18})$";
 
@@ -159,6 +162,16 @@ fn params(param: Param) -> Vec<Value> {
         Param::AuditPage => {
             let mut params = page_params();
             params[1]["schema"] = json!({ "type": "string", "pattern": "^[1-9][0-9]{0,17}$" });
+            params
+        }
+        Param::KeyPage => {
+            let mut params = page_params();
+            params[1]["schema"] = json!({ "type": "string", "pattern": SLUG_PATTERN });
+            params
+        }
+        Param::RecordPage => {
+            let mut params = page_params();
+            params[1]["schema"] = json!({ "type": "string", "pattern": RECORD_ID_PATTERN });
             params
         }
         Param::IfMatch => vec![

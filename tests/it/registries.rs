@@ -184,6 +184,14 @@ async fn free_plan_limits(s: &TestServer) {
         }
     }
     assert_eq!(seen, ids, "every record once, in creation order");
+    for bad in [
+        format!("{records}?cursor=%00"),
+        format!("{SIEGE}?cursor=Not%20a%20key"),
+    ] {
+        let a = call(s, &admin, Method::GET, &bad, None).await;
+        assert_eq!(a.status, StatusCode::BAD_REQUEST, "{}", a.text);
+        assert_eq!(a.body["code"], "invalid_pagination");
+    }
     let a = call(s, &admin, Method::GET, &format!("{SIEGE}?limit=2"), None).await;
     assert_eq!(a.body["items"].as_array().unwrap().len(), 2);
     assert_eq!(a.body["next_cursor"], "r2");

@@ -44,7 +44,7 @@ pub fn router() -> Routes {
                 .about(format!(
                     "The registers of the workspace, by key, a page at a time (`read`). {ACCESS}"
                 ))
-                .param(Param::Page)
+                .param(Param::KeyPage)
                 .json(200, "A page", Schema::of::<RegistryPage>()),
         )
         .route(
@@ -98,7 +98,7 @@ pub fn router() -> Routes {
                     "The records of the register in creation order, a page at a time \
                      (`read`). {ACCESS}"
                 ))
-                .param(Param::Page)
+                .param(Param::RecordPage)
                 .json(200, "A page", Schema::of::<RecordPage>()),
         )
         .route(
@@ -279,6 +279,21 @@ pub(super) fn cascade(q: &QueryPairs) -> Result<bool, ApiError> {
     }
 }
 
+/// A cursor is the key or id that ended the previous page: anything else is refused (and
+/// never reaches the database).
+fn check_cursor(cursor: Option<&str>, valid: fn(&str) -> bool) -> Result<(), ApiError> {
+    match cursor {
+        Some(c) if !valid(c) => Err(ApiError::BadRequest {
+            code: "invalid_pagination",
+            message:
+                "`cursor` is not one this list gives: pass the `next_cursor` of the previous page"
+                    .into(),
+            details: json!({ "parameter": "cursor" }),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// The page of `rows` (one more than asked for when there is a next page).
 fn page<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
     let next = if rows.len() > limit {
@@ -297,6 +312,7 @@ async fn list_registries(
     q: QueryPairs,
 ) -> ApiResult<Response> {
     let (limit, cursor) = q.page(100, 1000)?;
+    check_cursor(cursor.as_deref(), rules::is_valid_key)?;
     let at = place(&app, &p, &params, GrantAction::Read).await?;
     let rows = app
         .engine
@@ -514,6 +530,7 @@ async fn list_records(
     q: QueryPairs,
 ) -> ApiResult<Response> {
     let (limit, cursor) = q.page(100, 1000)?;
+    check_cursor(cursor.as_deref(), is_record_id)?;
     let at = place(&app, &p, &params, GrantAction::Read).await?;
     let (t, w, r) = at.registry_key();
     if app.engine.db.registry(t, w, r).await?.is_none() {

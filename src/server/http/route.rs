@@ -92,6 +92,10 @@ pub enum Param {
     Page,
     /// `limit` and `cursor` of the audit log (the cursor is an entry id).
     AuditPage,
+    /// `limit` and `cursor` of a list by key (the cursor is a key).
+    KeyPage,
+    /// `limit` and `cursor` of a list of records (the cursor is a record id).
+    RecordPage,
     /// `If-Match`: the version the resource must have.
     IfMatch,
     /// `cascade`: also delete the registers and records held (a workspace, a register).
