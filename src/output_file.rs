@@ -1,4 +1,4 @@
-//! Writing an output file safely (`plan --out`, `users export --out`, `export --out`): the
+//! Writing an output file safely (`plan --out`, `users export --out`, `export --out`, backups): the
 //! text goes to a uniquely named temporary file in the target's directory, which is synced
 //! and renamed over the target, so a reader never sees half a file and a neighbour (a
 //! `FILE.tmp` of the user's) is never touched. A symbolic link is written through (its
@@ -81,6 +81,16 @@ fn resolve_links(path: &Path) -> Result<PathBuf, OutputError> {
 
 /// Writes `contents` to `path` through a temporary file renamed over it.
 pub fn write(path: &Path, contents: &[u8], access: Access) -> Result<(), OutputError> {
+    write_with(path, access, |file| file.write_all(contents))
+}
+
+/// Writes `path` through a temporary file renamed over it, `fill` writing the contents (a
+/// stream: a backup is never held in memory). Nothing replaces `path` if `fill` fails.
+pub fn write_with<T>(
+    path: &Path,
+    access: Access,
+    fill: impl FnOnce(&mut File) -> std::io::Result<T>,
+) -> Result<T, OutputError> {
     let target = resolve_links(path)?;
     let io = |source| OutputError::Io {
         path: target.clone(),
@@ -107,23 +117,27 @@ pub fn write(path: &Path, contents: &[u8], access: Access) -> Result<(), OutputE
         .unwrap_or_else(|| "out".into());
     let (tmp_path, mut file) = create_unique(&dir, &name, access).map_err(io)?;
     let result = (|| {
-        file.write_all(contents)?;
+        let filled = fill(&mut file)?;
         if let (Access::AsBefore, Some(permissions)) = (access, before) {
             file.set_permissions(permissions)?;
         }
         file.sync_all()?;
         drop(file);
-        std::fs::rename(&tmp_path, &target)
+        std::fs::rename(&tmp_path, &target)?;
+        Ok(filled)
     })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp_path);
-        return Err(io(e));
-    }
+    let filled = match result {
+        Ok(filled) => filled,
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp_path);
+            return Err(io(e));
+        }
+    };
     // The rename is durable once the directory is (best effort: not every system syncs one).
     if let Ok(d) = File::open(&dir) {
         let _ = d.sync_all();
     }
-    Ok(())
+    Ok(filled)
 }
 
 /// Creates `.NAME.RANDOM.tmp` in `dir`, new (never an existing file).

@@ -13,6 +13,7 @@ use crate::connect::Platform;
 use crate::pipeline::PipelineError;
 
 pub mod apply;
+pub mod backup;
 pub mod docs;
 pub mod explain;
 pub mod export;
@@ -64,6 +65,9 @@ pub fn run(cli: Cli) -> miette::Result<Exit> {
         Run::TokenCreate(args) => token::run(args, &settings),
         Run::TokenList(args) => token::list(args, &settings),
         Run::TokenRevoke(args) => token::revoke(args, &settings),
+        Run::Backup(run) => backup::backup(run, &settings),
+        Run::BackupVerify(file) => backup::verify(&file),
+        Run::Restore(args) => backup::restore(args, &settings),
         Run::Completions(shell) => docs::completions(shell),
         Run::Man(out) => docs::man(out.as_deref()),
     }

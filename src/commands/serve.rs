@@ -22,6 +22,7 @@ pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
     let options = ServeOptions {
         mail,
         public_url: args.public_url.clone(),
+        backups: run.backups.clone(),
     };
     rt.block_on(async {
         let server = start_with(
@@ -69,7 +70,7 @@ pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
 }
 
 /// The database URL without its password.
-fn redact(url: &str) -> String {
+pub(super) fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(s), Some(at)) if at > s => {
             let creds = &url[s + 3..at];

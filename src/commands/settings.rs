@@ -11,13 +11,15 @@ use miette::miette;
 use crate::apply::saved::SavedOptions;
 use crate::apply::{Mode, Progress};
 use crate::cli::{
-    ApplyArgs, Cli, Command, CompletionsArgs, DiagnosticFormat, ExplainArgs, ExplainUserArgs,
-    ExplainWhat, ExportArgs, ManArgs, PlanArgs, PlanFlags, PlanFormat, PlatformArgs, ServeArgs,
-    ShowArgs, TokenArgs, TokenCommand, TokenCreateArgs, TokenListArgs, TokenRevokeArgs, UsersArgs,
-    UsersCommand, UsersExportArgs, ValidateArgs,
+    ApplyArgs, BackupArgs, BackupCommand, BackupVerifyArgs, Cli, Command, CompletionsArgs,
+    DiagnosticFormat, ExplainArgs, ExplainUserArgs, ExplainWhat, ExportArgs, ManArgs, PlanArgs,
+    PlanFlags, PlanFormat, PlatformArgs, RestoreArgs, ServeArgs, ShowArgs, TokenArgs, TokenCommand,
+    TokenCreateArgs, TokenListArgs, TokenRevokeArgs, UsersArgs, UsersCommand, UsersExportArgs,
+    ValidateArgs,
 };
 use crate::connect::Connection;
 use crate::plan::{self, PlanOptions};
+use crate::server::backup::schedule::Schedule;
 use crate::{render, validate};
 
 /// What every command may need, decided once.
@@ -48,6 +50,9 @@ pub enum Run {
     TokenCreate(TokenCreateArgs),
     TokenList(TokenListArgs),
     TokenRevoke(TokenRevokeArgs),
+    Backup(BackupRun),
+    BackupVerify(PathBuf),
+    Restore(RestoreArgs),
     Completions(clap_complete::Shell),
     /// `man`, with the directory to write the pages to.
     Man(Option<PathBuf>),
@@ -63,6 +68,15 @@ pub struct ServeRun {
     /// Whether logs are coloured: stderr is a terminal (and `NO_COLOR` is not set). A log
     /// file gets no escape sequences.
     pub ansi: bool,
+    /// Scheduled backups (`--backup-dir`, `--backup-at`, `--backup-keep`).
+    pub backups: Option<Schedule>,
+}
+
+/// `backup --out FILE`.
+#[derive(Debug)]
+pub struct BackupRun {
+    pub database: String,
+    pub out: PathBuf,
 }
 
 /// `validate`.
@@ -169,6 +183,7 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
         }) => Run::UsersExport(args),
         Command::Schema => Run::Schema,
         Command::Serve(args) => Run::Serve(ServeRun {
+            backups: schedule(&args)?,
             args,
             smtp_credentials: match (
                 std::env::var("TENANTCTL_SMTP_USERNAME"),
@@ -184,6 +199,20 @@ pub fn resolve(cli: Cli) -> miette::Result<(Settings, Run)> {
             TokenCommand::List(args) => Run::TokenList(args),
             TokenCommand::Revoke(args) => Run::TokenRevoke(args),
         },
+        Command::Backup(BackupArgs {
+            command: Some(BackupCommand::Verify(BackupVerifyArgs { file })),
+            ..
+        }) => Run::BackupVerify(file),
+        Command::Backup(BackupArgs {
+            command: None,
+            database,
+            out,
+        }) => Run::Backup(BackupRun {
+            database,
+            // clap requires --out without a subcommand.
+            out: out.ok_or_else(|| miette!("backup needs --out FILE"))?,
+        }),
+        Command::Restore(args) => Run::Restore(args),
         Command::Completions(CompletionsArgs { shell }) => Run::Completions(shell),
         Command::Man(ManArgs { out }) => Run::Man(out),
     };
@@ -211,6 +240,8 @@ fn platform_args(command: &Command) -> Option<&PlatformArgs> {
         | Command::Show(_)
         | Command::Schema
         | Command::Serve(_)
+        | Command::Backup(_)
+        | Command::Restore(_)
         | Command::Completions(_)
         | Command::Man(_) => None,
     }
@@ -236,6 +267,32 @@ fn connection(platform: Option<&PlatformArgs>) -> Connection {
             lock_ttl: std::time::Duration::from_secs(60),
         },
     }
+}
+
+/// The scheduled backups `serve`'s flags ask for.
+fn schedule(args: &ServeArgs) -> miette::Result<Option<Schedule>> {
+    let Some(dir) = &args.backup_dir else {
+        return Ok(None);
+    };
+    let at = crate::server::backup::schedule::parse_at(&args.backup_at).ok_or_else(|| {
+        miette!(
+            help = "a time of day, UTC, as HH:MM: 02:00, 23:30",
+            "--backup-at `{}` is not a time of day",
+            args.backup_at
+        )
+    })?;
+    let keep = super::token::parse_duration(&args.backup_keep).ok_or_else(|| {
+        miette!(
+            help = "a positive number followed by d (days), h (hours) or m (minutes): 30d, 12h",
+            "--backup-keep `{}` is not a duration",
+            args.backup_keep
+        )
+    })?;
+    Ok(Some(Schedule {
+        dir: dir.clone(),
+        at,
+        keep,
+    }))
 }
 
 /// The plan-shaping flags, with `--target` parsed.

@@ -4,6 +4,7 @@
 //! path.
 
 pub mod authz;
+pub mod backup;
 pub mod engine;
 pub mod error;
 pub mod http;
@@ -38,6 +39,8 @@ pub struct ServeOptions {
     /// The base of every link in an e-mail (`https://admin.example`); None: the address the
     /// server listens on.
     pub public_url: Option<String>,
+    /// Scheduled backups (`--backup-dir`), taken by this process.
+    pub backups: Option<backup::schedule::Schedule>,
 }
 
 /// An error starting the server or minting a token.
@@ -69,6 +72,8 @@ pub struct RunningServer {
     listener: Option<JoinHandle<()>>,
     /// The sender of the outbox (None without SMTP settings).
     mailer: Option<JoinHandle<()>>,
+    /// The scheduled backups (None without `--backup-dir`).
+    backups: Option<JoinHandle<()>>,
     db: store::Db,
 }
 
@@ -84,9 +89,13 @@ impl RunningServer {
             let _ = tx.send(());
         }
         let _ = (&mut self.task).await;
-        for task in [self.listener.take(), self.mailer.take()]
-            .into_iter()
-            .flatten()
+        for task in [
+            self.listener.take(),
+            self.mailer.take(),
+            self.backups.take(),
+        ]
+        .into_iter()
+        .flatten()
         {
             task.abort();
             let _ = task.await;
@@ -148,6 +157,14 @@ pub async fn start_with(
         .clone()
         .unwrap_or_else(|| format!("http://{addr}"));
     let mailer = mail::spawn(Arc::clone(&engine), &options.mail, &public_url)?;
+    let backups = options.backups.clone().map(|schedule| {
+        tokio::spawn(backup::schedule::run(
+            db.clone(),
+            schedule,
+            backup::schedule::SystemClock,
+            None,
+        ))
+    });
     let app = http::router(engine, public_url);
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
@@ -168,6 +185,7 @@ pub async fn start_with(
         task,
         listener: replica,
         mailer,
+        backups,
         db,
     })
 }

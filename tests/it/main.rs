@@ -12,6 +12,7 @@ mod access_003;
 mod access_api;
 mod access_matrix;
 mod apply_lock;
+mod backup;
 mod cli;
 mod mail;
 mod protected;

@@ -39,6 +39,7 @@ macro_rules! dispatch_tx {
 mod accounts;
 mod apply_lock;
 mod audit;
+pub mod catalog;
 mod changes;
 mod invitations;
 mod outbox;
@@ -75,6 +76,8 @@ pub enum StoreError {
         path: String,
         source: std::io::Error,
     },
+    #[error("there is no SQLite database at `{0}`")]
+    NoDatabase(String),
     #[error("database error: {0}")]
     Sqlx(#[from] sqlx::Error),
     #[error("database migration failed: {0}")]
@@ -151,6 +154,15 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../../../migrations/0195_token_expiry.sql"),
     ),
 ];
+
+/// The migrations this binary embeds, as (version, name): the schema version a backup
+/// records.
+pub fn migrations() -> Vec<(i64, &'static str)> {
+    MIGRATIONS
+        .iter()
+        .map(|&(version, name, _)| (version, name))
+        .collect()
+}
 
 fn migrator() -> Migrator {
     Migrator::with_migrations(
@@ -231,12 +243,24 @@ fn sql(s: String) -> AssertSqlSafe<String> {
 impl Db {
     /// Opens (and creates, for SQLite) the database at `url`, then runs the migrations.
     pub async fn connect(url: &str) -> Result<Db, StoreError> {
-        let db = if let Some(rest) = url.strip_prefix("sqlite:") {
+        let db = Db::open(url, true).await?;
+        db.migrate().await?;
+        Ok(db)
+    }
+
+    /// Opens the database at `url` without migrating it. With `create` false, a SQLite file
+    /// that does not exist is an error ([`StoreError::NoDatabase`]) rather than a new one.
+    pub async fn open(url: &str, create: bool) -> Result<Db, StoreError> {
+        if let Some(rest) = url.strip_prefix("sqlite:") {
             let path = rest.trim_start_matches("//");
             if path.is_empty() {
                 return Err(StoreError::BadUrl(url.to_string()));
             }
-            if path != ":memory:" {
+            let file = path.split('?').next().unwrap_or(path);
+            if !create && path != ":memory:" && !std::path::Path::new(file).exists() {
+                return Err(StoreError::NoDatabase(file.to_string()));
+            }
+            if create && path != ":memory:" {
                 if let Some(parent) = std::path::Path::new(path).parent() {
                     if !parent.as_os_str().is_empty() {
                         std::fs::create_dir_all(parent).map_err(|source| {
@@ -247,12 +271,10 @@ impl Db {
                         })?;
                     }
                 }
-            }
-            if path != ":memory:" {
                 create_private(path)?;
             }
             let opts = SqliteConnectOptions::from_str(&format!("sqlite://{path}"))?
-                .create_if_missing(true)
+                .create_if_missing(create)
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
@@ -261,20 +283,45 @@ impl Db {
                 .max_connections(8)
                 .connect_with(opts)
                 .await?;
-            Db::Sqlite(pool)
+            Ok(Db::Sqlite(pool))
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
                 .max_connections(8)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await?;
-            Db::Postgres(pool)
+            Ok(Db::Postgres(pool))
         } else {
-            return Err(StoreError::BadUrl(url.to_string()));
-        };
+            Err(StoreError::BadUrl(url.to_string()))
+        }
+    }
+
+    /// Runs the migrations this binary embeds that the database has not run yet.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
         let m = migrator();
-        dispatch!(&db, p => m.run(p).await?);
-        Ok(db)
+        dispatch!(self, p => m.run(p).await?);
+        Ok(())
+    }
+
+    /// The engine's name: `sqlite` or `postgres`.
+    pub fn engine(&self) -> &'static str {
+        match self {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Starts a read-only transaction that sees one consistent snapshot of the whole
+    /// database (REPEATABLE READ on PostgreSQL; on SQLite, in WAL mode, a read transaction
+    /// sees the database as of its first read).
+    pub async fn begin_snapshot(&self) -> Result<Tx, StoreError> {
+        Ok(match self {
+            Db::Sqlite(p) => Tx::Sqlite(p.begin().await?),
+            Db::Postgres(p) => Tx::Postgres(
+                p.begin_with("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+                    .await?,
+            ),
+        })
     }
 
     /// Closes every connection.

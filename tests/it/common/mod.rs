@@ -60,27 +60,38 @@ impl TestServer {
 
     /// [`TestServer::postgres`], serving with `options` (e-mail, public URL).
     pub async fn postgres_with(options: ServeOptions) -> Option<TestServer> {
-        let admin = match std::env::var(POSTGRES_ENV) {
-            Ok(v) if !v.is_empty() => v,
-            _ => {
-                if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
-                    panic!("{POSTGRES_ENV} is not set, and CI=true: the PostgreSQL tests must run in CI");
-                }
-                eprintln!("\n*** SKIPPED: set {POSTGRES_ENV}=postgres://USER@HOST:PORT/postgres to run the PostgreSQL tests ***\n");
-                return None;
-            }
-        };
-        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
-        let pool = sqlx::PgPool::connect(&admin)
-            .await
-            .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_ENV}={admin}: {e}"));
-        sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-            .execute(&pool)
-            .await
-            .expect("create test database");
-        pool.close().await;
-        let url = replace_db(&admin, &name);
-        Some(TestServer::start(url, None, Some((admin, name)), options).await)
+        let (url, pg) = new_postgres_database().await?;
+        Some(TestServer::start(url, None, Some(pg), options).await)
+    }
+
+    /// A server over an existing database (a restored one), with a token it knows; a
+    /// PostgreSQL database `pg` (admin URL, name) is dropped at shutdown.
+    pub async fn open(
+        database_url: String,
+        token: &str,
+        pg: Option<(String, String)>,
+    ) -> TestServer {
+        let server = start_with(
+            ServerConfig {
+                database_url: database_url.clone(),
+                listen: "127.0.0.1:0".into(),
+            },
+            ServeOptions::default(),
+        )
+        .await
+        .expect("server starts");
+        assert!(
+            server.bootstrap_token.is_none(),
+            "an existing database has tokens"
+        );
+        TestServer {
+            server: Some(server),
+            system_token: token.to_string(),
+            database_url,
+            client: reqwest::Client::new(),
+            _dir: None,
+            pg,
+        }
     }
 
     async fn start(
@@ -131,14 +142,7 @@ impl TestServer {
             s.shutdown().await;
         }
         if let Some((admin, name)) = self.pg.take() {
-            if let Ok(pool) = sqlx::PgPool::connect(&admin).await {
-                let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
-                    "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
-                )))
-                .execute(&pool)
-                .await;
-                pool.close().await;
-            }
+            drop_postgres_database(&admin, &name).await;
         }
     }
 
@@ -229,6 +233,46 @@ impl TestServer {
             .await;
         assert_eq!(a.status, StatusCode::CREATED, "token create: {}", a.text);
         a.body["token"].as_str().expect("token").to_string()
+    }
+}
+
+/// A new, empty PostgreSQL database on `TENANTCTL_TEST_POSTGRES`: its URL and (admin URL,
+/// name) to drop it with; `None` (with a loud message on stderr) when the variable is unset
+/// locally. Under `CI=true` a missing variable is a failure.
+pub async fn new_postgres_database() -> Option<(String, (String, String))> {
+    let admin = match std::env::var(POSTGRES_ENV) {
+        Ok(v) if !v.is_empty() => v,
+        _ => {
+            if std::env::var("CI").is_ok_and(|v| v == "true" || v == "1") {
+                panic!(
+                    "{POSTGRES_ENV} is not set, and CI=true: the PostgreSQL tests must run in CI"
+                );
+            }
+            eprintln!("\n*** SKIPPED: set {POSTGRES_ENV}=postgres://USER@HOST:PORT/postgres to run the PostgreSQL tests ***\n");
+            return None;
+        }
+    };
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let pool = sqlx::PgPool::connect(&admin)
+        .await
+        .unwrap_or_else(|e| panic!("cannot connect to {POSTGRES_ENV}={admin}: {e}"));
+    sqlx::query(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&pool)
+        .await
+        .expect("create test database");
+    pool.close().await;
+    Some((replace_db(&admin, &name), (admin, name)))
+}
+
+/// Drops a PostgreSQL database made by [`new_postgres_database`].
+pub async fn drop_postgres_database(admin: &str, name: &str) {
+    if let Ok(pool) = sqlx::PgPool::connect(admin).await {
+        let _ = sqlx::query(sqlx::AssertSqlSafe(format!(
+            "DROP DATABASE IF EXISTS {name} WITH (FORCE)"
+        )))
+        .execute(&pool)
+        .await;
+        pool.close().await;
     }
 }
 

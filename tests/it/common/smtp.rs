@@ -37,6 +37,7 @@ pub fn mail_options(port: u16) -> ServeOptions {
             poll: Duration::from_millis(500),
         },
         public_url: Some("https://admin.example".into()),
+        ..ServeOptions::default()
     }
 }
 
