@@ -48,6 +48,7 @@ const TAGS: &[(&str, &str)] = &[
     ("membership", "A user's membership of a tenant: role and workspaces."),
     ("user_model", "A user's own settings of a model."),
     ("tokens", "API tokens."),
+    ("sessions", "Signing in with a password: sessions, signing out, who is signed in."),
     ("invitations", "Invitations of e-mails into a tenant."),
     ("reports", "Read-only views for people: dashboard totals, CSV export, the audit log."),
 ];
@@ -119,6 +120,10 @@ fn path_param(name: &str) -> Value {
         "record" => (
             "A record id (`rec_…`, as the platform gave it)",
             json!({ "type": "string", "pattern": RECORD_ID_PATTERN }),
+        ),
+        "session" => (
+            "A session id (`ses_…`, as `listUserSessions` answers it)",
+            json!({ "type": "string", "pattern": "^ses_[0-9a-z]{1,64}$" }),
         ),
         "token" => (
             "A token id (`tok_…`, as `listTokens` answers it)",
