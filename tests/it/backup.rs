@@ -69,6 +69,24 @@ async fn populate(s: &TestServer) -> String {
         )
         .await;
     assert!(a.status.is_success(), "update: {}", a.text);
+    // Registers and records: the platform's data, outside the state.
+    let registers = "/api/v1/tenants/acme/workspaces/paris/registries";
+    let a = s
+        .post(
+            registers,
+            json!({ "key": "rgpd", "name": "Traitements RGPD", "description": "Art. 30" }),
+        )
+        .await;
+    assert!(a.status.is_success(), "register: {}", a.text);
+    for title in ["Paie", "Recrutement"] {
+        let a = s
+            .post(
+                &format!("{registers}/rgpd/records"),
+                json!({ "title": title, "fields": { "base_legale": "contrat", "durée": 5 } }),
+            )
+            .await;
+        assert!(a.status.is_success(), "record: {}", a.text);
+    }
     tenant
 }
 
@@ -95,6 +113,8 @@ async fn view(s: &TestServer, tenant_token: &str) -> Value {
         "tokens": s.get("/api/v1/tokens").await.body,
         "users": s.get("/api/v1/exports/users.csv").await.text,
         "dashboard": s.get("/api/v1/dashboard").await.body,
+        "registers": s.get("/api/v1/tenants/acme/workspaces/paris/registries").await.body,
+        "records": s.get("/api/v1/tenants/acme/workspaces/paris/registries/rgpd/records").await.body,
         "tenant_token": who.body,
     })
 }

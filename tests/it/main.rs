@@ -18,6 +18,8 @@ mod mail;
 mod password_resets;
 mod protected;
 mod reconcile;
+mod registries;
+mod registries_plan;
 mod review_loop;
 mod schema;
 mod secrets;

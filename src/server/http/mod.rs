@@ -15,6 +15,7 @@ mod me;
 mod memberships;
 mod meta;
 mod password_resets;
+mod registries;
 mod reset_all;
 mod resources;
 pub mod route;
@@ -121,6 +122,7 @@ pub fn routes() -> Routes {
         .merge(password_resets::router())
         .merge(reset_all::router())
         .merge(memberships::router())
+        .merge(registries::router())
         .merge(dashboard::router())
         .merge(exports::router())
         .merge(audit::router())

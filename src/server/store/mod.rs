@@ -44,6 +44,7 @@ mod changes;
 mod invitations;
 mod outbox;
 mod password_resets;
+mod registries;
 mod resources;
 mod sensitive;
 mod sessions;
@@ -57,6 +58,7 @@ pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus, InvitedTenant, LinkState, Origin};
 pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION, KIND_PASSWORD_RESET};
 pub use password_resets::{NewReset, Redeemed, ResetOrigin, ResetRow, RESET_SEQ_INCIDENT};
+pub use registries::{Changed, Created, DataUsage, NewRecord, RecordRow, RegistryRow};
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
 pub use sessions::{ended_audit, Ended, SessionLife, SessionRow, SLIDE_EVERY_MS};
@@ -149,6 +151,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         135,
         "password_reset_origin",
         include_str!("../../../migrations/0135_password_reset_origin.sql"),
+    ),
+    (
+        150,
+        "registries",
+        include_str!("../../../migrations/0150_registries.sql"),
     ),
     (
         160,
