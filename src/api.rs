@@ -436,6 +436,77 @@ pub struct Account {
     pub last_active_at: Option<String>,
 }
 
+/// `POST /api/v1/sessions`: sign in with an e-mail and a password.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignInRequest {
+    #[schemars(length(min = 1, max = 320))]
+    pub email: String,
+    #[schemars(length(min = 1, max = 1024))]
+    pub password: String,
+    /// The tenant to act in; by default the user's only tenant (a `super_admin`: the
+    /// platform).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tenant: Option<String>,
+}
+
+/// A new session: its secret is in this answer only (send it as `Authorization: Bearer`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SignInResponse {
+    /// The session's secret, shown once.
+    pub token: String,
+    pub session: SessionInfo,
+}
+
+/// A session, never its secret.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionInfo {
+    /// `ses_…`: what the audit log and `DELETE /users/{email}/sessions/{session}` name it by.
+    pub id: String,
+    pub user: String,
+    /// The tenant it acts in; null: the platform (a `super_admin`).
+    pub tenant: Option<String>,
+    /// The client address that signed in.
+    pub address: Option<String>,
+    /// RFC 3339.
+    pub created_at: String,
+    /// The last request seen (moves at most once a minute), RFC 3339.
+    pub last_seen_at: String,
+    /// When it ends without a further request (idle expiry, capped by the maximum), RFC 3339.
+    pub expires_at: String,
+    /// When it was signed out or revoked, RFC 3339; null: not ended.
+    pub ended_at: Option<String>,
+    /// Whether it works, at the time of the answer.
+    pub active: bool,
+}
+
+/// A user's sessions, newest first.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SessionList {
+    pub items: Vec<SessionInfo>,
+}
+
+/// What ending sessions did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct EndedSessions {
+    /// The sessions ended now.
+    pub ended: Vec<String>,
+}
+
+/// `GET /api/v1/me`: the signed-in user, their memberships, their pending invitations and
+/// the session (or token) asking.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct Me {
+    /// The user, with its `account`.
+    pub user: ResourceBody,
+    /// Every membership of the user.
+    pub memberships: Vec<ResourceBody>,
+    /// Invitations of the user's e-mail still pending.
+    pub invitations: Vec<Invitation>,
+    /// The session asking; null for a token acting as the user.
+    pub session: Option<SessionInfo>,
+}
+
 /// A one-time password reset link; only a hash of its secret is stored.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct PasswordResetResponse {
@@ -508,7 +579,8 @@ pub struct AuditEntry {
     /// The state's revision the write produced.
     pub revision: i64,
     pub token_id: String,
-    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`, `password_reset`, `revoke`.
+    /// `put`, `delete`, `adopt`, `cascade_delete`, `cascade_update`, `create`, `invite`,
+    /// `password_reset`, `revoke`, `sign_in`, `sign_in_failed`, `sign_out`.
     pub op: String,
     pub kind: String,
     pub key: String,

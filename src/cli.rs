@@ -420,6 +420,16 @@ pub struct ServeArgs {
     /// address the server listens on.
     #[arg(long, env = "TENANTCTL_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// A session ends after this many minutes without a request (sliding expiry).
+    #[arg(long, default_value_t = 720, value_name = "MINUTES", value_parser = clap::value_parser!(u32).range(1..=43_200))]
+    pub session_idle_minutes: u32,
+    /// A session ends this many hours after sign-in, whatever happens.
+    #[arg(long, default_value_t = 168, value_name = "HOURS", value_parser = clap::value_parser!(u32).range(1..=8_760))]
+    pub session_max_hours: u32,
+    /// Failed sign-ins per account before it is locked (30 s, doubling with each further
+    /// failure up to 15 min); a client address gets five times as many.
+    #[arg(long, default_value_t = 10, value_name = "N", value_parser = clap::value_parser!(u32).range(1..=1_000))]
+    pub sign_in_attempts: u32,
     /// Take a backup of the platform every day into DIR, as
     /// `tenantctl-YYYYMMDDTHHMMSSZ.backup` (the same file as `tenantctl backup`).
     #[arg(

@@ -4,6 +4,8 @@ use miette::IntoDiagnostic;
 
 use super::Exit;
 use crate::server::mail::{MailConfig, SmtpSettings, SmtpTls};
+use crate::server::sessions::{AuthPolicy, SessionPolicy};
+use crate::server::store::ThrottlePolicy;
 use crate::server::{start_with, ServeOptions, ServerConfig};
 
 pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
@@ -19,9 +21,21 @@ pub fn run(run: super::settings::ServeRun) -> miette::Result<Exit> {
         smtp.credentials = run.smtp_credentials.clone();
         mail.smtp = Some(smtp);
     }
+    let limit = i64::from(args.sign_in_attempts);
     let options = ServeOptions {
         mail,
         public_url: args.public_url.clone(),
+        auth: AuthPolicy {
+            sessions: SessionPolicy {
+                idle_ms: i64::from(args.session_idle_minutes) * 60_000,
+                max_ms: i64::from(args.session_max_hours) * 3_600_000,
+            },
+            throttle: ThrottlePolicy {
+                account_limit: limit,
+                address_limit: limit * 5,
+                ..ThrottlePolicy::default()
+            },
+        },
         backups: run.backups.clone(),
     };
     rt.block_on(async {

@@ -61,6 +61,13 @@ pub enum ApiError {
         message: String,
         violations: Vec<Violation>,
     },
+    /// 429: too many failed attempts; retry after this many seconds (`Retry-After`).
+    #[error("{message}")]
+    TooManyRequests {
+        code: &'static str,
+        message: String,
+        retry_after_secs: u64,
+    },
     /// 503: the request took too long.
     #[error("the request timed out")]
     Timeout,
@@ -162,6 +169,7 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } | ApiError::Rules { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
             ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -183,6 +191,11 @@ impl ApiError {
             ApiError::Rules { violations, .. } => {
                 ("rule_violation", json!({ "violations": violations }))
             }
+            ApiError::TooManyRequests {
+                code,
+                retry_after_secs,
+                ..
+            } => (*code, json!({ "retry_after": retry_after_secs })),
             ApiError::Timeout => ("timeout", Value::Null),
             ApiError::Internal(_) => ("internal", Value::Null),
         };
@@ -212,6 +225,12 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
+        let retry_after = match &self {
+            ApiError::TooManyRequests {
+                retry_after_secs, ..
+            } => Some(*retry_after_secs),
+            _ => None,
+        };
         if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
@@ -226,6 +245,10 @@ impl IntoResponse for ApiError {
         if status == StatusCode::UNAUTHORIZED {
             resp.headers_mut()
                 .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        }
+        if let Some(secs) = retry_after {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs));
         }
         resp
     }

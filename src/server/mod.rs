@@ -14,6 +14,7 @@ pub mod openapi;
 pub mod passwords;
 pub mod scope;
 pub mod sensitive;
+pub mod sessions;
 pub mod store;
 pub mod tokens;
 
@@ -39,6 +40,8 @@ pub struct ServeOptions {
     /// The base of every link in an e-mail (`https://admin.example`); None: the address the
     /// server listens on.
     pub public_url: Option<String>,
+    /// How sessions live and failed sign-ins are throttled.
+    pub auth: sessions::AuthPolicy,
     /// Scheduled backups (`--backup-dir`), taken by this process.
     pub backups: Option<backup::schedule::Schedule>,
 }
@@ -165,7 +168,8 @@ pub async fn start_with(
             None,
         ))
     });
-    let app = http::router(engine, public_url);
+    let app = http::router(engine, public_url, options.auth)
+        .into_make_service_with_connect_info::<SocketAddr>();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(async move {
         let served = axum::serve(listener, app)

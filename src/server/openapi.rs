@@ -47,6 +47,7 @@ const TAGS: &[(&str, &str)] = &[
     ("membership", "A user's membership of a tenant: role and workspaces."),
     ("user_model", "A user's own settings of a model."),
     ("tokens", "API tokens."),
+    ("sessions", "Signing in with a password: sessions, signing out, who is signed in."),
     ("invitations", "Invitations of e-mails into a tenant."),
     ("reports", "Read-only views for people: dashboard totals, CSV export, the audit log."),
 ];
@@ -114,6 +115,10 @@ fn path_param(name: &str) -> Value {
         "id" => (
             "An invitation id",
             json!({ "type": "string", "pattern": "^inv_[0-9a-f]{32}$" }),
+        ),
+        "session" => (
+            "A session id (`ses_…`, as `listUserSessions` answers it)",
+            json!({ "type": "string", "pattern": "^ses_[0-9a-z]{1,64}$" }),
         ),
         "token" => (
             "A token id (`tok_…`, as `listTokens` answers it)",

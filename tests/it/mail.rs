@@ -1,8 +1,9 @@
 //! E-mail and invitations end to end (issue 12, items 1, 2 and 4), over a real SMTP server
 //! on a loopback port (`common::smtp`: aiosmtpd) and the real server on SQLite and
 //! PostgreSQL: `apply` adds users → each gets an invitation e-mail in their language with a
-//! one-time link → accepting it with a password makes them active (argon2id); resend
-//! replaces the link; an SMTP server down at first gets the message once it is up.
+//! one-time link → accepting it with a password makes them active (argon2id) → signing in →
+//! `GET /api/v1/me`; a blocked user cannot sign in; resend replaces the link; an SMTP
+//! server down at first gets the message once it is up.
 
 use std::time::{Duration, Instant};
 
@@ -74,6 +75,17 @@ async fn accept(s: &TestServer, body: Value) -> crate::common::Answer {
         "/api/v1/invitations/accept",
         None,
         Some(&body),
+        &[],
+    )
+    .await
+}
+
+async fn sign_in(s: &TestServer, email: &str, password: &str) -> crate::common::Answer {
+    s.call(
+        Method::POST,
+        "/api/v1/sessions",
+        None,
+        Some(&json!({ "email": email, "password": password })),
         &[],
     )
     .await
@@ -210,6 +222,29 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
         .await;
     assert_eq!(a.body["items"].as_array().unwrap().len(), 1, "{}", a.text);
 
+    // Signing in with the password just set: a session acting as yuki, and `GET /me`.
+    let a = sign_in(s, YUKI, "ramen-shibuya-2026").await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let session = a.body["token"].as_str().unwrap().to_string();
+    let me = s
+        .call(Method::GET, "/api/v1/me", Some(&session), None, &[])
+        .await;
+    assert_eq!(me.status, StatusCode::OK, "{}", me.text);
+    assert_eq!(me.body["user"]["key"], YUKI);
+    assert_eq!(me.body["user"]["spec"]["language"], "ja");
+    assert_eq!(me.body["user"]["account"]["status"], "active");
+    assert_eq!(
+        me.body["memberships"][0]["key"],
+        "yuki@kobayashi.example/kobayashi"
+    );
+    assert_eq!(me.body["invitations"], json!([]), "accepted: none pending");
+    assert_eq!(me.body["session"]["tenant"], "kobayashi");
+    // Louise has not accepted yet: she cannot sign in, and is told as a wrong password is.
+    let pending = sign_in(s, LOUISE, "ramen-shibuya-2026").await;
+    let wrong = sign_in(s, YUKI, "not-her-password").await;
+    assert_eq!(pending.status, StatusCode::UNAUTHORIZED, "{}", pending.text);
+    assert_eq!(pending.body, wrong.body);
+
     // Status in lists: yuki active, louise pending; the plan does not see any of it.
     let a = s.get("/api/v1/users").await;
     let status = |email: &str| {
@@ -288,6 +323,24 @@ async fn apply_invites_in_the_users_language_and_accepting_activates(s: TestServ
     assert!(y[3].starts_with("20"), "created: {}", y[3]);
     let l = row(LOUISE);
     assert_eq!((l[4].as_str(), l[5].as_str()), ("", "pending"));
+
+    // Blocked, yuki's session ends at once and she cannot sign in again.
+    let a = s
+        .call(
+            Method::POST,
+            &format!("/api/v1/users/{YUKI}/block"),
+            Some(s.system_token()),
+            None,
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = s
+        .call(Method::GET, "/api/v1/me", Some(&session), None, &[])
+        .await;
+    assert_eq!(a.status, StatusCode::UNAUTHORIZED, "{}", a.text);
+    let a = sign_in(s, YUKI, "ramen-shibuya-2026").await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
     drop(sink);
     ctx.shutdown().await;
 }
@@ -490,7 +543,13 @@ async fn an_smtp_outage_delays_mail_and_loses_none(s: TestServer, port: u16) {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.wait_for(LATE, 1).await.len(), 1, "delivered once");
-    // The fixture's users were invited too, and their e-mails were not lost either.
+    // The fixture's users were invited too, and their e-mails were not lost either (they
+    // arrive as their own retries come due: wait for them, then count).
+    let start = Instant::now();
+    while sink.messages().len() < 7 && start.elapsed() < Duration::from_secs(20) {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(sink.messages().len(), 7);
     drop(sink);
     s.shutdown().await;

@@ -26,6 +26,7 @@ mod server_api;
 mod server_cli;
 mod server_openapi;
 mod server_replicas;
+mod sessions;
 mod tenant_scope;
 mod tokens;
 mod validate_cli;

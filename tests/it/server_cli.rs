@@ -224,3 +224,87 @@ async fn two_servers_share_one_postgres() {
     b.shutdown().await;
     a.shutdown().await;
 }
+
+/// A token revoked and a session ended through one `serve` process are refused at once by
+/// another `serve` process over the same database — two real processes, each having just
+/// accepted the credential (no cache to wait out: each request reads its row).
+async fn revocations_reach_another_process_at_once(s: TestServer) {
+    crate::common::fixture::load(&s).await;
+    crate::sessions::activate(&s, crate::common::fixture::BOB, "correct horse battery").await;
+    let (port_a, port_b) = (free_port(), free_port());
+    let (a, _) = serve(&s.database_url, port_a, false);
+    let (b, _) = serve(&s.database_url, port_b, false);
+    let (url_a, url_b) = (
+        format!("http://127.0.0.1:{port_a}/api/v1"),
+        format!("http://127.0.0.1:{port_b}/api/v1"),
+    );
+    let c = reqwest::Client::new();
+    let status = |url: String, secret: String| {
+        let c = c.clone();
+        async move {
+            c.get(url)
+                .bearer_auth(secret)
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    // A token minted on A works on B, then is revoked on A: B refuses it on the next request.
+    let r: serde_json::Value = c
+        .post(format!("{url_a}/tokens"))
+        .bearer_auth(s.system_token())
+        .json(&serde_json::json!({ "scope": "tenant:acme", "role": "org_admin" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (id, token) = (r["id"].as_str().unwrap(), r["token"].as_str().unwrap());
+    assert_eq!(status(format!("{url_b}/whoami"), token.into()).await, 200);
+    let r = c
+        .delete(format!("{url_a}/tokens/{id}"))
+        .bearer_auth(s.system_token())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(status(format!("{url_b}/whoami"), token.into()).await, 401);
+    // A session opened on B works on A, then signs out on B: A refuses it at once.
+    let r: serde_json::Value = c
+        .post(format!("{url_b}/sessions"))
+        .json(&serde_json::json!({ "email": crate::common::fixture::BOB, "password": "correct horse battery" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = r["token"].as_str().unwrap().to_string();
+    assert_eq!(status(format!("{url_a}/me"), session.clone()).await, 200);
+    let r = c
+        .delete(format!("{url_b}/sessions/current"))
+        .bearer_auth(&session)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(status(format!("{url_a}/me"), session).await, 401);
+    assert!(stop(a).success());
+    assert!(stop(b).success());
+    s.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_reach_another_process_at_once_postgres() {
+    if let Some(s) = TestServer::postgres().await {
+        revocations_reach_another_process_at_once(s).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocations_reach_another_process_at_once_sqlite() {
+    revocations_reach_another_process_at_once(TestServer::sqlite().await).await;
+}

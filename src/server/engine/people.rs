@@ -1,11 +1,12 @@
 //! What a write does to people beside their specs, in the write's transaction: a created
 //! user gets a pending account and an invitation whose e-mail is queued in the outbox; a
-//! deleted user loses its account and its pending invitations; an accepted invitation sets
-//! the password hash and activates the account.
+//! deleted user loses its account, its pending invitations and its sessions; a blocked user
+//! loses its sessions; an accepted invitation sets the password hash and activates the
+//! account.
 
 use serde_json::json;
 
-use crate::model::{keys, Kind, State};
+use crate::model::{keys, Kind, State, UserStatus};
 use crate::server::error::ApiError;
 use crate::server::mail::language_name;
 use crate::server::store::{
@@ -42,6 +43,7 @@ pub(super) async fn persist(
 ) -> Result<bool, ApiError> {
     let mut created: Vec<&str> = Vec::new();
     let mut deleted: Vec<&str> = Vec::new();
+    let mut blocked: Vec<&str> = Vec::new();
     for t in journal.changes(state) {
         if t.kind != Kind::User {
             continue;
@@ -49,6 +51,14 @@ pub(super) async fn persist(
         match (t.existed, t.exists) {
             (false, true) => created.push(t.key),
             (true, false) => deleted.push(t.key),
+            (true, true)
+                if state
+                    .users
+                    .get(t.key)
+                    .is_some_and(|u| u.spec.status == UserStatus::Blocked) =>
+            {
+                blocked.push(t.key)
+            }
             _ => {}
         }
     }
@@ -56,6 +66,8 @@ pub(super) async fn persist(
         tx.delete_accounts(&deleted).await?;
         tx.revoke_user_invitations(&deleted).await?;
     }
+    end_sessions(tx, &deleted, "user_deleted", revision, req).await?;
+    end_sessions(tx, &blocked, "user_blocked", revision, req).await?;
     let mut queued = false;
     if !created.is_empty() {
         tx.insert_accounts(&created).await?;
@@ -81,6 +93,30 @@ pub(super) async fn persist(
         tx.activate_account(&a.email, &a.password_hash).await?;
     }
     Ok(queued)
+}
+
+/// Ends the working sessions of `emails` with the reason `why`, audited with the write.
+async fn end_sessions(
+    tx: &mut Tx,
+    emails: &[&str],
+    why: &str,
+    revision: i64,
+    req: &WriteRequest,
+) -> Result<(), ApiError> {
+    if emails.is_empty() {
+        return Ok(());
+    }
+    let ended = tx.end_sessions_of(emails, why, store::now_ms()).await?;
+    let entries: Vec<NewAudit> = ended.iter().map(|r| store::ended_audit(r, why)).collect();
+    tx.insert_audit(
+        revision,
+        &req.principal.token_id,
+        &entries,
+        req.change_set.as_deref(),
+        req.commit.as_deref(),
+    )
+    .await?;
+    Ok(())
 }
 
 /// The invitation of a user a write created: the tenants it is a member of after the write.

@@ -2,23 +2,23 @@
 //! token, JSON bodies (content type, size, syntax, schema), path parameters, query pairs,
 //! `If-Match` and the audit headers.
 
-use std::time::{Duration, Instant};
+use std::net::SocketAddr;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, FromRequestParts, RawPathParams, Request};
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, RawPathParams, Request};
 use axum::http::header;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde_json::json;
 use sha2::{Digest, Sha256};
-use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
 use crate::api::{CHANGE_SET_HEADER, COMMIT_HEADER};
 use crate::server::authz::Principal;
 use crate::server::engine::{Mutation, WriteRequest};
 use crate::server::error::ApiError;
-use crate::server::store::AuditCtx;
+use crate::server::sessions;
+use crate::server::store::{self, AuditCtx};
 
 use super::AppState;
 
@@ -32,97 +32,99 @@ pub fn hash_secret(secret: &str) -> String {
     s
 }
 
-/// How long a token found in the database is trusted without reading it again: a token
-/// revoked by another `serve` process on the same database stops working within this time
-/// (this process's revocations empty its cache at once).
-pub const TOKEN_RECHECK: Duration = Duration::from_secs(2);
-
-/// A token known to this process: who it is, until when it works, when it was read.
-#[derive(Debug, Clone)]
-pub struct CachedToken {
-    principal: Principal,
-    expires: Option<OffsetDateTime>,
-    read: Instant,
-}
-
-impl CachedToken {
-    fn fresh(&self, now: OffsetDateTime) -> bool {
-        self.read.elapsed() < TOKEN_RECHECK && self.expires.is_none_or(|e| now < e)
-    }
-}
-
-/// The authenticated caller.
+/// The authenticated caller. Its credential's row is read on every request (one indexed
+/// read by hash), so a token or a session revoked by any `serve` process over the same
+/// database is refused at once (`benches/server_state.rs` measures the read).
 pub struct Auth(pub Principal);
+
+/// The bearer secret of a request, or why there is none.
+fn bearer(parts: &Parts) -> Result<&str, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::Unauthorized(
+            "missing bearer token: send `Authorization: Bearer <TOKEN>`".into(),
+        ));
+    };
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
+    value
+        .strip_prefix("Bearer ")
+        .or_else(|| value.strip_prefix("bearer "))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .ok_or_else(|| {
+            ApiError::Unauthorized("the Authorization header must be `Bearer <TOKEN>`".into())
+        })
+}
+
+/// The principal of a secret: a session (`tcs_…`) or a token, read from the database.
+pub async fn authenticate(state: &AppState, secret: &str) -> Result<Principal, ApiError> {
+    let hash = hash_secret(secret);
+    if secret.starts_with(sessions::SECRET_PREFIX) {
+        let now = store::now_ms();
+        let row = state
+            .engine
+            .db
+            .session_by_hash(&hash)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("unknown session".into()))?;
+        if let Some(why) = sessions::refusal(&row.life, now) {
+            return Err(ApiError::Unauthorized(why));
+        }
+        if row.life.last_seen_ms <= now - store::SLIDE_EVERY_MS {
+            let engine = std::sync::Arc::clone(&state.engine);
+            let id = row.id.clone();
+            tokio::spawn(async move {
+                if let Err(e) = engine.db.slide_session(&id, now).await {
+                    tracing::warn!(error = %e, "cannot slide a session's expiry");
+                }
+            });
+        }
+        return Ok(sessions::principal(&row));
+    }
+    let (row, life) = state
+        .engine
+        .db
+        .token_by_hash(&hash)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
+    if let Some(why) = crate::server::tokens::refusal(&life, OffsetDateTime::now_utc()) {
+        return Err(ApiError::Unauthorized(why));
+    }
+    Ok(Principal {
+        token_id: row.id,
+        scope: row.scope,
+        role: row.role,
+        user: row.user,
+    })
+}
 
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Auth, ApiError> {
-        let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
-            return Err(ApiError::Unauthorized(
-                "missing bearer token: send `Authorization: Bearer <TOKEN>`".into(),
-            ));
-        };
-        let value = value
-            .to_str()
-            .map_err(|_| ApiError::Unauthorized("malformed Authorization header".into()))?;
-        let token = value
-            .strip_prefix("Bearer ")
-            .or_else(|| value.strip_prefix("bearer "))
-            .map(str::trim)
-            .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::Unauthorized("the Authorization header must be `Bearer <TOKEN>`".into())
-            })?;
-        let hash = hash_secret(token);
-        let now = OffsetDateTime::now_utc();
-        if let Some(c) = state
-            .token_cache
-            .lock()
-            .ok()
-            .and_then(|c| c.get(&hash).filter(|c| c.fresh(now)).cloned())
-        {
-            if let Some(u) = &c.principal.user {
-                state.touch(u);
-            }
-            return Ok(Auth(c.principal));
-        }
-        let (row, life) = state
-            .engine
-            .db
-            .token_by_hash(&hash)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("unknown token".into()))?;
-        if let Some(why) = crate::server::tokens::refusal(&life, now) {
-            if let Ok(mut c) = state.token_cache.lock() {
-                c.remove(&hash);
-            }
-            return Err(ApiError::Unauthorized(why));
-        }
-        let expires = life
-            .expires_at
-            .as_deref()
-            .and_then(|e| OffsetDateTime::parse(e, &Rfc3339).ok());
-        let principal = Principal {
-            token_id: row.id,
-            scope: row.scope,
-            role: row.role,
-            user: row.user,
-        };
-        if let Ok(mut c) = state.token_cache.lock() {
-            c.insert(
-                hash,
-                CachedToken {
-                    principal: principal.clone(),
-                    expires,
-                    read: Instant::now(),
-                },
-            );
-        }
+        let principal = authenticate(state, bearer(parts)?).await?;
         if let Some(u) = &principal.user {
             state.touch(u);
         }
         Ok(Auth(principal))
+    }
+}
+
+/// The client's address (the peer of the connection; a proxy's `X-Forwarded-For` is not
+/// trusted), `unknown` when the server was not started with connection info.
+pub struct ClientAddr(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddr {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<ClientAddr, ApiError> {
+        Ok(ClientAddr(
+            parts
+                .extensions
+                .get::<ConnectInfo<SocketAddr>>()
+                .map_or_else(|| "unknown".to_string(), |c| c.0.ip().to_string()),
+        ))
     }
 }
 

@@ -11,12 +11,14 @@ mod dashboard;
 mod exports;
 pub mod extract;
 mod invitations;
+mod me;
 mod memberships;
 mod meta;
 mod password_resets;
 mod resources;
 pub mod route;
 mod sensitive;
+mod sessions;
 mod state;
 mod tokens;
 mod users;
@@ -48,10 +50,10 @@ pub const BATCH_TIMEOUT: Duration = Duration::from_secs(600);
 #[derive(Clone)]
 pub struct AppState {
     pub engine: Arc<Engine>,
-    /// Tokens read recently, by hash (see [`extract::TOKEN_RECHECK`]).
-    pub token_cache: Arc<Mutex<HashMap<String, extract::CachedToken>>>,
     /// Base URL for links the API hands out.
     pub public_url: String,
+    /// How sessions live and failed sign-ins are throttled.
+    pub auth: crate::server::sessions::AuthPolicy,
     /// When this process last recorded each user as active (the database also refuses
     /// to move `last_active` more than once a minute, across processes).
     pub last_active: Arc<Mutex<HashMap<String, std::time::Instant>>>,
@@ -109,6 +111,8 @@ pub fn routes() -> Routes {
         .merge(sensitive::router())
         .merge(resources::router())
         .merge(tokens::router())
+        .merge(sessions::router())
+        .merge(me::router())
         .merge(invitations::router())
         .merge(users::router())
         .merge(password_resets::router())
@@ -170,11 +174,15 @@ async fn json_errors(req: Request, next: Next) -> Response {
 }
 
 /// The application: every route of the API.
-pub fn router(engine: Arc<Engine>, public_url: String) -> Router {
+pub fn router(
+    engine: Arc<Engine>,
+    public_url: String,
+    auth: crate::server::sessions::AuthPolicy,
+) -> Router {
     let state = AppState {
         engine,
-        token_cache: Arc::new(Mutex::new(HashMap::new())),
         public_url,
+        auth,
         last_active: Arc::new(Mutex::new(HashMap::new())),
     };
     routes()

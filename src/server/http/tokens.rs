@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 
 use crate::api::{TokenList, TokenRequest, TokenResponse};
-use crate::server::authz::Principal;
+use crate::server::authz::{Actor, Principal};
 use crate::server::error::{ApiError, ApiResult};
 use crate::server::store::Revoked;
 
@@ -49,20 +49,26 @@ pub fn router() -> Routes {
             Route::delete("/tokens/{token}", revoke_token)
                 .doc(
                     "revokeToken",
-                    "Revoke a token by its id (system tokens only); it stops working at once on this server, within seconds on others sharing the database",
+                    "Revoke a token by its id (system tokens only); it stops working at once on every server sharing the database",
                 )
                 .about(
                     "Revokes the token with this id: it stops working at once on \
-                     this server, and within seconds on other servers sharing the \
-                     database. Revoking a revoked token answers 204 again. Only a \
+                     every server sharing the database (each request reads its \
+                     token's row). Revoking a revoked token answers 204 again. Only a \
                      system token may revoke tokens.",
                 )
                 .answer(204, "Revoked (or revoked already)", None),
         )
 }
 
-fn system_only(p: &Principal, what: &str) -> ApiResult<()> {
-    if p.is_system() {
+/// Only the system (a system token, or a session or token acting as an active
+/// super_admin) mints, lists and revokes tokens.
+async fn system_only(app: &AppState, p: &Principal, what: &str) -> ApiResult<()> {
+    let system = app
+        .engine
+        .read(|s| p.actor(s).map(|a| matches!(a, Actor::System)))
+        .await??;
+    if system {
         Ok(())
     } else {
         Err(ApiError::forbidden(format!(
@@ -77,7 +83,7 @@ async fn create_token(
     audit: AuditHeaders,
     JsonBody(req): JsonBody<TokenRequest>,
 ) -> ApiResult<Response> {
-    system_only(&p, "create")?;
+    system_only(&app, &p, "create").await?;
     let revision = app
         .engine
         .read(|s| -> Result<i64, ApiError> {
@@ -115,7 +121,7 @@ async fn create_token(
 }
 
 async fn list_tokens(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    system_only(&p, "list")?;
+    system_only(&app, &p, "list").await?;
     let now = time::OffsetDateTime::now_utc();
     let tokens = app
         .engine
@@ -134,7 +140,7 @@ async fn revoke_token(
     Params(params): Params,
     audit: AuditHeaders,
 ) -> ApiResult<Response> {
-    system_only(&p, "revoke")?;
+    system_only(&app, &p, "revoke").await?;
     let id = params.first().map(String::as_str).unwrap_or_default();
     let revision = app.engine.read(|s| s.revision).await?;
     let ctx = audit.context(revision, &p);
@@ -144,9 +150,6 @@ async fn revoke_token(
     match out {
         Revoked::Missing => Err(ApiError::not_found(format!("no token `{id}`"))),
         Revoked::Now | Revoked::Already(_) => {
-            if let Ok(mut c) = app.token_cache.lock() {
-                c.clear();
-            }
             tracing::info!(token = %id, by = %p.token_id, "token revoked");
             Ok(StatusCode::NO_CONTENT.into_response())
         }

@@ -24,12 +24,19 @@ pub enum AuditOp {
     /// An invitation sent.
     Invite,
     PasswordReset,
-    /// A token revoked.
+    /// A token or a session revoked (a session also when its user is blocked or deleted).
     Revoke,
+    /// A session opened with a password.
+    SignIn,
+    /// A sign-in refused (a wrong password, an unknown e-mail, a blocked user); never the
+    /// password.
+    SignInFailed,
+    /// A session ended by its own user.
+    SignOut,
 }
 
 impl AuditOp {
-    const ALL: [AuditOp; 9] = [
+    const ALL: [AuditOp; 12] = [
         AuditOp::Put,
         AuditOp::Delete,
         AuditOp::Adopt,
@@ -39,6 +46,9 @@ impl AuditOp {
         AuditOp::Invite,
         AuditOp::PasswordReset,
         AuditOp::Revoke,
+        AuditOp::SignIn,
+        AuditOp::SignInFailed,
+        AuditOp::SignOut,
     ];
 
     /// The stored (and published) name.
@@ -53,6 +63,9 @@ impl AuditOp {
             AuditOp::Invite => "invite",
             AuditOp::PasswordReset => "password_reset",
             AuditOp::Revoke => "revoke",
+            AuditOp::SignIn => "sign_in",
+            AuditOp::SignInFailed => "sign_in_failed",
+            AuditOp::SignOut => "sign_out",
         }
     }
 
@@ -67,15 +80,19 @@ pub enum AuditSubject {
     Resource(Kind),
     Token,
     Invitation,
+    /// A session (sign-in, sign-out, revocation), keyed by its id; a failed sign-in is
+    /// keyed by the e-mail typed.
+    Session,
 }
 
 impl AuditSubject {
-    /// The stored (and published) name: the kind, `token` or `invitation`.
+    /// The stored (and published) name: the kind, `token`, `invitation` or `session`.
     pub fn as_str(self) -> &'static str {
         match self {
             AuditSubject::Resource(kind) => kind.as_str(),
             AuditSubject::Token => "token",
             AuditSubject::Invitation => "invitation",
+            AuditSubject::Session => "session",
         }
     }
 
@@ -83,6 +100,7 @@ impl AuditSubject {
         match s {
             "token" => Some(AuditSubject::Token),
             "invitation" => Some(AuditSubject::Invitation),
+            "session" => Some(AuditSubject::Session),
             _ => Kind::parse(s).map(AuditSubject::Resource),
         }
     }
@@ -167,6 +185,19 @@ impl Db {
             out
         });
         Ok(rows)
+    }
+}
+
+impl Db {
+    /// Appends audit entries on their own (a failed sign-in changes nothing else).
+    pub async fn append_audit(
+        &self,
+        ctx: &AuditCtx,
+        entries: &[NewAudit],
+    ) -> Result<(), StoreError> {
+        let mut tx = self.begin().await?;
+        tx.audit(Some((ctx, entries))).await?;
+        tx.commit().await
     }
 }
 

@@ -218,6 +218,14 @@ impl Db {
         }))
     }
 
+    /// The invitations of the e-mail `email`, oldest first, whole.
+    pub async fn invitations_of(&self, email: &str) -> Result<Vec<InvitationRow>, StoreError> {
+        let q = format!("{SELECT} WHERE i.email = $1 ORDER BY i.created_at, i.id, t.tenant");
+        Ok(
+            dispatch!(self, p => rows_to_invitations(sqlx::query(sql(q)).bind(email).fetch_all(p).await?)?),
+        )
+    }
+
     /// One invitation, whole.
     pub async fn invitation(&self, id: &str) -> Result<Option<InvitationRow>, StoreError> {
         let q = format!("{SELECT} WHERE i.id = $1 ORDER BY t.tenant");

@@ -46,6 +46,8 @@ mod outbox;
 mod password_resets;
 mod resources;
 mod sensitive;
+mod sessions;
+mod throttle;
 mod tokens;
 
 pub use accounts::{ms_to_rfc3339, AccountRow, LAST_ACTIVE_EVERY_MS};
@@ -57,6 +59,8 @@ pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
 pub use password_resets::Redeemed;
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
+pub use sessions::{ended_audit, Ended, SessionLife, SessionRow, SLIDE_EVERY_MS};
+pub use throttle::{Attempt, ThrottlePolicy};
 pub use tokens::{Revoked, TokenEntry, TokenLife, TokenRow};
 
 /// An error of the database layer.
@@ -135,6 +139,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         120,
         "mail_invitations",
         include_str!("../../../migrations/0120_mail_invitations.sql"),
+    ),
+    (
+        130,
+        "sessions",
+        include_str!("../../../migrations/0130_sessions.sql"),
     ),
     (
         160,
