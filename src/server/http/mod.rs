@@ -54,6 +54,8 @@ pub struct AppState {
     pub public_url: String,
     /// How sessions live and failed sign-ins are throttled.
     pub auth: crate::server::sessions::AuthPolicy,
+    /// When this process last forgot old sign-in counters (ms since the epoch).
+    pub throttle_pruned_ms: Arc<std::sync::atomic::AtomicI64>,
     /// When this process last recorded each user as active (the database also refuses
     /// to move `last_active` more than once a minute, across processes).
     pub last_active: Arc<Mutex<HashMap<String, std::time::Instant>>>,
@@ -183,6 +185,7 @@ pub fn router(
         engine,
         public_url,
         auth,
+        throttle_pruned_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         last_active: Arc::new(Mutex::new(HashMap::new())),
     };
     routes()
