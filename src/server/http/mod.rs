@@ -15,6 +15,7 @@ mod me;
 mod memberships;
 mod meta;
 mod password_resets;
+mod registries;
 mod resources;
 pub mod route;
 mod sensitive;
@@ -119,6 +120,7 @@ pub fn routes() -> Routes {
         .merge(users::router())
         .merge(password_resets::router())
         .merge(memberships::router())
+        .merge(registries::router())
         .merge(dashboard::router())
         .merge(exports::router())
         .merge(audit::router())
