@@ -69,8 +69,28 @@ async fn populate(s: &TestServer) -> String {
         )
         .await;
     assert!(a.status.is_success(), "update: {}", a.text);
+    // Registers and records (001's data), counted in the tenant's usage.
+    let a = s
+        .post(
+            REGISTRIES,
+            json!({ "key": "incidents", "name": "Registre des incidents", "description": "Sécurité" }),
+        )
+        .await;
+    assert!(a.status.is_success(), "register: {}", a.text);
+    for i in 1..=3 {
+        let a = s
+            .post(
+                &format!("{REGISTRIES}/incidents/records"),
+                json!({ "title": format!("Fiche {i}"), "fields": { "n": i, "grave": i == 2, "note": "é ✓" } }),
+            )
+            .await;
+        assert!(a.status.is_success(), "record: {}", a.text);
+    }
     tenant
 }
+
+/// The registers of the fixture's workspace `acme/paris`.
+const REGISTRIES: &str = "/api/v1/tenants/acme/workspaces/paris/registries";
 
 /// What the API says of the platform, for every part a backup must restore.
 async fn view(s: &TestServer, tenant_token: &str) -> Value {
@@ -95,6 +115,8 @@ async fn view(s: &TestServer, tenant_token: &str) -> Value {
         "tokens": s.get("/api/v1/tokens").await.body,
         "users": s.get("/api/v1/exports/users.csv").await.text,
         "dashboard": s.get("/api/v1/dashboard").await.body,
+        "registries": s.get(REGISTRIES).await.body,
+        "records": s.get(&format!("{REGISTRIES}/incidents/records?limit=100")).await.body,
         "tenant_token": who.body,
     })
 }
@@ -196,6 +218,15 @@ async fn round_trip(
     assert!(
         r1.iter().any(|(t, _)| t == "invitations"),
         "invitations are backed up"
+    );
+    assert_eq!(
+        r1.iter().filter(|(t, _)| t == "records").count(),
+        3,
+        "records are backed up"
+    );
+    assert!(
+        r1.iter().any(|(t, _)| t == "registries"),
+        "registers are backed up"
     );
     assert_eq!(r1, r2, "every row of every table came back");
     second
