@@ -69,28 +69,26 @@ async fn populate(s: &TestServer) -> String {
         )
         .await;
     assert!(a.status.is_success(), "update: {}", a.text);
-    // Registers and records (001's data), counted in the tenant's usage.
+    // Registers and records: the platform's data, outside the state.
+    let registers = "/api/v1/tenants/acme/workspaces/paris/registries";
     let a = s
         .post(
-            REGISTRIES,
-            json!({ "key": "incidents", "name": "Registre des incidents", "description": "Sécurité" }),
+            registers,
+            json!({ "key": "rgpd", "name": "Traitements RGPD", "description": "Art. 30" }),
         )
         .await;
     assert!(a.status.is_success(), "register: {}", a.text);
-    for i in 1..=3 {
+    for title in ["Paie", "Recrutement"] {
         let a = s
             .post(
-                &format!("{REGISTRIES}/incidents/records"),
-                json!({ "title": format!("Fiche {i}"), "fields": { "n": i, "grave": i == 2, "note": "é ✓" } }),
+                &format!("{registers}/rgpd/records"),
+                json!({ "title": title, "fields": { "base_legale": "contrat", "durée": 5 } }),
             )
             .await;
         assert!(a.status.is_success(), "record: {}", a.text);
     }
     tenant
 }
-
-/// The registers of the fixture's workspace `acme/paris`.
-const REGISTRIES: &str = "/api/v1/tenants/acme/workspaces/paris/registries";
 
 /// What the API says of the platform, for every part a backup must restore.
 async fn view(s: &TestServer, tenant_token: &str) -> Value {
@@ -115,8 +113,8 @@ async fn view(s: &TestServer, tenant_token: &str) -> Value {
         "tokens": s.get("/api/v1/tokens").await.body,
         "users": s.get("/api/v1/exports/users.csv").await.text,
         "dashboard": s.get("/api/v1/dashboard").await.body,
-        "registries": s.get(REGISTRIES).await.body,
-        "records": s.get(&format!("{REGISTRIES}/incidents/records?limit=100")).await.body,
+        "registers": s.get("/api/v1/tenants/acme/workspaces/paris/registries").await.body,
+        "records": s.get("/api/v1/tenants/acme/workspaces/paris/registries/rgpd/records").await.body,
         "tenant_token": who.body,
     })
 }
@@ -221,7 +219,7 @@ async fn round_trip(
     );
     assert_eq!(
         r1.iter().filter(|(t, _)| t == "records").count(),
-        3,
+        2,
         "records are backed up"
     );
     assert!(

@@ -459,6 +459,39 @@ async fn grants_decide(s: &TestServer) {
             a.text
         );
     }
+    // A session of Bob (signed in with his password) is decided as his token is.
+    crate::sessions::activate(s, BOB, "correct horse battery").await;
+    let a = s
+        .call(
+            Method::POST,
+            "/api/v1/sessions",
+            None,
+            Some(&json!({ "email": BOB, "password": "correct horse battery", "tenant": "morel" })),
+            &[],
+        )
+        .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
+    let session = a.body["token"].as_str().unwrap().to_string();
+    let a = call(s, &session, Method::GET, siege, None).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text);
+    let a = call(
+        s,
+        &session,
+        Method::POST,
+        siege,
+        Some(json!({ "title": "x" })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    let a = call(
+        s,
+        &session,
+        Method::POST,
+        atelier,
+        Some(json!({ "title": "par session" })),
+    )
+    .await;
+    assert_eq!(a.status, StatusCode::CREATED, "{}", a.text);
     // Another tenant's user sees nothing of morel.
     let dave = s.token("tenant:globex", None, Some(DAVE)).await;
     let a = call(s, &dave, Method::GET, siege, None).await;
