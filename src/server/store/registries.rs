@@ -364,6 +364,14 @@ impl Db {
         Ok(out)
     }
 
+    /// Tenant `tenant`'s usage of the registers and records limits.
+    pub async fn data_usage_of(&self, tenant: &str) -> Result<DataUsage, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.data_usage_of(tenant).await?;
+        tx.rollback().await?;
+        Ok(out)
+    }
+
     /// Creates a register, within the tenant's effective limit of registers.
     pub async fn create_registry(
         &self,
