@@ -48,6 +48,10 @@ async fn deleted_workspaces(
     }
     for (t, ws) in by_tenant {
         tx.lock_tenant(t).await?;
+        let usage = tx.data_usage_of(t).await?;
+        if usage.registries == 0 && usage.records == 0 {
+            continue;
+        }
         let held = tx.workspace_data(t, &ws).await?;
         if held.is_empty() {
             continue;

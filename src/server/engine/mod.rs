@@ -228,7 +228,10 @@ impl Engine {
             }
         }
         let p = principal.clone();
-        let data = self.db.data_usage().await?;
+        let data = match p.tenant() {
+            Some(t) => std::iter::once((t.to_string(), self.db.data_usage_of(t).await?)).collect(),
+            None => self.db.data_usage().await?,
+        };
         let (bytes, usage) = tokio::task::spawn_blocking(move || {
             let usage = snap.usage_json(p.tenant(), &data);
             snap.document_for(&p).map(|doc| (doc, usage))

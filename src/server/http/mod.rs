@@ -15,6 +15,7 @@ mod me;
 mod memberships;
 mod meta;
 mod password_resets;
+mod records;
 mod registries;
 mod reset_all;
 mod resources;

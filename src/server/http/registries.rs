@@ -2,14 +2,11 @@
 //! `store::registries`, never part of `GET /state`. Every request is decided on the
 //! workspace by the one access decision ([`crate::server::authz`]'s `may_on_data`: `read`,
 //! `create`, `update` or `delete`); creates count against the tenant's effective limits
-//! atomically in the store.
-
-use std::sync::atomic::{AtomicU64, Ordering};
+//! atomically in the store. The record handlers are in `records.rs`.
 
 use axum::extract::State as AxState;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use rand::RngCore;
 use serde_json::json;
 
 use crate::api::{
@@ -19,9 +16,10 @@ use crate::model::{keys, GrantAction};
 use crate::rules::{self, limits};
 use crate::server::authz::Principal;
 use crate::server::error::{ApiError, ApiResult};
-use crate::server::store::{self, Changed, Created, NewRecord, RecordRow, RegistryRow};
+use crate::server::store::{Changed, Created, RegistryRow};
 
 use super::extract::{Auth, IfMatch, JsonBody, Params, QueryPairs};
+use super::records;
 use super::route::{Param, Route, Routes, Schema};
 use super::{json_response, AppState};
 
@@ -92,7 +90,7 @@ pub fn router() -> Routes {
                 .answer(204, "Deleted", None),
         )
         .route(
-            Route::get(RECORDS, list_records)
+            Route::get(RECORDS, records::list_records)
                 .doc("listRecords", "List the records of a register")
                 .about(format!(
                     "The records of the register in creation order, a page at a time \
@@ -102,7 +100,7 @@ pub fn router() -> Routes {
                 .json(200, "A page", Schema::of::<RecordPage>()),
         )
         .route(
-            Route::post(RECORDS, create_record)
+            Route::post(RECORDS, records::create_record)
                 .unaudited()
                 .doc("createRecord", "Create a record in a register")
                 .about(format!(
@@ -114,13 +112,13 @@ pub fn router() -> Routes {
                 .json(201, "Created", Schema::of::<Record>()),
         )
         .route(
-            Route::get(RECORD, get_record)
+            Route::get(RECORD, records::get_record)
                 .doc("getRecord", "Read one record")
                 .about(format!("The record, with its version (`read`). {ACCESS}"))
                 .json(200, "The record", Schema::of::<Record>()),
         )
         .route(
-            Route::put(RECORD, update_record)
+            Route::put(RECORD, records::update_record)
                 .unaudited()
                 .doc("updateRecord", "Change a record's title and fields")
                 .about(format!(
@@ -132,7 +130,7 @@ pub fn router() -> Routes {
                 .json(200, "Updated", Schema::of::<Record>()),
         )
         .route(
-            Route::delete(RECORD, delete_record)
+            Route::delete(RECORD, records::delete_record)
                 .unaudited()
                 .doc("deleteRecord", "Delete a record")
                 .about(format!("Deletes the record (`delete`). {ACCESS}"))
@@ -142,14 +140,14 @@ pub fn router() -> Routes {
 }
 
 /// Where a request acts: a tenant, a workspace and, below them, a register.
-struct Place {
-    tenant: String,
-    workspace: String,
-    registry: Option<String>,
+pub(super) struct Place {
+    pub(super) tenant: String,
+    pub(super) workspace: String,
+    pub(super) registry: Option<String>,
 }
 
 impl Place {
-    fn registry_key(&self) -> (&str, &str, &str) {
+    pub(super) fn registry_key(&self) -> (&str, &str, &str) {
         (
             &self.tenant,
             &self.workspace,
@@ -157,7 +155,7 @@ impl Place {
         )
     }
 
-    fn registry_name(&self) -> String {
+    pub(super) fn registry_name(&self) -> String {
         keys::join(&[
             &self.tenant,
             &self.workspace,
@@ -168,7 +166,7 @@ impl Place {
 
 /// The place named by the path, once `principal` may do `action` there (404 for what it
 /// cannot see or what cannot exist, 403 with the decision's words).
-async fn place(
+pub(super) async fn place(
     app: &AppState,
     principal: &Principal,
     params: &Params,
@@ -219,22 +217,12 @@ fn registry_wire(r: RegistryRow) -> Registry {
     }
 }
 
-fn record_wire(r: RecordRow) -> Record {
-    Record {
-        id: r.id,
-        tenant: r.tenant,
-        workspace: r.workspace,
-        registry: r.registry,
-        title: r.title,
-        fields: r.fields,
-        version: r.version,
-        created_at: r.created_at,
-        updated_at: r.updated_at,
-    }
-}
-
 /// A JSON answer with the version as its `ETag`.
-fn versioned<T: serde::Serialize>(status: StatusCode, body: &T, version: i64) -> Response {
+pub(super) fn versioned<T: serde::Serialize>(
+    status: StatusCode,
+    body: &T,
+    version: i64,
+) -> Response {
     let mut resp = json_response(status, body);
     if let Ok(v) = HeaderValue::from_str(&format!("\"{version}\"")) {
         resp.headers_mut().insert(header::ETAG, v);
@@ -242,7 +230,12 @@ fn versioned<T: serde::Serialize>(status: StatusCode, body: &T, version: i64) ->
     resp
 }
 
-fn limit_exceeded(tenant: &str, limit: &'static str, value: u32, usage: u64) -> ApiError {
+pub(super) fn limit_exceeded(
+    tenant: &str,
+    limit: &'static str,
+    value: u32,
+    usage: u64,
+) -> ApiError {
     let e = limits::Exceeded {
         tenant,
         limit,
@@ -256,7 +249,7 @@ fn limit_exceeded(tenant: &str, limit: &'static str, value: u32, usage: u64) -> 
     }
 }
 
-fn stale(what: String, expected: Option<i64>, actual: i64) -> ApiError {
+pub(super) fn stale(what: String, expected: Option<i64>, actual: i64) -> ApiError {
     ApiError::StaleVersion {
         message: format!(
             "{what} is at version {actual}, not {}: read it again",
@@ -281,7 +274,7 @@ pub(super) fn cascade(q: &QueryPairs) -> Result<bool, ApiError> {
 
 /// A cursor is the key or id that ended the previous page: anything else is refused (and
 /// never reaches the database).
-fn check_cursor(cursor: Option<&str>, valid: fn(&str) -> bool) -> Result<(), ApiError> {
+pub(super) fn check_cursor(cursor: Option<&str>, valid: fn(&str) -> bool) -> Result<(), ApiError> {
     match cursor {
         Some(c) if !valid(c) => Err(ApiError::BadRequest {
             code: "invalid_pagination",
@@ -295,7 +288,11 @@ fn check_cursor(cursor: Option<&str>, valid: fn(&str) -> bool) -> Result<(), Api
 }
 
 /// The page of `rows` (one more than asked for when there is a next page).
-fn page<T>(mut rows: Vec<T>, limit: usize, key: impl Fn(&T) -> String) -> (Vec<T>, Option<String>) {
+pub(super) fn page<T>(
+    mut rows: Vec<T>,
+    limit: usize,
+    key: impl Fn(&T) -> String,
+) -> (Vec<T>, Option<String>) {
     let next = if rows.len() > limit {
         rows.truncate(limit);
         rows.last().map(key)
@@ -402,7 +399,7 @@ fn check_text(name: &str, description: &Option<String>) -> Result<(), ApiError> 
     Ok(())
 }
 
-fn no_registry(at: &Place) -> ApiError {
+pub(super) fn no_registry(at: &Place) -> ApiError {
     ApiError::not_found(format!("register `{}` does not exist", at.registry_name()))
 }
 
@@ -487,182 +484,5 @@ async fn delete_registry(
             ),
             details: json!({ "records": n }),
         }),
-    }
-}
-
-/// A record id as the platform makes them: `rec_` and 24 hexadecimal digits, the creation
-/// time in milliseconds times 4096 (made to grow in this process when two records share a
-/// millisecond) then random, so that ids sort in creation order.
-fn new_record_id() -> String {
-    static LAST: AtomicU64 = AtomicU64::new(0);
-    let now = u64::try_from(store::now_ms())
-        .unwrap_or(0)
-        .saturating_mul(4096);
-    let mut stamp = now;
-    let _ = LAST.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |last| {
-        stamp = now.max(last + 1);
-        Some(stamp)
-    });
-    let random = rand::rng().next_u32();
-    format!("rec_{stamp:016x}{random:08x}")
-}
-
-fn is_record_id(id: &str) -> bool {
-    id.strip_prefix("rec_")
-        .is_some_and(|h| h.len() == 24 && h.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
-}
-
-fn check_record(body: &RecordBody) -> Result<(), ApiError> {
-    if body.title.trim().is_empty() || body.title.chars().count() > 200 {
-        return Err(ApiError::invalid(
-            "invalid_body",
-            "`title` must hold 1 to 200 characters, not only spaces",
-            json!({ "field": "title" }),
-        ));
-    }
-    Ok(())
-}
-
-async fn list_records(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    params: Params,
-    q: QueryPairs,
-) -> ApiResult<Response> {
-    let (limit, cursor) = q.page(100, 1000)?;
-    check_cursor(cursor.as_deref(), is_record_id)?;
-    let at = place(&app, &p, &params, GrantAction::Read).await?;
-    let (t, w, r) = at.registry_key();
-    if app.engine.db.registry(t, w, r).await?.is_none() {
-        return Err(no_registry(&at));
-    }
-    let rows = app
-        .engine
-        .db
-        .records_page(at.registry_key(), cursor.as_deref(), limit + 1)
-        .await?;
-    let (rows, next_cursor) = page(rows, limit, |r| r.id.clone());
-    Ok(json_response(
-        StatusCode::OK,
-        &RecordPage {
-            items: rows.into_iter().map(record_wire).collect(),
-            next_cursor,
-        },
-    ))
-}
-
-async fn create_record(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    params: Params,
-    JsonBody(body): JsonBody<RecordBody>,
-) -> ApiResult<Response> {
-    let at = place(&app, &p, &params, GrantAction::Create).await?;
-    check_record(&body)?;
-    let id = new_record_id();
-    let (tenant, workspace, registry) = at.registry_key();
-    let new = NewRecord {
-        id: &id,
-        tenant,
-        workspace,
-        registry,
-        title: body.title.trim(),
-        fields: &body.fields,
-    };
-    match app.engine.db.create_record(&new).await? {
-        Created::Created(row) => {
-            let v = row.version;
-            Ok(versioned(StatusCode::CREATED, &record_wire(row), v))
-        }
-        Created::Full {
-            limit,
-            value,
-            usage,
-        } => Err(limit_exceeded(&at.tenant, limit, value, usage)),
-        Created::NoParent | Created::Exists => Err(no_registry(&at)),
-    }
-}
-
-/// The record id of the path (404 for one the platform never makes).
-fn record_id(params: &Params, at: &Place) -> Result<String, ApiError> {
-    match params.0.get(3) {
-        Some(id) if is_record_id(id) => Ok(id.clone()),
-        Some(id) => Err(no_record(at, id)),
-        None => Err(ApiError::Internal("a record route without its id".into())),
-    }
-}
-
-fn no_record(at: &Place, id: &str) -> ApiError {
-    ApiError::not_found(format!(
-        "record `{id}` does not exist in register `{}`",
-        at.registry_name()
-    ))
-}
-
-async fn get_record(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    params: Params,
-) -> ApiResult<Response> {
-    let at = place(&app, &p, &params, GrantAction::Read).await?;
-    let id = record_id(&params, &at)?;
-    let row = app
-        .engine
-        .db
-        .record(at.registry_key(), &id)
-        .await?
-        .ok_or_else(|| no_record(&at, &id))?;
-    let v = row.version;
-    Ok(versioned(StatusCode::OK, &record_wire(row), v))
-}
-
-async fn update_record(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    params: Params,
-    if_match: IfMatch,
-    JsonBody(body): JsonBody<RecordBody>,
-) -> ApiResult<Response> {
-    let at = place(&app, &p, &params, GrantAction::Update).await?;
-    let id = record_id(&params, &at)?;
-    check_record(&body)?;
-    match app
-        .engine
-        .db
-        .update_record(
-            at.registry_key(),
-            &id,
-            body.title.trim(),
-            &body.fields,
-            if_match.0,
-        )
-        .await?
-    {
-        Changed::Done(row) => {
-            let v = row.version;
-            Ok(versioned(StatusCode::OK, &record_wire(row), v))
-        }
-        Changed::Stale(v) => Err(stale(format!("record `{id}`"), if_match.0, v)),
-        Changed::Missing | Changed::NotEmpty(_) => Err(no_record(&at, &id)),
-    }
-}
-
-async fn delete_record(
-    AxState(app): AxState<AppState>,
-    Auth(p): Auth,
-    params: Params,
-    if_match: IfMatch,
-) -> ApiResult<Response> {
-    let at = place(&app, &p, &params, GrantAction::Delete).await?;
-    let id = record_id(&params, &at)?;
-    match app
-        .engine
-        .db
-        .delete_record(at.registry_key(), &id, if_match.0)
-        .await?
-    {
-        Changed::Done(()) => Ok(StatusCode::NO_CONTENT.into_response()),
-        Changed::Stale(v) => Err(stale(format!("record `{id}`"), if_match.0, v)),
-        Changed::Missing | Changed::NotEmpty(_) => Err(no_record(&at, &id)),
     }
 }

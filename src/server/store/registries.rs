@@ -1,4 +1,4 @@
-//! The `registries`, `records` and `tenant_usage` tables: the registers and records users
+//! The `registries` and `tenant_usage` tables (records are `records.rs`'s): the registers and records users
 //! keep in a workspace (document 001), and each tenant's count of them. Every change of a
 //! tenant's data first locks its `tenant_usage` row ([`Tx::lock_tenant`]), so creates,
 //! deletes and the deletion of a workspace serialise per tenant on both databases: a create
@@ -7,7 +7,6 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{Map, Value};
 use sqlx::Row;
 
 use crate::model::{AnySpec, Limits};
@@ -27,31 +26,6 @@ pub struct RegistryRow {
     pub version: i64,
     pub created_at: String,
     pub updated_at: String,
-}
-
-/// A record as stored, its fields parsed.
-#[derive(Debug, Clone, PartialEq)]
-pub struct RecordRow {
-    pub id: String,
-    pub tenant: String,
-    pub workspace: String,
-    pub registry: String,
-    pub title: String,
-    pub fields: Map<String, Value>,
-    pub version: i64,
-    pub created_at: String,
-    pub updated_at: String,
-}
-
-/// A record to create: where, and its content.
-#[derive(Debug, Clone)]
-pub struct NewRecord<'a> {
-    pub id: &'a str,
-    pub tenant: &'a str,
-    pub workspace: &'a str,
-    pub registry: &'a str,
-    pub title: &'a str,
-    pub fields: &'a Map<String, Value>,
 }
 
 /// A tenant's count of registers and records.
@@ -90,13 +64,13 @@ pub enum Changed<T> {
 
 /// Which counter of `tenant_usage`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Counter {
+pub(super) enum Counter {
     Registries,
     Records,
 }
 
 impl Counter {
-    fn column(self) -> &'static str {
+    pub(super) fn column(self) -> &'static str {
         match self {
             Counter::Registries => "registries",
             Counter::Records => "records",
@@ -106,9 +80,6 @@ impl Counter {
 
 const REGISTRY_COLUMNS: &str =
     "tenant, workspace, rkey, name, description, version, created_at, updated_at";
-const RECORD_COLUMNS: &str =
-    "id, tenant, workspace, registry, title, fields, version, created_at, updated_at";
-
 /// A `registries` row of either backend as a [`RegistryRow`].
 macro_rules! registry_row {
     ($r:expr) => {{
@@ -126,38 +97,7 @@ macro_rules! registry_row {
     }};
 }
 
-/// A `records` row of either backend as a [`RecordRow`] (its `fields` must be an object).
-macro_rules! record_row {
-    ($r:expr) => {{
-        let r = $r;
-        let id: String = r.try_get("id")?;
-        let text: String = r.try_get("fields")?;
-        Ok::<_, StoreError>(RecordRow {
-            fields: parse_fields(&id, &text)?,
-            tenant: r.try_get("tenant")?,
-            workspace: r.try_get("workspace")?,
-            registry: r.try_get("registry")?,
-            title: r.try_get("title")?,
-            version: r.try_get("version")?,
-            created_at: r.try_get("created_at")?,
-            updated_at: r.try_get("updated_at")?,
-            id,
-        })
-    }};
-}
-
-fn parse_fields(id: &str, text: &str) -> Result<Map<String, Value>, StoreError> {
-    match serde_json::from_str::<Value>(text) {
-        Ok(Value::Object(m)) => Ok(m),
-        Ok(_) => Err(StoreError::corrupt(
-            format!("record `{id}`"),
-            "`fields` is not a JSON object",
-        )),
-        Err(e) => Err(StoreError::corrupt(format!("record `{id}`"), e.to_string())),
-    }
-}
-
-fn count(n: i64) -> u64 {
+pub(super) fn count(n: i64) -> u64 {
     u64::try_from(n).unwrap_or(0)
 }
 
@@ -201,7 +141,7 @@ impl Tx {
 
     /// Adds one to `counter` of `tenant` if it stays within the tenant's effective limit,
     /// read after the lock; `Err(Created::Full | NoParent)` otherwise.
-    async fn take_one<T>(
+    pub(super) async fn take_one<T>(
         &mut self,
         tenant: &str,
         counter: Counter,
@@ -238,7 +178,7 @@ impl Tx {
     }
 
     /// Takes `n` off `counter` of `tenant` (what a delete removed).
-    async fn give_back(
+    pub(super) async fn give_back(
         &mut self,
         tenant: &str,
         counter: Counter,
@@ -264,7 +204,7 @@ impl Tx {
             .bind(&key).fetch_optional(&mut **t).await?).is_some())
     }
 
-    async fn registry_in(
+    pub(super) async fn registry_in(
         &mut self,
         tenant: &str,
         workspace: &str,
@@ -360,6 +300,14 @@ impl Db {
     pub async fn data_usage(&self) -> Result<BTreeMap<String, DataUsage>, StoreError> {
         let mut tx = self.begin().await?;
         let out = tx.data_usage().await?;
+        tx.rollback().await?;
+        Ok(out)
+    }
+
+    /// Tenant `tenant`'s usage of the registers and records limits.
+    pub async fn data_usage_of(&self, tenant: &str) -> Result<DataUsage, StoreError> {
+        let mut tx = self.begin().await?;
+        let out = tx.data_usage_of(tenant).await?;
         tx.rollback().await?;
         Ok(out)
     }
@@ -498,132 +446,6 @@ impl Db {
         });
         tx.give_back(tenant, Counter::Records, n).await?;
         tx.give_back(tenant, Counter::Registries, 1).await?;
-        tx.commit().await?;
-        Ok(Changed::Done(()))
-    }
-
-    /// Creates a record in a register, within the tenant's effective limit of records.
-    pub async fn create_record(
-        &self,
-        new: &NewRecord<'_>,
-    ) -> Result<Created<RecordRow>, StoreError> {
-        let mut tx = self.begin().await?;
-        tx.lock_tenant(new.tenant).await?;
-        if tx
-            .registry_in(new.tenant, new.workspace, new.registry)
-            .await?
-            .is_none()
-        {
-            tx.rollback().await?;
-            return Ok(Created::NoParent);
-        }
-        if let Err(refused) = tx.take_one(new.tenant, Counter::Records).await? {
-            tx.rollback().await?;
-            return Ok(refused);
-        }
-        let at = now();
-        let fields = Value::Object(new.fields.clone()).to_string();
-        dispatch_tx!(&mut tx, t => sqlx::query("INSERT INTO records (id, tenant, workspace, registry, title, fields, version, created_at, updated_at) VALUES ($1,$2,$3,$4,$5,$6,1,$7,$7)")
-            .bind(new.id).bind(new.tenant).bind(new.workspace).bind(new.registry).bind(new.title).bind(&fields).bind(&at)
-            .execute(&mut **t).await.map(|_| ())?);
-        tx.commit().await?;
-        Ok(Created::Created(RecordRow {
-            id: new.id.to_string(),
-            tenant: new.tenant.to_string(),
-            workspace: new.workspace.to_string(),
-            registry: new.registry.to_string(),
-            title: new.title.to_string(),
-            fields: new.fields.clone(),
-            version: 1,
-            created_at: at.clone(),
-            updated_at: at,
-        }))
-    }
-
-    /// Record `id` of a register.
-    pub async fn record(
-        &self,
-        registry: (&str, &str, &str),
-        id: &str,
-    ) -> Result<Option<RecordRow>, StoreError> {
-        let (tenant, workspace, key) = registry;
-        let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE id = $1 AND tenant = $2 AND workspace = $3 AND registry = $4"
-        );
-        dispatch!(self, p => sqlx::query(super::sql(q)).bind(id).bind(tenant).bind(workspace).bind(key)
-            .fetch_optional(p).await?.map(|r| record_row!(&r)).transpose())
-    }
-
-    /// Up to `limit` records of a register after id `after`, by id (creation order).
-    pub async fn records_page(
-        &self,
-        registry: (&str, &str, &str),
-        after: Option<&str>,
-        limit: usize,
-    ) -> Result<Vec<RecordRow>, StoreError> {
-        let (tenant, workspace, key) = registry;
-        let q = format!(
-            "SELECT {RECORD_COLUMNS} FROM records WHERE tenant = $1 AND workspace = $2 AND registry = $3 AND id > $4 ORDER BY id LIMIT $5"
-        );
-        let n = i64::try_from(limit).unwrap_or(i64::MAX);
-        dispatch!(self, p => sqlx::query(super::sql(q)).bind(tenant).bind(workspace).bind(key).bind(after.unwrap_or("")).bind(n)
-            .fetch_all(p).await?.iter().map(|r| record_row!(r)).collect())
-    }
-
-    /// Sets a record's title and fields, if its version is `if_version` (when given).
-    pub async fn update_record(
-        &self,
-        registry: (&str, &str, &str),
-        id: &str,
-        title: &str,
-        fields: &Map<String, Value>,
-        if_version: Option<i64>,
-    ) -> Result<Changed<RecordRow>, StoreError> {
-        if self.record(registry, id).await?.is_none() {
-            return Ok(Changed::Missing);
-        }
-        let at = now();
-        let text = Value::Object(fields.clone()).to_string();
-        let n = match if_version {
-            Some(v) => {
-                dispatch!(self, p => sqlx::query("UPDATE records SET title = $1, fields = $2, version = version + 1, updated_at = $3 WHERE id = $4 AND version = $5")
-                .bind(title).bind(&text).bind(&at).bind(id).bind(v).execute(p).await?.rows_affected())
-            }
-            None => {
-                dispatch!(self, p => sqlx::query("UPDATE records SET title = $1, fields = $2, version = version + 1, updated_at = $3 WHERE id = $4")
-                .bind(title).bind(&text).bind(&at).bind(id).execute(p).await?.rows_affected())
-            }
-        };
-        let after = self.record(registry, id).await?;
-        Ok(match after {
-            None => Changed::Missing,
-            Some(r) if n == 1 => Changed::Done(r),
-            Some(r) => Changed::Stale(r.version),
-        })
-    }
-
-    /// Deletes a record, if its version is `if_version` (when given).
-    pub async fn delete_record(
-        &self,
-        registry: (&str, &str, &str),
-        id: &str,
-        if_version: Option<i64>,
-    ) -> Result<Changed<()>, StoreError> {
-        let (tenant, workspace, key) = registry;
-        let mut tx = self.begin().await?;
-        tx.lock_tenant(tenant).await?;
-        let current: Option<i64> = dispatch_tx!(&mut tx, t => sqlx::query_scalar::<_, i64>("SELECT version FROM records WHERE id = $1 AND tenant = $2 AND workspace = $3 AND registry = $4")
-            .bind(id).bind(tenant).bind(workspace).bind(key).fetch_optional(&mut **t).await?);
-        let Some(version) = current else {
-            tx.rollback().await?;
-            return Ok(Changed::Missing);
-        };
-        if if_version.is_some_and(|v| v != version) {
-            tx.rollback().await?;
-            return Ok(Changed::Stale(version));
-        }
-        dispatch_tx!(&mut tx, t => sqlx::query("DELETE FROM records WHERE id = $1").bind(id).execute(&mut **t).await.map(|_| ())?);
-        tx.give_back(tenant, Counter::Records, 1).await?;
         tx.commit().await?;
         Ok(Changed::Done(()))
     }
