@@ -6,6 +6,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::Kind;
 
+mod registries;
+pub use registries::{
+    Record, RecordBody, RecordPage, Registry, RegistryCreate, RegistryPage, RegistryUpdate,
+};
+
 /// Path prefix of every API route.
 pub const PREFIX: &str = "/api/v1";
 /// Header carrying the change-set id of an apply (audit).
@@ -553,6 +558,10 @@ pub struct TenantUsage {
     pub status: String,
     pub users: Usage,
     pub workspaces: Usage,
+    /// Registers in the tenant's workspaces.
+    pub registries: Usage,
+    /// Records in the tenant's registers.
+    pub records: Usage,
 }
 
 /// Totals for the dashboard.

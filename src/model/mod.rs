@@ -85,6 +85,11 @@ macro_rules! kinds {
                 #[serde(default)]
                 pub $field: BTreeMap<String, Entry<$spec>>,
             )*
+            /// Each tenant's usage of its four limits, as the platform counts it: in a live
+            /// state only (registers and records are the platform's data, not resources, so
+            /// this is where the plan learns how many there are).
+            #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+            pub usage: BTreeMap<String, LimitUsage>,
         }
 
         impl State {
@@ -223,6 +228,20 @@ impl std::fmt::Display for Kind {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// A tenant's usage of its four limits (`limits` of its plan and its own overrides).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct LimitUsage {
+    /// Members of the tenant.
+    pub users: u64,
+    /// Workspaces of the tenant.
+    pub workspaces: u64,
+    /// Registers in the tenant's workspaces.
+    pub registries: u64,
+    /// Records in the tenant's registers.
+    pub records: u64,
 }
 
 /// The platform's bookkeeping of one resource.

@@ -82,6 +82,9 @@ pub struct PlanSpec {
     /// Name shown to users (`Essentiel`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
+    /// What the plan is for, shown to users (`Recommandé pour les PME`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
     /// Limits of every tenant on this plan; an absent limit is unlimited.
     #[serde(default, skip_serializing_if = "Limits::is_empty")]
     pub limits: Limits,

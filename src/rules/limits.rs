@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use crate::model::{Kind, Limits, PlanSpec, State, TenantSpec};
 
-use super::members_by_tenant;
+use super::{members_by_tenant, Violation};
+use crate::diagnostic::Severity;
 
 /// The limits that apply to a tenant: each limit it sets itself, else its billing plan's.
 pub fn effective(tenant: &TenantSpec, billing_plan: Option<&PlanSpec>) -> Limits {
@@ -32,9 +33,9 @@ pub fn effective_limits(state: &State, tenant: &str, fallback: &State) -> Option
 pub struct BelowUsage<'a> {
     /// The desired tenant key.
     pub tenant: &'a str,
-    /// Which limit: `users` or `workspaces`.
+    /// Which limit: `users`, `workspaces`, `registries` or `records`.
     pub limit: &'static str,
-    /// What is counted against it: `members` or `workspaces`.
+    /// What is counted against it: `members`, `workspaces`, `registries` or `records`.
     pub unit: &'static str,
     /// The live limit (`None`: unlimited).
     pub was: Option<u32>,
@@ -44,17 +45,55 @@ pub struct BelowUsage<'a> {
     pub usage: usize,
 }
 
-/// A tenant's usage of the limits that the configuration counts.
+impl BelowUsage<'_> {
+    /// The server's refusal of this lowered limit (`limit_exceeded` on the tenant), for a
+    /// client that did not accept the risk; `tenant` is the tenant's spec after the write.
+    pub fn violation(&self, tenant: &TenantSpec) -> Violation {
+        let own = match self.limit {
+            "users" => tenant.limits.users,
+            "workspaces" => tenant.limits.workspaces,
+            "registries" => tenant.limits.registries,
+            _ => tenant.limits.records,
+        };
+        Violation {
+            code: "limit_exceeded",
+            severity: Severity::Error,
+            kind: Kind::Tenant,
+            key: self.tenant.to_string(),
+            field: Some(match own {
+                Some(_) => format!("limits/{}", self.limit),
+                None => "plan".to_string(),
+            }),
+            message: format!(
+                "tenant `{}` has {} {} but its {} limit would be {}",
+                self.tenant, self.usage, self.unit, self.limit, self.to
+            ),
+            help: Some(format!(
+                "raise `limits.{}`, or accept the risk in the plan (`acknowledge:` \
+                 `limit_below_usage`, or --allow-limit-below-usage)",
+                self.limit
+            )),
+        }
+    }
+}
+
+/// A tenant's usage of its four limits.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Usage {
     /// Members of the tenant.
     pub users: usize,
     /// Workspaces of the tenant.
     pub workspaces: usize,
+    /// Registers of the tenant (platform data: known from a live state's `usage`, or from
+    /// the platform's database).
+    pub registries: usize,
+    /// Records of the tenant (likewise).
+    pub records: usize,
 }
 
 impl Usage {
-    /// Tenant `tenant`'s usage in `state`.
+    /// Tenant `tenant`'s usage in `state`: members and workspaces counted in it, registers
+    /// and records from its `usage` (none in a desired state or the server's own copy).
     pub fn of(state: &State, tenant: &str) -> Usage {
         let prefix = format!("{tenant}/");
         Usage {
@@ -64,7 +103,39 @@ impl Usage {
                 .filter(|k| crate::model::keys::split2(k).is_some_and(|(_, t)| t == tenant))
                 .count(),
             workspaces: state.keys_in(Kind::Workspace, &prefix).count(),
+            ..Usage::of_data(state, tenant)
         }
+    }
+
+    /// Registers and records of `tenant` from `state.usage` (members and workspaces zero).
+    pub fn of_data(state: &State, tenant: &str) -> Usage {
+        let data = state.usage.get(tenant).copied().unwrap_or_default();
+        Usage {
+            registries: usize::try_from(data.registries).unwrap_or(usize::MAX),
+            records: usize::try_from(data.records).unwrap_or(usize::MAX),
+            ..Usage::default()
+        }
+    }
+}
+
+/// A create refused by a limit: tenant `tenant` is at `value` of `limit` and uses `usage`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Exceeded<'a> {
+    pub tenant: &'a str,
+    /// `registries` or `records` (or `users`, `workspaces`).
+    pub limit: &'static str,
+    pub value: u32,
+    pub usage: u64,
+}
+
+impl Exceeded<'_> {
+    /// The refusal in words, with what to do about it.
+    pub fn message(&self) -> String {
+        format!(
+            "tenant `{}` may have at most {} {} (its plan and its own limits) and has {}: \
+             raise `limits.{}` on the tenant, move it to a larger plan, or delete some",
+            self.tenant, self.value, self.limit, self.usage, self.limit
+        )
     }
 }
 
@@ -86,6 +157,14 @@ pub fn lowered_below_usage<'a>(
             to.workspaces,
             usage.workspaces,
         ),
+        (
+            "registries",
+            "registries",
+            was.registries,
+            to.registries,
+            usage.registries,
+        ),
+        ("records", "records", was.records, to.records, usage.records),
     ]
     .into_iter()
     .filter_map(|(limit, unit, was, to, usage)| {
@@ -120,9 +199,11 @@ pub fn below_usage<'a>(
         ) else {
             continue;
         };
+        let data = Usage::of_data(live, lt);
         let usage = Usage {
             users: members.get(lt).map_or(0, Vec::len),
             workspaces: live.keys_in(Kind::Workspace, &format!("{lt}/")).count(),
+            ..data
         };
         out.extend(lowered_below_usage(tenant, &before, &after, usage));
     }

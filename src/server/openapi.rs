@@ -43,6 +43,7 @@ const TAGS: &[(&str, &str)] = &[
     ("workspace", "Workspaces of a tenant."),
     ("tenant_model", "Models a tenant has enabled, with their settings."),
     ("grant", "Who may do what on a workspace."),
+    ("registry", "Registers and records a workspace keeps (document 001): the platform's data, never in the state, counted by the tenant's limits and protected by the workspace's grants."),
     ("user", "Users: their profile, status, password resets and memberships."),
     ("membership", "A user's membership of a tenant: role and workspaces."),
     ("user_model", "A user's own settings of a model."),
@@ -116,6 +117,10 @@ fn path_param(name: &str) -> Value {
             "An invitation id",
             json!({ "type": "string", "pattern": "^inv_[0-9a-f]{32}$" }),
         ),
+        "record" => (
+            "A record id (`rec_…`, as the platform gave it)",
+            json!({ "type": "string", "pattern": RECORD_ID_PATTERN }),
+        ),
         "session" => (
             "A session id (`ses_…`, as `listUserSessions` answers it)",
             json!({ "type": "string", "pattern": "^ses_[0-9a-z]{1,64}$" }),
@@ -140,6 +145,9 @@ fn header_param(name: &str, description: &str) -> Value {
     json!({ "name": name, "in": "header", "required": false, "description": description, "schema": { "type": "string", "maxLength": 200 } })
 }
 
+/// A record id as the platform makes them.
+pub const RECORD_ID_PATTERN: &str = "^rec_[0-9a-f]{24}$";
+
 /// What `If-Match` accepts: `*`, or a version, optionally quoted and weak.
 pub const IF_MATCH_PATTERN: &str = "^(\\*|(W/)?\"[0-9]{1,18}\"|[0-9]{1,18})$";
 
@@ -161,11 +169,24 @@ fn params(param: Param) -> Vec<Value> {
             params[1]["schema"] = json!({ "type": "string", "pattern": "^[1-9][0-9]{0,17}$" });
             params
         }
+        Param::KeyPage => {
+            let mut params = page_params();
+            params[1]["schema"] = json!({ "type": "string", "pattern": SLUG_PATTERN });
+            params
+        }
+        Param::RecordPage => {
+            let mut params = page_params();
+            params[1]["schema"] = json!({ "type": "string", "pattern": RECORD_ID_PATTERN });
+            params
+        }
         Param::IfMatch => vec![
             json!({ "name": "If-Match", "in": "header", "required": false,
                     "description": "The version the resource must have, e.g. `\"3\"` (`\"0\"`: must not exist)",
                     "schema": { "type": "string", "pattern": IF_MATCH_PATTERN } }),
         ],
+        Param::Cascade => vec![json!({ "name": "cascade", "in": "query", "required": false,
+                    "description": "Also delete the registers and records it holds (without it, deleting what holds any is refused with 409)",
+                    "schema": { "type": "boolean", "default": false } })],
         Param::Access => vec![
             json!({ "name": "user", "in": "query", "required": true, "description": "The user asked about (an e-mail)",
                     "schema": { "type": "string", "minLength": 1, "maxLength": 320 } }),
@@ -276,7 +297,7 @@ impl Doc {
         let auth = route.auth;
         let mut all = params_of(&route.path);
         all.extend(route.params.iter().flat_map(|p| params(*p)));
-        if matches!(shape, Shape::Write | Shape::Action) && auth {
+        if matches!(shape, Shape::Write | Shape::Action) && auth && !route.unaudited {
             all.push(header_param(
                 api::CHANGE_SET_HEADER,
                 "Change-set id of an apply, recorded in the audit log",

@@ -69,6 +69,24 @@ async fn populate(s: &TestServer) -> String {
         )
         .await;
     assert!(a.status.is_success(), "update: {}", a.text);
+    // Registers and records: the platform's data, outside the state.
+    let registers = "/api/v1/tenants/acme/workspaces/paris/registries";
+    let a = s
+        .post(
+            registers,
+            json!({ "key": "rgpd", "name": "Traitements RGPD", "description": "Art. 30" }),
+        )
+        .await;
+    assert!(a.status.is_success(), "register: {}", a.text);
+    for title in ["Paie", "Recrutement"] {
+        let a = s
+            .post(
+                &format!("{registers}/rgpd/records"),
+                json!({ "title": title, "fields": { "base_legale": "contrat", "durée": 5 } }),
+            )
+            .await;
+        assert!(a.status.is_success(), "record: {}", a.text);
+    }
     tenant
 }
 
@@ -95,6 +113,8 @@ async fn view(s: &TestServer, tenant_token: &str) -> Value {
         "tokens": s.get("/api/v1/tokens").await.body,
         "users": s.get("/api/v1/exports/users.csv").await.text,
         "dashboard": s.get("/api/v1/dashboard").await.body,
+        "registers": s.get("/api/v1/tenants/acme/workspaces/paris/registries").await.body,
+        "records": s.get("/api/v1/tenants/acme/workspaces/paris/registries/rgpd/records").await.body,
         "tenant_token": who.body,
     })
 }
@@ -196,6 +216,15 @@ async fn round_trip(
     assert!(
         r1.iter().any(|(t, _)| t == "invitations"),
         "invitations are backed up"
+    );
+    assert_eq!(
+        r1.iter().filter(|(t, _)| t == "records").count(),
+        2,
+        "records are backed up"
+    );
+    assert!(
+        r1.iter().any(|(t, _)| t == "registries"),
+        "registers are backed up"
     );
     assert_eq!(r1, r2, "every row of every table came back");
     second
@@ -650,4 +679,53 @@ async fn restored_rows_move_postgres_sequences_past_them() {
     assert_eq!(next, 8);
     db.close().await;
     crate::common::drop_postgres_database(&admin, &name).await;
+}
+
+/// `serve --backup-dir` says in its log that backups are scheduled, when and for how long
+/// they are kept (the schedule itself runs on a simulated clock in the library's tests).
+#[test]
+fn serve_announces_its_backup_schedule() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("p.db").display());
+    let backups = dir.path().join("backups");
+    let mut child = std::process::Command::new(assert_cmd::cargo::cargo_bin!("tenantctl"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database",
+            &db,
+            "--backup-dir",
+        ])
+        .arg(&backups)
+        .args(["--backup-at", "03:30", "--backup-keep", "7d"])
+        .env("NO_COLOR", "1")
+        .env_remove("TENANTCTL_DATABASE_URL")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let mut line = String::new();
+    let mut reader = BufReader::new(stderr);
+    let mut found = None;
+    for _ in 0..50 {
+        line.clear();
+        if reader.read_line(&mut line).unwrap() == 0 {
+            break;
+        }
+        if line.contains("scheduled backups on") {
+            found = Some(line.clone());
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let found = found.expect("the log announces the schedule");
+    assert!(
+        found.contains("03:30 UTC") && found.contains("keep_days=7"),
+        "{found}"
+    );
+    assert!(found.contains(backups.to_str().unwrap()), "{found}");
 }

@@ -17,6 +17,8 @@ mod cli;
 mod mail;
 mod protected;
 mod reconcile;
+mod registries;
+mod registries_plan;
 mod review_loop;
 mod schema;
 mod secrets;

@@ -21,7 +21,7 @@ use crate::ctx_snapshot;
 
 const EXAMPLES: &[&str] = &["imagegen", "registers", "geodata", "workspaces"];
 
-fn examples_dir() -> PathBuf {
+pub(crate) fn examples_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("examples")
 }
 

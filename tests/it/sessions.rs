@@ -277,6 +277,13 @@ async fn parallel_attempts_cannot_pass_the_limit(s: &TestServer) {
     }
     let failed = audited(s, "sign_in_failed").await;
     assert_eq!(failed.len(), 20, "10 checked per account");
+    // The security log says when a lock started: once per account, at the 10th failure.
+    let locks: Vec<&Value> = failed
+        .iter()
+        .filter(|e| e["after"].get("locked_for_secs").is_some())
+        .collect();
+    assert_eq!(locks.len(), 2, "{failed:?}");
+    assert!(locks.iter().all(|e| e["after"]["locked_for_secs"] == 30));
 }
 
 async fn sessions_are_listed_and_ended(s: &TestServer) {

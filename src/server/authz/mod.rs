@@ -12,11 +12,12 @@
 //!
 //! Each action of the API needs a permission of the catalog (PRODUCT.md §2 rule 10 and the
 //! 003 capability table, the 002 matrix for projects): `reads.rs` says what each kind needs
-//! to be read, `writes.rs` what each change needs. A resource of another tenant answers
+//! to be read, `writes.rs` what each change needs, `data.rs` what a request on registers and records needs. A resource of another tenant answers
 //! 404, so a tenant principal never learns whether it exists; a resource it may see but not
 //! change answers 403. `lockout.rs` is rule 6: a token acting as a user can never remove,
 //! block or demote that user.
 
+mod data;
 mod lockout;
 mod reads;
 #[cfg(test)]

@@ -11,9 +11,11 @@
 //! This file holds the engine, reads and the swap of the copies; `write` the write's
 //! transaction, `replica` the catch-up with other processes, `snapshot` one copy (with its
 //! serialised resources), `apply` the mutations (and cascades), `journal` what they changed,
-//! `refusals` which rule violations refuse the write, and `identity` the shape of keys.
+//! `refusals` which rule violations refuse the write, `data` what it does to registers and
+//! records, and `identity` the shape of keys.
 
 mod apply;
+mod data;
 mod identity;
 mod journal;
 pub mod people;
@@ -75,6 +77,9 @@ pub struct WriteRequest {
     pub mutations: Vec<Mutation>,
     pub expected_revision: Option<i64>,
     pub allow_limit_below_usage: bool,
+    /// Delete the registers and records of the workspaces the write deletes (without it, a
+    /// workspace that holds any is refused).
+    pub cascade: bool,
     /// Check everything, write nothing (the write is undone and rolled back).
     pub dry_run: bool,
     pub change_set: Option<String>,
@@ -98,6 +103,7 @@ impl WriteRequest {
             mutations,
             expected_revision: None,
             allow_limit_below_usage: false,
+            cascade: false,
             dry_run: false,
             change_set: None,
             commit: None,
@@ -210,18 +216,28 @@ impl Engine {
         // system token acting as a user who is not a super admin reads nothing.
         let whole = matches!(principal.actor(&snap.state)?, Actor::System);
         if whole {
-            if let Ok(cache) = self.document.lock() {
-                if let Some((r, bytes)) = cache.as_ref() {
-                    if *r == rev {
-                        return Ok(bytes.clone());
-                    }
-                }
+            let cached = self.document.lock().ok().and_then(|c| {
+                c.as_ref()
+                    .filter(|(r, _)| *r == rev)
+                    .map(|(_, b)| b.clone())
+            });
+            if let Some(bytes) = cached {
+                let data = self.db.data_usage().await?;
+                let usage = snap.usage_json(None, &data);
+                return Ok(snapshot::with_usage(&bytes, &usage));
             }
         }
         let p = principal.clone();
-        let bytes = tokio::task::spawn_blocking(move || snap.document_for(&p))
-            .await
-            .map_err(|e| ApiError::Internal(format!("state document task failed: {e}")))??;
+        let data = match p.tenant() {
+            Some(t) => std::iter::once((t.to_string(), self.db.data_usage_of(t).await?)).collect(),
+            None => self.db.data_usage().await?,
+        };
+        let (bytes, usage) = tokio::task::spawn_blocking(move || {
+            let usage = snap.usage_json(p.tenant(), &data);
+            snap.document_for(&p).map(|doc| (doc, usage))
+        })
+        .await
+        .map_err(|e| ApiError::Internal(format!("state document task failed: {e}")))??;
         if whole {
             if let Ok(mut cache) = self.document.lock() {
                 if cache.as_ref().is_none_or(|(r, _)| *r < rev) {
@@ -229,7 +245,7 @@ impl Engine {
                 }
             }
         }
-        Ok(bytes)
+        Ok(snapshot::with_usage(&bytes, &usage))
     }
 
     /// Takes the spare copy for a write, once no reader holds it any more, with the changes

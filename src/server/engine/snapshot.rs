@@ -10,7 +10,7 @@ use std::sync::OnceLock;
 use bytes::Bytes;
 use serde::Serialize;
 
-use crate::model::{keys, AnySpec, Entry, Kind, MembersIndex, Meta, State};
+use crate::model::{keys, AnySpec, Entry, Kind, LimitUsage, MembersIndex, Meta, State};
 use crate::server::authz::{self, Actor, Principal, Visibility};
 use crate::server::error::ApiError;
 
@@ -284,6 +284,60 @@ impl Snapshot {
         }
         Ok(doc.finish())
     }
+}
+
+impl Snapshot {
+    /// `{"acme":{"users":…,"workspaces":…,"registries":…,"records":…},…}`: the usage of the
+    /// four limits by every tenant (or by `tenant` only), members and workspaces counted
+    /// here, registers and records as the database counts them (`data`). Empty when there
+    /// is no tenant.
+    pub fn usage_json(
+        &self,
+        tenant: Option<&str>,
+        data: &BTreeMap<String, crate::server::store::DataUsage>,
+    ) -> Vec<u8> {
+        let state = &self.state;
+        let tenants: Vec<&str> = match tenant {
+            Some(t) => state
+                .tenants
+                .get_key_value(t)
+                .map(|(k, _)| k.as_str())
+                .into_iter()
+                .collect(),
+            None => state.tenants.keys().map(String::as_str).collect(),
+        };
+        let usage: BTreeMap<&str, LimitUsage> = tenants
+            .into_iter()
+            .map(|t| {
+                let held = data.get(t).copied().unwrap_or_default();
+                let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+                let u = LimitUsage {
+                    users: n(self.index.members(t).count()),
+                    workspaces: n(state.keys_in(Kind::Workspace, &format!("{t}/")).count()),
+                    registries: held.registries,
+                    records: held.records,
+                };
+                (t, u)
+            })
+            .collect();
+        if usage.is_empty() {
+            return Vec::new();
+        }
+        serde_json::to_vec(&usage).unwrap_or_default()
+    }
+}
+
+/// The state document `doc` with its `usage` member (`usage` empty: as it is).
+pub fn with_usage(doc: &Bytes, usage: &[u8]) -> Bytes {
+    if usage.is_empty() || doc.last() != Some(&b'}') {
+        return doc.clone();
+    }
+    let mut out = Vec::with_capacity(doc.len() + usage.len() + 16);
+    out.extend_from_slice(&doc[..doc.len() - 1]);
+    out.extend_from_slice(b",\"usage\":");
+    out.extend_from_slice(usage);
+    out.push(b'}');
+    Bytes::from(out)
 }
 
 /// The fragment of workspace `key` as a principal that sees its name only reads it

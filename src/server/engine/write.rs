@@ -121,7 +121,7 @@ impl Engine {
 
     /// Writes what the write touched, its change log, its sensitive fields, its audit entries
     /// (sensitive values masked), an accepted invitation and what it does to people
-    /// (`people`). Returns whether e-mail was queued.
+    /// (`people`) and to registers and records (`data`). Returns whether e-mail was queued.
     async fn persist(
         tx: &mut Tx,
         state: &State,
@@ -129,6 +129,7 @@ impl Engine {
         revision: i64,
         req: &WriteRequest,
     ) -> Result<bool, ApiError> {
+        super::data::persist(tx, state, journal, req).await?;
         let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &journal.touched {

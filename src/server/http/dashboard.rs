@@ -1,5 +1,5 @@
-//! The dashboard: totals over what the token sees (tenants, users, workspaces, plan usage,
-//! pending invitations) and the latest audit entries.
+//! The dashboard: totals over what the token sees (tenants, users, workspaces, plan usage of
+//! the four limits, pending invitations) and the latest audit entries.
 
 use std::collections::BTreeSet;
 
@@ -26,7 +26,8 @@ pub fn router() -> Routes {
             .about(
                 "Totals over what the token may read (tenants, users, blocked \
                  users, workspaces, memberships, pending invitations), plan \
-                 usage per tenant and the latest audit entries.",
+                 usage per tenant (users, workspaces, registers and records, each \
+                 with its effective limit) and the latest audit entries.",
             )
             .json(200, "Totals", Schema::of::<Dashboard>()),
     )
@@ -48,6 +49,7 @@ async fn dashboard(
         .into_iter()
         .filter(|r| r.status_at(now) == store::InvitationStatus::Pending)
         .count() as u64;
+    let data = app.engine.db.data_usage().await?;
     let mut dash = app
         .engine
         .read(|s| -> Result<Dashboard, ApiError> {
@@ -65,12 +67,9 @@ async fn dashboard(
             let mut users = BTreeSet::new();
             for t in &tenants {
                 let Some(e) = s.tenants.get(*t) else { continue };
-                let plan_limits = s
-                    .plans
-                    .get(&e.spec.plan)
-                    .map(|p| p.spec.limits.clone())
-                    .unwrap_or_default();
-                let limits = e.spec.limits.over(&plan_limits);
+                let limits =
+                    rules::limits::effective(&e.spec, s.plans.get(&e.spec.plan).map(|p| &p.spec));
+                let held = data.get(t.as_str()).copied().unwrap_or_default();
                 let ms = members.get(t.as_str()).map(Vec::as_slice).unwrap_or(&[]);
                 let ws = s.keys_in(Kind::Workspace, &format!("{t}/")).count() as u64;
                 workspaces += ws;
@@ -90,6 +89,14 @@ async fn dashboard(
                     workspaces: Usage {
                         used: ws,
                         limit: limits.workspaces.map(u64::from),
+                    },
+                    registries: Usage {
+                        used: held.registries,
+                        limit: limits.registries.map(u64::from),
+                    },
+                    records: Usage {
+                        used: held.records,
+                        limit: limits.records.map(u64::from),
                     },
                 });
             }

@@ -15,6 +15,8 @@ mod me;
 mod memberships;
 mod meta;
 mod password_resets;
+mod records;
+mod registries;
 mod resources;
 pub mod route;
 mod sensitive;
@@ -54,6 +56,8 @@ pub struct AppState {
     pub public_url: String,
     /// How sessions live and failed sign-ins are throttled.
     pub auth: crate::server::sessions::AuthPolicy,
+    /// When this process last forgot old sign-in counters (ms since the epoch).
+    pub throttle_pruned_ms: Arc<std::sync::atomic::AtomicI64>,
     /// When this process last recorded each user as active (the database also refuses
     /// to move `last_active` more than once a minute, across processes).
     pub last_active: Arc<Mutex<HashMap<String, std::time::Instant>>>,
@@ -117,6 +121,7 @@ pub fn routes() -> Routes {
         .merge(users::router())
         .merge(password_resets::router())
         .merge(memberships::router())
+        .merge(registries::router())
         .merge(dashboard::router())
         .merge(exports::router())
         .merge(audit::router())
@@ -183,6 +188,7 @@ pub fn router(
         engine,
         public_url,
         auth,
+        throttle_pruned_ms: Arc::new(std::sync::atomic::AtomicI64::new(0)),
         last_active: Arc::new(Mutex::new(HashMap::new())),
     };
     routes()

@@ -82,29 +82,48 @@ fn kind_routes(kind: Kind) -> Routes {
             .json(200, "Updated", Schema::Resource(kind))
             .json(201, "Created", Schema::Resource(kind)),
         )
-        .route(
-            Route::delete(
-                path,
-                move |AxState(app): AxState<AppState>,
-                      Auth(p): Auth,
-                      params: Params,
-                      if_match: IfMatch,
-                      audit: AuditHeaders| {
-                    delete_one(kind, app, p, params, if_match, audit)
-                },
-            )
-            .doc(
-                format!("delete{one}"),
-                format!("Delete one {name} and what depends on it"),
-            )
+        .route(delete_route(kind))
+}
+
+/// DELETE of one resource; a tenant or a workspace takes `cascade` (their registers and
+/// records).
+fn delete_route(kind: Kind) -> Route {
+    let (name, path) = (kind.as_str(), resource_path(kind));
+    let holds_data = matches!(kind, Kind::Tenant | Kind::Workspace);
+    let route = Route::delete(
+        path,
+        move |AxState(app): AxState<AppState>,
+              Auth(p): Auth,
+              params: Params,
+              if_match: IfMatch,
+              audit: AuditHeaders,
+              q: QueryPairs| { delete_one(kind, app, p, params, if_match, audit, q) },
+    )
+    .doc(
+        format!("delete{}", pascal_case(name)),
+        format!("Delete one {name} and what depends on it"),
+    )
+    .param(Param::IfMatch);
+    if holds_data {
+        route
+            .about(format!(
+                "Deletes the {name} at this path and, in the same transaction, the resources \
+                 that depend on it. A protected resource is refused (409 \
+                 `resource_protected`); with `If-Match`, only if its version is that one. \
+                 A workspace that holds registers is refused (409 `workspace_not_empty`) \
+                 unless `cascade=true`, which deletes its registers and records too."
+            ))
+            .param(Param::Cascade)
+            .answer(204, "Deleted", None)
+    } else {
+        route
             .about(format!(
                 "Deletes the {name} at this path and, in the same transaction, the resources \
                  that depend on it. A protected resource is refused (409 \
                  `resource_protected`); with `If-Match`, only if its version is that one."
             ))
-            .param(Param::IfMatch)
-            .answer(204, "Deleted", None),
-        )
+            .answer(204, "Deleted", None)
+    }
 }
 
 /// The route of one resource of `kind`, under `/api/v1`.
@@ -250,7 +269,14 @@ async fn delete_one(
     params: Params,
     if_match: IfMatch,
     audit: AuditHeaders,
+    q: QueryPairs,
 ) -> ApiResult<Response> {
+    let cascade = if matches!(kind, Kind::Tenant | Kind::Workspace) {
+        super::registries::cascade(&q)?
+    } else {
+        q.only(&[])?;
+        false
+    };
     let key = key_of(kind, &params.0)?;
     let mutation = Mutation {
         kind,
@@ -258,7 +284,8 @@ async fn delete_one(
         if_version: if_match.0,
         effect: Effect::Delete,
     };
-    let w = audit.write(p, vec![mutation]);
+    let mut w = audit.write(p, vec![mutation]);
+    w.cascade = cascade;
     app.engine.write(w).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
 }

@@ -92,8 +92,14 @@ pub enum Param {
     Page,
     /// `limit` and `cursor` of the audit log (the cursor is an entry id).
     AuditPage,
+    /// `limit` and `cursor` of a list by key (the cursor is a key).
+    KeyPage,
+    /// `limit` and `cursor` of a list of records (the cursor is a record id).
+    RecordPage,
     /// `If-Match`: the version the resource must have.
     IfMatch,
+    /// `cascade`: also delete the registers and records held (a workspace, a register).
+    Cascade,
     /// `tenant`, once or more: the tenants to remove a user from.
     Tenants,
     /// `status` and `email`: which invitations to list.
@@ -130,6 +136,9 @@ pub struct Route {
     /// A POST that changes nothing (a question with a body): no audit headers, no
     /// precondition answers.
     pub read_only: bool,
+    /// A write the audit log does not record (the platform's data: registers and records),
+    /// so it takes no audit headers.
+    pub unaudited: bool,
     pub params: Vec<Param>,
     pub body: Option<Schema>,
     pub answers: Vec<Answer>,
@@ -153,6 +162,7 @@ impl Route {
             description: String::new(),
             auth: true,
             read_only: false,
+            unaudited: false,
             params: Vec::new(),
             body: None,
             answers: Vec::new(),
@@ -199,6 +209,12 @@ impl Route {
     /// Changes nothing, whatever its method.
     pub fn read_only(mut self) -> Route {
         self.read_only = true;
+        self
+    }
+
+    /// A write the audit log does not record: no audit headers.
+    pub fn unaudited(mut self) -> Route {
+        self.unaudited = true;
         self
     }
 

@@ -125,15 +125,20 @@ async fn anonymous(app: &AppState) -> Result<AuditCtx, ApiError> {
     })
 }
 
-/// Records a refused sign-in (never the password).
-async fn audit_failure(app: &AppState, email: &str, address: &str, reason: &str) {
+/// Records a refused sign-in (never the password), and the lock it started, if any (the
+/// attempts refused unchecked during a lock are not recorded one by one).
+async fn audit_failure(app: &AppState, email: &str, address: &str, reason: &str, locks_ms: i64) {
+    let mut after = json!({ "email": email, "address": address, "reason": reason });
+    if locks_ms > 0 {
+        after["locked_for_secs"] = json!((locks_ms as u64).div_ceil(1000));
+    }
     let entry = NewAudit {
         op: AuditOp::SignInFailed,
         subject: AuditSubject::Session,
         key: email.to_string(),
         tenant: None,
         before: None,
-        after: Some(json!({ "email": email, "address": address, "reason": reason }).to_string()),
+        after: Some(after.to_string()),
     };
     let done = match anonymous(app).await {
         Ok(ctx) => app
@@ -147,6 +152,33 @@ async fn audit_failure(app: &AppState, email: &str, address: &str, reason: &str)
     if let Err(e) = done {
         tracing::warn!(error = %e, "cannot record a failed sign-in");
     }
+}
+
+/// How often a process forgets old sign-in counters.
+const PRUNE_EVERY_MS: i64 = 10 * 60_000;
+
+/// Forgets, in the background and at most every ten minutes per process, the sign-in
+/// counters the throttle would forget anyway (no attempt for `forget_ms`, not locked).
+fn forget_old_attempts(app: &AppState, now: i64) {
+    use std::sync::atomic::Ordering;
+    let last = app.throttle_pruned_ms.load(Ordering::Relaxed);
+    if now - last < PRUNE_EVERY_MS
+        || app
+            .throttle_pruned_ms
+            .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
+            .is_err()
+    {
+        return;
+    }
+    let engine = std::sync::Arc::clone(&app.engine);
+    let before = now - app.auth.throttle.forget_ms;
+    tokio::spawn(async move {
+        match engine.db.forget_sign_ins(before, now).await {
+            Ok(n) if n > 0 => tracing::info!(n, "forgot old sign-in counters"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "cannot forget old sign-in counters"),
+        }
+    });
 }
 
 /// Where a session of `email` acts: the tenant asked for (one of the user's, or any for a
@@ -206,11 +238,11 @@ async fn sign_in(
         (address_key.as_str(), policy.address_limit),
     ];
     let now = store::now_ms();
-    if let Attempt::Wait { retry_after_ms } =
-        app.engine.db.begin_sign_in(&keys, &policy, now).await?
-    {
-        return Err(too_many(retry_after_ms));
-    }
+    forget_old_attempts(&app, now);
+    let locks_ms = match app.engine.db.begin_sign_in(&keys, &policy, now).await? {
+        Attempt::Wait { retry_after_ms } => return Err(too_many(retry_after_ms)),
+        Attempt::Go { locks_ms } => locks_ms,
+    };
     let status = app
         .engine
         .read(|s| s.users.get(&email).map(|u| u.spec.status))
@@ -233,11 +265,11 @@ async fn sign_in(
             (Some(_), false) => "pending_user",
             _ => "wrong_password",
         };
-        audit_failure(&app, &email, &address, reason).await;
+        audit_failure(&app, &email, &address, reason, locks_ms).await;
         return Err(invalid_credentials());
     }
     if status == Some(UserStatus::Blocked) {
-        audit_failure(&app, &email, &address, "blocked_user").await;
+        audit_failure(&app, &email, &address, "blocked_user", locks_ms).await;
         return Err(ApiError::forbidden(format!("`{email}` is blocked")));
     }
     app.engine

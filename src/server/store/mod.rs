@@ -44,6 +44,8 @@ mod changes;
 mod invitations;
 mod outbox;
 mod password_resets;
+mod records;
+mod registries;
 mod resources;
 mod sensitive;
 mod sessions;
@@ -57,6 +59,8 @@ pub use changes::{Current, CHANNEL, LOG_LIMIT};
 pub use invitations::{InvitationRow, InvitationStatus, InvitedTenant, LinkState, Origin};
 pub use outbox::{MailRow, NewMail, OutboxCounts, KIND_INVITATION};
 pub use password_resets::Redeemed;
+pub use records::{NewRecord, RecordRow};
+pub use registries::{Changed, Created, DataUsage, RegistryRow};
 pub use resources::ResourceRow;
 pub use sensitive::SensitiveMap;
 pub use sessions::{ended_audit, Ended, SessionLife, SessionRow, SLIDE_EVERY_MS};
@@ -144,6 +148,11 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
         130,
         "sessions",
         include_str!("../../../migrations/0130_sessions.sql"),
+    ),
+    (
+        150,
+        "registries",
+        include_str!("../../../migrations/0150_registries.sql"),
     ),
     (
         160,

@@ -55,8 +55,9 @@ impl ThrottlePolicy {
 /// Whether an attempt may be checked.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Attempt {
-    /// Counted as a failure until it succeeds: check the password.
-    Go,
+    /// Counted as a failure until it succeeds: check the password. `locks_ms`: the
+    /// longest lock this attempt started (0: none), for the security log should it fail.
+    Go { locks_ms: i64 },
     /// A key is locked: refuse unchecked; retry after this long.
     Wait { retry_after_ms: i64 },
 }
@@ -91,6 +92,7 @@ impl Db {
             tx.rollback().await?;
             return Ok(Attempt::Wait { retry_after_ms });
         }
+        let mut locks_ms = 0;
         for ((key, limit), (failures, _, last)) in keys.iter().zip(seen) {
             let failures = if now_ms - last > policy.forget_ms {
                 1
@@ -98,12 +100,13 @@ impl Db {
                 failures + 1
             };
             let lock = policy.lock_ms(failures, *limit);
+            locks_ms = locks_ms.max(lock);
             let until = if lock > 0 { now_ms + lock } else { 0 };
             dispatch_tx!(&mut tx, t => sqlx::query("UPDATE sign_in_throttle SET failures = $1, blocked_until_ms = $2, last_ms = $3 WHERE key = $4")
                 .bind(failures).bind(until).bind(now_ms).bind(*key).execute(&mut **t).await.map(|_| ())?);
         }
         tx.commit().await?;
-        Ok(Attempt::Go)
+        Ok(Attempt::Go { locks_ms })
     }
 
     /// A sign-in succeeded: its account starts from zero, and its address gets its attempt
@@ -121,6 +124,16 @@ impl Db {
         tx.commit().await
     }
 
+    /// Forgets the keys with no attempt since `before_ms` and no lock at `now_ms` (they
+    /// would start from zero anyway): the table holds only recent attempts, whatever
+    /// e-mails were typed. Returns how many were forgotten.
+    pub async fn forget_sign_ins(&self, before_ms: i64, now_ms: i64) -> Result<u64, StoreError> {
+        Ok(
+            dispatch!(self, p => sqlx::query("DELETE FROM sign_in_throttle WHERE last_ms < $1 AND blocked_until_ms <= $2")
+            .bind(before_ms).bind(now_ms).execute(p).await?.rows_affected()),
+        )
+    }
+
     /// The failures counted for `key` (0 if none).
     pub async fn sign_in_failures(&self, key: &str) -> Result<i64, StoreError> {
         Ok(
@@ -131,7 +144,59 @@ impl Db {
 
 #[cfg(test)]
 mod tests {
-    use super::ThrottlePolicy;
+    use super::{Attempt, Db, ThrottlePolicy};
+
+    /// Attempts at chosen times against one account (limit 3) and one address (limit 100):
+    /// the third failure locks for 30 s, attempts during the lock are refused unchecked and
+    /// not counted, the next failure after it locks for 60 s, a success clears the account,
+    /// and counters with no attempt for `forget_ms` are forgotten.
+    #[tokio::test]
+    async fn locks_grow_and_are_forgotten() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}", dir.path().join("t.db").display()))
+            .await
+            .unwrap();
+        let p = ThrottlePolicy {
+            account_limit: 3,
+            address_limit: 100,
+            ..ThrottlePolicy::default()
+        };
+        let keys = [("account:a@b.example", 3), ("address:10.0.0.1", 100)];
+        let go = |locks_ms| Attempt::Go { locks_ms };
+        assert_eq!(db.begin_sign_in(&keys, &p, 0).await.unwrap(), go(0));
+        assert_eq!(db.begin_sign_in(&keys, &p, 1).await.unwrap(), go(0));
+        assert_eq!(db.begin_sign_in(&keys, &p, 2).await.unwrap(), go(30_000));
+        assert_eq!(
+            db.begin_sign_in(&keys, &p, 1_002).await.unwrap(),
+            Attempt::Wait {
+                retry_after_ms: 29_000
+            }
+        );
+        assert_eq!(db.sign_in_failures("account:a@b.example").await.unwrap(), 3);
+        assert_eq!(
+            db.begin_sign_in(&keys, &p, 30_002).await.unwrap(),
+            go(60_000)
+        );
+        assert!(matches!(
+            db.begin_sign_in(&keys, &p, 60_000).await.unwrap(),
+            Attempt::Wait { .. }
+        ));
+        // Right password after the lock: the account starts again, the address keeps 3.
+        db.sign_in_succeeded("account:a@b.example", "address:10.0.0.1", 100)
+            .await
+            .unwrap();
+        assert_eq!(db.sign_in_failures("account:a@b.example").await.unwrap(), 0);
+        assert_eq!(db.sign_in_failures("address:10.0.0.1").await.unwrap(), 3);
+        // Forgotten after an hour without an attempt.
+        let later = 30_002 + p.forget_ms + 1;
+        assert_eq!(
+            db.forget_sign_ins(later - p.forget_ms, later)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(db.sign_in_failures("address:10.0.0.1").await.unwrap(), 0);
+    }
 
     #[test]
     fn locks_grow_from_the_limit_and_stop_at_the_maximum() {
