@@ -1,6 +1,7 @@
-//! `cargo bench --bench scale [-- SIZE…]`: a synthetic platform of a named size (`small`,
-//! `medium`, `large`, and `xlarge` when named: a million users, SQLite only, each step
-//! once) as YAML on disk, the real server started in this process over SQLite
+//! `cargo bench --bench scale [-- SIZE…]`: a synthetic platform of each named size
+//! (by default all four: `small`, `medium`, `large`, and `xlarge`, a million users, SQLite
+//! only, each step once; `TENANTCTL_BENCH_SIZES=small,medium` or names after `--` pick
+//! fewer) as YAML on disk, the real server started in this process over SQLite
 //! (and PostgreSQL when `TENANTCTL_TEST_POSTGRES` is set), and each step of the reconciler
 //! timed with its peak resident memory. Prints a table and writes `target/bench/scale.json`.
 //!
@@ -574,7 +575,7 @@ fn main() -> Result<(), Error> {
     if names.is_empty() {
         names = if benching {
             std::env::var("TENANTCTL_BENCH_SIZES")
-                .unwrap_or_else(|_| "small,medium,large".into())
+                .unwrap_or_else(|_| "small,medium,large,xlarge".into())
                 .split(',')
                 .map(str::to_string)
                 .collect()

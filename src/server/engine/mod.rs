@@ -209,7 +209,10 @@ impl Engine {
     }
 
     /// The serialized state visible to `principal` (cached per revision for the system).
-    pub async fn state_json(&self, principal: &Principal) -> Result<Bytes, ApiError> {
+    pub async fn state_json(
+        &self,
+        principal: &Principal,
+    ) -> Result<snapshot::StateDocument, ApiError> {
         let snap = self.synced().await?;
         let rev = snap.state.revision;
         // The whole document (cached) only for a principal that acts as the system: a

@@ -327,17 +327,34 @@ impl Snapshot {
     }
 }
 
-/// The state document `doc` with its `usage` member (`usage` empty: as it is).
-pub fn with_usage(doc: &Bytes, usage: &[u8]) -> Bytes {
+/// The state document `doc` with its `usage` member (`usage` empty: as it is), as the two
+/// chunks the answer sends: the cached document without its closing brace (a view of the
+/// same bytes, not a copy: the document is tens of megabytes at `large`) and the usage.
+pub fn with_usage(doc: &Bytes, usage: &[u8]) -> StateDocument {
     if usage.is_empty() || doc.last() != Some(&b'}') {
-        return doc.clone();
+        return StateDocument(vec![doc.clone()]);
     }
-    let mut out = Vec::with_capacity(doc.len() + usage.len() + 16);
-    out.extend_from_slice(&doc[..doc.len() - 1]);
-    out.extend_from_slice(b",\"usage\":");
-    out.extend_from_slice(usage);
-    out.push(b'}');
-    Bytes::from(out)
+    let mut tail = Vec::with_capacity(usage.len() + 16);
+    tail.extend_from_slice(b",\"usage\":");
+    tail.extend_from_slice(usage);
+    tail.push(b'}');
+    StateDocument(vec![doc.slice(..doc.len() - 1), Bytes::from(tail)])
+}
+
+/// The state document as consecutive chunks of one JSON text.
+#[derive(Debug, Clone)]
+pub struct StateDocument(pub Vec<Bytes>);
+
+impl StateDocument {
+    /// Its length in bytes.
+    pub fn len(&self) -> usize {
+        self.0.iter().map(Bytes::len).sum()
+    }
+
+    /// Whether it is empty (it never is when built by [`with_usage`]).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
 }
 
 /// The fragment of workspace `key` as a principal that sees its name only reads it

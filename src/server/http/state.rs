@@ -1,5 +1,6 @@
 //! The whole state visible to the token, with its revision (what `plan` reads).
 
+use axum::body::Body;
 use axum::extract::State as AxState;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
@@ -28,13 +29,18 @@ pub fn router() -> Routes {
 }
 
 async fn get_state(AxState(app): AxState<AppState>, Auth(p): Auth) -> ApiResult<Response> {
-    let bytes = app.engine.state_json(&p).await?;
+    let doc = app.engine.state_json(&p).await?;
+    let len = doc.len();
+    let chunks = doc.0.into_iter().map(Ok::<_, std::convert::Infallible>);
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            HeaderValue::from_static("application/json"),
-        )],
-        bytes,
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            ),
+            (header::CONTENT_LENGTH, HeaderValue::from(len)),
+        ],
+        Body::from_stream(futures_util::stream::iter(chunks)),
     )
         .into_response())
 }
