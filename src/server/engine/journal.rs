@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-
 use crate::model::{keys, AnySpec, Kind, Meta, State};
 use crate::rules::Touched;
 use crate::server::store::{AuditOp, AuditSubject, NewAudit};

@@ -158,7 +158,8 @@ impl Engine {
                     kind: *kind,
                     key,
                     meta,
-                    body: serde_json::to_string(&spec).map_err(|e| ApiError::Internal(e.to_string()))?,
+                    body: serde_json::to_string(&spec)
+                        .map_err(|e| ApiError::Internal(e.to_string()))?,
                 }),
                 None => deletes.entry(*kind).or_default().push(key),
             }
