@@ -191,7 +191,7 @@ impl Db {
                 return Ok(Some(dup));
             }
         }
-        let mails: Vec<NewMail> = rows.iter().map(|r| NewMail::invitation(r)).collect();
+        let mails: Vec<NewMail> = rows.iter().map(NewMail::invitation).collect();
         tx.enqueue_mail(&mails).await?;
         tx.audit(audit).await?;
         tx.commit().await?;
