@@ -230,6 +230,9 @@ const BULK_CACHE_KIB: i64 = 256 * 1024;
 /// Rows per multi-row INSERT: keeps the parameter count below SQLite's 32766.
 const CHUNK: usize = 2000;
 
+/// Rows per PostgreSQL statement that binds one array per column.
+const PG_CHUNK: usize = 10_000;
+
 /// `(…),(…)` placeholders for a multi-row statement. SQLite gets anonymous `?` (its named
 /// `$N` parameters are looked up linearly at parse time, which is quadratic for thousands of
 /// them); PostgreSQL gets `$N` starting after `offset`.
