@@ -9,10 +9,11 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::model::keys::{self, Grantee};
+
+mod flatten;
 use crate::model::{
-    Access, Contact, DateFormat, Entry, GrantAction, GrantSpec, Kind, Language, Limits,
-    MembershipSpec, ModelSpec, PlanSpec, Rename, RoleSpec, State, SystemRole, TenantModelSpec,
-    TenantSpec, TenantStatus, UserModelSpec, UserSpec, UserStatus, WorkspaceSpec,
+    Access, Contact, DateFormat, GrantAction, Kind, Language, Limits, MembershipSpec, ModelSpec,
+    PlanSpec, Rename, RoleSpec, State, SystemRole, TenantModelSpec, TenantStatus, UserStatus,
 };
 
 fn is_false(b: &bool) -> bool {
@@ -338,141 +339,6 @@ impl Document {
     /// Flattens a copy of the document; see [`Document::into_desired`].
     pub fn to_desired(&self) -> Desired {
         self.clone().into_desired()
-    }
-
-    /// Flattens the document into the model's state, moving every value: tenants' children
-    /// and users' memberships become resources keyed `tenant/child` and `email/tenant`.
-    pub fn into_desired(self) -> Desired {
-        let mut d = Desired {
-            acknowledgements: (self.acknowledge.iter())
-                .map(super::AcknowledgeDecl::to_acknowledgement)
-                .collect(),
-            ..Desired::default()
-        };
-        let st = &mut d.state;
-        st.plans = self
-            .plans
-            .into_iter()
-            .map(|(k, s)| (k, managed(false, s)))
-            .collect();
-        st.models = self
-            .models
-            .into_iter()
-            .map(|(k, s)| (k, managed(false, s)))
-            .collect();
-        st.roles = self
-            .roles
-            .into_iter()
-            .map(|(k, s)| (k, managed(false, s)))
-            .collect();
-        for (tk, t) in self.tenants {
-            if let Some(old) = t.previously {
-                d.renames.push(Rename {
-                    kind: Kind::Tenant,
-                    from: old,
-                    to: tk.clone(),
-                });
-            }
-            for (wk, w) in t.workspaces {
-                let key = keys::join(&[&tk, &wk]);
-                if let Some(old) = w.previously {
-                    // `previously: other-tenant/old` names a workspace of another tenant.
-                    let from = if old.contains('/') {
-                        old
-                    } else {
-                        keys::join(&[&tk, &old])
-                    };
-                    d.renames.push(Rename {
-                        kind: Kind::Workspace,
-                        from,
-                        to: key.clone(),
-                    });
-                }
-                let spec = WorkspaceSpec {
-                    display_name: w.display_name,
-                    description: w.description,
-                };
-                d.state.workspaces.insert(key, managed(w.protected, spec));
-            }
-            for (mk, m) in t.models {
-                d.state
-                    .tenant_models
-                    .insert(keys::join(&[&tk, &mk]), managed(false, m));
-            }
-            for (i, g) in t.grants.into_iter().enumerate() {
-                let key = keys::grant(&tk, &g.workspace, &g.grantee());
-                if let Some(first) = d.origins.grants.get(&key) {
-                    d.duplicate_grants.push((
-                        format!("/tenants/{}/grants/{first}", esc(&tk)),
-                        format!("/tenants/{}/grants/{i}", esc(&tk)),
-                    ));
-                    continue;
-                }
-                let mut actions = g.actions;
-                actions.sort();
-                actions.dedup();
-                d.origins.grants.insert(key.clone(), i);
-                d.state
-                    .grants
-                    .insert(key, managed(false, GrantSpec { actions }));
-            }
-            let spec = TenantSpec {
-                display_name: t.display_name,
-                description: t.description,
-                contact: Contact {
-                    email: t.contact.email.map(|e| e.to_lowercase()),
-                    ..t.contact
-                },
-                plan: t.plan,
-                limits: t.limits,
-                status: t.status,
-            };
-            d.state.tenants.insert(tk, managed(t.protected, spec));
-        }
-        for (raw, u) in self.users {
-            let email = raw.to_lowercase();
-            if let Some(old) = u.previously {
-                d.renames.push(Rename {
-                    kind: Kind::User,
-                    from: old.to_lowercase(),
-                    to: email.clone(),
-                });
-            }
-            for (tk, m) in u.memberships {
-                d.state
-                    .memberships
-                    .insert(keys::join(&[&email, &tk]), managed(false, m));
-            }
-            for (mk, a) in u.models {
-                d.state.user_models.insert(
-                    keys::join(&[&email, &mk]),
-                    managed(false, UserModelSpec { access: a }),
-                );
-            }
-            let spec = UserSpec {
-                first_name: u.first_name,
-                last_name: u.last_name,
-                language: u.language,
-                date_format: u.date_format,
-                status: u.status,
-                system_role: u.system_role,
-            };
-            if email != raw {
-                d.origins.users.insert(email.clone(), raw);
-            }
-            d.state.users.insert(email, managed(u.protected, spec));
-        }
-        d
-    }
-}
-
-/// A resource of a desired state: managed, at version 0.
-fn managed<S>(protected: bool, spec: S) -> Entry<S> {
-    Entry {
-        version: 0,
-        managed: true,
-        protected,
-        spec,
     }
 }
 

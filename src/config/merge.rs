@@ -161,6 +161,15 @@ fn entries(value: Value) -> impl Iterator<Item = (Section, String, Value)> {
     })
 }
 
+/// How many entries the sections of a file's document hold.
+fn entry_count(value: &Value) -> usize {
+    value.as_object().map_or(0, |sections| {
+        (sections.values())
+            .map(|s| s.as_object().map_or(0, serde_json::Map::len))
+            .sum()
+    })
+}
+
 /// Types a file's document, entry by entry (moving the values out of it).
 pub fn typed(value: Value) -> Typed {
     let mut out = Typed::default();
@@ -171,6 +180,7 @@ pub fn typed(value: Value) -> Typed {
             .enumerate()
             .collect();
     }
+    out.entries.reserve(entry_count(&value));
     for (section, raw, body) in entries(value) {
         let decl = type_entry(section, body).map_err(|e| e.to_string());
         out.entries.push((section, raw, decl));

@@ -82,7 +82,7 @@ macro_rules! kinds {
             pub revision: i64,
             $(
                 #[doc = concat!("Resources of kind `", $name, "`, by key.")]
-                #[serde(default)]
+                #[serde(default, deserialize_with = "sorted_map")]
                 pub $field: BTreeMap<String, Entry<$spec>>,
             )*
             /// Each tenant's usage of its four limits, as the platform counts it: in a live
@@ -190,6 +190,41 @@ macro_rules! kinds {
             }
         }
     };
+}
+
+/// Reads a map of a [`State`] as serde reads a `BTreeMap` (a key written twice keeps its
+/// last value), but builds the tree at once from the entries, which the wire and the
+/// database give in key order: inserting 300,000 keys one by one compares each down the
+/// tree, a fifth of the time of reading a large state.
+fn sorted_map<'de, D, V>(de: D) -> Result<BTreeMap<String, V>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    V: Deserialize<'de>,
+{
+    struct Entries<V>(std::marker::PhantomData<V>);
+    impl<'de, V: Deserialize<'de>> serde::de::Visitor<'de> for Entries<V> {
+        type Value = Vec<(String, V)>;
+
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            f.write_str("a map")
+        }
+
+        fn visit_map<A: serde::de::MapAccess<'de>>(
+            self,
+            mut map: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut out = Vec::with_capacity(map.size_hint().unwrap_or(0).min(4096));
+            while let Some(entry) = map.next_entry()? {
+                out.push(entry);
+            }
+            Ok(out)
+        }
+    }
+    // `from_iter` sorts stably (linear on sorted input) and keeps the last of equal keys.
+    Ok(de
+        .deserialize_map(Entries(std::marker::PhantomData))?
+        .into_iter()
+        .collect())
 }
 
 /// The keys of `a` for which `keep` is false, given the entry of `b` under the same key:
@@ -302,4 +337,28 @@ pub struct Rename {
     pub from: String,
     /// The key the configuration declares.
     pub to: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A state read from JSON holds what a map insert per entry would: keys in any order,
+    /// the last of a key written twice, and the errors of a map that is not one.
+    #[test]
+    fn state_maps_read_as_inserted() {
+        let json = r#"{"revision": 3, "plans": {"b": {"spec": {}}, "a": {"spec": {}},
+            "b": {"version": 2, "spec": {}}}}"#;
+        let s: State = serde_json::from_str(json).unwrap();
+        assert_eq!(s.plans.keys().collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(s.plans["b"].version, 2);
+        assert!(s.users.is_empty());
+        for bad in [
+            r#"{"plans": null}"#,
+            r#"{"plans": []}"#,
+            r#"{"plans": {"a": 1}}"#,
+        ] {
+            assert!(serde_json::from_str::<State>(bad).is_err(), "{bad}");
+        }
+    }
 }

@@ -2,7 +2,7 @@
 
 use serde_json::{Map, Value};
 
-use super::{indicator, Bail, Parser, R};
+use super::{indicator, insert_new, Bail, Parser, R};
 use crate::config::yaml::scalar::{plain_key, plain_scalar};
 
 /// After an entry of a flow collection: the index of the next entry, or the index past the
@@ -121,10 +121,7 @@ impl<'a> Parser<'a> {
                         return Err(Bail);
                     }
                     let (v, j) = self.flow_node(i, end, false)?;
-                    if map.contains_key(&key) {
-                        return Err(Bail);
-                    }
-                    map.insert(key, v);
+                    insert_new(&mut map, key, v)?;
                     match self.flow_next(j, end, b'}')? {
                         Next::Item(k) => i = k,
                         Next::Closed(k) => {

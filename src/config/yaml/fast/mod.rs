@@ -57,6 +57,18 @@ struct Bail;
 
 type R<T> = Result<T, Bail>;
 
+/// Inserts a key not in `map` yet, hashing it once; a key written twice is the full
+/// parser's to report.
+fn insert_new(map: &mut Map<String, Value>, key: String, value: Value) -> R<()> {
+    match map.entry(key) {
+        serde_json::map::Entry::Vacant(slot) => {
+            slot.insert(value);
+            Ok(())
+        }
+        serde_json::map::Entry::Occupied(_) => Err(Bail),
+    }
+}
+
 /// A line with content: its indentation, the first content byte and the end of the line.
 #[derive(Debug, Clone, Copy)]
 struct Line {
@@ -243,10 +255,7 @@ impl<'a> Parser<'a> {
                 self.no_continuation(n)?;
                 v
             };
-            if map.contains_key(&key) {
-                return Err(Bail);
-            }
-            map.insert(key, value);
+            insert_new(&mut map, key, value)?;
         }
         Ok(Value::Object(map))
     }
