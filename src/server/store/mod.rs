@@ -1,5 +1,6 @@
 //! Database access for the platform: one SQL dialect that SQLite and PostgreSQL both speak
-//! (`$N` placeholders, `ON CONFLICT`, `RETURNING`), run through two typed pools. The
+//! (`$N` placeholders, `ON CONFLICT`, `RETURNING`), run through two typed pools (one
+//! exception: PostgreSQL upserts resources from one array per column, see `Tx::upsert`). The
 //! migrations in `migrations/` are embedded and shared by both backends. This file holds the
 //! connection, the transaction and the revision (the cross-process write lock); each table
 //! has a module of its own. Rows carry typed values: a stored value that does not parse is a

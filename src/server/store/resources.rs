@@ -65,7 +65,9 @@ impl Tx {
         Ok(state)
     }
 
-    /// Upserts resources, in multi-row statements.
+    /// Upserts resources, in multi-row statements; on PostgreSQL from one array per column
+    /// (`UNNEST`), which took the resources insert of `large`'s apply from empty from 5.9 to
+    /// 4.6 s (the same for audit rows gained nothing and was not kept).
     pub async fn upsert(&mut self, rows: &[ResourceRow<'_>]) -> Result<(), StoreError> {
         let now = now();
         if let Tx::Postgres(t) = self {
