@@ -29,7 +29,6 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
-use bytes::Bytes;
 
 use crate::api::SensitiveField;
 use crate::model::{AnySpec, Kind, State};
@@ -149,7 +148,7 @@ pub struct Engine {
     current: ArcSwap<Snapshot>,
     writer: tokio::sync::Mutex<Writer>,
     /// The whole state document, by revision (what makes GET /state fast for system tokens).
-    document: Mutex<Option<(i64, Bytes)>>,
+    document: Mutex<Option<(i64, snapshot::StateDocument)>>,
     /// Woken when a write of this process queued e-mail (the outbox's sender waits on it).
     mail: Arc<tokio::sync::Notify>,
 }

@@ -4,7 +4,8 @@
 //! write changed. A committed snapshot is immutable; the engine keeps two and writes into
 //! the one readers no longer see (see `mod.rs`).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ops::Bound::{Excluded, Included, Unbounded};
 use std::sync::OnceLock;
 
 use bytes::Bytes;
@@ -35,10 +36,17 @@ pub struct Snapshot {
     json: OnceLock<Fragments>,
 }
 
-/// Every resource serialised as its member of the state document (`"key":{…}`), by kind.
+/// Every resource serialised as its member of the state document (`"key":{…}`), by kind,
+/// and the same members joined by commas in blocks of consecutive keys: the whole document
+/// is a chain of those blocks, so a write rejoins the blocks it touched only.
 #[derive(Debug, Clone, Default)]
 struct Fragments {
     by_kind: Vec<BTreeMap<String, Bytes>>,
+    /// Each kind's blocks, by the first key of their range (`""` for the first): a block
+    /// holds the members of the keys from its own up to the next block's, joined.
+    blocks: Vec<BTreeMap<String, Bytes>>,
+    /// Blocks whose members changed since they were joined: (kind index, start).
+    stale: BTreeSet<(usize, String)>,
     /// The total length of the fragments.
     len: usize,
 }
@@ -68,10 +76,49 @@ fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, se
         UserModel => user_models)
 }
 
+/// Members per block when blocks are cut (a block is cut again once it holds twice that).
+const BLOCK: usize = 2048;
+
+/// The members `fragments` joined by commas.
+fn join<'a>(fragments: impl Iterator<Item = &'a Bytes>, capacity: usize) -> Bytes {
+    let mut out = Vec::with_capacity(capacity);
+    for (i, f) in fragments.enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(f);
+    }
+    Bytes::from(out)
+}
+
+/// Cuts `members` (consecutive, in key order) into blocks of [`BLOCK`], the first of them
+/// starting at `start`.
+fn cut<'a>(
+    start: &str,
+    members: impl Iterator<Item = (&'a String, &'a Bytes)>,
+    blocks: &mut BTreeMap<String, Bytes>,
+) {
+    let members: Vec<(&String, &Bytes)> = members.collect();
+    if members.is_empty() {
+        blocks.insert(start.to_string(), Bytes::new());
+        return;
+    }
+    for (i, chunk) in members.chunks(BLOCK).enumerate() {
+        let key = if i == 0 { start } else { chunk[0].0.as_str() };
+        let capacity = chunk.iter().map(|(_, f)| f.len() + 1).sum();
+        blocks.insert(
+            key.to_string(),
+            join(chunk.iter().map(|(_, f)| *f), capacity),
+        );
+    }
+}
+
 impl Fragments {
     fn build(state: &State) -> Result<Fragments, serde_json::Error> {
         let mut out = Fragments {
             by_kind: vec![BTreeMap::new(); Kind::ALL.len()],
+            blocks: vec![BTreeMap::new(); Kind::ALL.len()],
+            stale: BTreeSet::new(),
             len: 0,
         };
         for (i, &kind) in Kind::ALL.iter().enumerate() {
@@ -81,12 +128,14 @@ impl Fragments {
                     out.by_kind[i].insert(key.to_string(), f);
                 }
             }
+            cut("", out.by_kind[i].iter(), &mut out.blocks[i]);
         }
         Ok(out)
     }
 
     fn set(&mut self, kind: Kind, key: &str, json: Option<Bytes>) {
-        let map = &mut self.by_kind[kind_index(kind)];
+        let i = kind_index(kind);
+        let map = &mut self.by_kind[i];
         let old = match json {
             Some(f) => {
                 self.len += f.len();
@@ -95,6 +144,29 @@ impl Fragments {
             None => map.remove(key),
         };
         self.len -= old.map_or(0, |f| f.len());
+        if let Some((start, _)) = self.blocks[i]
+            .range::<str, _>((Unbounded, Included(key)))
+            .next_back()
+        {
+            self.stale.insert((i, start.clone()));
+        }
+    }
+
+    /// Joins again the blocks whose members changed (cut in two or more when they grew).
+    fn rejoin(&mut self) {
+        for (i, start) in std::mem::take(&mut self.stale) {
+            let blocks = &mut self.blocks[i];
+            let end = blocks
+                .range::<str, _>((Excluded(start.as_str()), Unbounded))
+                .next()
+                .map(|(k, _)| k.clone());
+            let members = match &end {
+                Some(e) => self.by_kind[i]
+                    .range::<str, _>((Included(start.as_str()), Excluded(e.as_str()))),
+                None => self.by_kind[i].range::<str, _>((Included(start.as_str()), Unbounded)),
+            };
+            cut(&start, members, blocks);
+        }
     }
 
     fn get(&self, kind: Kind, key: &str) -> Option<&Bytes> {
@@ -179,6 +251,7 @@ impl Snapshot {
                 json,
             });
         }
+        self.rejoin();
         out
     }
 
@@ -187,6 +260,14 @@ impl Snapshot {
         for c in changes {
             self.set(c.kind, &c.key, c.value.clone());
             self.refresh(c.kind, &c.key, c.json.clone());
+        }
+        self.rejoin();
+    }
+
+    /// Joins again the blocks of the document the last changes touched.
+    fn rejoin(&mut self) {
+        if let Some(f) = self.json.get_mut() {
+            f.rejoin();
         }
     }
 
@@ -222,22 +303,36 @@ impl Snapshot {
     }
 
     /// The whole state document (what a system token reads).
-    pub fn document(&self) -> Result<Bytes, ApiError> {
+    /// The whole state document (what a system token reads), as a chain of the joined
+    /// blocks of members: nothing of tens of megabytes is copied.
+    pub fn document(&self) -> Result<StateDocument, ApiError> {
         let f = self.fragments()?;
-        let mut doc = Document::new(
-            self.state.revision,
-            f.len + f.by_kind.iter().map(BTreeMap::len).sum::<usize>(),
-        );
+        let mut chunks =
+            Vec::with_capacity(f.blocks.iter().map(|b| 2 * b.len()).sum::<usize>() + 32);
+        let mut glue = format!("{{\"revision\":{}", self.state.revision);
         for (i, &kind) in Kind::ALL.iter().enumerate() {
-            doc.kind(kind, f.by_kind[i].values());
+            glue.push_str(",\"");
+            glue.push_str(kind.plural());
+            glue.push_str("\":{");
+            for block in f.blocks[i].values().filter(|b| !b.is_empty()) {
+                if glue.is_empty() {
+                    chunks.push(Bytes::from_static(b","));
+                } else {
+                    chunks.push(Bytes::from(std::mem::take(&mut glue)));
+                }
+                chunks.push(block.clone());
+            }
+            glue.push('}');
         }
-        Ok(doc.finish())
+        glue.push('}');
+        chunks.push(Bytes::from(glue));
+        Ok(StateDocument(chunks))
     }
 
     /// The state document as `principal` may read it: the same bytes as serialising
     /// [`Principal::filter_state`], built from the resources of its tenant only (a
     /// workspace it sees by name only is serialised redacted).
-    pub fn document_for(&self, principal: &Principal) -> Result<Bytes, ApiError> {
+    pub fn document_for(&self, principal: &Principal) -> Result<StateDocument, ApiError> {
         let state = &self.state;
         let actor = principal.actor(state)?;
         let Actor::Tenant(standing) = actor else {
@@ -282,7 +377,7 @@ impl Snapshot {
             }
             doc.kind(kind, shown.iter());
         }
-        Ok(doc.finish())
+        Ok(StateDocument(vec![doc.finish()]))
     }
 }
 
@@ -327,22 +422,31 @@ impl Snapshot {
     }
 }
 
-/// The state document `doc` with its `usage` member (`usage` empty: as it is), as the two
-/// chunks the answer sends: the cached document without its closing brace (a view of the
-/// same bytes, not a copy: the document is tens of megabytes at `large`) and the usage.
-pub fn with_usage(doc: &Bytes, usage: &[u8]) -> StateDocument {
-    if usage.is_empty() || doc.last() != Some(&b'}') {
-        return StateDocument(vec![doc.clone()]);
+/// The state document `doc` with its `usage` member (`usage` empty: as it is): the same
+/// chunks (views of the same bytes, not copies: the document is tens of megabytes at
+/// `large`), the last without its closing brace, then the usage.
+pub fn with_usage(doc: &StateDocument, usage: &[u8]) -> StateDocument {
+    let mut chunks = doc.0.clone();
+    let Some(last) = chunks.pop() else {
+        return StateDocument(chunks);
+    };
+    if usage.is_empty() || last.last() != Some(&b'}') {
+        chunks.push(last);
+        return StateDocument(chunks);
+    }
+    if last.len() > 1 {
+        chunks.push(last.slice(..last.len() - 1));
     }
     let mut tail = Vec::with_capacity(usage.len() + 16);
     tail.extend_from_slice(b",\"usage\":");
     tail.extend_from_slice(usage);
     tail.push(b'}');
-    StateDocument(vec![doc.slice(..doc.len() - 1), Bytes::from(tail)])
+    chunks.push(Bytes::from(tail));
+    StateDocument(chunks)
 }
 
 /// The state document as consecutive chunks of one JSON text.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct StateDocument(pub Vec<Bytes>);
 
 impl StateDocument {
@@ -351,9 +455,18 @@ impl StateDocument {
         self.0.iter().map(Bytes::len).sum()
     }
 
-    /// Whether it is empty (it never is when built by [`with_usage`]).
+    /// Whether it is empty (it never is when built by [`Snapshot::document`]).
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// The whole text in one buffer (a copy).
+    pub fn to_vec(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(self.len());
+        for c in &self.0 {
+            out.extend_from_slice(c);
+        }
+        out
     }
 }
 

@@ -135,7 +135,7 @@ fn assert_documents(snap: &Snapshot) {
             continue;
         };
         let expected = serde_json::to_vec(&filtered).unwrap();
-        let got = snap.document_for(&p).unwrap();
+        let got = snap.document_for(&p).unwrap().to_vec();
         assert_eq!(
             String::from_utf8_lossy(&got),
             String::from_utf8_lossy(&expected),
@@ -217,4 +217,70 @@ fn documents_are_what_serde_writes_before_and_after_changes() {
     c.state.revision = 8;
     assert_eq!(c.state, a.state);
     assert_documents(&c);
+}
+
+/// The whole document as a system token reads it, against what serde writes.
+fn assert_whole(snap: &Snapshot) {
+    let system = &principals()[0];
+    let expected = serde_json::to_vec(&system.filter_state(&snap.state).unwrap()).unwrap();
+    let got = snap.document().unwrap().to_vec();
+    assert!(got == expected, "the chained document differs from serde's");
+}
+
+fn user(s: &mut Snapshot, key: &str, present: bool) {
+    let value = present.then(|| {
+        (
+            Meta {
+                version: 1,
+                managed: true,
+                protected: false,
+            },
+            AnySpec::User(UserSpec::default()),
+        )
+    });
+    s.set(Kind::User, key, value);
+}
+
+#[test]
+fn the_chained_document_follows_changes_across_blocks() {
+    let mut a = Snapshot::new(entry_state());
+    for i in 0..3 * BLOCK {
+        user(&mut a, &format!("u{i:05}@x.io"), true);
+    }
+    let mut b = a.clone();
+    assert_whole(&a);
+    assert_whole(&b);
+    let mut touched = Vec::new();
+    // Before every key, inside a block, after every key; a whole block emptied; one block
+    // grown past twice its size (cut again).
+    for key in ["0first@x.io", "u00007@x.io", "zz@x.io"] {
+        user(&mut a, key, true);
+        touched.push(key.to_string());
+    }
+    for i in BLOCK..2 * BLOCK + 10 {
+        let key = format!("u{i:05}@x.io");
+        user(&mut a, &key, false);
+        touched.push(key);
+    }
+    for i in 0..2 * BLOCK + 5 {
+        let key = format!("u00100-{i:05}@x.io");
+        user(&mut a, &key, true);
+        touched.push(key);
+    }
+    a.state.revision = 8;
+    let changes = a.commit_json(touched.iter().map(|k| (Kind::User, k.clone())));
+    b.apply(&changes);
+    b.state.revision = 8;
+    assert_whole(&a);
+    assert_whole(&b);
+    // And back: every user of the test deleted.
+    let keys: Vec<String> = a.state.users.keys().cloned().collect();
+    for k in &keys {
+        user(&mut a, k, false);
+    }
+    let changes = a.commit_json(keys.iter().map(|k| (Kind::User, k.clone())));
+    b.apply(&changes);
+    assert_whole(&a);
+    assert_whole(&b);
+    assert_documents(&a);
 }

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::model::Kind;
 
-use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK};
+use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK, PG_CHUNK};
 
 /// What an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -247,6 +247,30 @@ impl Tx {
         let last: i64 = dispatch_tx!(self, t => sqlx::query_scalar::<_, i64>("UPDATE meta SET audit_seq = audit_seq + $1 WHERE id = 1 RETURNING audit_seq").bind(n).fetch_one(&mut **t).await?);
         let mut id = last - n + 1;
         let now = now();
+        if let Tx::Postgres(t) = self {
+            // One array per column (see `Tx::upsert`).
+            for chunk in entries.chunks(PG_CHUNK) {
+                let ids: Vec<i64> = (id..id + chunk.len() as i64).collect();
+                id += chunk.len() as i64;
+                let ops: Vec<&str> = chunk.iter().map(|e| e.op.as_str()).collect();
+                let kinds: Vec<&str> = chunk.iter().map(|e| e.subject.as_str()).collect();
+                let rkeys: Vec<&str> = chunk.iter().map(|e| e.key.as_str()).collect();
+                let tenants: Vec<Option<&str>> =
+                    chunk.iter().map(|e| e.tenant.as_deref()).collect();
+                let befores: Vec<Option<&str>> =
+                    chunk.iter().map(|e| e.before.as_deref()).collect();
+                let afters: Vec<Option<&str>> = chunk.iter().map(|e| e.after.as_deref()).collect();
+                sqlx::query(
+                    "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha) \
+                     SELECT i, $8, $9, $10, o, k, r, t, b, a, $11, $12 FROM UNNEST($1::bigint[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) AS u(i, o, k, r, t, b, a)",
+                )
+                .bind(ids).bind(ops).bind(kinds).bind(rkeys).bind(tenants).bind(befores).bind(afters)
+                .bind(now.as_str()).bind(revision).bind(token_id).bind(change_set).bind(commit)
+                .execute(&mut **t)
+                .await?;
+            }
+            return Ok(());
+        }
         for chunk in entries.chunks(CHUNK) {
             let q = format!(
                 "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha) VALUES {}",

@@ -91,6 +91,12 @@ impl Tx {
     /// Queues messages, due now.
     pub async fn enqueue_mail(&mut self, mails: &[NewMail]) -> Result<(), StoreError> {
         let now = now_ms();
+        // In id order (random ids): appended to the primary key's index, not scattered.
+        let mut mails: Vec<(String, &NewMail)> = mails
+            .iter()
+            .map(|m| (format!("mail_{}", uuid::Uuid::new_v4().simple()), m))
+            .collect();
+        mails.sort_unstable_by(|a, b| a.0.cmp(&b.0));
         for chunk in mails.chunks(CHUNK / 2) {
             let q = format!(
                 "INSERT INTO outbox (id, kind, ref, seq, recipient, language, status, attempts, created_ms, next_attempt_ms, claimed_until_ms) VALUES {}",
@@ -98,9 +104,8 @@ impl Tx {
             );
             dispatch_tx!(self, t => {
                 let mut query = sqlx::query(sql(q));
-                for m in chunk {
-                    let id = format!("mail_{}", uuid::Uuid::new_v4().simple());
-                    query = query.bind(id).bind(m.kind).bind(&m.reference).bind(m.seq).bind(&m.recipient).bind(&m.language)
+                for (id, m) in chunk {
+                    query = query.bind(id.as_str()).bind(m.kind).bind(&m.reference).bind(m.seq).bind(&m.recipient).bind(&m.language)
                         .bind("queued").bind(0_i64).bind(now).bind(now).bind(0_i64);
                 }
                 query.execute(&mut **t).await?;

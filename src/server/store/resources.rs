@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::model::{keys, AnySpec, Kind, Meta, State};
 
-use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK};
+use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK, PG_CHUNK};
 
 /// A row to upsert into `resources`.
 pub struct ResourceRow<'a> {
@@ -68,6 +68,32 @@ impl Tx {
     /// Upserts resources, in multi-row statements.
     pub async fn upsert(&mut self, rows: &[ResourceRow<'_>]) -> Result<(), StoreError> {
         let now = now();
+        if let Tx::Postgres(t) = self {
+            // One array per column: a statement of thousands of rows without thousands of
+            // parameters to parse and bind.
+            for chunk in rows.chunks(PG_CHUNK) {
+                let kinds: Vec<&str> = chunk.iter().map(|r| r.kind.as_str()).collect();
+                let rkeys: Vec<&str> = chunk.iter().map(|r| r.key).collect();
+                let tenants: Vec<Option<&str>> = chunk
+                    .iter()
+                    .map(|r| keys::tenant_of(r.kind, r.key))
+                    .collect();
+                let bodies: Vec<&str> = chunk.iter().map(|r| r.body.as_str()).collect();
+                let versions: Vec<i64> = chunk.iter().map(|r| r.meta.version).collect();
+                let managed: Vec<bool> = chunk.iter().map(|r| r.meta.managed).collect();
+                let protected: Vec<bool> = chunk.iter().map(|r| r.meta.protected).collect();
+                sqlx::query(
+                    "INSERT INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) \
+                     SELECT k, r, t, b, v, m, p, $8, $8 FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::boolean[], $7::boolean[]) AS u(k, r, t, b, v, m, p) \
+                     ON CONFLICT (kind, rkey) DO UPDATE SET tenant = excluded.tenant, body = excluded.body, version = excluded.version, \
+                     managed = excluded.managed, protected = excluded.protected, updated_at = excluded.updated_at",
+                )
+                .bind(kinds).bind(rkeys).bind(tenants).bind(bodies).bind(versions).bind(managed).bind(protected).bind(now.as_str())
+                .execute(&mut **t)
+                .await?;
+            }
+            return Ok(());
+        }
         for chunk in rows.chunks(CHUNK) {
             let q = format!(
                 "INSERT INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) VALUES {} \
