@@ -270,7 +270,20 @@ pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
     m.owners
         .0
         .reserve(files.iter().map(|(_, f)| f.entries.len()).sum());
-    let mut kept = Kept::default();
+    // The declarations are large: each section's list is allocated once, not grown.
+    let mut counts = [0usize; 5];
+    for (_, file) in &files {
+        for (section, _, _) in &file.entries {
+            counts[*section as usize] += 1;
+        }
+    }
+    let mut kept = Kept {
+        plans: Vec::with_capacity(counts[Section::Plans as usize]),
+        models: Vec::with_capacity(counts[Section::Models as usize]),
+        roles: Vec::with_capacity(counts[Section::Roles as usize]),
+        tenants: Vec::with_capacity(counts[Section::Tenants as usize]),
+        users: Vec::with_capacity(counts[Section::Users as usize]),
+    };
     for (id, file) in files {
         for (section, raw) in file.untyped {
             m.untyped.insert((section, normalise(section, &raw)));
@@ -304,7 +317,6 @@ pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
 }
 
 /// The declarations kept by the merge, by section, in the order read.
-#[derive(Default)]
 struct Kept {
     plans: Vec<(String, crate::model::PlanSpec)>,
     models: Vec<(String, crate::model::ModelSpec)>,
