@@ -127,3 +127,35 @@ async fn a_resource_of_an_unknown_kind_is_corrupt() {
         "stored resource `gadget/g` is corrupt: unknown kind"
     );
 }
+
+/// The page cache size and spill threshold of the connection of `tx`.
+async fn cache_pragmas(tx: &mut super::Tx) -> (i64, i64) {
+    let super::Tx::Sqlite(t) = tx else {
+        panic!("not SQLite")
+    };
+    let size: i64 = sqlx::query_scalar("PRAGMA cache_size")
+        .fetch_one(&mut **t)
+        .await
+        .unwrap();
+    let spill: i64 = sqlx::query_scalar("PRAGMA cache_spill")
+        .fetch_one(&mut **t)
+        .await
+        .unwrap();
+    (size, spill)
+}
+
+/// A bulk write's page cache settings hold for its transaction and are given back before
+/// the connection returns to the pool.
+#[tokio::test]
+async fn a_bulk_write_gives_its_connection_back_as_it_was() {
+    let (_dir, db) = db().await;
+    let mut tx = db.begin().await.unwrap();
+    let (size, spill) = cache_pragmas(&mut tx).await;
+    assert!(spill > 0, "spilling is on by default");
+    let saved = tx.begin_bulk().await.unwrap();
+    assert_eq!(saved, Some(size));
+    assert_eq!(cache_pragmas(&mut tx).await, (-super::BULK_CACHE_KIB, 0));
+    tx.end_bulk(saved).await.unwrap();
+    assert_eq!(cache_pragmas(&mut tx).await, (size, spill));
+    tx.commit().await.unwrap();
+}
