@@ -53,9 +53,10 @@ impl Section {
     }
 }
 
-/// Which file declared each resource: (section, normalised key) → (file, key as written).
+/// Which file declared each resource: (section, normalised key) → (file, key as written
+/// when it is not the normalised key).
 #[derive(Debug, Default)]
-pub struct Owners(HashMap<(Section, String), (FileId, String)>);
+pub struct Owners(HashMap<(Section, String), (FileId, Option<String>)>);
 
 /// The identity a key is compared by: e-mails in lower case, other keys as written (an
 /// upper-case key is reported as invalid by the rules).
@@ -266,12 +267,29 @@ pub fn merge(values: Vec<(FileId, Value)>) -> Merged {
 /// [`merge`] of files already typed.
 pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
     let mut m = Merged::default();
+    m.owners
+        .0
+        .reserve(files.iter().map(|(_, f)| f.entries.len()).sum());
+    // The declarations are large: each section's list is allocated once, not grown.
+    let mut counts = [0usize; 5];
+    for (_, file) in &files {
+        for (section, _, _) in &file.entries {
+            counts[*section as usize] += 1;
+        }
+    }
+    let mut kept = Kept {
+        plans: Vec::with_capacity(counts[Section::Plans as usize]),
+        models: Vec::with_capacity(counts[Section::Models as usize]),
+        roles: Vec::with_capacity(counts[Section::Roles as usize]),
+        tenants: Vec::with_capacity(counts[Section::Tenants as usize]),
+        users: Vec::with_capacity(counts[Section::Users as usize]),
+    };
     for (id, file) in files {
         for (section, raw) in file.untyped {
             m.untyped.insert((section, normalise(section, &raw)));
         }
         for (section, raw, decl) in file.entries {
-            merge_entry(&mut m, id, section, raw, decl);
+            merge_entry(&mut m, &mut kept, id, section, raw, decl);
         }
         for (i, entry) in file.acknowledge {
             match entry {
@@ -287,11 +305,29 @@ pub fn merge_typed(files: Vec<(FileId, Typed)>) -> Merged {
             }
         }
     }
+    let doc = &mut m.document;
+    // Each key is kept once (a second declaration is refused), so building each map at once
+    // from its entries is the same as inserting them, without the comparisons down the tree.
+    doc.plans = kept.plans.into_iter().collect();
+    doc.models = kept.models.into_iter().collect();
+    doc.roles = kept.roles.into_iter().collect();
+    doc.tenants = kept.tenants.into_iter().collect();
+    doc.users = kept.users.into_iter().collect();
     m
+}
+
+/// The declarations kept by the merge, by section, in the order read.
+struct Kept {
+    plans: Vec<(String, crate::model::PlanSpec)>,
+    models: Vec<(String, crate::model::ModelSpec)>,
+    roles: Vec<(String, crate::model::RoleSpec)>,
+    tenants: Vec<(String, super::TenantDecl)>,
+    users: Vec<(String, super::UserDecl)>,
 }
 
 fn merge_entry(
     m: &mut Merged,
+    kept: &mut Kept,
     id: FileId,
     section: Section,
     raw: String,
@@ -299,36 +335,41 @@ fn merge_entry(
 ) {
     let sname = section.name();
     let pointer = || format!("/{sname}/{}", escape(&raw));
-    let norm = normalise(section, &raw);
-    if let Some((first_file, first_raw)) = m.owners.0.get(&(section, norm.clone())) {
-        let first = Place::Pointer(
-            *first_file,
-            format!("/{sname}/{}", escape(first_raw)),
-            Target::Key,
-        );
-        let noun = section.noun();
-        let message = if *first_raw == raw {
-            format!("{noun} `{raw}` is declared twice")
-        } else {
-            format!(
-                "{noun} `{raw}` is declared twice: `{first_raw}` is the same e-mail in another case"
-            )
-        };
-        m.problems.push(
-            Problem::error(
-                "duplicate_identity",
-                Place::Pointer(id, pointer(), Target::Key),
-                message,
-            )
-            .label("declared again here")
-            .related(first, "first declared here")
-            .help(format!(
-                "a {noun} is declared once, in one file; merge the two declarations"
-            )),
-        );
-        return;
-    }
-    if section == Section::Users && norm != raw {
+    let slot = match m.owners.0.entry((section, normalise(section, &raw))) {
+        std::collections::hash_map::Entry::Occupied(first) => {
+            let (first_file, written) = first.get();
+            let first_raw = written.as_deref().unwrap_or(&first.key().1);
+            let at = Place::Pointer(
+                *first_file,
+                format!("/{sname}/{}", escape(first_raw)),
+                Target::Key,
+            );
+            let noun = section.noun();
+            let message = if first_raw == raw {
+                format!("{noun} `{raw}` is declared twice")
+            } else {
+                format!(
+                    "{noun} `{raw}` is declared twice: `{first_raw}` is the same e-mail in another case"
+                )
+            };
+            m.problems.push(
+                Problem::error(
+                    "duplicate_identity",
+                    Place::Pointer(id, pointer(), Target::Key),
+                    message,
+                )
+                .label("declared again here")
+                .related(at, "first declared here")
+                .help(format!(
+                    "a {noun} is declared once, in one file; merge the two declarations"
+                )),
+            );
+            return;
+        }
+        std::collections::hash_map::Entry::Vacant(slot) => slot,
+    };
+    let norm = &slot.key().1;
+    if section == Section::Users && *norm != raw {
         m.problems.push(
             Problem::warning(
                 "not_normalised",
@@ -339,13 +380,13 @@ fn merge_entry(
             .help("e-mail addresses are compared in lower case; write them so"),
         );
     }
-    let doc = &mut m.document;
+    let written = (*norm != raw).then(|| raw.clone());
     match decl {
-        Ok(Decl::Plan(v)) => drop(doc.plans.insert(raw.clone(), v)),
-        Ok(Decl::Model(v)) => drop(doc.models.insert(raw.clone(), v)),
-        Ok(Decl::Role(v)) => drop(doc.roles.insert(raw.clone(), v)),
-        Ok(Decl::Tenant(v)) => drop(doc.tenants.insert(raw.clone(), v)),
-        Ok(Decl::User(v)) => drop(doc.users.insert(raw.clone(), v)),
+        Ok(Decl::Plan(v)) => kept.plans.push((raw, v)),
+        Ok(Decl::Model(v)) => kept.models.push((raw, v)),
+        Ok(Decl::Role(v)) => kept.roles.push((raw, v)),
+        Ok(Decl::Tenant(v)) => kept.tenants.push((raw, v)),
+        Ok(Decl::User(v)) => kept.users.push((raw, v)),
         Err(e) => {
             m.problems.push(Problem::error(
                 "invalid_value",
@@ -355,7 +396,7 @@ fn merge_entry(
             return;
         }
     }
-    m.owners.0.insert((section, norm), (id, raw));
+    slot.insert((id, written));
 }
 
 #[cfg(test)]
@@ -374,5 +415,29 @@ mod tests {
             Some(0)
         );
         assert_eq!(m.document.users.len(), 1);
+        // The first declaration is kept, and named as written.
+        assert!(m.document.users.contains_key("Alice@X.io"));
+        assert!(
+            m.problems[1]
+                .message
+                .contains("`Alice@X.io` is the same e-mail"),
+            "{}",
+            m.problems[1].message
+        );
+    }
+
+    #[test]
+    fn the_first_declaration_is_kept_and_maps_hold_every_key() {
+        let a: Value = serde_json::json!({ "plans": { "b": {}, "a": {} }, "tenants": { "t": { "plan": "a" } } });
+        let b: Value =
+            serde_json::json!({ "plans": { "a": { "display_name": "second" }, "c": {} } });
+        let m = merge(vec![(0, a), (1, b)]);
+        let codes: Vec<_> = m.problems.iter().map(|p| p.code).collect();
+        assert_eq!(codes, ["duplicate_identity"]);
+        assert_eq!(m.problems[0].message, "plan `a` is declared twice");
+        assert_eq!(m.document.plans.keys().collect::<Vec<_>>(), ["a", "b", "c"]);
+        assert_eq!(m.document.plans["a"].display_name, None);
+        assert_eq!(m.owners.file_of("/plans/c"), Some(1));
+        assert_eq!(m.document.tenants.len(), 1);
     }
 }

@@ -465,7 +465,7 @@ impl Checker<'_> {
 /// Where the checks find a tenant's members and their roles.
 pub(super) enum Members<'a> {
     /// Counted once from the state, for a check of the whole state.
-    Counted(HashMap<&'a str, Vec<(&'a str, &'a str)>>),
+    Counted(&'a HashMap<&'a str, Vec<(&'a str, &'a str)>>),
     /// Looked up in an index kept beside the state, for a check of a few resources.
     Indexed(&'a MembersIndex),
 }
@@ -486,20 +486,47 @@ fn sort(out: &mut [Violation]) {
 /// Every violation of the rules that need no platform (1–5, 8) in `state`, sorted by kind
 /// and key: the violations of each resource, one resource after the other.
 pub fn check(state: &State) -> Vec<Violation> {
-    let mut c = Checker {
-        state,
-        members: Members::Counted(members_by_tenant(state)),
-        out: Vec::new(),
-    };
-    for &kind in Kind::ALL {
-        for key in state.keys(kind) {
-            c.resource(kind, key);
+    let members = members_by_tenant(state);
+    let run = |kinds: &[Kind]| {
+        let mut c = Checker {
+            state,
+            members: Members::Counted(&members),
+            out: Vec::new(),
+        };
+        for &kind in kinds {
+            for key in state.keys(kind) {
+                c.resource(kind, key);
+            }
         }
-    }
-    let mut out = c.out;
+        c.out
+    };
+    let mut out = if state.memberships.len() >= PARALLEL_FROM {
+        // The memberships, the most numerous resources, on a second thread. Each resource's
+        // violations are found by one thread and the sort is stable, so the result is the
+        // same as one pass.
+        let others: Vec<Kind> = (Kind::ALL.iter().copied())
+            .filter(|k| *k != Kind::Membership)
+            .collect();
+        std::thread::scope(|scope| {
+            let memberships = scope.spawn(|| run(&[Kind::Membership]));
+            let mut out = run(&others);
+            // A panic on the other thread is this one's.
+            out.extend(
+                memberships
+                    .join()
+                    .unwrap_or_else(|p| std::panic::resume_unwind(p)),
+            );
+            out
+        })
+    } else {
+        run(Kind::ALL)
+    };
     sort(&mut out);
     out
 }
+
+/// From this many memberships, [`check`] checks them on a thread of their own.
+const PARALLEL_FROM: usize = 5_000;
 
 /// The violations located at `kind/key` in `state` (none if it does not exist), sorted as
 /// [`check`] sorts them: what `check` finds for that resource, found without walking the
@@ -519,4 +546,68 @@ pub fn check_resource(
     let mut out = c.out;
     sort(&mut out);
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{Entry, MembershipSpec, TenantSpec, UserSpec, WorkspaceSpec};
+
+    /// A check of a state large enough for two threads finds what a check of each resource
+    /// finds, in the same order: users with bad e-mails, memberships of unknown users,
+    /// tenants, roles and workspaces, tenants without an `org_admin`.
+    #[test]
+    fn a_large_state_is_checked_as_each_resource_is() {
+        let mut state = State::default();
+        for t in 0..10 {
+            let tenant = format!("t{t}");
+            (state.tenants).insert(tenant.clone(), Entry::new(TenantSpec::default()));
+            (state.workspaces).insert(format!("{tenant}/w"), Entry::new(WorkspaceSpec::default()));
+        }
+        for i in 0..PARALLEL_FROM + 500 {
+            let user = if i % 100 == 7 {
+                format!("U{i}")
+            } else {
+                format!("u{i}@x.io")
+            };
+            if i % 60 != 3 {
+                state
+                    .users
+                    .insert(user.clone(), Entry::new(UserSpec::default()));
+            }
+            let tenant = if i % 50 == 1 {
+                "nope".to_string()
+            } else {
+                format!("t{}", i % 9)
+            };
+            let role = match i % 70 {
+                0 => "org_admin",
+                5 => "ghost",
+                _ => "member",
+            };
+            let workspaces = match i % 40 {
+                2 => vec!["w".to_string()],
+                9 => vec!["x".to_string()],
+                _ => Vec::new(),
+            };
+            let spec = MembershipSpec {
+                role: role.into(),
+                workspaces,
+            };
+            state
+                .memberships
+                .insert(keys::join(&[&user, &tenant]), Entry::new(spec));
+        }
+        let index = MembersIndex::build(&state);
+        let mut each = Vec::new();
+        for &kind in Kind::ALL {
+            for key in state.keys(kind) {
+                each.extend(check_resource(&state, &index, kind, key));
+            }
+        }
+        sort(&mut each);
+        let all = check(&state);
+        assert!(all.len() > 200, "{}", all.len());
+        assert_eq!(all, each);
+    }
 }
