@@ -77,7 +77,7 @@ fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, se
 }
 
 /// Members per block when blocks are cut (a block is cut again once it holds twice that).
-const BLOCK: usize = 2048;
+const BLOCK: usize = 512;
 
 /// The members `fragments` joined by commas.
 fn join<'a>(fragments: impl Iterator<Item = &'a Bytes>, capacity: usize) -> Bytes {
