@@ -47,8 +47,6 @@ struct Fragments {
     blocks: Vec<BTreeMap<String, Bytes>>,
     /// Blocks whose members changed since they were joined: (kind index, start).
     stale: BTreeSet<(usize, String)>,
-    /// The total length of the fragments.
-    len: usize,
 }
 
 fn internal(e: serde_json::Error) -> ApiError {
@@ -79,15 +77,20 @@ fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, se
 /// Members per block when blocks are cut (a block is cut again once it holds twice that).
 const BLOCK: usize = 512;
 
-/// The members `fragments` joined by commas.
-fn join<'a>(fragments: impl Iterator<Item = &'a Bytes>, capacity: usize) -> Bytes {
-    let mut out = Vec::with_capacity(capacity);
+/// Appends the members `fragments` to `out`, joined by commas.
+fn push_joined<'a>(out: &mut Vec<u8>, fragments: impl Iterator<Item = &'a Bytes>) {
     for (i, f) in fragments.enumerate() {
         if i > 0 {
             out.push(b',');
         }
         out.extend_from_slice(f);
     }
+}
+
+/// The members `fragments` joined by commas.
+fn join<'a>(fragments: impl Iterator<Item = &'a Bytes>, capacity: usize) -> Bytes {
+    let mut out = Vec::with_capacity(capacity);
+    push_joined(&mut out, fragments);
     Bytes::from(out)
 }
 
@@ -119,12 +122,10 @@ impl Fragments {
             by_kind: vec![BTreeMap::new(); Kind::ALL.len()],
             blocks: vec![BTreeMap::new(); Kind::ALL.len()],
             stale: BTreeSet::new(),
-            len: 0,
         };
         for (i, &kind) in Kind::ALL.iter().enumerate() {
             for key in state.keys(kind) {
                 if let Some(f) = fragment_of(state, kind, key)? {
-                    out.len += f.len();
                     out.by_kind[i].insert(key.to_string(), f);
                 }
             }
@@ -136,14 +137,10 @@ impl Fragments {
     fn set(&mut self, kind: Kind, key: &str, json: Option<Bytes>) {
         let i = kind_index(kind);
         let map = &mut self.by_kind[i];
-        let old = match json {
-            Some(f) => {
-                self.len += f.len();
-                map.insert(key.to_string(), f.clone())
-            }
-            None => map.remove(key),
-        };
-        self.len -= old.map_or(0, |f| f.len());
+        match json {
+            Some(f) => drop(map.insert(key.to_string(), f)),
+            None => drop(map.remove(key)),
+        }
         if let Some((start, _)) = self.blocks[i]
             .range::<str, _>((Unbounded, Included(key)))
             .next_back()
@@ -195,12 +192,7 @@ impl Document {
         self.out.extend_from_slice(b",\"");
         self.out.extend_from_slice(kind.plural().as_bytes());
         self.out.extend_from_slice(b"\":{");
-        for (i, m) in members.enumerate() {
-            if i > 0 {
-                self.out.push(b',');
-            }
-            self.out.extend_from_slice(m);
-        }
+        push_joined(&mut self.out, members);
         self.out.push(b'}');
     }
 
@@ -461,6 +453,7 @@ impl StateDocument {
     }
 
     /// The whole text in one buffer (a copy).
+    #[cfg(test)]
     pub fn to_vec(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(self.len());
         for c in &self.0 {
