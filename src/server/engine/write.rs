@@ -184,13 +184,15 @@ impl Engine {
         for (kind, key) in &journal.touched {
             let k = (*kind, key.clone());
             let fields = match req.sensitive.get(&k) {
-                // Nothing declared where nothing was known: no statement (an apply from
-                // empty declares an empty list for each of its resources).
-                Some(declared) if declared.is_empty() && !known.contains_key(&k) => continue,
                 Some(declared) if state.contains(*kind, key) => declared.as_slice(),
                 _ if known.contains_key(&k) && !state.contains(*kind, key) => &[],
                 _ => continue,
             };
+            // What is known already costs no statement (an apply from empty declares an
+            // empty list for each of its resources, where nothing is known).
+            if known.get(&k).map_or(&[][..], Vec::as_slice) == fields {
+                continue;
+            }
             tx.set_sensitive(*kind, key, fields).await?;
         }
         let audit = sensitive::mask_audit(&journal.audit, &known, &req.sensitive);
