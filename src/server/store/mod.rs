@@ -38,6 +38,27 @@ macro_rules! dispatch_tx {
     };
 }
 
+/// Runs on `$conn` the statement `$build` makes of each item of `$items`, in order, each
+/// built while the one before runs: SQLite runs a statement on its connection's own thread
+/// and PostgreSQL in its own process, so building the next thousands of rows (their values
+/// copied into the arguments) overlaps with inserting the last ones. Stops at the first
+/// error.
+macro_rules! pipelined {
+    ($conn:expr, $items:expr, $build:expr) => {{
+        let mut items = $items.into_iter();
+        let build = $build;
+        let mut next = items.next().map(&build);
+        while let Some(query) = next.take() {
+            let (done, built) = futures_util::future::join(query.execute(&mut *$conn), async {
+                items.next().map(&build)
+            })
+            .await;
+            done?;
+            next = built;
+        }
+    }};
+}
+
 mod accounts;
 mod apply_lock;
 mod audit;
