@@ -31,7 +31,7 @@ impl Engine {
         }
     }
 
-    async fn write_inner(&self, req: WriteRequest) -> Result<WriteOutcome, ApiError> {
+    async fn write_inner(&self, mut req: WriteRequest) -> Result<WriteOutcome, ApiError> {
         let mut guard = self.writer.lock().await;
         let w = &mut *guard;
         let mut tx = self.db.begin().await?;
@@ -57,7 +57,7 @@ impl Engine {
         let mut snap = self.take_spare(w).await;
         let mut journal = Journal::default();
         let t_apply = Instant::now();
-        let result = apply::apply_all(&mut snap, &req, &mut journal, &w.violations);
+        let result = apply::apply_all(&mut snap, &mut req, &mut journal, &w.violations);
         let apply_us = t_apply.elapsed().as_micros() as u64;
         let (results, recheck) = match result {
             Ok(r) => r,
