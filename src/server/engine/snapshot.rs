@@ -81,6 +81,12 @@ fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, se
         UserModel => user_models)
 }
 
+/// A write touching this many resources or more forgets the serialised resources of both
+/// copies instead of serialising what it touched inside the writer's lock: the next full
+/// read serialises everything again, outside it (an apply from empty of `large` touches
+/// 290,000 resources).
+const REBUILD: usize = 10_000;
+
 /// Members per block when blocks are cut (a block is cut again once it holds twice that).
 const BLOCK: usize = 512;
 
@@ -260,8 +266,14 @@ impl Snapshot {
 
     /// The committed changes of `touched`, with their values in this snapshot, serialised
     /// when this snapshot keeps serialised resources (which it then brings up to date).
-    pub fn commit_json(&mut self, touched: impl Iterator<Item = (Kind, String)>) -> Vec<Change> {
-        let mut out = Vec::new();
+    pub fn commit_json(
+        &mut self,
+        touched: impl ExactSizeIterator<Item = (Kind, String)>,
+    ) -> Vec<Change> {
+        if touched.len() >= REBUILD {
+            self.json = OnceLock::new();
+        }
+        let mut out = Vec::with_capacity(touched.len());
         for (kind, key) in touched {
             let value = self.state.get(kind, &key);
             let json = self.refresh(kind, &key, None);
@@ -278,6 +290,9 @@ impl Snapshot {
 
     /// Applies changes committed on the other copy.
     pub fn apply(&mut self, changes: &[Change]) {
+        if changes.len() >= REBUILD {
+            self.json = OnceLock::new();
+        }
         for c in changes {
             self.set(c.kind, &c.key, c.value.clone());
             self.refresh(c.kind, &c.key, c.json.clone());

@@ -352,3 +352,33 @@ fn usage_counted_once_per_snapshot_follows_writes() {
     user(&mut a, "c@z.io", true);
     assert_eq!(usage_of(&a, None), after);
 }
+
+#[test]
+fn a_write_of_many_resources_serialises_them_again_at_the_next_read() {
+    let mut a = Snapshot::new(entry_state());
+    let mut b = a.clone();
+    assert_whole(&a);
+    assert_whole(&b);
+    let keys: Vec<String> = (0..REBUILD).map(|i| format!("u{i:05}@x.io")).collect();
+    for k in &keys {
+        user(&mut a, k, true);
+    }
+    a.state.revision = 8;
+    let changes = a.commit_json(keys.iter().map(|k| (Kind::User, k.clone())));
+    assert!(changes.iter().all(|c| c.json.is_none()));
+    b.apply(&changes);
+    b.state.revision = 8;
+    assert_whole(&a);
+    assert_whole(&b);
+    // And a small write after it, on the serialised resources built again.
+    user(&mut a, "u00003@x.io", false);
+    let changes = a.commit_json(std::iter::once((Kind::User, "u00003@x.io".to_string())));
+    assert!(
+        changes[0].json.is_none(),
+        "a deleted resource has no member"
+    );
+    b.apply(&changes);
+    assert_whole(&a);
+    assert_whole(&b);
+    assert_documents(&a);
+}
