@@ -69,16 +69,40 @@ fn fragment<S: Serialize>(key: &str, entry: &Entry<S>) -> Result<Bytes, serde_js
     Ok(Bytes::from(out))
 }
 
+/// `$body` on the entry `$e` of `$kind/$key` in `$state` (borrowed, whatever its spec's
+/// type), or None when there is none.
+macro_rules! on_entry {
+    ($state:expr, $kind:expr, $key:expr, $e:ident => $body:expr) => {{
+        let (state, key) = ($state, $key);
+        match $kind {
+            Kind::Plan => state.plans.get(key).map(|$e| $body),
+            Kind::Model => state.models.get(key).map(|$e| $body),
+            Kind::Role => state.roles.get(key).map(|$e| $body),
+            Kind::Tenant => state.tenants.get(key).map(|$e| $body),
+            Kind::Workspace => state.workspaces.get(key).map(|$e| $body),
+            Kind::TenantModel => state.tenant_models.get(key).map(|$e| $body),
+            Kind::Grant => state.grants.get(key).map(|$e| $body),
+            Kind::User => state.users.get(key).map(|$e| $body),
+            Kind::Membership => state.memberships.get(key).map(|$e| $body),
+            Kind::UserModel => state.user_models.get(key).map(|$e| $body),
+        }
+    }};
+}
+
 /// The fragment of `kind/key` in `state`.
 fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, serde_json::Error> {
-    macro_rules! of {
-        ($($k:ident => $f:ident),*) => {
-            match kind { $( Kind::$k => state.$f.get(key).map(|e| fragment(key, e)).transpose(), )* }
-        };
-    }
-    of!(Plan => plans, Model => models, Role => roles, Tenant => tenants, Workspace => workspaces,
-        TenantModel => tenant_models, Grant => grants, User => users, Membership => memberships,
-        UserModel => user_models)
+    on_entry!(state, kind, key, e => fragment(key, e)).transpose()
+}
+
+/// The bookkeeping of `kind/key` in `state` and its spec as JSON text (as `resources.body`
+/// stores it), serialised from the state without copying the spec.
+pub fn body_of(
+    state: &State,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<(Meta, String)>, serde_json::Error> {
+    on_entry!(state, kind, key, e => serde_json::to_string(&e.spec).map(|b| (e.meta(), b)))
+        .transpose()
 }
 
 /// A write touching this many resources or more forgets the serialised resources of both

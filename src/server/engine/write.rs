@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::model::{Kind, State};
 
 use super::journal::Journal;
+use super::snapshot::body_of;
 use super::{apply, people, Engine, WriteOutcome, WriteRequest};
 use crate::server::error::ApiError;
 use crate::server::sensitive;
@@ -153,13 +154,12 @@ impl Engine {
         let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &journal.touched {
-            match state.get(*kind, key) {
-                Some((meta, spec)) => upserts.push(ResourceRow {
+            match body_of(state, *kind, key).map_err(|e| ApiError::Internal(e.to_string()))? {
+                Some((meta, body)) => upserts.push(ResourceRow {
                     kind: *kind,
                     key,
                     meta,
-                    body: serde_json::to_string(&spec)
-                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    body,
                 }),
                 None => deletes.entry(*kind).or_default().push(key),
             }
