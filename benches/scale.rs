@@ -583,6 +583,10 @@ fn main() -> Result<(), Error> {
             vec!["small".into()]
         };
     }
+    if let Some(i) = args.iter().position(|a| a == "--read-state") {
+        let url = args.get(i + 1).ok_or("--read-state needs a URL")?;
+        return server_rows::read_state(url);
+    }
     // `--generate DIR`: only write the YAML of each size under DIR/SIZE/{base,edit}, to
     // profile the command line on it (`perf record tenantctl validate DIR/large/base`).
     if let Some(i) = args.iter().position(|a| a == "--generate") {

@@ -241,20 +241,14 @@ pub fn bench(
                 Ok::<_, Error>(())
             }));
         }
-        {
-            let (http, stop, url, token) = (
-                http.clone(),
-                stop.clone(),
-                state_url.clone(),
-                t.token.clone(),
-            );
-            load.push(tokio::spawn(async move {
-                while !stop.load(Ordering::Relaxed) {
-                    get(&http, &url, &token).await?;
-                }
-                Ok::<_, Error>(())
-            }));
-        }
+        // The whole-state reader is another process, as it would be in production: in this
+        // one its 39 MB copies at `large` ran on the runtime that times the tenant reads.
+        let mut reader = std::process::Command::new(std::env::current_exe()?)
+            .args(["--read-state", &state_url])
+            .env("TENANTCTL_TOKEN", &t.token)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()?;
         let tenant_url = format!("{}/api/v1/tenants/{tenant}", t.url);
         let mut samples = Vec::new();
         let start = Instant::now();
@@ -264,12 +258,19 @@ pub fn bench(
             tokio::time::sleep(Duration::from_millis(2)).await;
         }
         stop.store(true, Ordering::Relaxed);
+        drop(reader.stdin.take());
+        let reads = tokio::task::spawn_blocking(move || reader.wait_with_output()).await??;
         for task in load {
             task.await??;
         }
+        let reads = String::from_utf8_lossy(&reads.stdout);
+        if !reads.trim().chars().all(|c| c.is_ascii_digit()) || reads.trim().is_empty() {
+            return Err(format!("the whole-state reader failed (it printed `{reads}`)").into());
+        }
         eprintln!(
-            "  (mixed load: {} writes in {:.1} s alongside the reads)",
+            "  (mixed load: {} writes and {} whole-state reads in {:.1} s alongside the reads)",
             writes.load(Ordering::Relaxed),
+            reads.trim(),
             start.elapsed().as_secs_f64()
         );
         run.latency(
@@ -362,4 +363,38 @@ fn replica(
     let _ = child.kill();
     let _ = child.wait();
     result
+}
+
+/// `--read-state URL`: the mixed load's whole-state reader, run by the bench as a process of
+/// its own. It reads the document at `URL` with the token in `TENANTCTL_TOKEN` again and
+/// again, dropping each chunk as it arrives, until its standard input closes; then it prints
+/// how many reads it finished.
+pub fn read_state(url: &str) -> Result<(), Error> {
+    let token = std::env::var("TENANTCTL_TOKEN")?;
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+            stop.store(true, Ordering::Relaxed);
+        });
+    }
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let reads = rt.block_on(async {
+        let http = reqwest::Client::new();
+        let mut reads = 0usize;
+        while !stop.load(Ordering::Relaxed) {
+            let mut r = http.get(url).bearer_auth(&token).send().await?;
+            if !r.status().is_success() {
+                return Err(format!("GET {url}: {}", r.status()).into());
+            }
+            while r.chunk().await?.is_some() {}
+            reads += 1;
+        }
+        Ok::<_, Error>(reads)
+    })?;
+    println!("{reads}");
+    Ok(())
 }
