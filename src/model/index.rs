@@ -54,6 +54,11 @@ impl MembersIndex {
             .flat_map(|s| s.iter().map(String::as_str))
     }
 
+    /// How many members `tenant` has.
+    pub fn count(&self, tenant: &str) -> usize {
+        self.by_tenant.get(tenant).map_or(0, BTreeSet::len)
+    }
+
     /// The membership keys of `tenant` (`email/tenant`).
     pub fn membership_keys(&self, tenant: &str) -> Vec<String> {
         self.members(tenant)

@@ -269,7 +269,7 @@ async fn postgres_to_sqlite_restores_everything() {
 }
 
 /// The tables the migrations create (`CREATE TABLE name`, less those a later migration
-/// drops), read from `migrations/`.
+/// drops, under the name a later migration renames them to), read from `migrations/`.
 fn migration_tables() -> Vec<String> {
     let mut dir: Vec<_> = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
         .unwrap()
@@ -284,12 +284,18 @@ fn migration_tables() -> Vec<String> {
             .filter(|w| !w.is_empty())
             .map(str::to_ascii_lowercase)
             .collect();
-        for w in words.windows(3) {
-            if w[0] == "create" && w[1] == "table" && !tables.contains(&w[2]) {
-                tables.push(w[2].clone());
+        for (i, w) in words.iter().enumerate() {
+            let at = |n: usize| words.get(i + n).map_or("", String::as_str);
+            if w == "create" && at(1) == "table" && !tables.iter().any(|t| t == at(2)) {
+                tables.push(at(2).to_string());
             }
-            if w[0] == "drop" && w[1] == "table" {
-                tables.retain(|t| t != &w[2]);
+            if w == "drop" && at(1) == "table" {
+                tables.retain(|t| t != at(2));
+            }
+            if w == "alter" && at(1) == "table" && at(3) == "rename" && at(4) == "to" {
+                for t in tables.iter_mut().filter(|t| *t == at(2)) {
+                    *t = at(5).to_string();
+                }
             }
         }
     }

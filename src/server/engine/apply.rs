@@ -17,30 +17,30 @@ use super::journal::Journal;
 use super::snapshot::Snapshot;
 use super::{refusals, Effect, Mutation, WriteRequest};
 
-/// What applying a mutation left: whether it created its resource, and the resource
+/// What a write of one mutation left: whether it created its resource, and the resource
 /// afterwards (None: deleted).
 pub type Applied = (bool, Option<(Meta, AnySpec)>);
 
 /// Applies every mutation of `req` to `snap`, then checks the write as a whole (users it
-/// created, the platform's rules, rechecked where the write reaches). Returns what each
-/// mutation left and the recheck of the rules; on error the caller undoes the journal.
+/// created, the platform's rules, rechecked where the write reaches). Each spec is moved
+/// out of its mutation into the state, not copied (the request is spent). Returns what a
+/// write of one mutation left (nothing for more: a batch's response does not carry its
+/// resources) and the recheck of the rules; on error the caller undoes the journal.
 pub(super) fn apply_all(
     snap: &mut Snapshot,
-    req: &WriteRequest,
+    req: &mut WriteRequest,
     journal: &mut Journal,
     violations: &Violations,
 ) -> Result<(Vec<Applied>, Recheck), ApiError> {
     let mut created_users = HashSet::new();
-    let mut results = Vec::with_capacity(req.mutations.len());
-    for (i, m) in req.mutations.iter().enumerate() {
-        let r = apply_one(snap, &req.principal, m, journal, &mut created_users).map_err(|e| {
-            if req.mutations.len() > 1 {
-                e.at_operation(i)
-            } else {
-                e
-            }
-        })?;
-        results.push(r);
+    let single = req.mutations.len() == 1;
+    let mut results = Vec::new();
+    for (i, m) in req.mutations.iter_mut().enumerate() {
+        let created = apply_one(snap, &req.principal, m, journal, &mut created_users)
+            .map_err(|e| if single { e } else { e.at_operation(i) })?;
+        if single {
+            results.push((created, snap.state.get(m.kind, &m.key)));
+        }
     }
     req.principal
         .check_created_users(&snap.state, &created_users)?;
@@ -49,14 +49,14 @@ pub(super) fn apply_all(
 }
 
 /// Applies one mutation: checks its key, its precondition and the access matrix, then sets
-/// the resource (or deletes it with what depends on it).
+/// the resource (or deletes it with what depends on it). Returns whether it created it.
 fn apply_one(
     snap: &mut Snapshot,
     principal: &Principal,
-    m: &Mutation,
+    m: &mut Mutation,
     journal: &mut Journal,
     created_users: &mut HashSet<String>,
-) -> Result<Applied, ApiError> {
+) -> Result<bool, ApiError> {
     check_key(m.kind, &m.key)?;
     let (kind, key) = (m.kind, m.key.as_str());
     if let Some(v) = identity_problem(kind, key) {
@@ -96,7 +96,7 @@ fn apply_one(
         message: format!("{kind} `{key}` does not exist"),
         details: json!({ "kind": kind, "key": key }),
     };
-    match &m.effect {
+    match &mut m.effect {
         Effect::Put {
             spec,
             protected,
@@ -128,8 +128,9 @@ fn apply_one(
                     protected: protected.unwrap_or(false),
                 },
             };
-            journal.set(snap, kind, key, Some((meta, spec.clone())), AuditOp::Put);
-            Ok((before.is_none(), Some((meta, spec.clone()))))
+            let spec = std::mem::replace(spec, AnySpec::Plan(Default::default()));
+            journal.set(snap, kind, key, Some((meta, spec)), AuditOp::Put);
+            Ok(before.is_none())
         }
         Effect::Adopt => {
             let Some((meta, spec)) = before else {
@@ -143,8 +144,8 @@ fn apply_one(
                 managed: true,
                 ..meta
             };
-            journal.set(snap, kind, key, Some((meta, spec.clone())), AuditOp::Adopt);
-            Ok((false, Some((meta, spec))))
+            journal.set(snap, kind, key, Some((meta, spec)), AuditOp::Adopt);
+            Ok(false)
         }
         Effect::Delete => {
             let Some((meta, spec)) = before else {
@@ -155,7 +156,7 @@ fn apply_one(
                 return Err(protected(kind, key, kind, key));
             }
             delete_cascade(snap, journal, kind, key)?;
-            Ok((false, None))
+            Ok(false)
         }
     }
 }

@@ -126,7 +126,8 @@ pub struct Activation {
 pub struct WriteOutcome {
     pub revision: i64,
     pub applied: usize,
-    /// For each mutation: whether it created its resource, and the resource afterwards.
+    /// For a write of one mutation: whether it created its resource, and the resource
+    /// afterwards (empty for a write of several).
     pub results: Vec<Applied>,
 }
 

@@ -34,18 +34,25 @@ pub struct Snapshot {
     pub state: State,
     pub index: MembersIndex,
     json: OnceLock<Fragments>,
+    /// Members and workspaces of every tenant ([`Snapshot::counted`]), counted once for
+    /// this snapshot when the whole usage is first read, forgotten by a write of a tenant,
+    /// workspace or membership.
+    counts: OnceLock<BTreeMap<String, (u64, u64)>>,
 }
 
 /// Every resource serialised as its member of the state document (`"key":{…}`), by kind,
 /// and the same members joined by commas in blocks of consecutive keys: the whole document
-/// is a chain of those blocks, so a write rejoins the blocks it touched only.
+/// is a chain of those blocks. A write only marks the blocks it touched (their joined text
+/// emptied); the first reader of the document after it joins them again, outside the
+/// writer's lock.
 #[derive(Debug, Clone, Default)]
 struct Fragments {
     by_kind: Vec<BTreeMap<String, Bytes>>,
     /// Each kind's blocks, by the first key of their range (`""` for the first): a block
-    /// holds the members of the keys from its own up to the next block's, joined.
-    blocks: Vec<BTreeMap<String, Bytes>>,
-    /// Blocks whose members changed since they were joined: (kind index, start).
+    /// holds the members of the keys from its own up to the next block's, joined when first
+    /// read.
+    blocks: Vec<BTreeMap<String, OnceLock<Bytes>>>,
+    /// Blocks whose members changed since they were last cut: (kind index, start).
     stale: BTreeSet<(usize, String)>,
 }
 
@@ -62,17 +69,47 @@ fn fragment<S: Serialize>(key: &str, entry: &Entry<S>) -> Result<Bytes, serde_js
     Ok(Bytes::from(out))
 }
 
+/// `$body` on the entry `$e` of `$kind/$key` in `$state` (borrowed, whatever its spec's
+/// type), or None when there is none.
+macro_rules! on_entry {
+    ($state:expr, $kind:expr, $key:expr, $e:ident => $body:expr) => {{
+        let (state, key) = ($state, $key);
+        match $kind {
+            Kind::Plan => state.plans.get(key).map(|$e| $body),
+            Kind::Model => state.models.get(key).map(|$e| $body),
+            Kind::Role => state.roles.get(key).map(|$e| $body),
+            Kind::Tenant => state.tenants.get(key).map(|$e| $body),
+            Kind::Workspace => state.workspaces.get(key).map(|$e| $body),
+            Kind::TenantModel => state.tenant_models.get(key).map(|$e| $body),
+            Kind::Grant => state.grants.get(key).map(|$e| $body),
+            Kind::User => state.users.get(key).map(|$e| $body),
+            Kind::Membership => state.memberships.get(key).map(|$e| $body),
+            Kind::UserModel => state.user_models.get(key).map(|$e| $body),
+        }
+    }};
+}
+
 /// The fragment of `kind/key` in `state`.
 fn fragment_of(state: &State, kind: Kind, key: &str) -> Result<Option<Bytes>, serde_json::Error> {
-    macro_rules! of {
-        ($($k:ident => $f:ident),*) => {
-            match kind { $( Kind::$k => state.$f.get(key).map(|e| fragment(key, e)).transpose(), )* }
-        };
-    }
-    of!(Plan => plans, Model => models, Role => roles, Tenant => tenants, Workspace => workspaces,
-        TenantModel => tenant_models, Grant => grants, User => users, Membership => memberships,
-        UserModel => user_models)
+    on_entry!(state, kind, key, e => fragment(key, e)).transpose()
 }
+
+/// The bookkeeping of `kind/key` in `state` and its spec as JSON text (as `resources.body`
+/// stores it), serialised from the state without copying the spec.
+pub fn body_of(
+    state: &State,
+    kind: Kind,
+    key: &str,
+) -> Result<Option<(Meta, String)>, serde_json::Error> {
+    on_entry!(state, kind, key, e => serde_json::to_string(&e.spec).map(|b| (e.meta(), b)))
+        .transpose()
+}
+
+/// A write touching this many resources or more forgets the serialised resources of both
+/// copies instead of serialising what it touched inside the writer's lock: the next full
+/// read serialises everything again, outside it (an apply from empty of `large` touches
+/// 290,000 resources).
+const REBUILD: usize = 10_000;
 
 /// Members per block when blocks are cut (a block is cut again once it holds twice that).
 const BLOCK: usize = 512;
@@ -87,33 +124,34 @@ fn push_joined<'a>(out: &mut Vec<u8>, fragments: impl Iterator<Item = &'a Bytes>
     }
 }
 
-/// The members `fragments` joined by commas.
-fn join<'a>(fragments: impl Iterator<Item = &'a Bytes>, capacity: usize) -> Bytes {
+/// The members of `map` from key `start` (included) to `end` (excluded; None: to the last).
+fn range<'a>(
+    map: &'a BTreeMap<String, Bytes>,
+    start: &str,
+    end: Option<&str>,
+) -> std::collections::btree_map::Range<'a, String, Bytes> {
+    match end {
+        Some(e) => map.range::<str, _>((Included(start), Excluded(e))),
+        None => map.range::<str, _>((Included(start), Unbounded)),
+    }
+}
+
+/// The members of `map` from `start` to `end` ([`range`]) joined by commas.
+fn join(map: &BTreeMap<String, Bytes>, start: &str, end: Option<&str>) -> Bytes {
+    let capacity = range(map, start, end).map(|(_, f)| f.len() + 1).sum();
     let mut out = Vec::with_capacity(capacity);
-    push_joined(&mut out, fragments);
+    push_joined(&mut out, range(map, start, end).map(|(_, f)| f));
     Bytes::from(out)
 }
 
-/// Cuts `members` (consecutive, in key order) into blocks of [`BLOCK`], the first of them
-/// starting at `start`.
-fn cut<'a>(
-    start: &str,
-    members: impl Iterator<Item = (&'a String, &'a Bytes)>,
-    blocks: &mut BTreeMap<String, Bytes>,
-) {
-    let members: Vec<(&String, &Bytes)> = members.collect();
-    if members.is_empty() {
-        blocks.insert(start.to_string(), Bytes::new());
-        return;
-    }
-    for (i, chunk) in members.chunks(BLOCK).enumerate() {
-        let key = if i == 0 { start } else { chunk[0].0.as_str() };
-        let capacity = chunk.iter().map(|(_, f)| f.len() + 1).sum();
-        blocks.insert(
-            key.to_string(),
-            join(chunk.iter().map(|(_, f)| *f), capacity),
-        );
-    }
+/// The first keys of the blocks of [`BLOCK`] members that `members` (consecutive, in key
+/// order) are cut into, after the first block's own.
+fn cuts<'a>(members: impl Iterator<Item = &'a String>) -> Vec<String> {
+    members
+        .enumerate()
+        .filter(|(i, _)| *i > 0 && i % BLOCK == 0)
+        .map(|(_, k)| k.clone())
+        .collect()
 }
 
 impl Fragments {
@@ -129,7 +167,10 @@ impl Fragments {
                     out.by_kind[i].insert(key.to_string(), f);
                 }
             }
-            cut("", out.by_kind[i].iter(), &mut out.blocks[i]);
+            out.blocks[i].insert(String::new(), OnceLock::new());
+            for start in cuts(out.by_kind[i].keys()) {
+                out.blocks[i].insert(start, OnceLock::new());
+            }
         }
         Ok(out)
     }
@@ -141,29 +182,43 @@ impl Fragments {
             Some(f) => drop(map.insert(key.to_string(), f)),
             None => drop(map.remove(key)),
         }
-        if let Some((start, _)) = self.blocks[i]
-            .range::<str, _>((Unbounded, Included(key)))
+        if let Some((start, block)) = self.blocks[i]
+            .range_mut::<str, _>((Unbounded, Included(key)))
             .next_back()
         {
+            *block = OnceLock::new();
             self.stale.insert((i, start.clone()));
         }
     }
 
-    /// Joins again the blocks whose members changed (cut in two or more when they grew).
-    fn rejoin(&mut self) {
+    /// Cuts again the blocks whose members changed and that grew past twice [`BLOCK`]
+    /// (only their keys are counted: joining them waits for a reader).
+    fn recut(&mut self) {
         for (i, start) in std::mem::take(&mut self.stale) {
             let blocks = &mut self.blocks[i];
             let end = blocks
                 .range::<str, _>((Excluded(start.as_str()), Unbounded))
                 .next()
                 .map(|(k, _)| k.clone());
-            let members = match &end {
-                Some(e) => self.by_kind[i]
-                    .range::<str, _>((Included(start.as_str()), Excluded(e.as_str()))),
-                None => self.by_kind[i].range::<str, _>((Included(start.as_str()), Unbounded)),
-            };
-            cut(&start, members, blocks);
+            let members = range(&self.by_kind[i], &start, end.as_deref());
+            if members.clone().nth(2 * BLOCK).is_none() {
+                continue;
+            }
+            for k in cuts(members.map(|(k, _)| k)) {
+                blocks.insert(k, OnceLock::new());
+            }
         }
+    }
+
+    /// Kind `i`'s blocks in key order, each joined (those a write emptied joined here).
+    fn joined(&self, i: usize) -> impl Iterator<Item = &Bytes> + '_ {
+        let blocks = &self.blocks[i];
+        let mut starts = blocks.iter().peekable();
+        std::iter::from_fn(move || {
+            let (start, block) = starts.next()?;
+            let end = starts.peek().map(|(k, _)| k.as_str());
+            Some(block.get_or_init(|| join(&self.by_kind[i], start, end)))
+        })
     }
 
     fn get(&self, kind: Kind, key: &str) -> Option<&Bytes> {
@@ -209,6 +264,7 @@ impl Snapshot {
             state,
             index,
             json: OnceLock::new(),
+            counts: OnceLock::new(),
         }
     }
 
@@ -219,6 +275,9 @@ impl Snapshot {
             Some((meta, spec)) => self.state.insert(key.to_string(), meta, spec),
             None => self.state.remove(kind, key),
         };
+        if matches!(kind, Kind::Tenant | Kind::Workspace | Kind::Membership) {
+            self.counts = OnceLock::new();
+        }
         if kind == Kind::Membership {
             if self.state.contains(kind, key) {
                 self.index.insert(key);
@@ -231,8 +290,14 @@ impl Snapshot {
 
     /// The committed changes of `touched`, with their values in this snapshot, serialised
     /// when this snapshot keeps serialised resources (which it then brings up to date).
-    pub fn commit_json(&mut self, touched: impl Iterator<Item = (Kind, String)>) -> Vec<Change> {
-        let mut out = Vec::new();
+    pub fn commit_json(
+        &mut self,
+        touched: impl ExactSizeIterator<Item = (Kind, String)>,
+    ) -> Vec<Change> {
+        if touched.len() >= REBUILD {
+            self.json = OnceLock::new();
+        }
+        let mut out = Vec::with_capacity(touched.len());
         for (kind, key) in touched {
             let value = self.state.get(kind, &key);
             let json = self.refresh(kind, &key, None);
@@ -243,23 +308,26 @@ impl Snapshot {
                 json,
             });
         }
-        self.rejoin();
+        self.recut();
         out
     }
 
     /// Applies changes committed on the other copy.
     pub fn apply(&mut self, changes: &[Change]) {
+        if changes.len() >= REBUILD {
+            self.json = OnceLock::new();
+        }
         for c in changes {
             self.set(c.kind, &c.key, c.value.clone());
             self.refresh(c.kind, &c.key, c.json.clone());
         }
-        self.rejoin();
+        self.recut();
     }
 
-    /// Joins again the blocks of the document the last changes touched.
-    fn rejoin(&mut self) {
+    /// Cuts again the blocks of the document the last changes grew.
+    fn recut(&mut self) {
         if let Some(f) = self.json.get_mut() {
-            f.rejoin();
+            f.recut();
         }
     }
 
@@ -294,7 +362,6 @@ impl Snapshot {
         Ok(self.json.get_or_init(|| built))
     }
 
-    /// The whole state document (what a system token reads).
     /// The whole state document (what a system token reads), as a chain of the joined
     /// blocks of members: nothing of tens of megabytes is copied.
     pub fn document(&self) -> Result<StateDocument, ApiError> {
@@ -306,7 +373,7 @@ impl Snapshot {
             glue.push_str(",\"");
             glue.push_str(kind.plural());
             glue.push_str("\":{");
-            for block in f.blocks[i].values().filter(|b| !b.is_empty()) {
+            for block in f.joined(i).filter(|b| !b.is_empty()) {
                 if glue.is_empty() {
                     chunks.push(Bytes::from_static(b","));
                 } else {
@@ -374,6 +441,18 @@ impl Snapshot {
 }
 
 impl Snapshot {
+    /// The members and the workspaces of tenant `t`.
+    fn counted(&self, t: &str) -> (u64, u64) {
+        let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
+        (
+            n(self.index.count(t)),
+            n(self
+                .state
+                .keys_in(Kind::Workspace, &format!("{t}/"))
+                .count()),
+        )
+    }
+
     /// `{"acme":{"users":…,"workspaces":…,"registries":…,"records":…},…}`: the usage of the
     /// four limits by every tenant (or by `tenant` only), members and workspaces counted
     /// here, registers and records as the database counts them (`data`). Empty when there
@@ -383,30 +462,36 @@ impl Snapshot {
         tenant: Option<&str>,
         data: &BTreeMap<String, crate::server::store::DataUsage>,
     ) -> Vec<u8> {
-        let state = &self.state;
-        let tenants: Vec<&str> = match tenant {
-            Some(t) => state
+        let row = |t: &str, (users, workspaces): (u64, u64)| {
+            let held = data.get(t).copied().unwrap_or_default();
+            LimitUsage {
+                users,
+                workspaces,
+                registries: held.registries,
+                records: held.records,
+            }
+        };
+        let usage: BTreeMap<&str, LimitUsage> = match tenant {
+            Some(t) => self
+                .state
                 .tenants
                 .get_key_value(t)
-                .map(|(k, _)| k.as_str())
+                .map(|(k, _)| (k.as_str(), row(k, self.counted(k))))
                 .into_iter()
                 .collect(),
-            None => state.tenants.keys().map(String::as_str).collect(),
+            None => self
+                .counts
+                .get_or_init(|| {
+                    self.state
+                        .tenants
+                        .keys()
+                        .map(|t| (t.clone(), self.counted(t)))
+                        .collect()
+                })
+                .iter()
+                .map(|(t, &c)| (t.as_str(), row(t, c)))
+                .collect(),
         };
-        let usage: BTreeMap<&str, LimitUsage> = tenants
-            .into_iter()
-            .map(|t| {
-                let held = data.get(t).copied().unwrap_or_default();
-                let n = |x: usize| u64::try_from(x).unwrap_or(u64::MAX);
-                let u = LimitUsage {
-                    users: n(self.index.members(t).count()),
-                    workspaces: n(state.keys_in(Kind::Workspace, &format!("{t}/")).count()),
-                    registries: held.registries,
-                    records: held.records,
-                };
-                (t, u)
-            })
-            .collect();
         if usage.is_empty() {
             return Vec::new();
         }

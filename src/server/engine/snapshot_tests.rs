@@ -284,3 +284,101 @@ fn the_chained_document_follows_changes_across_blocks() {
     assert_whole(&b);
     assert_documents(&a);
 }
+
+/// The usage of every tenant, as `usage_json` writes it, parsed.
+fn usage_of(snap: &Snapshot, tenant: Option<&str>) -> serde_json::Value {
+    let data = BTreeMap::from([(
+        "acme".to_string(),
+        crate::server::store::DataUsage {
+            registries: 2,
+            records: 5,
+        },
+    )]);
+    serde_json::from_slice(&snap.usage_json(tenant, &data)).unwrap_or_default()
+}
+
+#[test]
+fn usage_counted_once_per_snapshot_follows_writes() {
+    let mut a = Snapshot::new(entry_state());
+    let first = usage_of(&a, None);
+    assert_eq!(first["acme"]["users"], 2);
+    assert_eq!(first["acme"]["records"], 5);
+    assert_eq!(first["globex"]["workspaces"], 1);
+    let member = |role: &str| {
+        Some((
+            Meta {
+                version: 1,
+                managed: true,
+                protected: false,
+            },
+            AnySpec::Membership(MembershipSpec {
+                role: role.into(),
+                workspaces: vec![],
+            }),
+        ))
+    };
+    // A member added, a workspace and a member removed, a tenant added: each seen by the
+    // next read of the whole usage, as a fresh snapshot and the rules count it.
+    a.set(Kind::Membership, "b@y.io/acme", member("org_admin"));
+    a.set(Kind::Workspace, "globex/paris", None);
+    a.set(Kind::Membership, "a@x.io.uk/globex", None);
+    a.set(
+        Kind::Tenant,
+        "initech",
+        Some((
+            Meta {
+                version: 1,
+                managed: true,
+                protected: false,
+            },
+            AnySpec::Tenant(TenantSpec {
+                plan: "free".into(),
+                ..TenantSpec::default()
+            }),
+        )),
+    );
+    let after = usage_of(&a, None);
+    assert_eq!(after, usage_of(&Snapshot::new(a.state.clone()), None));
+    for t in ["acme", "globex", "initech"] {
+        let rules = crate::rules::limits::Usage::of(&a.state, t);
+        assert_eq!(after[t]["users"], rules.users, "{t}");
+        assert_eq!(after[t]["workspaces"], rules.workspaces, "{t}");
+        assert_eq!(usage_of(&a, Some(t))[t], after[t], "{t}");
+    }
+    assert_eq!(after["acme"]["users"], 3);
+    assert_eq!(after["globex"]["users"], 1);
+    assert_eq!(after["globex"]["workspaces"], 0);
+    // A write of a user only keeps the counts.
+    user(&mut a, "c@z.io", true);
+    assert_eq!(usage_of(&a, None), after);
+}
+
+#[test]
+fn a_write_of_many_resources_serialises_them_again_at_the_next_read() {
+    let mut a = Snapshot::new(entry_state());
+    let mut b = a.clone();
+    assert_whole(&a);
+    assert_whole(&b);
+    let keys: Vec<String> = (0..REBUILD).map(|i| format!("u{i:05}@x.io")).collect();
+    for k in &keys {
+        user(&mut a, k, true);
+    }
+    a.state.revision = 8;
+    let changes = a.commit_json(keys.iter().map(|k| (Kind::User, k.clone())));
+    assert!(changes.iter().all(|c| c.json.is_none()));
+    b.apply(&changes);
+    b.state.revision = 8;
+    assert_whole(&a);
+    assert_whole(&b);
+    // And a small write after it, on the serialised resources built again.
+    user(&mut a, "u00003@x.io", false);
+    let changes = a.commit_json(std::iter::once((Kind::User, "u00003@x.io".to_string())));
+    assert!(
+        changes[0].json.is_none(),
+        "a deleted resource has no member"
+    );
+    b.apply(&changes);
+    assert_whole(&a);
+    assert_whole(&b);
+    assert_documents(&a);
+}

@@ -11,6 +11,7 @@ use serde_json::json;
 use crate::model::{Kind, State};
 
 use super::journal::Journal;
+use super::snapshot::body_of;
 use super::{apply, people, Engine, WriteOutcome, WriteRequest};
 use crate::server::error::ApiError;
 use crate::server::sensitive;
@@ -31,7 +32,7 @@ impl Engine {
         }
     }
 
-    async fn write_inner(&self, req: WriteRequest) -> Result<WriteOutcome, ApiError> {
+    async fn write_inner(&self, mut req: WriteRequest) -> Result<WriteOutcome, ApiError> {
         let mut guard = self.writer.lock().await;
         let w = &mut *guard;
         let mut tx = self.db.begin().await?;
@@ -57,7 +58,7 @@ impl Engine {
         let mut snap = self.take_spare(w).await;
         let mut journal = Journal::default();
         let t_apply = Instant::now();
-        let result = apply::apply_all(&mut snap, &req, &mut journal, &w.violations);
+        let result = apply::apply_all(&mut snap, &mut req, &mut journal, &w.violations);
         let apply_us = t_apply.elapsed().as_micros() as u64;
         let (results, recheck) = match result {
             Ok(r) => r,
@@ -153,13 +154,12 @@ impl Engine {
         let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &journal.touched {
-            match state.get(*kind, key) {
-                Some((meta, spec)) => upserts.push(ResourceRow {
+            match body_of(state, *kind, key).map_err(|e| ApiError::Internal(e.to_string()))? {
+                Some((meta, body)) => upserts.push(ResourceRow {
                     kind: *kind,
                     key,
                     meta,
-                    body: serde_json::to_string(&spec)
-                        .map_err(|e| ApiError::Internal(e.to_string()))?,
+                    body,
                 }),
                 None => deletes.entry(*kind).or_default().push(key),
             }

@@ -77,19 +77,18 @@ impl Tx {
     /// Creates the pending accounts of users a write created, invited now.
     pub async fn insert_accounts(&mut self, emails: &[&str]) -> Result<(), StoreError> {
         let now = now();
-        for chunk in emails.chunks(CHUNK) {
+        let sqlite = self.is_sqlite();
+        dispatch_tx!(self, t => pipelined!(&mut **t, emails.chunks(CHUNK), |chunk: &[&str]| {
             let q = format!(
                 "INSERT INTO user_accounts (email, created_at, invited_at) VALUES {} ON CONFLICT (email) DO NOTHING",
-                placeholders(chunk.len(), 3, self.is_sqlite(), 0)
+                placeholders(chunk.len(), 3, sqlite, 0)
             );
-            dispatch_tx!(self, t => {
-                let mut query = sqlx::query(sql(q));
-                for e in chunk {
-                    query = query.bind(*e).bind(&now).bind(&now);
-                }
-                query.execute(&mut **t).await?;
-            });
-        }
+            let mut query = sqlx::query(sql(q));
+            for e in chunk {
+                query = query.bind(*e).bind(&now).bind(&now);
+            }
+            query
+        }));
         Ok(())
     }
 

@@ -245,24 +245,24 @@ impl Tx {
         }
         let n = entries.len() as i64;
         let last: i64 = dispatch_tx!(self, t => sqlx::query_scalar::<_, i64>("UPDATE meta SET audit_seq = audit_seq + $1 WHERE id = 1 RETURNING audit_seq").bind(n).fetch_one(&mut **t).await?);
-        let mut id = last - n + 1;
+        let first = last - n + 1;
         let now = now();
-        for chunk in entries.chunks(CHUNK) {
+        let sqlite = self.is_sqlite();
+        let chunks = entries.chunks(CHUNK).enumerate();
+        dispatch_tx!(self, t => pipelined!(&mut **t, chunks, |(c, chunk): (usize, &[NewAudit])| {
             let q = format!(
                 "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha) VALUES {}",
-                placeholders(chunk.len(), 12, self.is_sqlite(), 0)
+                placeholders(chunk.len(), 12, sqlite, 0)
             );
-            dispatch_tx!(self, t => {
-                let mut query = sqlx::query(sql(q));
-                for e in chunk {
-                    query = query.bind(id).bind(now.as_str()).bind(revision).bind(token_id).bind(e.op.as_str()).bind(e.subject.as_str())
-                        .bind(e.key.as_str()).bind(e.tenant.as_deref()).bind(e.before.as_deref()).bind(e.after.as_deref())
-                        .bind(change_set).bind(commit);
-                    id += 1;
-                }
-                query.execute(&mut **t).await?;
-            });
-        }
+            let mut query = sqlx::query(sql(q));
+            for (i, e) in chunk.iter().enumerate() {
+                let id = first + (c * CHUNK + i) as i64;
+                query = query.bind(id).bind(now.as_str()).bind(revision).bind(token_id).bind(e.op.as_str()).bind(e.subject.as_str())
+                    .bind(e.key.as_str()).bind(e.tenant.as_deref()).bind(e.before.as_deref()).bind(e.after.as_deref())
+                    .bind(change_set).bind(commit);
+            }
+            query
+        }));
         Ok(())
     }
 }

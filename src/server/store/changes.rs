@@ -59,19 +59,18 @@ impl Tx {
             dispatch_tx!(self, t => sqlx::query(sql(format!("DELETE FROM changes WHERE revision < {revision}"))).execute(&mut **t).await.map(|_| ())?);
             dispatch_tx!(self, t => sqlx::query(sql(format!("UPDATE meta SET changes_since = {revision} WHERE id = 1"))).execute(&mut **t).await.map(|_| ())?);
         } else {
-            for chunk in touched.chunks(CHUNK) {
+            let sqlite = matches!(self, Tx::Sqlite(_));
+            dispatch_tx!(self, t => pipelined!(&mut **t, touched.chunks(CHUNK), |chunk: &[(Kind, &str)]| {
                 let q = format!(
                     "INSERT INTO changes (revision, kind, rkey) VALUES {}",
-                    placeholders(chunk.len(), 3, matches!(self, Tx::Sqlite(_)), 0)
+                    placeholders(chunk.len(), 3, sqlite, 0)
                 );
-                dispatch_tx!(self, t => {
-                    let mut query = sqlx::query(sql(q));
-                    for (kind, key) in chunk {
-                        query = query.bind(revision).bind(kind.as_str()).bind(*key);
-                    }
-                    query.execute(&mut **t).await?;
-                });
-            }
+                let mut query = sqlx::query(sql(q));
+                for (kind, key) in chunk {
+                    query = query.bind(revision).bind(kind.as_str()).bind(*key);
+                }
+                query
+            }));
         }
         if revision % 1000 == 0 && revision > KEEP {
             let below = revision - KEEP;

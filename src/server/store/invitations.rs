@@ -396,39 +396,36 @@ impl Tx {
         // touching a random page of them per row.
         let mut rows: Vec<&InvitationRow> = rows.iter().collect();
         rows.sort_unstable_by(|a, b| a.id.cmp(&b.id));
-        for chunk in rows.chunks(CHUNK / 2) {
+        let sqlite = self.is_sqlite();
+        dispatch_tx!(self, t => pipelined!(&mut **t, rows.chunks(CHUNK / 2), |chunk: &[&InvitationRow]| {
             let q = format!(
                 "INSERT INTO invitations (id, email, origin, language, message, status, token_hash, link_seq, invited_by, created_at, expires_ms, accepted_at, revoked_at) VALUES {}",
-                placeholders(chunk.len(), 13, self.is_sqlite(), 0)
+                placeholders(chunk.len(), 13, sqlite, 0)
             );
-            dispatch_tx!(self, t => {
-                let mut query = sqlx::query(sql(q));
-                for r in chunk {
-                    query = query.bind(&r.id).bind(&r.email).bind(r.origin.as_str()).bind(&r.language).bind(&r.message).bind(r.status.as_str())
-                        .bind(None::<String>).bind(r.link_seq).bind(&r.invited_by).bind(&r.created_at).bind(r.expires_ms)
-                        .bind(None::<String>).bind(None::<String>);
-                }
-                query.execute(&mut **t).await?;
-            });
-        }
+            let mut query = sqlx::query(sql(q));
+            for r in chunk {
+                query = query.bind(&r.id).bind(&r.email).bind(r.origin.as_str()).bind(&r.language).bind(&r.message).bind(r.status.as_str())
+                    .bind(None::<String>).bind(r.link_seq).bind(&r.invited_by).bind(&r.created_at).bind(r.expires_ms)
+                    .bind(None::<String>).bind(None::<String>);
+            }
+            query
+        }));
         let tenants: Vec<(&InvitationRow, &InvitedTenant)> = rows
             .iter()
             .flat_map(|r| r.tenants.iter().map(move |t| (*r, t)))
             .collect();
-        for chunk in tenants.chunks(CHUNK) {
+        dispatch_tx!(self, t => pipelined!(&mut **t, tenants.chunks(CHUNK), |chunk: &[(&InvitationRow, &InvitedTenant)]| {
             let q = format!(
                 "INSERT INTO invitation_tenants (invitation_id, email, tenant, role, workspaces, status) VALUES {} ON CONFLICT DO NOTHING",
-                placeholders(chunk.len(), 6, self.is_sqlite(), 0)
+                placeholders(chunk.len(), 6, sqlite, 0)
             );
-            dispatch_tx!(self, t => {
-                let mut query = sqlx::query(sql(q));
-                for (r, it) in chunk {
-                    let ws = serde_json::Value::from(it.workspaces.clone()).to_string();
-                    query = query.bind(&r.id).bind(&r.email).bind(&it.tenant).bind(&it.role).bind(ws).bind(r.status.as_str());
-                }
-                query.execute(&mut **t).await?;
-            });
-        }
+            let mut query = sqlx::query(sql(q));
+            for (r, it) in chunk {
+                let ws = serde_json::Value::from(it.workspaces.clone()).to_string();
+                query = query.bind(&r.id).bind(&r.email).bind(&it.tenant).bind(&it.role).bind(ws).bind(r.status.as_str());
+            }
+            query
+        }));
         let mails: Vec<NewMail> = rows.iter().map(|r| NewMail::invitation(r)).collect();
         self.enqueue_mail(&mails).await
     }

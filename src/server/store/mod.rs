@@ -1,7 +1,8 @@
 //! Database access for the platform: one SQL dialect that SQLite and PostgreSQL both speak
 //! (`$N` placeholders, `ON CONFLICT`, `RETURNING`), run through two typed pools (one
 //! exception: PostgreSQL upserts resources from one array per column, see `Tx::upsert`). The
-//! migrations in `migrations/` are embedded and shared by both backends. This file holds the
+//! migrations in `migrations/` are embedded and shared by both backends (one exception:
+//! `0170_audit_rowid` rebuilds SQLite's audit table and does nothing on PostgreSQL). This file holds the
 //! connection, the transaction and the revision (the cross-process write lock); each table
 //! has a module of its own. Rows carry typed values: a stored value that does not parse is a
 //! [`StoreError::Corrupt`], never a default.
@@ -35,6 +36,27 @@ macro_rules! dispatch_tx {
             Tx::Postgres($t) => $body,
         }
     };
+}
+
+/// Runs on `$conn` the statement `$build` makes of each item of `$items`, in order, each
+/// built while the one before runs: SQLite runs a statement on its connection's own thread
+/// and PostgreSQL in its own process, so building the next thousands of rows (their values
+/// copied into the arguments) overlaps with inserting the last ones. Stops at the first
+/// error.
+macro_rules! pipelined {
+    ($conn:expr, $items:expr, $build:expr) => {{
+        let mut items = $items.into_iter();
+        let build = $build;
+        let mut next = items.next().map(&build);
+        while let Some(query) = next.take() {
+            let (done, built) = futures_util::future::join(query.execute(&mut *$conn), async {
+                items.next().map(&build)
+            })
+            .await;
+            done?;
+            next = built;
+        }
+    }};
 }
 
 mod accounts;
@@ -126,49 +148,80 @@ fn create_private(path: &str) -> Result<(), StoreError> {
     }
 }
 
+/// A migration's SQL: one text for both backends, or one for each when a backend needs a
+/// change the other does not (a SQLite table rebuild).
+#[derive(Clone, Copy)]
+enum MigrationSql {
+    Both(&'static str),
+    Each {
+        sqlite: &'static str,
+        postgres: &'static str,
+    },
+}
+
+use MigrationSql::{Both, Each};
+
 /// The embedded migrations, shared by SQLite and PostgreSQL: (version, name, SQL). Each
 /// helper of a round numbers its own in its range (see `migrations/`).
-const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1, "init", include_str!("../../../migrations/0001_init.sql")),
+const MIGRATIONS: &[(i64, &str, MigrationSql)] = &[
+    (
+        1,
+        "init",
+        Both(include_str!("../../../migrations/0001_init.sql")),
+    ),
     (
         100,
         "apply_lock",
-        include_str!("../../../migrations/0100_apply_lock.sql"),
+        Both(include_str!("../../../migrations/0100_apply_lock.sql")),
     ),
     (
         101,
         "sensitive_fields",
-        include_str!("../../../migrations/0101_sensitive_fields.sql"),
+        Both(include_str!(
+            "../../../migrations/0101_sensitive_fields.sql"
+        )),
     ),
     (
         120,
         "mail_invitations",
-        include_str!("../../../migrations/0120_mail_invitations.sql"),
+        Both(include_str!(
+            "../../../migrations/0120_mail_invitations.sql"
+        )),
     ),
     (
         130,
         "sessions",
-        include_str!("../../../migrations/0130_sessions.sql"),
+        Both(include_str!("../../../migrations/0130_sessions.sql")),
     ),
     (
         135,
         "password_reset_origin",
-        include_str!("../../../migrations/0135_password_reset_origin.sql"),
+        Both(include_str!(
+            "../../../migrations/0135_password_reset_origin.sql"
+        )),
     ),
     (
         150,
         "registries",
-        include_str!("../../../migrations/0150_registries.sql"),
+        Both(include_str!("../../../migrations/0150_registries.sql")),
     ),
     (
         160,
         "changes",
-        include_str!("../../../migrations/0160_changes.sql"),
+        Both(include_str!("../../../migrations/0160_changes.sql")),
+    ),
+    (
+        170,
+        "audit_rowid",
+        Each {
+            sqlite: include_str!("../../../migrations/0170_audit_rowid.sql"),
+            postgres: include_str!("../../../migrations/0170_audit_rowid.postgres.sql"),
+        },
     ),
     (
         195,
         "token_expiry",
-        include_str!("../../../migrations/0195_token_expiry.sql"),
+        Both(include_str!("../../../migrations/0195_token_expiry.sql")),
     ),
 ];
 
@@ -181,11 +234,18 @@ pub fn migrations() -> Vec<(i64, &'static str)> {
         .collect()
 }
 
-fn migrator() -> Migrator {
+/// The migrations up to version `until`, as the backend `sqlite` (or PostgreSQL) runs them.
+fn migrator(sqlite: bool, until: i64) -> Migrator {
     Migrator::with_migrations(
         MIGRATIONS
             .iter()
+            .filter(|m| m.0 <= until)
             .map(|&(version, name, sql)| {
+                let sql = match sql {
+                    Both(s) => s,
+                    Each { sqlite: s, .. } if sqlite => s,
+                    Each { postgres: s, .. } => s,
+                };
                 Migration::new(
                     version,
                     Cow::Borrowed(name),
@@ -322,7 +382,7 @@ impl Db {
 
     /// Runs the migrations this binary embeds that the database has not run yet.
     pub async fn migrate(&self) -> Result<(), StoreError> {
-        let m = migrator();
+        let m = migrator(matches!(self, Db::Sqlite(_)), i64::MAX);
         dispatch!(self, p => m.run(p).await?);
         Ok(())
     }

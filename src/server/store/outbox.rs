@@ -97,20 +97,19 @@ impl Tx {
             .map(|m| (format!("mail_{}", uuid::Uuid::new_v4().simple()), m))
             .collect();
         mails.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        for chunk in mails.chunks(CHUNK / 2) {
+        let sqlite = self.is_sqlite();
+        dispatch_tx!(self, t => pipelined!(&mut **t, mails.chunks(CHUNK / 2), |chunk: &[(String, &NewMail)]| {
             let q = format!(
                 "INSERT INTO outbox (id, kind, ref, seq, recipient, language, status, attempts, created_ms, next_attempt_ms, claimed_until_ms) VALUES {}",
-                placeholders(chunk.len(), 11, self.is_sqlite(), 0)
+                placeholders(chunk.len(), 11, sqlite, 0)
             );
-            dispatch_tx!(self, t => {
-                let mut query = sqlx::query(sql(q));
-                for (id, m) in chunk {
-                    query = query.bind(id.as_str()).bind(m.kind).bind(&m.reference).bind(m.seq).bind(&m.recipient).bind(&m.language)
-                        .bind("queued").bind(0_i64).bind(now).bind(now).bind(0_i64);
-                }
-                query.execute(&mut **t).await?;
-            });
-        }
+            let mut query = sqlx::query(sql(q));
+            for (id, m) in chunk {
+                query = query.bind(id.as_str()).bind(m.kind).bind(&m.reference).bind(m.seq).bind(&m.recipient).bind(&m.language)
+                    .bind("queued").bind(0_i64).bind(now).bind(now).bind(0_i64);
+            }
+            query
+        }));
         Ok(())
     }
 

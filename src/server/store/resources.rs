@@ -96,22 +96,23 @@ impl Tx {
             }
             return Ok(());
         }
-        for chunk in rows.chunks(CHUNK) {
-            let q = format!(
+        let sqlite = self.is_sqlite();
+        let text = |n: usize| {
+            format!(
                 "INSERT INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) VALUES {} \
                  ON CONFLICT (kind, rkey) DO UPDATE SET tenant = excluded.tenant, body = excluded.body, version = excluded.version, \
                  managed = excluded.managed, protected = excluded.protected, updated_at = excluded.updated_at",
-                placeholders(chunk.len(), 9, self.is_sqlite(), 0)
-            );
-            dispatch_tx!(self, t => {
-                let mut query = sqlx::query(sql(q));
-                for r in chunk {
-                    query = query.bind(r.kind.as_str()).bind(r.key).bind(keys::tenant_of(r.kind, r.key)).bind(r.body.as_str())
-                        .bind(r.meta.version).bind(r.meta.managed).bind(r.meta.protected).bind(now.as_str()).bind(now.as_str());
-                }
-                query.execute(&mut **t).await?;
-            });
-        }
+                placeholders(n, 9, sqlite, 0)
+            )
+        };
+        dispatch_tx!(self, t => pipelined!(&mut **t, rows.chunks(CHUNK), |chunk: &[ResourceRow<'_>]| {
+            let mut query = sqlx::query(sql(text(chunk.len())));
+            for r in chunk {
+                query = query.bind(r.kind.as_str()).bind(r.key).bind(keys::tenant_of(r.kind, r.key)).bind(r.body.as_str())
+                    .bind(r.meta.version).bind(r.meta.managed).bind(r.meta.protected).bind(now.as_str()).bind(now.as_str());
+            }
+            query
+        }));
         Ok(())
     }
 

@@ -159,3 +159,67 @@ async fn a_bulk_write_gives_its_connection_back_as_it_was() {
     assert_eq!(cache_pragmas(&mut tx).await, (size, spill));
     tx.commit().await.unwrap();
 }
+
+#[tokio::test]
+async fn an_existing_sqlite_audit_log_is_kept_when_its_table_is_keyed_by_rowid() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = Db::open(
+        &format!("sqlite://{}", dir.path().join("t.db").display()),
+        true,
+    )
+    .await
+    .unwrap();
+    let Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite URL opens a SQLite pool")
+    };
+    // A database as the migrations before the rebuild left it, with audit entries.
+    super::migrator(true, 169).run(pool).await.unwrap();
+    exec(&db, "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, after_json) VALUES \
+               (1, 'x', 1, 'tok_1', 'create', 'user', 'a@b.example', 'acme', '{\"a\":1}'), \
+               (2, 'y', 2, 'tok_1', 'delete', 'user', 'c@d.example', NULL, NULL)").await;
+    exec(&db, "UPDATE meta SET audit_seq = 2").await;
+    db.migrate().await.unwrap();
+    let key: (String, i64) =
+        sqlx::query_as("SELECT type, pk FROM pragma_table_info('audit') WHERE name = 'id'")
+            .fetch_one(pool)
+            .await
+            .unwrap();
+    assert_eq!(key, ("INTEGER".to_string(), 1), "the rowid alias");
+    let indexes: Vec<(String,)> = sqlx::query_as(
+        "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'audit' ORDER BY name",
+    )
+    .fetch_all(pool)
+    .await
+    .unwrap();
+    assert_eq!(indexes, vec![("audit_tenant".to_string(),)]);
+    // The entries kept, and new ones numbered after them.
+    let mut tx = db.begin().await.unwrap();
+    let entry = super::NewAudit {
+        op: super::AuditOp::Put,
+        subject: super::AuditSubject::Resource(crate::model::Kind::User),
+        key: "a@b.example".into(),
+        tenant: Some("acme".into()),
+        before: None,
+        after: Some("{\"a\":2}".into()),
+    };
+    tx.insert_audit(3, "tok_2", &[entry], None, None)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    let rows = db.audit_page(None, None, 10).await.unwrap();
+    let seen: Vec<(i64, &str, Option<&str>)> = rows
+        .iter()
+        .map(|r| (r.id, r.key.as_str(), r.tenant.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (3, "a@b.example", Some("acme")),
+            (2, "c@d.example", None),
+            (1, "a@b.example", Some("acme")),
+        ]
+    );
+    assert_eq!(rows[2].after, Some(serde_json::json!({ "a": 1 })));
+    let acme = db.audit_page(Some("acme"), None, 10).await.unwrap();
+    assert_eq!(acme.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3, 1]);
+}
