@@ -226,7 +226,11 @@ async fn run_op(client: &Client, op: &Write) -> Result<(), ClientError> {
             other => other,
         },
         Verb::Put | Verb::Adopt => {
-            let spec = op.spec.clone().unwrap_or(serde_json::Value::Null);
+            let spec = op
+                .spec
+                .as_deref()
+                .cloned()
+                .unwrap_or(serde_json::Value::Null);
             let body = PutBody {
                 spec: spec.clone(),
                 protected: op.protected,

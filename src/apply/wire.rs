@@ -61,7 +61,7 @@ impl<'a> OperationView<'a> {
             },
             kind: op.kind,
             key: &op.key,
-            spec: op.spec.as_ref().filter(|_| put),
+            spec: op.spec.as_deref().filter(|_| put),
             if_version: Some(op.if_version),
             protected: op.protected,
             // Always sent with a put, so the platform forgets fields no longer sensitive.
@@ -93,6 +93,7 @@ pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchView<'_
 mod tests {
     use super::*;
     use crate::plan::SensitiveField;
+    use std::sync::Arc;
 
     /// The owned wire type, built the way apply built it before the view.
     fn owned(op: &Write) -> api::Operation {
@@ -105,7 +106,7 @@ mod tests {
             kind: op.kind,
             key: op.key.clone(),
             spec: if op.verb == Verb::Put {
-                op.spec.clone()
+                op.spec.as_deref().cloned()
             } else {
                 None
             },
@@ -143,7 +144,7 @@ mod tests {
         });
         let writes = [
             Write {
-                spec: Some(spec.clone()),
+                spec: Some(Arc::new(spec.clone())),
                 protected: Some(true),
                 if_version: 3,
                 sensitive: vec![SensitiveField {
@@ -153,12 +154,12 @@ mod tests {
                 ..write(Verb::Put, Kind::Tenant, "acme")
             },
             Write {
-                spec: Some(serde_json::json!({})),
+                spec: Some(Arc::new(serde_json::json!({}))),
                 protected: Some(false),
                 ..write(Verb::Put, Kind::Workspace, "acme/paris")
             },
             Write {
-                spec: Some(spec),
+                spec: Some(Arc::new(spec)),
                 if_version: 7,
                 ..write(Verb::Adopt, Kind::Plan, "essential")
             },

@@ -10,6 +10,7 @@
 mod renames;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -124,7 +125,7 @@ impl Differ<'_> {
                 action: Action::Update,
                 previous_key: None,
                 before: Some(spec_value(&lspec)),
-                after: Some(spec_value(&dspec)),
+                after: Some(Arc::new(spec_value(&dspec))),
                 fields: vec![FieldChange {
                     path: "sensitive".into(),
                     before: Some(sensitive::listed(live.get(&k))),
@@ -174,11 +175,11 @@ fn spec_value(spec: &AnySpec) -> Value {
 }
 
 fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Write {
-    put_value(kind, key, spec_value(spec), if_version, protected)
+    put_value(kind, key, Arc::new(spec_value(spec)), if_version, protected)
 }
 
 /// [`put`] of a spec already serialised.
-fn put_value(kind: Kind, key: &str, spec: Value, if_version: i64, protected: bool) -> Write {
+fn put_value(kind: Kind, key: &str, spec: Arc<Value>, if_version: i64, protected: bool) -> Write {
     Write {
         verb: Verb::Put,
         kind,
@@ -295,7 +296,7 @@ impl<'a> Differ<'a> {
                 // A grant or membership the user replace already created is skipped above;
                 // anything else absent live is created (its spec serialised once, from the
                 // state: a plan from empty creates every resource).
-                let after = self.desired.spec_value(kind, key).unwrap_or_default();
+                let after = Arc::new(self.desired.spec_value(kind, key).unwrap_or_default());
                 self.changes.push(Change {
                     kind,
                     key: key.to_string(),
@@ -373,7 +374,7 @@ impl<'a> Differ<'a> {
                     action: Action::Update,
                     previous_key: Some(lk),
                     before: Some(spec_value(&lspec)),
-                    after: Some(spec_value(&dspec)),
+                    after: Some(Arc::new(spec_value(&dspec))),
                     fields,
                     reason: None,
                     moved: Vec::new(),
@@ -389,7 +390,7 @@ impl<'a> Differ<'a> {
                     verb: Verb::Adopt,
                     kind,
                     key: key.to_string(),
-                    spec: Some(spec_value(&dspec)),
+                    spec: Some(Arc::new(spec_value(&dspec))),
                     if_version: lmeta.version,
                     protected: None,
                     sensitive: Vec::new(),
@@ -403,7 +404,7 @@ impl<'a> Differ<'a> {
                 action: Action::Update,
                 previous_key: None,
                 before: Some(spec_value(&lspec)),
-                after: Some(spec_value(&dspec)),
+                after: Some(Arc::new(spec_value(&dspec))),
                 fields,
                 reason: None,
                 moved: Vec::new(),

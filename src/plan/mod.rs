@@ -11,6 +11,7 @@ pub mod scope;
 mod sensitive;
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::Value;
 
@@ -114,7 +115,7 @@ pub struct Write {
     pub kind: Kind,
     pub key: String,
     /// The full desired spec, for `put` and `adopt`.
-    pub spec: Option<Value>,
+    pub spec: Option<Arc<Value>>,
     /// The live version this step expects (0: the resource must not exist).
     pub if_version: i64,
     /// The protection flag, for `put`.
@@ -166,7 +167,8 @@ pub struct Change {
     pub action: Action,
     pub previous_key: Option<String>,
     pub before: Option<Value>,
-    pub after: Option<Value>,
+    /// Shared with the create's write ([`Write::spec`]): one copy of each created spec.
+    pub after: Option<Arc<Value>>,
     pub fields: Vec<FieldChange>,
     pub reason: Option<Reason>,
     /// Unchanged children carried along by a rename (tenant or workspace).

@@ -160,11 +160,11 @@ impl Plan {
             let sides = [
                 (
                     self.sensitive.live.get(&(c.kind, live_key.to_string())),
-                    &c.before,
+                    c.before.as_ref(),
                 ),
                 (
                     self.sensitive.desired.get(&(c.kind, c.key.clone())),
-                    &c.after,
+                    c.after.as_deref(),
                 ),
             ];
             for (pointers, spec) in sides {

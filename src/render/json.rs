@@ -176,8 +176,8 @@ impl From<&Plan> for JsonPlan {
 /// The changed fields; for a create every field of the new spec (before null), for a
 /// delete every field of the old one (after null). Sensitive values are masked.
 fn fields(c: &Change, sensitive: &[String]) -> Vec<JsonField> {
-    fn leaves(v: &Option<Value>) -> Vec<(String, &Value)> {
-        v.as_ref().map(super::leaves).unwrap_or_default()
+    fn leaves(v: Option<&Value>) -> Vec<(String, &Value)> {
+        v.map(super::leaves).unwrap_or_default()
     }
     let field = |path: String, before: Option<Value>, after: Option<Value>| {
         let secret = covers(sensitive, &path);
@@ -194,11 +194,11 @@ fn fields(c: &Change, sensitive: &[String]) -> Vec<JsonField> {
         }
     };
     match c.action {
-        Action::Create => leaves(&c.after)
+        Action::Create => leaves(c.after.as_deref())
             .into_iter()
             .map(|(path, v)| field(path, None, Some(v.clone())))
             .collect(),
-        Action::Delete => leaves(&c.before)
+        Action::Delete => leaves(c.before.as_ref())
             .into_iter()
             .map(|(path, v)| field(path, Some(v.clone()), None))
             .collect(),

@@ -197,7 +197,9 @@ mod tests {
             action,
             previous_key: None,
             before: Some(json!({ "plan": "essential" })),
-            after: Some(json!({ "plan": "essential", "display_name": "Acme" })),
+            after: Some(std::sync::Arc::new(
+                json!({ "plan": "essential", "display_name": "Acme" }),
+            )),
             fields,
             reason: if action == Action::Delete {
                 Some(Reason::Removed)

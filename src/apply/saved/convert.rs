@@ -126,7 +126,7 @@ impl From<&Change> for FileChange {
             },
             previous_key: c.previous_key.clone(),
             before: c.before.clone(),
-            after: c.after.clone(),
+            after: c.after.as_deref().cloned(),
             fields: c
                 .fields
                 .iter()
@@ -167,7 +167,7 @@ impl From<&Change> for FileChange {
                     },
                     kind: s.kind,
                     key: s.key.clone(),
-                    spec: s.spec.clone(),
+                    spec: s.spec.as_deref().cloned(),
                     if_version: s.if_version,
                     protected: s.protected,
                     sensitive: (s.sensitive.iter())
@@ -195,7 +195,7 @@ impl From<FileChange> for Change {
             },
             previous_key: c.previous_key,
             before: c.before,
-            after: c.after,
+            after: c.after.map(std::sync::Arc::new),
             fields: c
                 .fields
                 .into_iter()
@@ -233,7 +233,7 @@ impl From<FileChange> for Change {
                     },
                     kind: o.kind,
                     key: o.key,
-                    spec: o.spec,
+                    spec: o.spec.map(std::sync::Arc::new),
                     if_version: o.if_version,
                     protected: o.protected,
                     sensitive: (o.sensitive.into_iter())

@@ -10,7 +10,7 @@ fn a_plan_round_trips_through_the_file() {
         verb,
         kind: Kind::Tenant,
         key: key.into(),
-        spec: (verb != Verb::Delete).then(|| json!({ "plan": "essential" })),
+        spec: (verb != Verb::Delete).then(|| std::sync::Arc::new(json!({ "plan": "essential" }))),
         if_version: 3,
         protected: (verb == Verb::Put).then_some(true),
         sensitive: if verb == Verb::Put {

@@ -3,6 +3,8 @@
 //! e-mail changed), the keys a resource has before and after apply, and the one `replace`
 //! per e-mail change with everything that hangs from the user.
 
+use std::sync::Arc;
+
 use serde_json::{json, Map, Value};
 
 use super::{field, put, retire, spec_value, Differ, Res};
@@ -231,7 +233,7 @@ impl Differ<'_> {
                 previous_key: Some(old.clone()),
                 fields: field_changes(&before, &after),
                 before: Some(before),
-                after: Some(after),
+                after: Some(Arc::new(after)),
                 reason: Some(Reason::Email),
                 moved: Vec::new(),
                 writes: ops,
@@ -276,7 +278,7 @@ impl Differ<'_> {
             action: Action::Replace,
             previous_key: Some(from.to_string()),
             before: Some(spec_value(&lspec)),
-            after: Some(spec_value(dspec)),
+            after: Some(Arc::new(spec_value(dspec))),
             fields,
             reason: Some(Reason::Tenant),
             moved: Vec::new(),
