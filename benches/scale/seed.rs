@@ -8,8 +8,7 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use tenantctl::api::BatchRequest;
-use tenantctl::apply::{self, Mode};
+use tenantctl::apply::{self, BatchView, Mode};
 use tenantctl::client::Client;
 use tenantctl::model::{keys, Kind};
 use tenantctl::plan::Plan;
@@ -45,12 +44,12 @@ pub async fn apply_from_empty(plan: &Plan, client: Arc<Client>) -> Result<(usize
 
 /// The group of an operation: 0 the catalog, then user batches, then tenant batches, then
 /// the users' model grants.
-fn split(request: BatchRequest) -> Vec<BatchRequest> {
+fn split(request: BatchView<'_>) -> Vec<BatchView<'_>> {
     let mut tenants: Vec<&str> = request
         .operations
         .iter()
         .filter(|o| o.kind == Kind::Tenant)
-        .map(|o| o.key.as_str())
+        .map(|o| o.key)
         .collect();
     tenants.sort_unstable();
     let tenant_batch: HashMap<String, usize> = tenants
@@ -65,8 +64,8 @@ fn split(request: BatchRequest) -> Vec<BatchRequest> {
         .count()
         .div_ceil(USERS_PER_BATCH);
     let tenant_batches = tenants.len().div_ceil(TENANTS_PER_BATCH);
-    let mut groups: Vec<BatchRequest> = (0..2 + user_batches + tenant_batches)
-        .map(|_| BatchRequest {
+    let mut groups: Vec<BatchView<'_>> = (0..2 + user_batches + tenant_batches)
+        .map(|_| BatchView {
             expected_revision: None,
             allow_limit_below_usage: false,
             dry_run: false,
@@ -80,7 +79,7 @@ fn split(request: BatchRequest) -> Vec<BatchRequest> {
             Kind::Tenant | Kind::Workspace | Kind::TenantModel | Kind::Grant => {
                 op.key.split('/').next()
             }
-            Kind::Membership => keys::split2(&op.key).map(|(_, t)| t),
+            Kind::Membership => keys::split2(op.key).map(|(_, t)| t),
             _ => None,
         };
         let g = match (op.kind, tenant) {

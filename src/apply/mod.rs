@@ -5,6 +5,7 @@
 mod lock;
 mod progress;
 pub mod saved;
+mod wire;
 
 pub use lock::Lease;
 
@@ -13,12 +14,13 @@ use std::sync::Arc;
 use tokio::sync::Semaphore;
 use tokio::task::JoinSet;
 
-use crate::api::{self, BatchRequest, Operation, PutBody};
+use crate::api::{self, PutBody};
 use crate::client::{Client, ClientError};
 use crate::plan::{Plan, Verb, Write};
 
 use progress::Reporter;
 pub use progress::{seconds, Progress};
+pub use wire::{batch_request, BatchView};
 
 /// How apply writes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -145,26 +147,6 @@ fn classify(e: ClientError, planned: i64) -> ApplyError {
     }
 }
 
-fn to_operation(op: &Write) -> Operation {
-    Operation {
-        op: match op.verb {
-            Verb::Put => api::OpKind::Put,
-            Verb::Adopt => api::OpKind::Adopt,
-            Verb::Delete => api::OpKind::Delete,
-        },
-        kind: op.kind,
-        key: op.key.clone(),
-        spec: if op.verb == Verb::Put {
-            op.spec.clone()
-        } else {
-            None
-        },
-        if_version: Some(op.if_version),
-        protected: op.protected,
-        sensitive: (op.verb == Verb::Put).then(|| sensitive(op)),
-    }
-}
-
 /// The wire form of a put's sensitive fields: always sent, so the platform forgets fields
 /// that are no longer sensitive.
 fn sensitive(op: &Write) -> Vec<api::SensitiveField> {
@@ -175,20 +157,6 @@ fn sensitive(op: &Write) -> Vec<api::SensitiveField> {
             source: f.source.clone(),
         })
         .collect()
-}
-
-/// The batch request of a plan.
-pub fn batch_request(plan: &Plan, allow_limit_below_usage: bool) -> BatchRequest {
-    BatchRequest {
-        expected_revision: Some(plan.revision),
-        allow_limit_below_usage,
-        dry_run: false,
-        operations: plan
-            .writes()
-            .into_iter()
-            .map(|(_, op)| to_operation(op))
-            .collect(),
-    }
 }
 
 /// Applies `plan` under the platform's apply lock (taken first, released at the end, also

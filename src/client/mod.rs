@@ -139,6 +139,19 @@ impl std::fmt::Debug for Client {
     }
 }
 
+/// The body of `POST /batch`: the owned [`BatchRequest`] or a view of it that serialises
+/// the same JSON.
+pub trait BatchBody: serde::Serialize {
+    /// Whether the batch carries an expected revision (then a repeat cannot apply twice).
+    fn guarded(&self) -> bool;
+}
+
+impl BatchBody for BatchRequest {
+    fn guarded(&self) -> bool {
+        self.expected_revision.is_some()
+    }
+}
+
 /// The URL path segments of a resource (`/tenants/acme/workspaces/paris`).
 pub fn resource_segments(kind: Kind, key: &str) -> Option<Vec<String>> {
     let s = |x: &str| x.to_string();
@@ -410,13 +423,13 @@ impl Client {
 
     /// An atomic batch. With an expected revision a repeat cannot apply twice (it would fail
     /// with `stale_revision`), so it is retried like a safe request.
-    pub async fn batch(&self, req: &BatchRequest) -> Result<BatchResponse, ClientError> {
+    pub async fn batch<B: BatchBody>(&self, req: &B) -> Result<BatchResponse, ClientError> {
         let body = serde_json::to_vec(req).map_err(|e| ClientError::Decode {
             method: "POST".into(),
             url: self.url(&["batch".into()]).to_string(),
             message: e.to_string(),
         })?;
-        let repeat = if req.expected_revision.is_some() {
+        let repeat = if req.guarded() {
             Repeat::Safe
         } else {
             Repeat::Unsafe

@@ -10,8 +10,10 @@ pub fn join(parts: &[&str]) -> String {
 
 /// Splits a two-part key (`acme/paris`).
 pub fn split2(key: &str) -> Option<(&str, &str)> {
-    let (a, b) = key.split_once('/')?;
-    (!b.contains('/')).then_some((a, b))
+    // Byte search: `/` is ASCII, so its index is a character boundary.
+    let i = key.bytes().position(|c| c == b'/')?;
+    let (a, b) = (&key[..i], &key[i + 1..]);
+    (!b.as_bytes().contains(&b'/')).then_some((a, b))
 }
 
 /// The grantee of a granular grant.

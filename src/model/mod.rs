@@ -112,6 +112,12 @@ macro_rules! kinds {
                 match kind { $( Kind::$variant => self.$field.get(key).map(|e| (e.meta(), AnySpec::$variant(e.spec.clone()))), )* }
             }
 
+            /// The spec of `kind/key` as a JSON object ([`AnySpec::to_value`]), serialised from
+            /// the state without a copy of the spec.
+            pub fn spec_value(&self, kind: Kind, key: &str) -> Option<serde_json::Value> {
+                match kind { $( Kind::$variant => self.$field.get(key).map(|e| serde_json::to_value(&e.spec).unwrap_or_default()), )* }
+            }
+
             /// The meta of `kind/key` without cloning its spec.
             pub fn meta(&self, kind: Kind, key: &str) -> Option<Meta> {
                 match kind { $( Kind::$variant => self.$field.get(key).map(Entry::meta), )* }

@@ -174,11 +174,16 @@ fn spec_value(spec: &AnySpec) -> Value {
 }
 
 fn put(kind: Kind, key: &str, spec: &AnySpec, if_version: i64, protected: bool) -> Write {
+    put_value(kind, key, spec_value(spec), if_version, protected)
+}
+
+/// [`put`] of a spec already serialised.
+fn put_value(kind: Kind, key: &str, spec: Value, if_version: i64, protected: bool) -> Write {
     Write {
         verb: Verb::Put,
         kind,
         key: key.to_string(),
-        spec: Some(spec_value(spec)),
+        spec: Some(spec),
         if_version,
         protected: Some(protected),
         sensitive: Vec::new(),
@@ -279,31 +284,40 @@ impl<'a> Differ<'a> {
             if self.folded_into_replace(kind, key) {
                 continue;
             }
-            let Some((dmeta, dspec)) = self.desired.get(kind, key) else {
+            let Some(dmeta) = self.desired.meta(kind, key) else {
                 continue;
             };
-            if kind == Kind::Workspace {
-                if let Some(from) = self.ws_moves.get(key).cloned() {
-                    self.workspace_move(key, &from, dmeta, &dspec);
-                    continue;
-                }
-            }
+            let moved_from = (kind == Kind::Workspace)
+                .then(|| self.ws_moves.get(key).cloned())
+                .flatten();
             let lk = self.live_key(kind, key);
-            let Some((lmeta, lspec)) = self.live.get(kind, &lk) else {
+            if moved_from.is_none() && !self.live.contains(kind, &lk) {
                 // A grant or membership the user replace already created is skipped above;
-                // anything else absent live is created.
+                // anything else absent live is created (its spec serialised once, from the
+                // state: a plan from empty creates every resource).
+                let after = self.desired.spec_value(kind, key).unwrap_or_default();
                 self.changes.push(Change {
                     kind,
                     key: key.to_string(),
                     action: Action::Create,
                     previous_key: None,
                     before: None,
-                    after: Some(spec_value(&dspec)),
+                    after: Some(after.clone()),
                     fields: Vec::new(),
                     reason: None,
                     moved: Vec::new(),
-                    writes: vec![put(kind, key, &dspec, 0, dmeta.protected)],
+                    writes: vec![put_value(kind, key, after, 0, dmeta.protected)],
                 });
+                continue;
+            }
+            let Some((dmeta, dspec)) = self.desired.get(kind, key) else {
+                continue;
+            };
+            if let Some(from) = moved_from {
+                self.workspace_move(key, &from, dmeta, &dspec);
+                continue;
+            }
+            let Some((lmeta, lspec)) = self.live.get(kind, &lk) else {
                 continue;
             };
             if !no_renames {

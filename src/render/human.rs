@@ -97,7 +97,7 @@ fn change_block(p: &Painter, c: &Change, sensitive: &[String], out: &mut String)
                         out,
                         "      {} {path}: {}",
                         p.paint(GREEN, "+"),
-                        shown(sensitive, &path, Some(&v))
+                        shown(sensitive, &path, Some(v))
                     );
                 }
             }

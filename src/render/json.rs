@@ -176,7 +176,9 @@ impl From<&Plan> for JsonPlan {
 /// The changed fields; for a create every field of the new spec (before null), for a
 /// delete every field of the old one (after null). Sensitive values are masked.
 fn fields(c: &Change, sensitive: &[String]) -> Vec<JsonField> {
-    let leaves = |v: &Option<Value>| v.as_ref().map(super::leaves).unwrap_or_default();
+    fn leaves(v: &Option<Value>) -> Vec<(String, &Value)> {
+        v.as_ref().map(super::leaves).unwrap_or_default()
+    }
     let field = |path: String, before: Option<Value>, after: Option<Value>| {
         let secret = covers(sensitive, &path);
         let mask = |v: Option<Value>| match v {
@@ -194,11 +196,11 @@ fn fields(c: &Change, sensitive: &[String]) -> Vec<JsonField> {
     match c.action {
         Action::Create => leaves(&c.after)
             .into_iter()
-            .map(|(path, v)| field(path, None, Some(v)))
+            .map(|(path, v)| field(path, None, Some(v.clone())))
             .collect(),
         Action::Delete => leaves(&c.before)
             .into_iter()
-            .map(|(path, v)| field(path, Some(v), None))
+            .map(|(path, v)| field(path, Some(v.clone()), None))
             .collect(),
         Action::Update | Action::Replace => c
             .fields

@@ -393,7 +393,7 @@ fn change_text(c: &Change, sensitive: &[String]) -> String {
     match c.action {
         Action::Create => {
             for (path, v) in c.after.as_ref().map(leaves).unwrap_or_default() {
-                let _ = writeln!(out, "+     {path}: {}", shown(sensitive, &path, Some(&v)));
+                let _ = writeln!(out, "+     {path}: {}", shown(sensitive, &path, Some(v)));
             }
         }
         Action::Update | Action::Replace => {

@@ -119,9 +119,9 @@ pub(crate) fn shown(sensitive: &[String], path: &str, v: Option<&Value>) -> Stri
 }
 
 /// The leaves of a spec as (path, value), for creates.
-pub(crate) fn leaves(v: &Value) -> Vec<(String, Value)> {
+pub(crate) fn leaves(v: &Value) -> Vec<(String, &Value)> {
     let mut out = Vec::new();
-    fn walk(prefix: &str, v: &Value, out: &mut Vec<(String, Value)>) {
+    fn walk<'v>(prefix: &str, v: &'v Value, out: &mut Vec<(String, &'v Value)>) {
         match v {
             Value::Object(m) if !m.is_empty() => {
                 for (k, v) in m {
@@ -134,7 +134,7 @@ pub(crate) fn leaves(v: &Value) -> Vec<(String, Value)> {
                 }
             }
             _ if prefix.is_empty() => {}
-            _ => out.push((prefix.to_string(), v.clone())),
+            _ => out.push((prefix.to_string(), v)),
         }
     }
     walk("", v, &mut out);

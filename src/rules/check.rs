@@ -7,7 +7,9 @@ use std::collections::HashMap;
 
 use crate::model::catalog;
 use crate::model::keys::{self, Grantee};
-use crate::model::{Kind, MembersIndex, State};
+use crate::model::{
+    Entry, GrantSpec, Kind, MembersIndex, MembershipSpec, RoleSpec, State, TenantSpec,
+};
 
 use super::names::{
     invalid_email_message, invalid_key_message, is_valid_email, is_valid_key, suggestion,
@@ -22,9 +24,55 @@ struct Checker<'a> {
     state: &'a State,
     members: Members<'a>,
     out: Vec<Violation>,
+    /// The user of the last membership checked and whether it exists: memberships come
+    /// sorted by user, so a whole-state check looks each user up once.
+    last_user: Option<(&'a str, bool)>,
 }
 
-impl Checker<'_> {
+impl<'a> Checker<'a> {
+    fn new(state: &'a State, members: Members<'a>) -> Self {
+        Checker {
+            state,
+            members,
+            out: Vec::new(),
+            last_user: None,
+        }
+    }
+
+    /// Every violation of every resource of `kind`, walking its map once (no lookup of
+    /// each resource by its key).
+    fn all(&mut self, kind: Kind) {
+        let state = self.state;
+        match kind {
+            Kind::Plan
+            | Kind::Model
+            | Kind::Workspace
+            | Kind::TenantModel
+            | Kind::User
+            | Kind::UserModel => {
+                for key in state.keys(kind) {
+                    self.present(kind, key);
+                }
+            }
+            Kind::Role => (state.roles.iter()).for_each(|(k, r)| self.role(k, r)),
+            Kind::Tenant => (state.tenants.iter()).for_each(|(k, t)| self.tenant(k, t)),
+            Kind::Grant => (state.grants.iter()).for_each(|(k, g)| self.grant(k, g)),
+            Kind::Membership => (state.memberships.iter()).for_each(|(k, m)| self.membership(k, m)),
+        }
+    }
+
+    /// Whether the user `u` exists.
+    fn user_exists(&mut self, u: &'a str) -> bool {
+        match self.last_user {
+            Some((last, known)) if last == u => known,
+            _ => {
+                let known = self.state.users.contains_key(u);
+                self.last_user = Some((u, known));
+                known
+            }
+        }
+    }
+
     #[allow(clippy::too_many_arguments)]
     fn push(
         &mut self,
@@ -152,21 +200,47 @@ impl Checker<'_> {
 
     /// Every violation located at `kind/key` (nothing if it does not exist), in the order
     /// the full check pushes them.
-    fn resource(&mut self, kind: Kind, key: &str) {
+    fn resource(&mut self, kind: Kind, key: &'a str) {
         let state = self.state;
         match kind {
+            Kind::Role => {
+                if let Some(r) = state.roles.get(key) {
+                    self.role(key, r);
+                }
+            }
+            Kind::Tenant => {
+                if let Some(t) = state.tenants.get(key) {
+                    self.tenant(key, t);
+                }
+            }
+            Kind::Grant => {
+                if let Some(g) = state.grants.get(key) {
+                    self.grant(key, g);
+                }
+            }
+            Kind::Membership => {
+                if let Some(m) = state.memberships.get(key) {
+                    self.membership(key, m);
+                }
+            }
+            _ if state.contains(kind, key) => self.present(kind, key),
+            _ => {}
+        }
+    }
+
+    /// The violations of `kind/key`, which exists, for the kinds whose check needs only
+    /// the key.
+    fn present(&mut self, kind: Kind, key: &'a str) {
+        match kind {
             Kind::Plan | Kind::Model => {
-                if state.contains(kind, key) && !is_valid_key(key) {
+                if !is_valid_key(key) {
                     self.bad_key(kind, key, key);
                 }
             }
-            Kind::Role => self.role(key),
-            Kind::Tenant => self.tenant(key),
             Kind::Workspace => self.workspace(key),
             Kind::TenantModel => self.tenant_model(key),
-            Kind::Grant => self.grant(key),
             Kind::User => {
-                if state.users.contains_key(key) && !is_valid_email(key) {
+                if !is_valid_email(key) {
                     self.err(
                         "invalid_email",
                         Kind::User,
@@ -177,15 +251,12 @@ impl Checker<'_> {
                     );
                 }
             }
-            Kind::Membership => self.membership(key),
             Kind::UserModel => self.user_model(key),
+            Kind::Role | Kind::Tenant | Kind::Grant | Kind::Membership => {}
         }
     }
 
-    fn role(&mut self, key: &str) {
-        let Some(role) = self.state.roles.get(key) else {
-            return;
-        };
+    fn role(&mut self, key: &str, role: &Entry<RoleSpec>) {
         if !is_valid_key(key) {
             self.bad_key(Kind::Role, key, key);
         }
@@ -216,11 +287,8 @@ impl Checker<'_> {
         }
     }
 
-    fn tenant(&mut self, key: &str) {
+    fn tenant(&mut self, key: &str, t: &Entry<TenantSpec>) {
         let state = self.state;
-        let Some(t) = state.tenants.get(key) else {
-            return;
-        };
         if !is_valid_key(key) {
             self.bad_key(Kind::Tenant, key, key);
         }
@@ -287,9 +355,6 @@ impl Checker<'_> {
 
     fn workspace(&mut self, key: &str) {
         let state = self.state;
-        if !state.workspaces.contains_key(key) {
-            return;
-        }
         match keys::split2(key) {
             Some((_, w)) if is_valid_key(w) => {}
             _ => {
@@ -306,9 +371,6 @@ impl Checker<'_> {
 
     fn tenant_model(&mut self, key: &str) {
         let state = self.state;
-        if !state.tenant_models.contains_key(key) {
-            return;
-        }
         if let Some((t, m)) = keys::split2(key) {
             if !state.tenants.contains_key(t) {
                 self.unknown_tenant(Kind::TenantModel, key, t);
@@ -319,11 +381,8 @@ impl Checker<'_> {
         }
     }
 
-    fn grant(&mut self, key: &str) {
+    fn grant(&mut self, key: &str, g: &Entry<GrantSpec>) {
         let state = self.state;
-        let Some(g) = state.grants.get(key) else {
-            return;
-        };
         let Some((t, w, grantee)) = keys::split_grant(key) else {
             self.err(
                 "invalid_key",
@@ -376,15 +435,12 @@ impl Checker<'_> {
         }
     }
 
-    fn membership(&mut self, key: &str) {
+    fn membership(&mut self, key: &'a str, m: &Entry<MembershipSpec>) {
         let state = self.state;
-        let Some(m) = state.memberships.get(key) else {
-            return;
-        };
         let Some((u, t)) = keys::split2(key) else {
             return;
         };
-        if !state.users.contains_key(u) {
+        if !self.user_exists(u) {
             self.err(
                 "unknown_user",
                 Kind::Membership,
@@ -394,7 +450,8 @@ impl Checker<'_> {
                 None,
             );
         }
-        if !state.tenants.contains_key(t) {
+        let tenant_exists = state.tenants.contains_key(t);
+        if !tenant_exists {
             self.unknown_tenant(Kind::Membership, key, t);
         }
         let role = m.spec.role.as_str();
@@ -410,7 +467,7 @@ impl Checker<'_> {
                 Some("remove the `workspaces:` list".into()),
             );
         }
-        if state.tenants.contains_key(t) {
+        if tenant_exists {
             for (i, w) in m.spec.workspaces.iter().enumerate() {
                 if !state.workspaces.contains_key(&keys::join(&[t, w])) {
                     self.unknown_workspace(
@@ -438,15 +495,12 @@ impl Checker<'_> {
         }
     }
 
-    fn user_model(&mut self, key: &str) {
+    fn user_model(&mut self, key: &'a str) {
         let state = self.state;
-        if !state.user_models.contains_key(key) {
-            return;
-        }
         let Some((u, m)) = keys::split2(key) else {
             return;
         };
-        if !state.users.contains_key(u) {
+        if !self.user_exists(u) {
             self.err(
                 "unknown_user",
                 Kind::UserModel,
@@ -488,15 +542,9 @@ fn sort(out: &mut [Violation]) {
 pub fn check(state: &State) -> Vec<Violation> {
     let members = members_by_tenant(state);
     let run = |kinds: &[Kind]| {
-        let mut c = Checker {
-            state,
-            members: Members::Counted(&members),
-            out: Vec::new(),
-        };
+        let mut c = Checker::new(state, Members::Counted(&members));
         for &kind in kinds {
-            for key in state.keys(kind) {
-                c.resource(kind, key);
-            }
+            c.all(kind);
         }
         c.out
     };
@@ -537,11 +585,7 @@ pub fn check_resource(
     kind: Kind,
     key: &str,
 ) -> Vec<Violation> {
-    let mut c = Checker {
-        state,
-        members: Members::Indexed(index),
-        out: Vec::new(),
-    };
+    let mut c = Checker::new(state, Members::Indexed(index));
     c.resource(kind, key);
     let mut out = c.out;
     sort(&mut out);

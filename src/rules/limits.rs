@@ -189,7 +189,8 @@ pub fn below_usage<'a>(
     live: &State,
     live_key: &HashMap<&str, &str>,
 ) -> Vec<BelowUsage<'a>> {
-    let members = members_by_tenant(live);
+    // The members are counted only when some limit goes down (none does in most plans).
+    let mut members = None;
     let mut out = Vec::new();
     for tenant in desired.tenants.keys() {
         let lt = live_key.get(tenant.as_str()).copied().unwrap_or(tenant);
@@ -199,6 +200,17 @@ pub fn below_usage<'a>(
         ) else {
             continue;
         };
+        // Below any usage: whether a limit is lowered at all.
+        let unbounded = Usage {
+            users: usize::MAX,
+            workspaces: usize::MAX,
+            registries: usize::MAX,
+            records: usize::MAX,
+        };
+        if lowered_below_usage(tenant, &before, &after, unbounded).is_empty() {
+            continue;
+        }
+        let members = members.get_or_insert_with(|| members_by_tenant(live));
         let data = Usage::of_data(live, lt);
         let usage = Usage {
             users: members.get(lt).map_or(0, Vec::len),
