@@ -39,8 +39,9 @@ type Resource = (Meta, AnySpec);
 #[derive(Default)]
 pub(super) struct Journal {
     undo: Vec<(Kind, String, Option<Resource>)>,
-    /// The state of each touched resource before the write.
-    first: HashMap<(Kind, String), Option<Resource>>,
+    /// The state of each touched resource before the write, by kind (`Kind as usize`): a
+    /// lookup by `&str`, without a key built for it.
+    first: [HashMap<String, Option<Resource>>; Kind::ALL.len()],
     pub(super) touched: BTreeSet<(Kind, String)>,
     pub(super) audit: Vec<NewAudit>,
 }
@@ -65,8 +66,8 @@ impl Journal {
             before: prev.as_ref().map(|(m, s)| resource_json(m, s)),
             after: after_json,
         });
-        self.first
-            .entry((kind, key.to_string()))
+        self.first[kind as usize]
+            .entry(key.to_string())
             .or_insert_with(|| prev.clone());
         self.touched.insert((kind, key.to_string()));
         self.undo.push((kind, key.to_string(), prev));
@@ -94,7 +95,7 @@ impl Journal {
 
     /// Whether `kind/key` existed before the write.
     pub(super) fn existed_before(&self, state: &State, kind: Kind, key: &str) -> bool {
-        match self.first.get(&(kind, key.to_string())) {
+        match self.first[kind as usize].get(key) {
             Some(prev) => prev.is_some(),
             None => state.contains(kind, key),
         }
@@ -102,7 +103,7 @@ impl Journal {
 
     /// The spec of `kind/key` before the write.
     pub(super) fn spec_before(&self, state: &State, kind: Kind, key: &str) -> Option<AnySpec> {
-        match self.first.get(&(kind, key.to_string())) {
+        match self.first[kind as usize].get(key) {
             Some(prev) => prev.as_ref().map(|(_, s)| s.clone()),
             None => state.get(kind, key).map(|(_, s)| s),
         }
@@ -122,8 +123,8 @@ impl Journal {
                 (
                     *k,
                     key.clone(),
-                    self.first
-                        .get(&(*k, key.clone()))
+                    self.first[*k as usize]
+                        .get(key)
                         .cloned()
                         .flatten()
                         .map(|(_, s)| s),

@@ -362,6 +362,9 @@ impl Db {
                 .journal_mode(SqliteJournalMode::Wal)
                 .synchronous(SqliteSynchronous::Normal)
                 .busy_timeout(Duration::from_secs(30))
+                // A multi-row statement keeps the pages it changes in a statement journal
+                // (to undo itself alone); in memory, instead of a temporary file past 64 KiB.
+                .pragma("temp_store", "memory")
                 .foreign_keys(false);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)

@@ -223,3 +223,16 @@ async fn an_existing_sqlite_audit_log_is_kept_when_its_table_is_keyed_by_rowid()
     let acme = db.audit_page(Some("acme"), None, 10).await.unwrap();
     assert_eq!(acme.iter().map(|r| r.id).collect::<Vec<_>>(), vec![3, 1]);
 }
+
+#[tokio::test]
+async fn sqlite_keeps_statement_journals_in_memory() {
+    let (_dir, db) = db().await;
+    let Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite URL opens a SQLite pool")
+    };
+    let store: i64 = sqlx::query_scalar("PRAGMA temp_store")
+        .fetch_one(pool)
+        .await
+        .unwrap();
+    assert_eq!(store, 2, "MEMORY");
+}
