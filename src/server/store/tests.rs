@@ -236,3 +236,43 @@ async fn sqlite_keeps_statement_journals_in_memory() {
         .unwrap();
     assert_eq!(store, 2, "MEMORY");
 }
+
+async fn page_size(db: &Db) -> i64 {
+    let Db::Sqlite(p) = db else {
+        panic!("not SQLite")
+    };
+    sqlx::query_scalar("PRAGMA page_size")
+        .fetch_one(p)
+        .await
+        .unwrap()
+}
+
+/// A new SQLite database gets 16 KiB pages; one made with another page size keeps it (WAL
+/// mode cannot change it) and still opens, migrates and takes writes.
+#[tokio::test]
+async fn a_new_sqlite_database_has_16_kib_pages_and_an_old_one_keeps_its_own() {
+    let (_dir, db) = db().await;
+    assert_eq!(page_size(&db).await, 16384);
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("old.db");
+    let opts = sqlx::sqlite::SqliteConnectOptions::new()
+        .filename(&path)
+        .create_if_missing(true)
+        .page_size(4096)
+        .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal);
+    let old = sqlx::SqlitePool::connect_with(opts).await.unwrap();
+    sqlx::query("CREATE TABLE before_us (x INTEGER)")
+        .execute(&old)
+        .await
+        .unwrap();
+    old.close().await;
+    let db = Db::connect(&format!("sqlite://{}", path.display()))
+        .await
+        .unwrap();
+    assert_eq!(page_size(&db).await, 4096);
+    let mut tx = db.begin().await.unwrap();
+    let revision = tx.bump_revision().await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(revision, 1);
+}
