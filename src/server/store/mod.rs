@@ -365,11 +365,6 @@ impl Db {
                 // A multi-row statement keeps the pages it changes in a statement journal
                 // (to undo itself alone); in memory, instead of a temporary file past 64 KiB.
                 .pragma("temp_store", "memory")
-                // 16 KiB pages for a new database (an existing one keeps its own: WAL mode
-                // cannot change it). An apply from empty of `large` persisted in 4.6-4.8 s
-                // instead of 5.3-5.7 s with 4 KiB pages: fewer b-tree pages to split and
-                // fewer WAL frames to write at commit. 8, 32 and 64 KiB did less well.
-                .page_size(16384)
                 .foreign_keys(false);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
