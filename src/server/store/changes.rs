@@ -59,7 +59,7 @@ impl Tx {
             dispatch_tx!(self, t => sqlx::query(sql(format!("DELETE FROM changes WHERE revision < {revision}"))).execute(&mut **t).await.map(|_| ())?);
             dispatch_tx!(self, t => sqlx::query(sql(format!("UPDATE meta SET changes_since = {revision} WHERE id = 1"))).execute(&mut **t).await.map(|_| ())?);
         } else {
-            let sqlite = matches!(self, Tx::Sqlite(_));
+            let sqlite = self.is_sqlite();
             dispatch_tx!(self, t => pipelined!(&mut **t, touched.chunks(CHUNK), |chunk: &[(Kind, &str)]| {
                 let q = format!(
                     "INSERT INTO changes (revision, kind, rkey) VALUES {}",
@@ -112,7 +112,7 @@ impl Tx {
         let mut out = Vec::new();
         for (kind, keys) in by_kind {
             for chunk in keys.chunks(CHUNK) {
-                let sqlite = matches!(self, Tx::Sqlite(_));
+                let sqlite = self.is_sqlite();
                 let list = placeholders(1, chunk.len(), sqlite, 1);
                 let first = if sqlite { "?" } else { "$1" };
                 let q = format!("SELECT kind, rkey, body, version, managed, protected FROM resources WHERE kind = {first} AND rkey IN {list}");
