@@ -33,13 +33,13 @@ fn summary(plan: &Plan) -> String {
 
 /// What is applied: a saved plan, or the configuration (loaded already, or loading).
 enum Source {
-    Saved(SavedPlan),
+    Saved(Box<SavedPlan>),
     Config(pipeline::Loading),
 }
 
 pub fn run(run: ApplyRun, settings: &Settings) -> miette::Result<Exit> {
     let source = match &run.saved {
-        Some(path) => Source::Saved(super::show::read(path)?),
+        Some(path) => Source::Saved(Box::new(super::show::read(path)?)),
         None => {
             let embedded = settings.connection.endpoint.is_none();
             match configured(pipeline::start_loading(embedded, &run.paths), settings)? {

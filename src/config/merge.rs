@@ -125,6 +125,17 @@ pub struct Typed {
     acknowledge: Vec<(usize, Result<super::AcknowledgeDecl, String>)>,
 }
 
+impl Typed {
+    /// A file's declarations typed by [`super::direct`]: every entry typed, none left as a
+    /// placeholder, no `acknowledge:` section.
+    pub fn from_entries(entries: Vec<(Section, String, Result<Decl, String>)>) -> Typed {
+        Typed {
+            entries,
+            ..Typed::default()
+        }
+    }
+}
+
 fn type_entry(section: Section, body: Value) -> Result<Decl, serde_json::Error> {
     match section {
         Section::Plans => serde_json::from_value(body).map(Decl::Plan),

@@ -98,7 +98,7 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
 
 /// A configuration on its way: loaded already, or loading on a thread of its own.
 pub enum Loading {
-    Done(ValidConfig),
+    Done(Box<ValidConfig>),
     Running(std::thread::JoinHandle<Result<ValidConfig, PipelineError>>),
 }
 
@@ -108,7 +108,7 @@ pub enum Loading {
 /// root certificates) and reads the live state ([`load_and_plan`]).
 pub fn start_loading(embedded: bool, paths: &[PathBuf]) -> Result<Loading, PipelineError> {
     if embedded {
-        return load(paths).map(Loading::Done);
+        return load(paths).map(|c| Loading::Done(Box::new(c)));
     }
     let owned = paths.to_vec();
     match std::thread::Builder::new()
@@ -117,7 +117,7 @@ pub fn start_loading(embedded: bool, paths: &[PathBuf]) -> Result<Loading, Pipel
     {
         Ok(handle) => Ok(Loading::Running(handle)),
         // No thread to spare: load here, before reaching the platform.
-        Err(_) => load(paths).map(Loading::Done),
+        Err(_) => load(paths).map(|c| Loading::Done(Box::new(c))),
     }
 }
 
@@ -242,7 +242,7 @@ pub async fn load_and_plan(
         Loading::Done(config) => {
             let live = fetch(platform).await?;
             let plan = diff(&config.input, &live, options)?;
-            return Ok((config, plan));
+            return Ok((*config, plan));
         }
         Loading::Running(handle) => handle,
     };
