@@ -59,19 +59,29 @@ fn run<'a, B: Build<'a>>(text: &'a str, out: B) -> Option<B::Node> {
 /// Characters the fast path leaves to the full parser: control characters (tabs and carriage
 /// returns included), C1 controls, byte-order marks, non-characters and Unicode line breaks.
 fn plain_text(text: &str) -> bool {
-    let b = text.as_bytes();
-    if b.iter().any(|&c| (c < 0x20 && c != b'\n') || c == 0x7f) {
-        return false;
+    // One pass without early exit inside a chunk, so that it vectorises: a control
+    // character or DEL refuses the text, a non-ASCII byte asks for the slower look below.
+    let mut non_ascii = false;
+    for chunk in text.as_bytes().chunks(4096) {
+        let (bad, high) = chunk.iter().fold((false, false), |(bad, high), &c| {
+            (
+                bad | ((c < 0x20 && c != b'\n') || c == 0x7f),
+                high | (c >= 0x80),
+            )
+        });
+        if bad {
+            return false;
+        }
+        non_ascii |= high;
     }
-    if b.is_ascii() {
-        return true;
-    }
-    !text.chars().any(|c| {
-        matches!(
-            c,
-            '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
-        )
-    })
+    !non_ascii
+        || !text.chars().any(|c| {
+            matches!(
+                c,
+                '\u{80}'
+                    ..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
+            )
+        })
 }
 
 /// Gives up: the full parser takes over.
