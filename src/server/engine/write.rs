@@ -56,7 +56,7 @@ impl Engine {
             }
         }
         let mut snap = self.take_spare(w).await;
-        let mut journal = Journal::default();
+        let mut journal = Journal::for_mutations(&req.mutations);
         let t_apply = Instant::now();
         let result = apply::apply_all(&mut snap, &mut req, &mut journal, &w.violations);
         let apply_us = t_apply.elapsed().as_micros() as u64;
@@ -181,7 +181,10 @@ impl Engine {
         // Sensitive fields: declared ones replace what was known, deleted resources lose
         // theirs, and no audit entry holds a sensitive value.
         let known = tx.sensitive_fields().await?;
-        for (kind, key) in &journal.touched {
+        // Nothing known and nothing declared (an apply from empty declares an empty list for
+        // each of its resources): no statement to make, nothing to look up.
+        let nothing_sensitive = known.is_empty() && req.sensitive.values().all(Vec::is_empty);
+        for (kind, key) in journal.touched.iter().filter(|_| !nothing_sensitive) {
             let k = (*kind, key.clone());
             let fields = match req.sensitive.get(&k) {
                 Some(declared) if state.contains(*kind, key) => declared.as_slice(),
