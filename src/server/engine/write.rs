@@ -150,6 +150,24 @@ impl Engine {
         revision: i64,
         req: &WriteRequest,
     ) -> Result<bool, ApiError> {
+        // The people rows are built while the resource statements run (see `people::prepare`).
+        let (persisted, people) = futures_util::future::join(
+            Self::persist_resources(tx, state, journal, revision, req),
+            people::prepare(state, journal, req),
+        )
+        .await;
+        persisted?;
+        people::persist(tx, people, revision, req).await
+    }
+
+    /// The resource side of [`Engine::persist`]: everything but people.
+    async fn persist_resources(
+        tx: &mut Tx,
+        state: &State,
+        journal: &Journal,
+        revision: i64,
+        req: &WriteRequest,
+    ) -> Result<(), ApiError> {
         super::data::persist(tx, state, journal, req).await?;
         let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
@@ -216,6 +234,6 @@ impl Engine {
                 });
             }
         }
-        people::persist(tx, state, journal, revision, req).await
+        Ok(())
     }
 }
