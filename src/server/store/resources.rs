@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use crate::model::{keys, AnySpec, Kind, Meta, State};
 
-use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK, PG_CHUNK};
+use super::{insert_into, now, placeholders, sql, Db, StoreError, Tx, CHUNK, PG_CHUNK};
 
 /// A row to upsert into `resources`.
 pub struct ResourceRow<'a> {
@@ -99,9 +99,10 @@ impl Tx {
         let sqlite = self.is_sqlite();
         let text = |n: usize| {
             format!(
-                "INSERT INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) VALUES {} \
+                "{} INTO resources (kind, rkey, tenant, body, version, managed, protected, created_at, updated_at) VALUES {} \
                  ON CONFLICT (kind, rkey) DO UPDATE SET tenant = excluded.tenant, body = excluded.body, version = excluded.version, \
                  managed = excluded.managed, protected = excluded.protected, updated_at = excluded.updated_at",
+                insert_into(sqlite),
                 placeholders(n, 9, sqlite, 0)
             )
         };
