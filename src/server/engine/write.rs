@@ -15,7 +15,7 @@ use super::snapshot::body_of;
 use super::{apply, people, Engine, WriteOutcome, WriteRequest};
 use crate::server::error::ApiError;
 use crate::server::sensitive;
-use crate::server::store::{ResourceRow, Tx};
+use crate::server::store::Tx;
 
 /// A write touching this many resources or more is persisted as a bulk write
 /// ([`Tx::begin_bulk`]).
@@ -169,17 +169,13 @@ impl Engine {
         req: &WriteRequest,
     ) -> Result<(), ApiError> {
         super::data::persist(tx, state, journal, req).await?;
-        let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
+        let mut upserts: Vec<(Kind, &str)> = Vec::with_capacity(journal.touched.len());
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &journal.touched {
-            match body_of(state, *kind, key).map_err(|e| ApiError::Internal(e.to_string()))? {
-                Some((meta, body)) => upserts.push(ResourceRow {
-                    kind: *kind,
-                    key,
-                    meta,
-                    body,
-                }),
-                None => deletes.entry(*kind).or_default().push(key),
+            if state.contains(*kind, key) {
+                upserts.push((*kind, key));
+            } else {
+                deletes.entry(*kind).or_default().push(key);
             }
         }
         // Delete children first, upsert parents first: no ordering constraint exists in the
@@ -189,7 +185,9 @@ impl Engine {
                 tx.delete(*kind, keys).await?;
             }
         }
-        tx.upsert(&upserts).await?;
+        // Each body is serialised from the state as its statement is built.
+        tx.upsert(&upserts, |kind, key| body_of(state, kind, key))
+            .await?;
         let touched: Vec<(Kind, &str)> = journal
             .touched
             .iter()
