@@ -80,8 +80,11 @@ impl Violations {
     /// Rechecks, in `state` after a write (with its members `index`), every resource whose
     /// violations the `changes` may have changed.
     pub fn recheck(&self, state: &State, index: &MembersIndex, changes: &[Touched]) -> Recheck {
-        let resources: Vec<(Kind, String)> =
-            self.affected(state, index, changes).into_iter().collect();
+        let resources: Vec<(Kind, String)> = if changes.len().saturating_mul(2) >= state.len() {
+            self.everything(state, changes)
+        } else {
+            self.affected(state, index, changes).into_iter().collect()
+        };
         let after = resources
             .iter()
             .map(|(kind, key)| check_resource(state, index, *kind, key))
@@ -98,6 +101,28 @@ impl Violations {
                 self.by_resource.insert(r, vs);
             }
         }
+    }
+
+    /// Every resource of `state`, those `changes` removed and those with a violation before,
+    /// sorted as [`Violations::affected`] sorts them: a write that touches half the state or
+    /// more (an apply from empty) is rechecked whole, cheaper than working out how far each
+    /// change reaches (hundreds of thousands of set inserts, most of them repeated).
+    fn everything(&self, state: &State, changes: &[Touched]) -> Vec<(Kind, String)> {
+        let mut out: Vec<(Kind, String)> = Vec::with_capacity(state.len() + changes.len());
+        for kind in Kind::ALL {
+            out.extend(state.keys(*kind).map(|k| (*kind, k.to_string())));
+        }
+        out.extend(
+            changes
+                .iter()
+                .filter(|c| !c.exists)
+                .map(|c| (c.kind, c.key.to_string())),
+        );
+        out.extend(self.by_resource.keys().cloned());
+        // Mostly sorted already (kinds in order, keys in order): the sort merges the tail.
+        out.sort();
+        out.dedup();
+        out
     }
 
     /// The resources whose checks read what `changes` changed. Each rule of `check.rs` reads

@@ -264,3 +264,62 @@ fn every_rule_fires_in_the_differential_test() {
         assert!(seen.contains(code), "`{code}` never fired: {seen:?}");
     }
 }
+
+#[test]
+fn a_write_touching_most_of_the_state_is_rechecked_whole_and_agrees() {
+    for seed in 0..20u64 {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut state = State::default();
+        let mut index = MembersIndex::default();
+        for _ in 0..60 {
+            let (key, spec) = random_put(&mut rng);
+            set(&mut state, &mut index, spec.kind(), &key, Some(spec));
+        }
+        let mut violations = Violations::of(&state);
+        // One write: puts and deletes, touching at least half of what the state holds after.
+        let mut touched: Vec<(Kind, String, bool)> = Vec::new();
+        while touched.len() * 2 < state.len().max(1) || touched.len() < 40 {
+            let (kind, key, new) = if rng.random_bool(0.3) {
+                match random_existing(&mut rng, &state) {
+                    Some((kind, key)) => (kind, key, None),
+                    None => continue,
+                }
+            } else {
+                let (key, spec) = random_put(&mut rng);
+                (spec.kind(), key, Some(spec))
+            };
+            if !touched.iter().any(|(k, c, _)| *k == kind && *c == key) {
+                touched.push((kind, key.clone(), state.contains(kind, &key)));
+            }
+            set(&mut state, &mut index, kind, &key, new);
+        }
+        let changes: Vec<Touched> = touched
+            .iter()
+            .map(|(kind, key, existed)| Touched {
+                kind: *kind,
+                key,
+                existed: *existed,
+                exists: state.contains(*kind, key),
+            })
+            .collect();
+        assert!(
+            changes.len() * 2 >= state.len(),
+            "seed {seed}: not a whole recheck"
+        );
+        let whole = violations.recheck(&state, &index, &changes);
+        let reached: Vec<(Kind, String)> = violations
+            .affected(&state, &index, &changes)
+            .into_iter()
+            .collect();
+        // The whole recheck covers what the write reaches (save the missing parents it
+        // names, which hold no violation), in the same order.
+        assert!(reached
+            .iter()
+            .filter(|(kind, key)| state.contains(*kind, key)
+                || touched.iter().any(|(k, c, _)| k == kind && c == key))
+            .all(|r| whole.resources.binary_search(r).is_ok()));
+        assert!(whole.resources.windows(2).all(|w| w[0] < w[1]));
+        violations.commit(whole);
+        assert_eq!(violations.all(), super::super::check(&state), "seed {seed}");
+    }
+}

@@ -9,6 +9,7 @@ use crate::rules::Touched;
 use crate::server::store::{AuditOp, AuditSubject, NewAudit};
 
 use super::snapshot::Snapshot;
+use super::Mutation;
 
 /// The audit form of a resource: `{"version":…,"managed":…,"protected":…,"spec":…}`.
 #[derive(serde::Serialize)]
@@ -47,6 +48,22 @@ pub(super) struct Journal {
 }
 
 impl Journal {
+    /// An empty journal with room for `mutations` (an apply from empty journals hundreds of
+    /// thousands of resources: growing as it goes rehashes and copies them again and again).
+    pub(super) fn for_mutations(mutations: &[Mutation]) -> Journal {
+        let mut journal = Journal::default();
+        let mut per_kind = [0usize; Kind::ALL.len()];
+        for m in mutations {
+            per_kind[m.kind as usize] += 1;
+        }
+        for (first, n) in journal.first.iter_mut().zip(per_kind) {
+            first.reserve(n);
+        }
+        journal.undo.reserve(mutations.len());
+        journal.audit.reserve(mutations.len());
+        journal
+    }
+
     /// Sets `kind/key` to `new` (None: removes it) in `snap`, recording `op`.
     pub(super) fn set(
         &mut self,

@@ -32,36 +32,87 @@ pub fn invitation_id() -> String {
     format!("inv_{}", uuid::Uuid::new_v4().simple())
 }
 
-/// Persists the people side of a write (see the module doc). Returns whether e-mail was
-/// queued (the sender is then woken).
-pub(super) async fn persist(
-    tx: &mut Tx,
-    state: &State,
-    journal: &Journal,
-    revision: i64,
+/// What a write does to people, worked out from the state after it before any statement:
+/// the users it created, deleted and blocked, and the invitations of those it created
+/// with their audit entries.
+pub(super) struct People<'a> {
+    created: Vec<&'a str>,
+    deleted: Vec<&'a str>,
+    blocked: Vec<&'a str>,
+    invitations: Vec<InvitationRow>,
+    audit: Vec<NewAudit>,
+}
+
+/// How many created users [`prepare`] works out between two yields.
+const PREPARE_STEP: usize = 512;
+
+/// Works out [`People`] for the write journaled in `journal`. It yields to the executor
+/// every [`PREPARE_STEP`] created users, so that run beside the resource statements (an
+/// apply from empty creates 100,000 users) it builds their rows while SQLite inserts the
+/// resources, instead of between statements while SQLite waits.
+pub(super) async fn prepare<'a>(
+    state: &'a State,
+    journal: &'a Journal,
     req: &WriteRequest,
-) -> Result<bool, ApiError> {
-    let mut created: Vec<&str> = Vec::new();
-    let mut deleted: Vec<&str> = Vec::new();
-    let mut blocked: Vec<&str> = Vec::new();
-    for t in journal.changes(state) {
-        if t.kind != Kind::User {
-            continue;
-        }
-        match (t.existed, t.exists) {
-            (false, true) => created.push(t.key),
-            (true, false) => deleted.push(t.key),
+) -> People<'a> {
+    let mut people = People {
+        created: Vec::new(),
+        deleted: Vec::new(),
+        blocked: Vec::new(),
+        invitations: Vec::new(),
+        audit: Vec::new(),
+    };
+    let users = journal
+        .touched
+        .iter()
+        .filter(|(kind, _)| *kind == Kind::User);
+    for (_, key) in users {
+        let key = key.as_str();
+        let existed = journal.existed_before(state, Kind::User, key);
+        match (existed, state.contains(Kind::User, key)) {
+            (false, true) => people.created.push(key),
+            (true, false) => people.deleted.push(key),
             (true, true)
                 if state
                     .users
-                    .get(t.key)
+                    .get(key)
                     .is_some_and(|u| u.spec.status == UserStatus::Blocked) =>
             {
-                blocked.push(t.key)
+                people.blocked.push(key)
             }
             _ => {}
         }
     }
+    if req.invite_created_users && !people.created.is_empty() {
+        people.invitations.reserve(people.created.len());
+        people.audit.reserve(people.created.len());
+        for chunk in people.created.chunks(PREPARE_STEP) {
+            for e in chunk {
+                let row = user_invitation(state, e, &req.principal.token_id);
+                people.audit.push(invite_audit(&row));
+                people.invitations.push(row);
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    people
+}
+
+/// Persists the people side of a write (see the module doc), as [`prepare`] worked it out.
+/// Returns whether e-mail was queued (the sender is then woken).
+pub(super) async fn persist(
+    tx: &mut Tx,
+    people: People<'_>,
+    revision: i64,
+    req: &WriteRequest,
+) -> Result<bool, ApiError> {
+    let People {
+        created,
+        deleted,
+        blocked,
+        invitations,
+        audit,
+    } = people;
     if !deleted.is_empty() {
         tx.delete_accounts(&deleted).await?;
         tx.revoke_user_invitations(&deleted).await?;
@@ -72,21 +123,16 @@ pub(super) async fn persist(
     if !created.is_empty() {
         tx.insert_accounts(&created).await?;
         if req.invite_created_users {
-            let rows: Vec<InvitationRow> = created
-                .iter()
-                .map(|e| user_invitation(state, e, &req.principal.token_id))
-                .collect();
-            tx.insert_user_invitations(&rows).await?;
-            let entries: Vec<NewAudit> = rows.iter().map(invite_audit).collect();
+            tx.insert_user_invitations(&invitations).await?;
             tx.insert_audit(
                 revision,
                 &req.principal.token_id,
-                &entries,
+                &audit,
                 req.change_set.as_deref(),
                 req.commit.as_deref(),
             )
             .await?;
-            queued = !rows.is_empty();
+            queued = !invitations.is_empty();
         }
     }
     if let Some(a) = &req.activate {

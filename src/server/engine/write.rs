@@ -15,7 +15,7 @@ use super::snapshot::body_of;
 use super::{apply, people, Engine, WriteOutcome, WriteRequest};
 use crate::server::error::ApiError;
 use crate::server::sensitive;
-use crate::server::store::{ResourceRow, Tx};
+use crate::server::store::Tx;
 
 /// A write touching this many resources or more is persisted as a bulk write
 /// ([`Tx::begin_bulk`]).
@@ -56,7 +56,7 @@ impl Engine {
             }
         }
         let mut snap = self.take_spare(w).await;
-        let mut journal = Journal::default();
+        let mut journal = Journal::for_mutations(&req.mutations);
         let t_apply = Instant::now();
         let result = apply::apply_all(&mut snap, &mut req, &mut journal, &w.violations);
         let apply_us = t_apply.elapsed().as_micros() as u64;
@@ -150,18 +150,32 @@ impl Engine {
         revision: i64,
         req: &WriteRequest,
     ) -> Result<bool, ApiError> {
+        // The people rows are built while the resource statements run (see `people::prepare`).
+        let (persisted, people) = futures_util::future::join(
+            Self::persist_resources(tx, state, journal, revision, req),
+            people::prepare(state, journal, req),
+        )
+        .await;
+        persisted?;
+        people::persist(tx, people, revision, req).await
+    }
+
+    /// The resource side of [`Engine::persist`]: everything but people.
+    async fn persist_resources(
+        tx: &mut Tx,
+        state: &State,
+        journal: &Journal,
+        revision: i64,
+        req: &WriteRequest,
+    ) -> Result<(), ApiError> {
         super::data::persist(tx, state, journal, req).await?;
-        let mut upserts: Vec<ResourceRow<'_>> = Vec::new();
+        let mut upserts: Vec<(Kind, &str)> = Vec::with_capacity(journal.touched.len());
         let mut deletes: HashMap<Kind, Vec<&str>> = HashMap::new();
         for (kind, key) in &journal.touched {
-            match body_of(state, *kind, key).map_err(|e| ApiError::Internal(e.to_string()))? {
-                Some((meta, body)) => upserts.push(ResourceRow {
-                    kind: *kind,
-                    key,
-                    meta,
-                    body,
-                }),
-                None => deletes.entry(*kind).or_default().push(key),
+            if state.contains(*kind, key) {
+                upserts.push((*kind, key));
+            } else {
+                deletes.entry(*kind).or_default().push(key);
             }
         }
         // Delete children first, upsert parents first: no ordering constraint exists in the
@@ -171,7 +185,9 @@ impl Engine {
                 tx.delete(*kind, keys).await?;
             }
         }
-        tx.upsert(&upserts).await?;
+        // Each body is serialised from the state as its statement is built.
+        tx.upsert(&upserts, |kind, key| body_of(state, kind, key))
+            .await?;
         let touched: Vec<(Kind, &str)> = journal
             .touched
             .iter()
@@ -181,7 +197,10 @@ impl Engine {
         // Sensitive fields: declared ones replace what was known, deleted resources lose
         // theirs, and no audit entry holds a sensitive value.
         let known = tx.sensitive_fields().await?;
-        for (kind, key) in &journal.touched {
+        // Nothing known and nothing declared (an apply from empty declares an empty list for
+        // each of its resources): no statement to make, nothing to look up.
+        let nothing_sensitive = known.is_empty() && req.sensitive.values().all(Vec::is_empty);
+        for (kind, key) in journal.touched.iter().filter(|_| !nothing_sensitive) {
             let k = (*kind, key.clone());
             let fields = match req.sensitive.get(&k) {
                 Some(declared) if state.contains(*kind, key) => declared.as_slice(),
@@ -213,6 +232,6 @@ impl Engine {
                 });
             }
         }
-        people::persist(tx, state, journal, revision, req).await
+        Ok(())
     }
 }

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use sqlx::Row;
 
-use super::{now, now_ms, placeholders, sql, Db, StoreError, Tx, CHUNK};
+use super::{insert_verb, now, now_ms, placeholders, sql, Db, StoreError, Tx, CHUNK};
 
 /// A user's account as stored.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -80,7 +80,7 @@ impl Tx {
         let sqlite = self.is_sqlite();
         dispatch_tx!(self, t => pipelined!(&mut **t, emails.chunks(CHUNK), |chunk: &[&str]| {
             let q = format!(
-                "INSERT INTO user_accounts (email, created_at, invited_at) VALUES {} ON CONFLICT (email) DO NOTHING",
+                "{} INTO user_accounts (email, created_at, invited_at) VALUES {} ON CONFLICT (email) DO NOTHING", insert_verb(sqlite),
                 placeholders(chunk.len(), 3, sqlite, 0)
             );
             let mut query = sqlx::query(sql(q));

@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use crate::model::Kind;
 
-use super::{now, placeholders, sql, Db, StoreError, Tx, CHUNK};
+use super::{insert_verb, now, placeholders, sql, Db, StoreError, Tx, CHUNK};
 
 /// What an audit entry records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -251,7 +251,7 @@ impl Tx {
         let chunks = entries.chunks(CHUNK).enumerate();
         dispatch_tx!(self, t => pipelined!(&mut **t, chunks, |(c, chunk): (usize, &[NewAudit])| {
             let q = format!(
-                "INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha) VALUES {}",
+                "{} INTO audit (id, at, revision, token_id, op, kind, rkey, tenant, before_json, after_json, change_set, commit_sha) VALUES {}", insert_verb(sqlite),
                 placeholders(chunk.len(), 12, sqlite, 0)
             );
             let mut query = sqlx::query(sql(q));

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use crate::model::{AnySpec, Kind, Meta};
 
 use super::resources::parse_resource;
-use super::{placeholders, sql, Db, StoreError, Tx, CHUNK};
+use super::{insert_verb, placeholders, sql, Db, StoreError, Tx, CHUNK};
 
 /// The PostgreSQL channel on which every write announces its revision.
 pub const CHANNEL: &str = "tenantctl_revision";
@@ -62,7 +62,7 @@ impl Tx {
             let sqlite = self.is_sqlite();
             dispatch_tx!(self, t => pipelined!(&mut **t, touched.chunks(CHUNK), |chunk: &[(Kind, &str)]| {
                 let q = format!(
-                    "INSERT INTO changes (revision, kind, rkey) VALUES {}",
+                    "{} INTO changes (revision, kind, rkey) VALUES {}", insert_verb(sqlite),
                     placeholders(chunk.len(), 3, sqlite, 0)
                 );
                 let mut query = sqlx::query(sql(q));

@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 use sqlx::Row;
 
 use super::outbox::NewMail;
-use super::{now, now_ms, placeholders, sql, AuditCtx, Db, NewAudit, StoreError, Tx, CHUNK};
+use super::{
+    insert_verb, now, now_ms, placeholders, sql, AuditCtx, Db, NewAudit, StoreError, Tx, CHUNK,
+};
 
 /// Where an invitation is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -399,7 +401,7 @@ impl Tx {
         let sqlite = self.is_sqlite();
         dispatch_tx!(self, t => pipelined!(&mut **t, rows.chunks(CHUNK / 2), |chunk: &[&InvitationRow]| {
             let q = format!(
-                "INSERT INTO invitations (id, email, origin, language, message, status, token_hash, link_seq, invited_by, created_at, expires_ms, accepted_at, revoked_at) VALUES {}",
+                "{} INTO invitations (id, email, origin, language, message, status, token_hash, link_seq, invited_by, created_at, expires_ms, accepted_at, revoked_at) VALUES {}", insert_verb(sqlite),
                 placeholders(chunk.len(), 13, sqlite, 0)
             );
             let mut query = sqlx::query(sql(q));
@@ -416,7 +418,7 @@ impl Tx {
             .collect();
         dispatch_tx!(self, t => pipelined!(&mut **t, tenants.chunks(CHUNK), |chunk: &[(&InvitationRow, &InvitedTenant)]| {
             let q = format!(
-                "INSERT INTO invitation_tenants (invitation_id, email, tenant, role, workspaces, status) VALUES {} ON CONFLICT DO NOTHING",
+                "{} INTO invitation_tenants (invitation_id, email, tenant, role, workspaces, status) VALUES {} ON CONFLICT DO NOTHING", insert_verb(sqlite),
                 placeholders(chunk.len(), 6, sqlite, 0)
             );
             let mut query = sqlx::query(sql(q));

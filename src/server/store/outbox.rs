@@ -7,7 +7,7 @@
 use sqlx::Row;
 
 use super::invitations::InvitationRow;
-use super::{now_ms, placeholders, sql, Db, StoreError, Tx, CHUNK};
+use super::{insert_verb, now_ms, placeholders, sql, Db, StoreError, Tx, CHUNK};
 
 /// What an outbox row sends.
 pub const KIND_INVITATION: &str = "invitation";
@@ -100,7 +100,7 @@ impl Tx {
         let sqlite = self.is_sqlite();
         dispatch_tx!(self, t => pipelined!(&mut **t, mails.chunks(CHUNK / 2), |chunk: &[(String, &NewMail)]| {
             let q = format!(
-                "INSERT INTO outbox (id, kind, ref, seq, recipient, language, status, attempts, created_ms, next_attempt_ms, claimed_until_ms) VALUES {}",
+                "{} INTO outbox (id, kind, ref, seq, recipient, language, status, attempts, created_ms, next_attempt_ms, claimed_until_ms) VALUES {}", insert_verb(sqlite),
                 placeholders(chunk.len(), 11, sqlite, 0)
             );
             let mut query = sqlx::query(sql(q));
