@@ -168,6 +168,42 @@ fn set(state: &mut State, index: &mut MembersIndex, kind: Kind, key: &str, new: 
     }
 }
 
+/// One change of a random write: a put (seven times in ten) or a delete of what exists,
+/// applied to the state; `touched` lists each resource once, with whether it existed before.
+fn random_change(
+    rng: &mut StdRng,
+    state: &mut State,
+    index: &mut MembersIndex,
+    touched: &mut Vec<(Kind, String, bool)>,
+) {
+    let (kind, key, new) = if rng.random_bool(0.3) {
+        match random_existing(rng, state) {
+            Some((kind, key)) => (kind, key, None),
+            None => return,
+        }
+    } else {
+        let (key, spec) = random_put(rng);
+        (spec.kind(), key, Some(spec))
+    };
+    if !touched.iter().any(|(k, c, _)| *k == kind && *c == key) {
+        touched.push((kind, key.clone(), state.contains(kind, &key)));
+    }
+    set(state, index, kind, &key, new);
+}
+
+/// The write's changes as the engine reports them to the recheck.
+fn changes_of<'a>(touched: &'a [(Kind, String, bool)], state: &State) -> Vec<Touched<'a>> {
+    touched
+        .iter()
+        .map(|(kind, key, existed)| Touched {
+            kind: *kind,
+            key,
+            existed: *existed,
+            exists: state.contains(*kind, key),
+        })
+        .collect()
+}
+
 #[test]
 fn the_incremental_check_finds_what_the_full_check_finds() {
     let mut writes = 0;
@@ -182,29 +218,9 @@ fn the_incremental_check_finds_what_the_full_check_finds() {
             let n = rng.random_range(1..=4);
             let mut touched: Vec<(Kind, String, bool)> = Vec::new();
             for _ in 0..n {
-                let (kind, key, new) = if rng.random_bool(0.3) {
-                    match random_existing(&mut rng, &state) {
-                        Some((kind, key)) => (kind, key, None),
-                        None => continue,
-                    }
-                } else {
-                    let (key, spec) = random_put(&mut rng);
-                    (spec.kind(), key, Some(spec))
-                };
-                if !touched.iter().any(|(k, c, _)| *k == kind && *c == key) {
-                    touched.push((kind, key.clone(), state.contains(kind, &key)));
-                }
-                set(&mut state, &mut index, kind, &key, new);
+                random_change(&mut rng, &mut state, &mut index, &mut touched);
             }
-            let changes: Vec<Touched> = touched
-                .iter()
-                .map(|(kind, key, existed)| Touched {
-                    kind: *kind,
-                    key,
-                    existed: *existed,
-                    exists: state.contains(*kind, key),
-                })
-                .collect();
+            let changes = changes_of(&touched, &state);
             let recheck = violations.recheck(&state, &index, &changes);
             rechecked += recheck.len();
             violations.commit(recheck);
@@ -279,29 +295,9 @@ fn a_write_touching_most_of_the_state_is_rechecked_whole_and_agrees() {
         // One write: puts and deletes, touching at least half of what the state holds after.
         let mut touched: Vec<(Kind, String, bool)> = Vec::new();
         while touched.len() * 2 < state.len().max(1) || touched.len() < 40 {
-            let (kind, key, new) = if rng.random_bool(0.3) {
-                match random_existing(&mut rng, &state) {
-                    Some((kind, key)) => (kind, key, None),
-                    None => continue,
-                }
-            } else {
-                let (key, spec) = random_put(&mut rng);
-                (spec.kind(), key, Some(spec))
-            };
-            if !touched.iter().any(|(k, c, _)| *k == kind && *c == key) {
-                touched.push((kind, key.clone(), state.contains(kind, &key)));
-            }
-            set(&mut state, &mut index, kind, &key, new);
+            random_change(&mut rng, &mut state, &mut index, &mut touched);
         }
-        let changes: Vec<Touched> = touched
-            .iter()
-            .map(|(kind, key, existed)| Touched {
-                kind: *kind,
-                key,
-                existed: *existed,
-                exists: state.contains(*kind, key),
-            })
-            .collect();
+        let changes = changes_of(&touched, &state);
         assert!(
             changes.len() * 2 >= state.len(),
             "seed {seed}: not a whole recheck"
