@@ -307,12 +307,9 @@ fn bench_backend(
     };
     let platform = rt.block_on(Platform::connect(&connection))?;
     let plan_paths = |dir: &Path| -> Result<Plan, Error> {
-        let (_, plan) = rt.block_on(pipeline::load_and_plan(
-            &platform,
-            None,
-            &[dir.to_path_buf()],
-            options.clone(),
-        ))?;
+        let loading = pipeline::start_loading(false, &[dir.to_path_buf()])?;
+        let (_, plan) =
+            rt.block_on(pipeline::load_and_plan(&platform, loading, options.clone()))?;
         Ok(plan)
     };
 

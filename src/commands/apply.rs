@@ -31,19 +31,19 @@ fn summary(plan: &Plan) -> String {
     )
 }
 
-/// What is applied: a saved plan, or the configuration (loaded already, or to load).
+/// What is applied: a saved plan, or the configuration (loaded already, or loading).
 enum Source {
-    Saved(SavedPlan),
-    Config(Option<ValidConfig>),
+    Saved(Box<SavedPlan>),
+    Config(pipeline::Loading),
 }
 
 pub fn run(run: ApplyRun, settings: &Settings) -> miette::Result<Exit> {
     let source = match &run.saved {
-        Some(path) => Source::Saved(super::show::read(path)?),
+        Some(path) => Source::Saved(Box::new(super::show::read(path)?)),
         None => {
             let embedded = settings.connection.endpoint.is_none();
-            match configured(pipeline::load_early(embedded, &run.paths), settings)? {
-                Some(early) => Source::Config(early),
+            match configured(pipeline::start_loading(embedded, &run.paths), settings)? {
+                Some(loading) => Source::Config(loading),
                 None => return Ok(Exit::Failure),
             }
         }
@@ -83,8 +83,8 @@ async fn the_plan(
             );
             Ok(Some((plan, None)))
         }
-        Source::Config(early) => {
-            let planned = pipeline::load_and_plan(p, early, &run.paths, run.options.clone()).await;
+        Source::Config(loading) => {
+            let planned = pipeline::load_and_plan(p, loading, run.options.clone()).await;
             Ok(configured(planned, settings)?.map(|(config, plan)| (plan, Some(config))))
         }
     }

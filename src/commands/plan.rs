@@ -10,11 +10,11 @@ use crate::pipeline;
 
 pub fn run(run: PlanRun, settings: &Settings) -> miette::Result<Exit> {
     let embedded = settings.connection.endpoint.is_none();
-    let Some(early) = configured(pipeline::load_early(embedded, &run.paths), settings)? else {
+    let Some(loading) = configured(pipeline::start_loading(embedded, &run.paths), settings)? else {
         return Ok(Exit::Failure);
     };
     let planned = with_platform(settings, async |p| {
-        let planned = pipeline::load_and_plan(p, early, &run.paths, run.options.clone()).await;
+        let planned = pipeline::load_and_plan(p, loading, run.options.clone()).await;
         Ok(configured(planned, settings)?.map(|(config, plan)| (config, plan, p.label.clone())))
     })?;
     let Some((config, plan, label)) = planned else {

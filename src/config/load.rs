@@ -45,14 +45,23 @@ impl<T> Default for Loaded<T> {
 /// value is dropped as soon as it is used, not kept until every file is parsed).
 pub type Hook<'a, T> = &'a (dyn Fn(FileId, Value, &mut Vec<Problem>) -> Option<T> + Sync);
 
+/// What to make of a file's text without parsing it into a JSON value, tried first (without
+/// `${env:…}` in the text); `None` takes the usual path, parse and [`Hook`].
+pub type Direct<'a, T> = Option<&'a (dyn Fn(&str) -> Option<T> + Sync)>;
+
 /// Reads every path (files, and directories recursively: `*.yaml` and `*.yml` in sorted
 /// order, hidden entries skipped) and parses each file.
 pub fn load_paths(paths: &[PathBuf]) -> Loaded {
-    load_paths_with(paths, &|_, v, _| Some(v))
+    load_paths_with(paths, None, &|_, v, _| Some(v))
 }
 
-/// [`load_paths`], with `hook` applied to each parsed file.
-pub fn load_paths_with<T: Send>(paths: &[PathBuf], hook: Hook<'_, T>) -> Loaded<T> {
+/// [`load_paths`], with `direct` tried on each file's text, and `hook` applied to each file
+/// parsed.
+pub fn load_paths_with<T: Send>(
+    paths: &[PathBuf],
+    direct: Direct<'_, T>,
+    hook: Hook<'_, T>,
+) -> Loaded<T> {
     let mut loaded = Loaded::default();
     if paths.is_empty() {
         loaded.problems.push(Problem::error(
@@ -88,7 +97,7 @@ pub fn load_paths_with<T: Send>(paths: &[PathBuf], hook: Hook<'_, T>) -> Loaded<
             });
         }
     }
-    parse_pending(&mut slots, &loaded.files, hook);
+    parse_pending(&mut slots, &loaded.files, direct, hook);
     for slot in slots {
         loaded.problems.extend(slot.problems);
         if let Some(p) = &slot.pending {
@@ -118,7 +127,12 @@ struct Pending<T> {
 
 /// Parses every pending file, on up to as many threads as there are cores, the largest
 /// files first.
-fn parse_pending<T: Send>(slots: &mut [Slot<T>], files: &[Arc<SourceFile>], hook: Hook<'_, T>) {
+fn parse_pending<T: Send>(
+    slots: &mut [Slot<T>],
+    files: &[Arc<SourceFile>],
+    direct: Direct<'_, T>,
+    hook: Hook<'_, T>,
+) {
     let mut work: Vec<&mut Slot<T>> = slots.iter_mut().filter(|s| s.pending.is_some()).collect();
     let threads = std::thread::available_parallelism()
         .map_or(1, |n| n.get())
@@ -131,7 +145,7 @@ fn parse_pending<T: Send>(slots: &mut [Slot<T>], files: &[Arc<SourceFile>], hook
     };
     if threads <= 1 {
         for slot in work {
-            parse_slot(slot, files, hook);
+            parse_slot(slot, files, direct, hook);
         }
         return;
     }
@@ -148,35 +162,66 @@ fn parse_pending<T: Send>(slots: &mut [Slot<T>], files: &[Arc<SourceFile>], hook
         for share in shares {
             scope.spawn(move || {
                 for slot in share {
-                    parse_slot(slot, files, hook);
+                    parse_slot(slot, files, direct, hook);
                 }
             });
         }
     });
 }
 
-fn parse_slot<T>(slot: &mut Slot<T>, files: &[Arc<SourceFile>], hook: Hook<'_, T>) {
+fn parse_slot<T>(
+    slot: &mut Slot<T>,
+    files: &[Arc<SourceFile>],
+    direct: Direct<'_, T>,
+    hook: Hook<'_, T>,
+) {
     if let Some(p) = slot.pending.as_mut() {
         if let Some(file) = files.get(p.id) {
-            p.value = parse_value(p.id, file, &mut slot.problems, &mut slot.substitutions)
-                .and_then(|v| hook(p.id, v, &mut slot.problems));
+            p.value = parse_file(
+                p.id,
+                file,
+                &mut slot.problems,
+                &mut slot.substitutions,
+                direct,
+                hook,
+            );
         }
     }
 }
 
-/// Parses one text as if it were a file named `name`: the entry point for tests and fuzzing.
-pub fn load_str(name: &str, text: &str) -> Loaded {
-    load_str_with(name, text, &|_, v, _| Some(v))
+/// A file's value: `direct` on its text, or else parsed, substituted and given to `hook`.
+fn parse_file<T>(
+    id: FileId,
+    file: &SourceFile,
+    problems: &mut Vec<Problem>,
+    found: &mut Vec<Substitution>,
+    direct: Direct<'_, T>,
+    hook: Hook<'_, T>,
+) -> Option<T> {
+    if let Some(t) = direct.and_then(|d| d(&file.text)) {
+        return Some(t);
+    }
+    parse_value(id, file, problems, found).and_then(|v| hook(id, v, problems))
 }
 
-/// [`load_str`], with `hook` applied to the parsed file.
-pub fn load_str_with<T>(name: &str, text: &str, hook: Hook<'_, T>) -> Loaded<T> {
+/// Parses one text as if it were a file named `name`: the entry point for tests and fuzzing.
+pub fn load_str(name: &str, text: &str) -> Loaded {
+    load_str_with(name, text, None, &|_, v, _| Some(v))
+}
+
+/// [`load_str`], with `direct` tried on the text, and `hook` applied to the parsed file.
+pub fn load_str_with<T>(
+    name: &str,
+    text: &str,
+    direct: Direct<'_, T>,
+    hook: Hook<'_, T>,
+) -> Loaded<T> {
     let mut loaded = Loaded::default();
     if let Some(p) = parse_text(PathBuf::from(name), text.to_string(), &mut loaded) {
         let file = loaded.files[p.id].clone();
         let mut found = Vec::new();
-        loaded.values[p.id] = parse_value(p.id, &file, &mut loaded.problems, &mut found)
-            .and_then(|v| hook(p.id, v, &mut loaded.problems));
+        loaded.values[p.id] =
+            parse_file(p.id, &file, &mut loaded.problems, &mut found, direct, hook);
         (loaded.substitutions).extend(found.into_iter().map(|s| (p.id, s)));
     }
     loaded

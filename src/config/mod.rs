@@ -3,9 +3,11 @@
 //! loading files and directories ([`load`]), `${env:NAME}` substitution ([`env`]), merging
 //! the files section by section with the file that owns each resource ([`merge`]), the
 //! `acknowledge:` approvals of plan-time risks ([`acknowledge`]), where each `${env:…}` value
-//! went ([`sensitive`]), and the YAML engine itself ([`yaml`]).
+//! went ([`sensitive`]), the typing of a valid file straight from its YAML ([`direct`]), and
+//! the YAML engine itself ([`yaml`]).
 
 pub mod acknowledge;
+pub mod direct;
 mod document;
 pub mod env;
 pub mod load;

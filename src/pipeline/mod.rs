@@ -96,14 +96,28 @@ pub fn load(paths: &[PathBuf]) -> Result<ValidConfig, PipelineError> {
     })
 }
 
-/// Loads the YAML now when the platform is the embedded one, so that an invalid
-/// configuration does not start it (`Some`); with a remote endpoint, [`load_and_plan`] loads
-/// it while fetching (`None`).
-pub fn load_early(embedded: bool, paths: &[PathBuf]) -> Result<Option<ValidConfig>, PipelineError> {
+/// A configuration on its way: loaded already, or loading on a thread of its own.
+pub enum Loading {
+    Done(Box<ValidConfig>),
+    Running(std::thread::JoinHandle<Result<ValidConfig, PipelineError>>),
+}
+
+/// Starts loading the YAML of `paths`. With the embedded platform it is loaded now, so that
+/// an invalid configuration does not start it; with a remote endpoint it loads on a thread
+/// while the command reaches the platform (building the HTTP client reads the system's
+/// root certificates) and reads the live state ([`load_and_plan`]).
+pub fn start_loading(embedded: bool, paths: &[PathBuf]) -> Result<Loading, PipelineError> {
     if embedded {
-        load(paths).map(Some)
-    } else {
-        Ok(None)
+        return load(paths).map(|c| Loading::Done(Box::new(c)));
+    }
+    let owned = paths.to_vec();
+    match std::thread::Builder::new()
+        .name("load".into())
+        .spawn(move || load(&owned))
+    {
+        Ok(handle) => Ok(Loading::Running(handle)),
+        // No thread to spare: load here, before reaching the platform.
+        Err(_) => load(paths).map(|c| Loading::Done(Box::new(c))),
     }
 }
 
@@ -216,23 +230,23 @@ pub fn diff(
     ))
 }
 
-/// Plans the YAML of `paths`, or the configuration `early` when it was loaded already. The
-/// YAML is loaded on a thread while the live state is read, as at scale the two take about
-/// as long; YAML errors end the run as soon as they are known, without waiting for the
-/// platform.
+/// Plans the configuration `loading`. At scale, loading the YAML and reading the live state
+/// take about as long, so they overlap; YAML errors end the run as soon as they are known,
+/// without waiting for the platform.
 pub async fn load_and_plan(
     platform: &Platform,
-    early: Option<ValidConfig>,
-    paths: &[PathBuf],
+    loading: Loading,
     options: PlanOptions,
 ) -> Result<(ValidConfig, Plan), PipelineError> {
-    if let Some(config) = early {
-        let live = fetch(platform).await?;
-        let plan = diff(&config.input, &live, options)?;
-        return Ok((config, plan));
-    }
-    let owned = paths.to_vec();
-    let mut loading = tokio::task::spawn_blocking(move || load(&owned));
+    let handle = match loading {
+        Loading::Done(config) => {
+            let live = fetch(platform).await?;
+            let plan = diff(&config.input, &live, options)?;
+            return Ok((*config, plan));
+        }
+        Loading::Running(handle) => handle,
+    };
+    let mut loading = tokio::task::spawn_blocking(move || handle.join());
     let mut fetching = std::pin::pin!(fetch(platform));
     let mut live = None;
     let loaded = loop {
@@ -241,7 +255,11 @@ pub async fn load_and_plan(
             r = &mut fetching, if live.is_none() => live = Some(r),
         }
     };
-    let config = loaded.map_err(|e| PipelineError::Loading(e.to_string()))??;
+    let config = match loaded {
+        Ok(Ok(result)) => result?,
+        Ok(Err(_)) => return Err(PipelineError::Loading("the loading thread panicked".into())),
+        Err(e) => return Err(PipelineError::Loading(e.to_string())),
+    };
     let live = match live {
         Some(r) => r?,
         None => fetching.await?,

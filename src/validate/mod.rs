@@ -9,6 +9,8 @@
 //! problem carries a JSON pointer, resolved to a span by one walk per file that has
 //! diagnostics.
 
+#[cfg(test)]
+mod direct_tests;
 mod render;
 mod schema;
 
@@ -100,13 +102,17 @@ impl Checked {
 
 /// Loads YAML files and directories, merges them and checks schema and rules. Never panics.
 pub fn check_paths(paths: &[PathBuf]) -> Checked {
-    check_loaded(load::load_paths_with(paths, &schema_and_type))
+    check_loaded(load::load_paths_with(paths, DIRECT, &schema_and_type))
 }
 
 /// Checks one text as if it were the file `name` (tests, fuzzing).
 pub fn check_str(name: &str, text: &str) -> Checked {
-    check_loaded(load::load_str_with(name, text, &schema_and_type))
+    check_loaded(load::load_str_with(name, text, DIRECT, &schema_and_type))
 }
+
+/// A file valid as written is typed straight from its YAML ([`crate::config::direct`]); the
+/// others are parsed, checked and typed by [`schema_and_type`].
+const DIRECT: load::Direct<'static, Typed> = Some(&crate::config::direct::typed);
 
 /// Checks a parsed file against the schema and types its declarations; run on the thread
 /// that parsed the file. A file with problems at some of its nodes (the schema's, a missing

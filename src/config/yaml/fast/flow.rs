@@ -1,9 +1,8 @@
 //! The fast path's one-line quoted scalars and flow collections (`[a, b]`, `{k: v}`).
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
 
-use super::{indicator, insert_new, Bail, Parser, R};
-use crate::config::yaml::scalar::{plain_key, plain_scalar};
+use super::{indicator, plain_key_cow, Bail, Build, Parser, R};
 
 /// After an entry of a flow collection: the index of the next entry, or the index past the
 /// closing bracket.
@@ -12,7 +11,7 @@ enum Next {
     Closed(usize),
 }
 
-impl<'a> Parser<'a> {
+impl<'a, B: Build<'a>> Parser<'a, B> {
     /// A quoted scalar on one line: its value and the index after the closing quote.
     pub(super) fn quoted(&self, i: usize, end: usize) -> R<(String, usize)> {
         let b = self.b;
@@ -68,19 +67,19 @@ impl<'a> Parser<'a> {
     }
 
     /// A one-line flow collection starting at `i` (`[` or `{`) and the index after it.
-    pub(super) fn flow(&mut self, i: usize, end: usize) -> R<(Value, usize)> {
+    pub(super) fn flow(&mut self, i: usize, end: usize) -> R<(B::Node, usize)> {
         self.enter()?;
         let b = self.b;
         let open = b[i];
         let mut i = self.skip_spaces(i + 1, end);
         let v = if open == b'[' {
-            let mut items = Vec::new();
+            let mut items = self.out.seq();
             if i < end && b[i] == b']' {
                 i += 1;
             } else {
                 loop {
                     let (v, j) = self.flow_node(i, end, false)?;
-                    items.push(v);
+                    self.out.item(&mut items, v);
                     match self.flow_next(j, end, b']')? {
                         Next::Item(k) => i = k,
                         Next::Closed(k) => {
@@ -90,9 +89,9 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            Value::Array(items)
+            self.out.end_seq(items)
         } else {
-            let mut map = Map::new();
+            let mut map = self.out.map();
             if i < end && b[i] == b'}' {
                 i += 1;
             } else {
@@ -101,7 +100,7 @@ impl<'a> Parser<'a> {
                         Some(b'\'' | b'"') => {
                             let (k, j) = self.quoted(i, end)?;
                             i = self.skip_spaces(j, end);
-                            k
+                            Cow::Owned(k)
                         }
                         Some(_) => {
                             let (k, j) = self.flow_plain(i, end, true)?;
@@ -109,7 +108,7 @@ impl<'a> Parser<'a> {
                                 return Err(Bail);
                             }
                             i = j;
-                            plain_key(k).ok_or(Bail)?
+                            plain_key_cow(k).ok_or(Bail)?
                         }
                         None => return Err(Bail),
                     };
@@ -120,8 +119,9 @@ impl<'a> Parser<'a> {
                     if i >= end || matches!(b[i], b',' | b'}') {
                         return Err(Bail);
                     }
+                    self.out.key(&mut map, key)?;
                     let (v, j) = self.flow_node(i, end, false)?;
-                    insert_new(&mut map, key, v)?;
+                    self.out.value(&mut map, v)?;
                     match self.flow_next(j, end, b'}')? {
                         Next::Item(k) => i = k,
                         Next::Closed(k) => {
@@ -131,7 +131,7 @@ impl<'a> Parser<'a> {
                     }
                 }
             }
-            Value::Object(map)
+            self.out.end_map(map)
         };
         self.depth -= 1;
         Ok((v, i))
@@ -156,7 +156,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A node inside a flow collection.
-    fn flow_node(&mut self, i: usize, end: usize, key: bool) -> R<(Value, usize)> {
+    fn flow_node(&mut self, i: usize, end: usize, key: bool) -> R<(B::Node, usize)> {
         let b = self.b;
         if i >= end {
             return Err(Bail);
@@ -165,11 +165,11 @@ impl<'a> Parser<'a> {
             b'[' | b'{' => self.flow(i, end),
             b'\'' | b'"' => {
                 let (s, j) = self.quoted(i, end)?;
-                Ok((Value::String(s), j))
+                Ok((self.out.string(s), j))
             }
             _ => {
                 let (s, j) = self.flow_plain(i, end, key)?;
-                Ok((plain_scalar(s).map_err(|_| Bail)?, j))
+                Ok((self.out.plain(s)?, j))
             }
         }
     }

@@ -8,17 +8,39 @@
 //! The invariant, checked by the differential tests below and the fuzz target: when this
 //! returns `Some(v)`, `compose` returns `Ok(v)`.
 
-use serde_json::{Map, Value};
+use std::borrow::Cow;
+
+use serde_json::Value;
 
 use super::compose::MAX_DEPTH;
-use super::scalar::{plain_key, plain_scalar};
+use super::scalar::plain_key;
 
+mod build;
+pub mod de;
 mod flow;
 #[cfg(test)]
 mod tests;
 
+pub use build::Tok;
+use build::{Build, TapeBuild, ValueBuild};
+
 /// Composes `text` when it stays within the fast subset; `None` otherwise.
 pub fn parse(text: &str) -> Option<Value> {
+    run(text, ValueBuild)
+}
+
+/// The same parse as [`parse`], written as a tape of tokens in document order instead of a
+/// JSON value: no map is built and plain strings borrow from `text`. [`de`] deserialises
+/// typed values straight from it. `None` where [`parse`] gives up, and also on a key that
+/// may repeat one of its mapping (the full path decides).
+pub fn tape(text: &str) -> Option<Vec<Tok<'_>>> {
+    // About one token per ten bytes of configuration; capacity never written costs no page.
+    let mut out = TapeBuild::with_capacity(text.len() / 4);
+    run(text, &mut out)?;
+    Some(out.into_tokens())
+}
+
+fn run<'a, B: Build<'a>>(text: &'a str, out: B) -> Option<B::Node> {
     if !plain_text(text) {
         return None;
     }
@@ -29,6 +51,7 @@ pub fn parse(text: &str) -> Option<Value> {
         virt: None,
         depth: 0,
         started: false,
+        out,
     };
     p.document().ok()
 }
@@ -36,19 +59,29 @@ pub fn parse(text: &str) -> Option<Value> {
 /// Characters the fast path leaves to the full parser: control characters (tabs and carriage
 /// returns included), C1 controls, byte-order marks, non-characters and Unicode line breaks.
 fn plain_text(text: &str) -> bool {
-    let b = text.as_bytes();
-    if b.iter().any(|&c| (c < 0x20 && c != b'\n') || c == 0x7f) {
-        return false;
+    // One pass without early exit inside a chunk, so that it vectorises: a control
+    // character or DEL refuses the text, a non-ASCII byte asks for the slower look below.
+    let mut non_ascii = false;
+    for chunk in text.as_bytes().chunks(4096) {
+        let (bad, high) = chunk.iter().fold((false, false), |(bad, high), &c| {
+            (
+                bad | ((c < 0x20 && c != b'\n') || c == 0x7f),
+                high | (c >= 0x80),
+            )
+        });
+        if bad {
+            return false;
+        }
+        non_ascii |= high;
     }
-    if b.is_ascii() {
-        return true;
-    }
-    !text.chars().any(|c| {
-        matches!(
-            c,
-            '\u{80}'..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
-        )
-    })
+    !non_ascii
+        || !text.chars().any(|c| {
+            matches!(
+                c,
+                '\u{80}'
+                    ..='\u{9f}' | '\u{feff}' | '\u{fffe}' | '\u{ffff}' | '\u{2028}' | '\u{2029}'
+            )
+        })
 }
 
 /// Gives up: the full parser takes over.
@@ -56,18 +89,6 @@ fn plain_text(text: &str) -> bool {
 struct Bail;
 
 type R<T> = Result<T, Bail>;
-
-/// Inserts a key not in `map` yet, hashing it once; a key written twice is the full
-/// parser's to report.
-fn insert_new(map: &mut Map<String, Value>, key: String, value: Value) -> R<()> {
-    match map.entry(key) {
-        serde_json::map::Entry::Vacant(slot) => {
-            slot.insert(value);
-            Ok(())
-        }
-        serde_json::map::Entry::Occupied(_) => Err(Bail),
-    }
-}
 
 /// A line with content: its indentation, the first content byte and the end of the line.
 #[derive(Debug, Clone, Copy)]
@@ -77,7 +98,7 @@ struct Line {
     end: usize,
 }
 
-struct Parser<'a> {
+struct Parser<'a, B> {
     text: &'a str,
     b: &'a [u8],
     /// Start of the next physical line to read.
@@ -87,6 +108,8 @@ struct Parser<'a> {
     depth: usize,
     /// Whether a line with content (or `---`) was read.
     started: bool,
+    /// What the nodes are built into.
+    out: B,
 }
 
 /// Whether `c` may not start a plain scalar (or starts something the fast path leaves alone).
@@ -113,10 +136,10 @@ fn indicator(c: u8) -> bool {
     )
 }
 
-impl<'a> Parser<'a> {
-    fn document(&mut self) -> R<Value> {
+impl<'a, B: Build<'a>> Parser<'a, B> {
+    fn document(&mut self) -> R<B::Node> {
         let Some(l) = self.peek()? else {
-            return Ok(Value::Null);
+            return Ok(self.out.null());
         };
         let v = self.block(l)?;
         match self.peek()? {
@@ -202,7 +225,7 @@ impl<'a> Parser<'a> {
     }
 
     /// A block node starting at `l`: a sequence or a mapping.
-    fn block(&mut self, l: Line) -> R<Value> {
+    fn block(&mut self, l: Line) -> R<B::Node> {
         self.enter()?;
         let v = if self.is_dash(l) {
             self.seq(l.indent)?
@@ -214,7 +237,7 @@ impl<'a> Parser<'a> {
     }
 
     /// The value of a key or a `-` with nothing after it on its line.
-    fn nested(&mut self, indent: usize, same_level_seq: bool) -> R<Value> {
+    fn nested(&mut self, indent: usize, same_level_seq: bool) -> R<B::Node> {
         match self.peek()? {
             Some(l) if l.indent > indent => self.block(l),
             Some(l) if same_level_seq && l.indent == indent && self.is_dash(l) => {
@@ -223,7 +246,7 @@ impl<'a> Parser<'a> {
                 self.depth -= 1;
                 Ok(v)
             }
-            _ => Ok(Value::Null),
+            _ => Ok(self.out.null()),
         }
     }
 
@@ -235,8 +258,8 @@ impl<'a> Parser<'a> {
         }
     }
 
-    fn map(&mut self, n: usize) -> R<Value> {
-        let mut map = Map::new();
+    fn map(&mut self, n: usize) -> R<B::Node> {
+        let mut map = self.out.map();
         while let Some(l) = self.peek()? {
             if l.indent < n {
                 break;
@@ -245,6 +268,7 @@ impl<'a> Parser<'a> {
                 return Err(Bail);
             }
             let (key, after) = self.block_key(l)?;
+            self.out.key(&mut map, key)?;
             let rest = self.skip_spaces(after, l.end);
             let value = if rest == l.end || self.b[rest] == b'#' {
                 self.advance(l);
@@ -255,13 +279,13 @@ impl<'a> Parser<'a> {
                 self.no_continuation(n)?;
                 v
             };
-            insert_new(&mut map, key, value)?;
+            self.out.value(&mut map, value)?;
         }
-        Ok(Value::Object(map))
+        Ok(self.out.end_map(map))
     }
 
-    fn seq(&mut self, n: usize) -> R<Value> {
-        let mut items = Vec::new();
+    fn seq(&mut self, n: usize) -> R<B::Node> {
+        let mut items = self.out.seq();
         while let Some(l) = self.peek()? {
             if l.indent < n || (l.indent == n && !self.is_dash(l)) {
                 break;
@@ -294,9 +318,9 @@ impl<'a> Parser<'a> {
                 self.no_continuation(n)?;
                 v
             };
-            items.push(item);
+            self.out.item(&mut items, item);
         }
-        Ok(Value::Array(items))
+        Ok(self.out.end_seq(items))
     }
 
     /// Whether the text at `i` is `key:` or `key: value`.
@@ -330,14 +354,14 @@ impl<'a> Parser<'a> {
     }
 
     /// A key of a block mapping and the index after its `:`.
-    fn block_key(&self, l: Line) -> R<(String, usize)> {
+    fn block_key(&self, l: Line) -> R<(Cow<'a, str>, usize)> {
         let b = self.b;
         let i = l.start;
         if b[i] == b'\'' || b[i] == b'"' {
             let (key, j) = self.quoted(i, l.end)?;
             let j = self.skip_spaces(j, l.end);
             if j < l.end && b[j] == b':' && (j + 1 == l.end || b[j + 1] == b' ') {
-                return Ok((key, j + 1));
+                return Ok((Cow::Owned(key), j + 1));
             }
             return Err(Bail);
         }
@@ -351,11 +375,11 @@ impl<'a> Parser<'a> {
             return Err(Bail);
         }
         // A key is the JSON text of its value (`0x1` is `"1"`); a null key is refused.
-        Ok((plain_key(key).ok_or(Bail)?, colon + 1))
+        Ok((plain_key_cow(key).ok_or(Bail)?, colon + 1))
     }
 
     /// A value written after `key: ` or `- `, up to the end of its line.
-    fn inline(&mut self, i: usize, end: usize) -> R<Value> {
+    fn inline(&mut self, i: usize, end: usize) -> R<B::Node> {
         let b = self.b;
         match b[i] {
             b'[' | b'{' => {
@@ -369,7 +393,7 @@ impl<'a> Parser<'a> {
             b'\'' | b'"' => {
                 let (s, j) = self.quoted(i, end)?;
                 if self.rest_is_empty(j, end) {
-                    Ok(Value::String(s))
+                    Ok(self.out.string(s))
                 } else {
                     Err(Bail)
                 }
@@ -386,8 +410,18 @@ impl<'a> Parser<'a> {
                     }
                 }
                 let s = self.text[i..j].trim_end_matches(' ');
-                plain_scalar(s).map_err(|_| Bail)
+                self.out.plain(s)
             }
         }
+    }
+}
+
+/// [`plain_key`], borrowing the text when it is the key: a plain scalar that cannot be a
+/// null, a boolean or a number is the string it spells.
+fn plain_key_cow(text: &str) -> Option<Cow<'_, str>> {
+    if build::plain_is_text(text) {
+        Some(Cow::Borrowed(text))
+    } else {
+        plain_key(text).map(Cow::Owned)
     }
 }

@@ -4,7 +4,56 @@
 use super::*;
 use serde_json::json;
 
+/// The JSON value a tape spells, and the index after it.
+fn value_of(toks: &[Tok<'_>], at: usize) -> (Value, usize) {
+    match &toks[at] {
+        Tok::Map { len, end } => {
+            let mut map = serde_json::Map::new();
+            let mut i = at + 1;
+            for _ in 0..*len {
+                let Tok::Key(k) = &toks[i] else {
+                    panic!("a key expected at {i}: {:?}", toks[i])
+                };
+                let (v, next) = value_of(toks, i + 1);
+                assert!(map.insert(k.to_string(), v).is_none(), "key {k} twice");
+                i = next;
+            }
+            assert_eq!(i, *end as usize);
+            (Value::Object(map), i)
+        }
+        Tok::Seq { len, end } => {
+            let mut items = Vec::new();
+            let mut i = at + 1;
+            for _ in 0..*len {
+                let (v, next) = value_of(toks, i);
+                items.push(v);
+                i = next;
+            }
+            assert_eq!(i, *end as usize);
+            (Value::Array(items), i)
+        }
+        Tok::Key(s) => panic!("a key where a value is expected: {s}"),
+        Tok::Str(s) => (Value::String(s.to_string()), at + 1),
+        Tok::U64(u) => (json!(u), at + 1),
+        Tok::I64(i) => (json!(i), at + 1),
+        Tok::F64(f) => (json!(f), at + 1),
+        Tok::Bool(b) => (json!(b), at + 1),
+        Tok::Null => (Value::Null, at + 1),
+    }
+}
+
 fn same(text: &str) {
+    // The tape is the same parse: it spells the value, and gives up only where the value
+    // does (or on a repeated key hash, never seen here).
+    let value = parse(text);
+    match tape(text) {
+        Some(toks) => {
+            let (v, end) = value_of(&toks, 0);
+            assert_eq!(end, toks.len());
+            assert_eq!(Some(v), value, "the tape differs on {text:?}");
+        }
+        None => assert_eq!(value, None, "the tape gave up on {text:?}"),
+    }
     let full = super::super::compose::compose(text);
     match parse(text) {
         Some(v) if full.as_ref().ok() != Some(&v) => {
@@ -64,6 +113,7 @@ fn leaves_the_rest_to_the_full_parser() {
         "\u{feff}a: 1\n",
     ] {
         assert_eq!(parse(text), None, "{text:?}");
+        assert_eq!(tape(text), None, "{text:?}");
     }
 }
 
