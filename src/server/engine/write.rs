@@ -117,7 +117,9 @@ impl Engine {
         snap.state.revision = new_rev;
         let rechecked = recheck.len();
         w.violations.commit(recheck);
-        let changes = snap.commit_json(journal.touched.iter().cloned());
+        let touched = std::mem::take(&mut journal.touched);
+        let changed = touched.len();
+        let changes = snap.commit_json(touched.into_iter());
         self.publish(w, snap, changes);
         if mail_queued {
             self.mail_queued();
@@ -126,13 +128,18 @@ impl Engine {
         tracing::info!(
             revision = new_rev,
             operations = applied,
-            changes = journal.touched.len(),
+            changes = changed,
             rechecked,
             token = %req.principal.token_id,
             apply_us,
             persist_us,
             "write applied"
         );
+        if changed >= BULK_WRITE {
+            // Freeing the journal and the request of a bulk write (hundreds of thousands of
+            // audit entries and specs) takes a while: not while the client waits.
+            tokio::task::spawn_blocking(move || drop((journal, req)));
+        }
         Ok(WriteOutcome {
             revision: new_rev,
             applied,

@@ -68,6 +68,7 @@ mod apply_lock;
 mod audit;
 pub mod catalog;
 mod changes;
+mod checkpoint;
 mod invitations;
 mod outbox;
 mod password_resets;
@@ -386,6 +387,7 @@ impl Db {
                 .foreign_keys(false);
             let pool = SqlitePoolOptions::new()
                 .max_connections(8)
+                .after_release(checkpoint::after_release)
                 .connect_with(opts)
                 .await?;
             Ok(Db::Sqlite(pool))
@@ -476,8 +478,8 @@ impl Tx {
     /// For a write of many rows on SQLite: lets the page cache hold every page the
     /// transaction dirties (up to [`BULK_CACHE_KIB`]) instead of spilling them to the WAL
     /// mid-transaction and reading them back (an apply from empty of 100,000 users dirties
-    /// about 300 MB). Returns the cache size to restore with [`Tx::end_bulk`]; nothing on
-    /// PostgreSQL.
+    /// about 300 MB), and checkpoints the WAL after the commit, not inside it (`checkpoint`).
+    /// Returns the cache size to restore with [`Tx::end_bulk`]; nothing on PostgreSQL.
     pub async fn begin_bulk(&mut self) -> Result<Option<i64>, StoreError> {
         let Tx::Sqlite(t) = self else {
             return Ok(None);
@@ -491,6 +493,7 @@ impl Tx {
         sqlx::query("PRAGMA cache_spill = OFF")
             .execute(&mut **t)
             .await?;
+        checkpoint::defer(t).await?;
         Ok(Some(size))
     }
 

@@ -160,6 +160,69 @@ async fn a_bulk_write_gives_its_connection_back_as_it_was() {
     tx.commit().await.unwrap();
 }
 
+/// A bulk write commits without checkpointing the WAL; its connection, once given back,
+/// has its automatic checkpoint again and has checkpointed what the write left.
+#[tokio::test]
+async fn a_bulk_write_checkpoints_after_its_commit() {
+    let (dir, db) = db().await;
+    let Db::Sqlite(pool) = &db else {
+        unreachable!("a SQLite URL opens a SQLite pool")
+    };
+    let file = dir.path().join("t.db");
+    let size = || std::fs::metadata(&file).unwrap().len();
+    let mut tx = db.begin().await.unwrap();
+    let saved = tx.begin_bulk().await.unwrap();
+    let super::Tx::Sqlite(t) = &mut tx else {
+        panic!("not SQLite")
+    };
+    let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+        .fetch_one(&mut **t)
+        .await
+        .unwrap();
+    assert_eq!(pages, 0, "no checkpoint inside the bulk write's commit");
+    sqlx::query(
+        "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 20000) \
+         INSERT INTO audit (id, at, revision, token_id, op, kind, rkey, after_json) \
+         SELECT i, 'x', 1, 't', 'put', 'user', 'k' || i, printf('%.200c', 'a') FROM n",
+    )
+    .execute(&mut **t)
+    .await
+    .unwrap();
+    tx.end_bulk(saved).await.unwrap();
+    let before = size();
+    tx.commit().await.unwrap();
+    // Every connection of the pool (held at once, so the released one is among them) has
+    // its automatic checkpoint back, and the rows reached the database file.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mut conns = Vec::new();
+        let mut every = Vec::new();
+        for _ in 0..8 {
+            let mut c = pool.acquire().await.unwrap();
+            let pages: i64 = sqlx::query_scalar("PRAGMA wal_autocheckpoint")
+                .fetch_one(&mut *c)
+                .await
+                .unwrap();
+            every.push(pages);
+            conns.push(c);
+        }
+        if every
+            .iter()
+            .all(|p| *p == super::checkpoint::AUTOCHECKPOINT)
+            && size() > before + 4_000_000
+        {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "not checkpointed: autocheckpoint {every:?}, file {} bytes (was {before})",
+            size()
+        );
+        drop(conns);
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test]
 async fn an_existing_sqlite_audit_log_is_kept_when_its_table_is_keyed_by_rowid() {
     let dir = tempfile::tempdir().unwrap();
