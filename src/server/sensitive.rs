@@ -67,6 +67,15 @@ pub fn check(spec: &Value, fields: &[SensitiveField]) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Whether a write has no sensitive field: none `known` before it and none `declared` (an
+/// apply from empty declares an empty list for each of its resources).
+pub fn none_sensitive(
+    known: &SensitiveMap,
+    declared: &HashMap<(Kind, String), Vec<SensitiveField>>,
+) -> bool {
+    known.is_empty() && declared.values().all(Vec::is_empty)
+}
+
 /// The audit entries of a write with every sensitive value replaced by [`MARKER`]: the
 /// fields `known` before the write and those the write `declared`, in both the `before` and
 /// the `after` of each entry, whose `sensitive` lists the masked pointers. Borrowed when no
@@ -76,8 +85,7 @@ pub fn mask_audit<'a>(
     known: &SensitiveMap,
     declared: &HashMap<(Kind, String), Vec<SensitiveField>>,
 ) -> Cow<'a, [NewAudit]> {
-    // An apply from empty declares an empty list for each of its resources: nothing to mask.
-    if known.is_empty() && declared.values().all(Vec::is_empty) {
+    if none_sensitive(known, declared) {
         return Cow::Borrowed(entries);
     }
     let pointers = |kind: Kind, key: &str| -> BTreeSet<&str> {

@@ -101,13 +101,28 @@ impl Journal {
     pub(super) fn changes<'a>(&'a self, state: &State) -> Vec<Touched<'a>> {
         self.touched
             .iter()
-            .map(|(kind, key)| Touched {
-                kind: *kind,
-                key,
-                existed: self.existed_before(state, *kind, key),
-                exists: state.contains(*kind, key),
-            })
+            .map(|(kind, key)| self.change(state, *kind, key))
             .collect()
+    }
+
+    /// [`Journal::changes`] of the resources of one kind only.
+    pub(super) fn changes_of<'a>(
+        &'a self,
+        state: &'a State,
+        kind: Kind,
+    ) -> impl Iterator<Item = Touched<'a>> + 'a {
+        (self.touched.iter())
+            .filter(move |(k, _)| *k == kind)
+            .map(move |(k, key)| self.change(state, *k, key))
+    }
+
+    fn change<'a>(&self, state: &State, kind: Kind, key: &'a str) -> Touched<'a> {
+        Touched {
+            kind,
+            key,
+            existed: self.existed_before(state, kind, key),
+            exists: state.contains(kind, key),
+        }
     }
 
     /// Whether `kind/key` existed before the write.

@@ -62,23 +62,17 @@ pub(super) async fn prepare<'a>(
         invitations: Vec::new(),
         audit: Vec::new(),
     };
-    let users = journal
-        .touched
-        .iter()
-        .filter(|(kind, _)| *kind == Kind::User);
-    for (_, key) in users {
-        let key = key.as_str();
-        let existed = journal.existed_before(state, Kind::User, key);
-        match (existed, state.contains(Kind::User, key)) {
-            (false, true) => people.created.push(key),
-            (true, false) => people.deleted.push(key),
+    for t in journal.changes_of(state, Kind::User) {
+        match (t.existed, t.exists) {
+            (false, true) => people.created.push(t.key),
+            (true, false) => people.deleted.push(t.key),
             (true, true)
                 if state
                     .users
-                    .get(key)
+                    .get(t.key)
                     .is_some_and(|u| u.spec.status == UserStatus::Blocked) =>
             {
-                people.blocked.push(key)
+                people.blocked.push(t.key)
             }
             _ => {}
         }

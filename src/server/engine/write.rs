@@ -204,10 +204,9 @@ impl Engine {
         // Sensitive fields: declared ones replace what was known, deleted resources lose
         // theirs, and no audit entry holds a sensitive value.
         let known = tx.sensitive_fields().await?;
-        // Nothing known and nothing declared (an apply from empty declares an empty list for
-        // each of its resources): no statement to make, nothing to look up.
-        let nothing_sensitive = known.is_empty() && req.sensitive.values().all(Vec::is_empty);
-        for (kind, key) in journal.touched.iter().filter(|_| !nothing_sensitive) {
+        // Nothing known and nothing declared: no statement to make, nothing to look up.
+        let none = sensitive::none_sensitive(&known, &req.sensitive);
+        for (kind, key) in journal.touched.iter().filter(|_| !none) {
             let k = (*kind, key.clone());
             let fields = match req.sensitive.get(&k) {
                 Some(declared) if state.contains(*kind, key) => declared.as_slice(),
