@@ -157,8 +157,9 @@ impl<'a> TapeBuild<'a> {
         self.toks
     }
 
-    fn end(&self) -> R<u32> {
-        u32::try_from(self.toks.len()).map_err(|_| Bail)
+    /// The index past the last token (a file is at most 32 MiB: far below `u32::MAX`).
+    fn end(&self) -> u32 {
+        u32::try_from(self.toks.len()).unwrap_or(u32::MAX)
     }
 }
 
@@ -236,7 +237,7 @@ impl<'a> Build<'a> for &mut TapeBuild<'a> {
 
     fn end_map(&mut self, map: OpenMap) {
         let len = map.large.as_ref().map_or(map.small.len(), FxHashSet::len);
-        let end = self.end().unwrap_or(u32::MAX);
+        let end = self.end();
         self.toks[map.at] = Tok::Map {
             len: u32::try_from(len).unwrap_or(u32::MAX),
             end,
@@ -256,7 +257,7 @@ impl<'a> Build<'a> for &mut TapeBuild<'a> {
     }
 
     fn end_seq(&mut self, seq: OpenSeq) {
-        let end = self.end().unwrap_or(u32::MAX);
+        let end = self.end();
         self.toks[seq.at] = Tok::Seq { len: seq.len, end };
     }
 }

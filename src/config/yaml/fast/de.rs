@@ -77,12 +77,8 @@ impl<'de, 't> de::Deserializer<'de> for &mut Tape<'t, 'de> {
 
     fn deserialize_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, Error> {
         match self.peek()? {
-            Tok::Map { len, end } => self.collection(*len, *end, |de, left| {
-                visitor.visit_map(Entries { de, left })
-            }),
-            Tok::Seq { len, end } => self.collection(*len, *end, |de, left| {
-                visitor.visit_seq(Entries { de, left })
-            }),
+            Tok::Map { .. } => self.deserialize_map(visitor),
+            Tok::Seq { .. } => self.deserialize_seq(visitor),
             Tok::Key(s) | Tok::Str(s) => {
                 self.pos += 1;
                 match s {
@@ -214,6 +210,17 @@ struct Entries<'d, 't, 'a> {
     left: usize,
 }
 
+impl<'de> Entries<'_, '_, 'de> {
+    /// The next key (of a mapping) or item (of a list), if one is left.
+    fn next<T: DeserializeSeed<'de>>(&mut self, seed: T) -> Result<Option<T::Value>, Error> {
+        if self.left == 0 {
+            return Ok(None);
+        }
+        self.left -= 1;
+        seed.deserialize(&mut *self.de).map(Some)
+    }
+}
+
 impl<'de> de::MapAccess<'de> for Entries<'_, '_, 'de> {
     type Error = Error;
 
@@ -221,11 +228,7 @@ impl<'de> de::MapAccess<'de> for Entries<'_, '_, 'de> {
         &mut self,
         seed: K,
     ) -> Result<Option<K::Value>, Error> {
-        if self.left == 0 {
-            return Ok(None);
-        }
-        self.left -= 1;
-        seed.deserialize(&mut *self.de).map(Some)
+        self.next(seed)
     }
 
     fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, Error> {
@@ -244,11 +247,7 @@ impl<'de> de::SeqAccess<'de> for Entries<'_, '_, 'de> {
         &mut self,
         seed: T,
     ) -> Result<Option<T::Value>, Error> {
-        if self.left == 0 {
-            return Ok(None);
-        }
-        self.left -= 1;
-        seed.deserialize(&mut *self.de).map(Some)
+        self.next(seed)
     }
 
     fn size_hint(&self) -> Option<usize> {
